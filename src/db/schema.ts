@@ -1,0 +1,7 @@
+/**
+ * The whole database schema, gathered from each domain's own `*.schema.ts` so that Drizzle
+ * (queries and drizzle-kit migrations) sees one definition shared by PGlite and PostgreSQL.
+ */
+export const schema = {};
+
+export type Schema = typeof schema;

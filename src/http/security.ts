@@ -1,0 +1,28 @@
+import compress from '@fastify/compress';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { Config } from '../config/config.ts';
+import type { App } from './app-types.ts';
+
+export async function registerSecurity(app: App, config: Config): Promise<void> {
+  await app.register(helmet, {
+    // An API answers JSON, never pages, so nothing may load or frame it; /docs sets its own policy.
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  });
+
+  // Closed unless origins are listed: a browser on another origin cannot call the API.
+  const origins = config.http.corsOrigins;
+  await app.register(cors, {
+    origin: origins.includes('*') ? true : origins.length > 0 ? [...origins] : false,
+    credentials: !origins.includes('*'),
+    exposedHeaders: ['X-Request-ID', 'Retry-After', 'Location', 'Content-Disposition', 'ETag'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token', 'X-Request-ID', 'Idempotency-Key', 'Range'],
+    maxAge: 600,
+  });
+
+  await app.register(compress, { global: true, threshold: 1024 });
+}
