@@ -1,5 +1,6 @@
 import Fastify, { LogController } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config/config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { healthRoutes } from './health/health.routes.ts';
@@ -22,7 +23,12 @@ export interface AppDependencies {
  * The one composition root of the HTTP service: builds what `overrides` does not provide,
  * wires routes and plugins, and closes what it built when the app closes. It never listens.
  */
-export async function buildApp(config: Config, overrides: Partial<AppDependencies> = {}): Promise<App> {
+export type AppOverrides = Partial<AppDependencies> & {
+  /** Where log lines go instead of stdout; tests read them to check what gets logged. */
+  logStream?: DestinationStream;
+};
+
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const owned: { close(): Promise<void> }[] = [];
   const database = overrides.database ?? (await openDatabase({ ...config.database, dataDir: config.dataDir }));
   if (!overrides.database) owned.push(database);
@@ -32,7 +38,7 @@ export async function buildApp(config: Config, overrides: Partial<AppDependencie
     const deps: AppDependencies = { database };
 
     const app: App = Fastify({
-      logger: loggerOptions(config),
+      logger: loggerOptions(config, overrides.logStream),
       genReqId: requestIdFor,
       requestIdHeader: false,
       logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),

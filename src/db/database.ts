@@ -13,7 +13,18 @@ import { schema, type Schema } from './schema.ts';
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
 import { redactUrl } from '../config/config-spec.ts';
 
-export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/**
+ * What the raw results of both drivers share (PGlite's `Results`, node-postgres' `QueryResult`):
+ * the rows. Typing `execute` with it lets raw SQL (claims with SKIP LOCKED, counts) read rows
+ * without caring which engine answered.
+ */
+export interface RowsResultHKT extends PgQueryResultHKT {
+  readonly type: { rows: Record<string, unknown>[] };
+}
+
+export type Db = PgDatabase<RowsResultHKT, Schema>;
+/** A transaction handle; it can do everything `Db` can, so functions accept `Db` for both. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 

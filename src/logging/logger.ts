@@ -1,4 +1,5 @@
 import type { FastifyServerOptions } from 'fastify';
+import type { DestinationStream } from 'pino';
 import type { Config } from '../config/config.ts';
 
 /**
@@ -24,21 +25,28 @@ export const REDACTED_PATHS = [
   '*.key',
 ] as const;
 
-export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+export function loggerOptions(config: Config, stream?: DestinationStream): FastifyServerOptions['logger'] {
+  if (stream) return { ...baseOptions(config), stream };
+  return {
+    ...baseOptions(config),
+    ...(config.log.pretty
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      : {}),
+  };
+}
+
+function baseOptions(config: Config) {
   return {
     level: config.log.level,
     redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
     // The default request serializer logs the full URL, which can carry a signed link's
     // signature; only the path is kept.
     serializers: {
-      req: (request: { method: string; url: string; id: string }) => ({
+      req: (request: { method?: string; url?: string; id?: string }) => ({
         method: request.method,
-        path: request.url.split('?')[0],
+        path: request.url?.split('?')[0],
         request_id: request.id,
       }),
     },
-    ...(config.log.pretty
-      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
-      : {}),
   };
 }
