@@ -1,0 +1,41 @@
+import { sql } from 'drizzle-orm';
+import { bigint, check, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { users } from '../users/user.schema.ts';
+
+export const FILE_STATUSES = ['pending', 'uploaded', 'processing', 'processed', 'failed'] as const;
+export type FileStatus = (typeof FILE_STATUSES)[number];
+
+export const files = pgTable(
+  'files',
+  {
+    id: uuid('id').primaryKey(),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The client's name, sanitised; display metadata only, never a storage path. */
+    filename: text('filename').notNull(),
+    contentType: text('content_type').notNull(),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
+    /** Null until the bytes are verified (a direct upload not yet completed). */
+    sha256: text('sha256'),
+    storageKey: text('storage_key').notNull().unique(),
+    status: text('status').$type<FileStatus>().notNull(),
+    /** Direct uploads: the hash the client announced, checked on completion. */
+    expectedSha256: text('expected_sha256'),
+    /** Direct uploads: after this moment an uncompleted upload is swept away. */
+    uploadExpiresAt: timestamp('upload_expires_at', { withTimezone: true }),
+    /** What processing learned (image size, PDF info, row counts). */
+    metadata: jsonb('metadata').$type<Record<string, unknown>>(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('files_owner_created_idx').on(table.ownerId, table.createdAt),
+    index('files_owner_filename_idx').on(table.ownerId, table.filename),
+    index('files_pending_expiry_idx').on(table.uploadExpiresAt).where(sql`${table.status} = 'pending'`),
+    check('files_status_check', sql`${table.status} in ('pending', 'uploaded', 'processing', 'processed', 'failed')`),
+    check('files_size_check', sql`${table.sizeBytes} >= 0`),
+  ],
+);
+
+export type FileRow = typeof files.$inferSelect;

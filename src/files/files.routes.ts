@@ -1,0 +1,307 @@
+import type { Multipart } from '@fastify/multipart';
+import { Type, type Static } from 'typebox';
+import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
+import { ERRORS } from '../errors/catalog.ts';
+import type { App } from '../http/app-types.ts';
+import { parseRange } from './byte-range.ts';
+import { FILE_STATUSES, type FileRow } from './file.schema.ts';
+import type { Caller, FileService, IncomingFile } from './file.service.ts';
+import { attachmentDisposition } from './filename.ts';
+
+export const FileResponse = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    owner_id: Type.String({ format: 'uuid' }),
+    filename: Type.String(),
+    content_type: Type.String(),
+    size_bytes: Type.Integer(),
+    sha256: Type.Union([Type.String(), Type.Null()]),
+    status: Type.Union(FILE_STATUSES.map((status) => Type.Literal(status))),
+    metadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    created_at: Type.String({ format: 'date-time' }),
+    updated_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'FileResponse', title: 'File' },
+);
+export type FileResponse = Static<typeof FileResponse>;
+
+const FileParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+const UploadQuery = Type.Object({
+  process: Type.Boolean({ default: true, description: 'Queue processing of the uploaded files (default true).' }),
+});
+
+const ListQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+  status: Type.Optional(Type.Union(FILE_STATUSES.map((status) => Type.Literal(status)))),
+  content_type: Type.Optional(Type.String({ maxLength: 200 })),
+  filename: Type.Optional(Type.String({ maxLength: 255, description: 'Substring of the file name, case-insensitive.' })),
+  sort: Type.Union([Type.Literal('created_at'), Type.Literal('filename')], { default: 'created_at' }),
+  order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'desc' }),
+  owner_id: Type.Optional(Type.String({ format: 'uuid', description: 'Admins only: list this user\'s files.' })),
+});
+
+const LinkBody = Type.Object({
+  expires_in: Type.Integer({ minimum: 1, default: 3600, description: 'Seconds until the link stops working.' }),
+});
+const LinkResponse = Type.Object({ url: Type.String(), expires_at: Type.String({ format: 'date-time' }) });
+
+const DirectUploadBody = Type.Object({
+  filename: Type.String({ minLength: 1, maxLength: 1024 }),
+  content_type: Type.String({ minLength: 1, maxLength: 200 }),
+  size_bytes: Type.Integer({ minimum: 1 }),
+  sha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })),
+});
+const DirectUploadResponse = Type.Object({
+  file_id: Type.String({ format: 'uuid' }),
+  upload_url: Type.String(),
+  method: Type.Literal('PUT'),
+  headers: Type.Record(Type.String(), Type.String()),
+  expires_at: Type.String({ format: 'date-time' }),
+});
+
+export function toFileResponse(row: FileRow): FileResponse {
+  return {
+    id: row.id,
+    owner_id: row.ownerId,
+    filename: row.filename,
+    content_type: row.contentType,
+    size_bytes: row.sizeBytes,
+    sha256: row.sha256,
+    status: row.status,
+    metadata: row.metadata ?? null,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+function callerOf(request: Parameters<typeof requireUser>[0]): Caller {
+  const user = requireUser(request);
+  return { id: user.id, role: user.role };
+}
+
+/** Hands the multipart file parts over as plain streams; other fields are skipped. */
+async function* fileParts(parts: AsyncIterableIterator<Multipart>): AsyncGenerator<IncomingFile> {
+  for await (const part of parts) {
+    if (part.type !== 'file') continue;
+    yield { fieldName: part.fieldname, filename: part.filename, declaredType: part.mimetype, stream: part.file };
+  }
+}
+
+export interface FilesRoutesOptions {
+  files: FileService;
+  maxUploadBytes: number;
+  maxFilesPerRequest: number;
+}
+
+export async function filesRoutes(app: App, options: FilesRoutesOptions): Promise<void> {
+  const service = options.files;
+  const tags = ['files'];
+  const security = AUTH_SECURITY;
+
+  app.post(
+    '/files',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Upload one or more files (multipart/form-data, parts named "files").',
+        description:
+          'Each part is streamed to storage while its SHA-256 and size are computed. The declared type must be ' +
+          'allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing.',
+        consumes: ['multipart/form-data'],
+        querystring: UploadQuery,
+        response: { 201: Type.Object({ items: Type.Array(FileResponse) }) },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) throw ERRORS.unsupportedMediaType('Send files as multipart/form-data with parts named "files".');
+      const abort = new AbortController();
+      request.raw.once('close', () => {
+        if (!request.raw.complete) abort.abort(new Error('client went away'));
+      });
+      const parts = request.parts({
+        limits: {
+          // One byte over the limit lets storage see, and report, that the file is too large.
+          fileSize: options.maxUploadBytes + 1,
+          files: options.maxFilesPerRequest + 1,
+          fields: 20,
+          fieldSize: 1024,
+          parts: options.maxFilesPerRequest + 21,
+        },
+      });
+      const stored = await service.upload(callerOf(request), fileParts(parts), {
+        process: request.query.process,
+        signal: abort.signal,
+      });
+      return reply.code(201).send({ items: stored.map(toFileResponse) });
+    },
+  );
+
+  app.get(
+    '/files',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: "The caller's files, newest first by default.",
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({ items: Type.Array(FileResponse), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      const { items, total } = await service.list(callerOf(request), {
+        limit: query.limit,
+        offset: query.offset,
+        sort: query.sort,
+        order: query.order,
+        ...(query.status ? { status: query.status } : {}),
+        ...(query.content_type ? { contentType: query.content_type } : {}),
+        ...(query.filename ? { filename: query.filename } : {}),
+        ...(query.owner_id ? { ownerId: query.owner_id } : {}),
+      });
+      return { items: items.map(toFileResponse), total, limit: query.limit, offset: query.offset };
+    },
+  );
+
+  app.get(
+    '/files/:id',
+    {
+      preHandler: app.authenticate,
+      schema: { tags, security, summary: "A file's metadata.", params: FileParams, response: { 200: FileResponse } },
+    },
+    async (request) => toFileResponse(await service.get(callerOf(request), request.params.id)),
+  );
+
+  app.get(
+    '/files/:id/content',
+    {
+      preHandler: app.authenticate,
+      // Compressing would break byte ranges and the declared length; uploads are mostly compressed already.
+      compress: false,
+      schema: {
+        tags,
+        security,
+        summary: "Streams the file's bytes; supports Range (206/416) and If-None-Match (304).",
+        params: FileParams,
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const file = await service.get(caller, request.params.id);
+      const etag = `"${file.sha256 ?? file.id}"`;
+      reply.header('ETag', etag).header('Accept-Ranges', 'bytes').header('Cache-Control', 'private, no-cache');
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+
+      // If-Range with a stale validator means "send it all".
+      const ifRange = request.headers['if-range'];
+      const rangeHeader = ifRange && ifRange !== etag ? undefined : request.headers.range;
+      const range = parseRange(rangeHeader, file.sizeBytes);
+      if (range.kind === 'unsatisfiable') {
+        reply.header('Content-Range', `bytes */${file.sizeBytes}`);
+        throw ERRORS.rangeNotSatisfiable(file.sizeBytes);
+      }
+      const { content } = await service.download(caller, file.id, range.kind === 'satisfiable' ? range.range : undefined);
+      reply
+        .header('Content-Type', file.contentType)
+        .header('Content-Disposition', attachmentDisposition(file.filename))
+        .header('X-Content-Type-Options', 'nosniff');
+      if (content.range) {
+        reply
+          .code(206)
+          .header('Content-Range', `bytes ${content.range.start}-${content.range.end}/${content.totalBytes}`)
+          .header('Content-Length', String(content.range.end - content.range.start + 1));
+      } else {
+        reply.header('Content-Length', String(content.totalBytes));
+      }
+      return reply.send(content.stream);
+    },
+  );
+
+  app.post(
+    '/files/:id/link',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'A time-limited URL that downloads the file without credentials.',
+        params: FileParams,
+        body: LinkBody,
+        response: { 200: LinkResponse },
+      },
+    },
+    async (request) => {
+      const link = await service.createLink(callerOf(request), request.params.id, request.body.expires_in);
+      return { url: link.url, expires_at: link.expiresAt.toISOString() };
+    },
+  );
+
+  app.post(
+    '/uploads',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Starts a direct-to-storage upload of a large file.',
+        description:
+          'Answers a signed URL; PUT the bytes there with the given headers, then call POST /files/{id}/complete, ' +
+          'which verifies size, type and (if given) the SHA-256 before the file counts as uploaded.',
+        body: DirectUploadBody,
+        response: { 201: DirectUploadResponse },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const { file, upload } = await service.startDirectUpload(callerOf(request), {
+        filename: body.filename,
+        contentType: body.content_type,
+        sizeBytes: body.size_bytes,
+        ...(body.sha256 ? { sha256: body.sha256 } : {}),
+      });
+      return reply.code(201).send({
+        file_id: file.id,
+        upload_url: upload.url,
+        method: upload.method,
+        headers: upload.headers,
+        expires_at: upload.expiresAt.toISOString(),
+      });
+    },
+  );
+
+  app.post(
+    '/files/:id/complete',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Verifies a direct upload and makes it count.',
+        params: FileParams,
+        querystring: UploadQuery,
+        response: { 200: FileResponse },
+      },
+    },
+    async (request) =>
+      toFileResponse(await service.completeDirectUpload(callerOf(request), request.params.id, { process: request.query.process })),
+  );
+
+  app.delete(
+    '/files/:id',
+    {
+      preHandler: app.authenticate,
+      schema: { tags, security, summary: 'Deletes the file, its blob and everything derived from it.', params: FileParams },
+    },
+    async (request, reply) => {
+      await service.delete(callerOf(request), request.params.id);
+      return reply.code(204).send();
+    },
+  );
+}
