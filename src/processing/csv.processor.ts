@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parse, type CsvError } from 'csv-parse';
+import { parse, type CsvError, type Options as CsvParseOptions } from 'csv-parse';
 import { detectCsvDialect, CSV_DELIMITERS } from './csv-dialect.ts';
 import { peekHead, readChunks } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
@@ -38,7 +38,7 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
   let headerLength = -1;
   let columns: string[] = [];
   let row = 0;
-  const parser = parse({
+  const parserOptions: CsvParseOptions<RowRecord, string[]> = {
     bom: true,
     delimiter,
     quote: dialect.quote,
@@ -60,6 +60,7 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
       }
       row += 1;
       context.problem(row, describeCsvError(error));
+      return undefined;
     },
     // Problems are recorded here, in file order, rather than where rows are consumed: the
     // parser runs a little ahead of the consumer and skipped records are only seen here.
@@ -79,7 +80,9 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
       for (let index = 0; index < headerLength; index += 1) data[columns[index]!] = fields[index];
       return { row, data };
     },
-  });
+  };
+  // The typings tie on_record's result to the callback overloads; the stream API is untyped.
+  const parser = parse(parserOptions as unknown as CsvParseOptions);
 
   const feeding = pipeline(Readable.from(all), parser).catch(() => {
     // The parser carries the same error to the loop below, which is where it is reported.
