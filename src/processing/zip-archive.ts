@@ -88,6 +88,9 @@ export class ZipArchive {
     } catch (error) {
       if (error instanceof PermanentProcessingError) throw error;
       // yauzl's own checks (an entry larger than it declared, a bad deflate stream) are about the data.
+      if (/too many bytes/.test((error as Error).message)) {
+        throw zipBomb(`${name} inflates to more than the ${entry.uncompressedSize} bytes it declares.`);
+      }
       throw new PermanentProcessingError('malformed_file', `${name} is corrupt: ${(error as Error).message}`, { cause: error });
     } finally {
       stream.destroy();
