@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
+import { PermanentProcessingError, detectCsvDialect, processCsv } from '../../src/processing/index.ts';
+import { collect, signal, streamOf } from './fixtures.ts';
+
+describe('processCsv', () => {
+  it('reads a header and data rows, with quoted delimiters, quotes and line breaks', async () => {
+    const csv = 'name,age,note\nAnn,31,"likes ""tea"", cake"\nBob,42,"two\nlines"\n';
+    const { rows, summary } = await collect(processCsv(streamOf(csv), { signal: signal() }));
+    expect(rows).toEqual([
+      { row: 1, data: { name: 'Ann', age: '31', note: 'likes "tea", cake' } },
+      { row: 2, data: { name: 'Bob', age: '42', note: 'two\nlines' } },
+    ]);
+    expect(summary).toEqual({ rows: 2, problemCount: 0, problems: [], columns: ['name', 'age', 'note'] });
+  });
+
+  it.each([
+    [';', 'a;b;c\n1;2,5;3\n4;5;6\n', '2,5'],
+    ['\t', 'a\tb\tc\n1\t2,5\t3\n4\t5\t6\n', '2,5'],
+    ['|', 'a|b|c\n1|2,5|3\n4|5|6\n', '2,5'],
+    [',', 'a,b,c\n1,"2;5",3\n4,5,6\n', '2;5'],
+  ])('detects the %j delimiter', async (delimiter, csv, second) => {
+    expect(detectCsvDialect(csv).delimiter).toBe(delimiter);
+    const { rows } = await collect(processCsv(streamOf(csv), { signal: signal() }));
+    expect(rows[0]).toEqual({ row: 1, data: { a: '1', b: second, c: '3' } });
+    expect(rows).toHaveLength(2);
+  });
+
+  it('detects single-quoted fields', async () => {
+    const csv = "id,name\n1,'Smith, Ann'\n2,'Doe, Bob'\n";
+    expect(detectCsvDialect(csv).quote).toBe("'");
+    const { rows } = await collect(processCsv(streamOf(csv), { signal: signal() }));
+    expect(rows.map((row) => row.data.name)).toEqual(['Smith, Ann', 'Doe, Bob']);
+  });
+
+  it('strips a UTF-8 byte order mark and keeps multi-byte characters split across chunks', async () => {
+    const csv = '\uFEFFville;pays\nZürich;Schweiz\n東京;日本\n';
+    const { rows, summary } = await collect(processCsv(streamOf(csv, 3), { signal: signal() }));
+    expect(summary.columns).toEqual(['ville', 'pays']);
+    expect(rows.map((row) => row.data)).toEqual([
+      { ville: 'Zürich', pays: 'Schweiz' },
+      { ville: '東京', pays: '日本' },
+    ]);
+  });
+
+  it('keeps good rows and reports rows with the wrong column count by data row number', async () => {
+    const csv = 'a,b\n1,2\n3\n\n4,5,6\n7,8\n';
+    const { rows, summary } = await collect(processCsv(streamOf(csv), { signal: signal() }));
+    expect(rows).toEqual([
+      { row: 1, data: { a: '1', b: '2' } },
+      { row: 4, data: { a: '7', b: '8' } },
+    ]);
+    expect(summary.problemCount).toBe(2);
+    expect(summary.problems).toEqual([
+      { row: 2, message: 'Expected 2 fields as in the header, found 1.' },
+      { row: 3, message: 'Expected 2 fields as in the header, found 3.' },
+    ]);
+  });
+
+  it('keeps the first 100 problems and counts them all', async () => {
+    const csv = 'a,b\n' + Array.from({ length: 250 }, (_, index) => (index % 2 === 0 ? 'bad' : 'x,y')).join('\n');
+    const { rows, summary } = await collect(processCsv(streamOf(csv, 4096), { signal: signal() }));
+    expect(rows).toHaveLength(125);
+    expect(summary.problemCount).toBe(125);
+    expect(summary.problems).toHaveLength(100);
+    expect(summary.problems[99]!.row).toBe(199);
+  });
+
+  it('numbers rows the same way on every run', async () => {
+    const csv = 'a,b\n1,2\nbroken\n3,4\n';
+    const first = await collect(processCsv(streamOf(csv), { signal: signal() }));
+    const second = await collect(processCsv(streamOf(csv, 1), { signal: signal() }));
+    expect(second).toEqual(first);
+  });
+
+  it('names blank and repeated headers so no value is lost', async () => {
+    const { summary } = await collect(processCsv(streamOf('id,,id\n1,2,3\n'), { signal: signal() }));
+    expect(summary.columns).toEqual(['id', 'column_2', 'id_2']);
+  });
+
+  it('yields batches of the configured size', async () => {
+    const csv = 'n\n' + Array.from({ length: 25 }, (_, index) => String(index)).join('\n');
+    const sizes: number[] = [];
+    for await (const batch of processCsv(streamOf(csv), { signal: signal(), limits: { batchSize: 10 } })) sizes.push(batch.length);
+    expect(sizes).toEqual([10, 10, 5]);
+  });
+
+  it('fails a file without a header as bad data', async () => {
+    await expect(collect(processCsv(streamOf(''), { signal: signal() }))).rejects.toMatchObject({ code: 'malformed_file' });
+  });
+
+  it('refuses a UTF-16 file as bad data', async () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n', 'utf16le')]);
+    await expect(collect(processCsv(streamOf(utf16), { signal: signal() }))).rejects.toMatchObject({ code: 'encoding_unsupported' });
+  });
+
+  it('stops at a 100 MB field with a clear permanent error instead of running out of memory', async () => {
+    let produced = 0;
+    const hostile = Readable.from(
+      (function* () {
+        yield Buffer.from('id,text\n1,"');
+        const mebibyte = Buffer.alloc(1024 * 1024, 0x78);
+        for (let index = 0; index < 100; index += 1) {
+          produced += mebibyte.length;
+          yield mebibyte;
+        }
+        yield Buffer.from('"\n');
+      })(),
+    );
+    const error = await collect(processCsv(hostile, { signal: signal(), limits: { maxRecordBytes: 4 * 1024 * 1024 } })).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(PermanentProcessingError);
+    expect(error).toMatchObject({ code: 'record_too_large', retryable: false });
+    expect((error as Error).message).toMatch(/larger than the limit of 4194304 bytes/);
+    expect(produced).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('stops when the signal aborts and does not call it a data error', async () => {
+    const controller = new AbortController();
+    const csv = 'n\n' + Array.from({ length: 5000 }, (_, index) => String(index)).join('\n');
+    const stream = processCsv(streamOf(csv, 64), { signal: controller.signal, limits: { batchSize: 100 } });
+    let batches = 0;
+    const error = await (async () => {
+      for await (const _batch of stream) {
+        batches += 1;
+        if (batches === 2) controller.abort(new Error('cancelled by user'));
+      }
+    })().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(PermanentProcessingError);
+    expect(batches).toBe(2);
+  });
+
+  it('reports progress in bytes read', async () => {
+    const csv = 'n\n' + Array.from({ length: 100 }, (_, index) => String(index)).join('\n');
+    const progress: { current: number; total?: number }[] = [];
+    await collect(
+      processCsv(streamOf(csv, 50), {
+        signal: signal(),
+        totalBytes: csv.length,
+        limits: { batchSize: 30 },
+        onProgress: (update) => progress.push(update),
+      }),
+    );
+    expect(progress.length).toBeGreaterThanOrEqual(4);
+    expect(progress.at(-1)).toMatchObject({ current: csv.length, total: csv.length });
+  });
+});

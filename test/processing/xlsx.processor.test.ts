@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import ExcelJS from 'exceljs';
+import { processXlsx } from '../../src/processing/index.ts';
+import { buildZip, collect, signal, streamOf, workbookParts } from './fixtures.ts';
+
+async function excelWorkbook(): Promise<Buffer> {
+  const workbook = new ExcelJS.Workbook();
+  const people = workbook.addWorksheet('People');
+  people.addRow(['name', 'age', 'member']);
+  people.addRow(['Ann', 31, true]);
+  people.addRow(['Bob', 42.5, false]);
+  people.addRow([]);
+  people.addRow(['Cy', null, true, 'stray']);
+  people.addRow(['Dee', { formula: '1+1', result: 2 }, true]);
+  const other = workbook.addWorksheet('Other');
+  other.addRow(['key']);
+  other.addRow(['value']);
+  return Buffer.from(await workbook.xlsx.writeBuffer());
+}
+
+const sheetXml = (rows: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>${rows}</sheetData></worksheet>`;
+
+describe('processXlsx', () => {
+  it('reads the first sheet of a workbook written by ExcelJS, numbering data rows under the header', async () => {
+    const { rows, summary } = await collect(processXlsx(streamOf(await excelWorkbook(), 1000), { signal: signal() }));
+    expect(rows).toEqual([
+      { row: 1, data: { name: 'Ann', age: 31, member: true } },
+      { row: 2, data: { name: 'Bob', age: 42.5, member: false } },
+      { row: 5, data: { name: 'Dee', age: 2, member: true } },
+    ]);
+    expect(summary).toEqual({
+      rows: 3,
+      problemCount: 1,
+      problems: [{ row: 4, message: 'A value in column 4 has no header (the header has 3 columns).' }],
+      columns: ['name', 'age', 'member'],
+      sheet: 'People',
+    });
+  });
+
+  it('reads a sheet chosen by name or by position', async () => {
+    const workbook = await excelWorkbook();
+    const byName = await collect(processXlsx(streamOf(workbook, 4096), { signal: signal(), sheet: 'Other' }));
+    const byIndex = await collect(processXlsx(streamOf(workbook, 4096), { signal: signal(), sheet: 1 }));
+    expect(byName.rows).toEqual([{ row: 1, data: { key: 'value' } }]);
+    expect(byIndex).toEqual(byName);
+  });
+
+  it('fails with sheet_not_found for a sheet the workbook lacks', async () => {
+    await expect(
+      collect(processXlsx(streamOf(await excelWorkbook(), 4096), { signal: signal(), sheet: 'Missing' })),
+    ).rejects.toMatchObject({ code: 'sheet_not_found', message: expect.stringContaining('"People", "Other"') });
+  });
+
+  it('reads inline strings, empty cells as null and cells without references', async () => {
+    const xml = sheetXml(
+      '<row r="1"><c t="inlineStr"><is><t>a</t></is></c><c t="inlineStr"><is><t>b</t></is></c><c t="inlineStr"><is><t>c</t></is></c></row>' +
+        '<row r="2"><c r="A2"><v>1</v></c><c r="C2" t="str"><v>x &amp; y</v></c></row>',
+    );
+    const { rows } = await collect(processXlsx(streamOf(buildZip(workbookParts(xml)), 512), { signal: signal() }));
+    expect(rows).toEqual([{ row: 1, data: { a: 1, b: null, c: 'x & y' } }]);
+  });
+
+  it('refuses a file that is not a zip archive, or a zip that is not a workbook', async () => {
+    await expect(collect(processXlsx(streamOf('not a zip at all'), { signal: signal() }))).rejects.toMatchObject({
+      code: 'malformed_file',
+    });
+    const zip = buildZip([{ name: 'hello.txt', data: Buffer.from('hi') }]);
+    await expect(collect(processXlsx(streamOf(zip), { signal: signal() }))).rejects.toMatchObject({ code: 'malformed_file' });
+  });
+
+  it('refuses a zip bomb by its declared compression ratio before inflating it', async () => {
+    const zeros = Buffer.alloc(64 * 1024 * 1024);
+    const bomb = buildZip(workbookParts(zeros));
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    await expect(collect(processXlsx(streamOf(bomb, 65536), { signal: signal() }))).rejects.toMatchObject({
+      code: 'zip_bomb',
+      message: expect.stringContaining('inflates more than 250 times'),
+    });
+  });
+
+  it('refuses a zip bomb that lies about its inflated size, while inflating', async () => {
+    const zeros = Buffer.alloc(64 * 1024 * 1024);
+    const liar = buildZip(workbookParts(zeros).map((part) => (part.data === zeros ? { ...part, declaredSize: 1000 } : part)));
+    await expect(collect(processXlsx(streamOf(liar, 65536), { signal: signal() }))).rejects.toMatchObject({
+      code: 'zip_bomb',
+      message: expect.stringContaining('more than the 1000 bytes it declares'),
+    });
+  });
+
+  it('refuses an archive whose parts inflate past the total budget', async () => {
+    const incompressible = randomBytes(2 * 1024 * 1024);
+    const zip = buildZip([...workbookParts(sheetXml('')), { name: 'xl/media/blob.bin', data: incompressible }]);
+    await expect(
+      collect(processXlsx(streamOf(zip, 65536), { signal: signal(), limits: { maxUncompressedBytes: 1024 * 1024 } })),
+    ).rejects.toMatchObject({ code: 'zip_bomb' });
+  });
+
+  it('refuses an archive with too many entries', async () => {
+    const entries = Array.from({ length: 50 }, (_, index) => ({ name: `junk/${index}.xml`, data: Buffer.from('<a/>') }));
+    const zip = buildZip([...workbookParts(sheetXml('')), ...entries]);
+    await expect(
+      collect(processXlsx(streamOf(zip, 4096), { signal: signal(), limits: { maxZipEntries: 20 } })),
+    ).rejects.toMatchObject({ code: 'zip_bomb', message: expect.stringContaining('53 entries') });
+  });
+
+  it('refuses shared strings larger than their cap', async () => {
+    const strings = `<sst>${'<si><t>abcdefghij</t></si>'.repeat(2000)}</sst>`;
+    const zip = buildZip([...workbookParts(sheetXml('')), { name: 'xl/sharedStrings.xml', data: Buffer.from(strings) }]);
+    await expect(
+      collect(processXlsx(streamOf(zip, 4096), { signal: signal(), limits: { maxSharedStringsBytes: 10_000 } })),
+    ).rejects.toMatchObject({ code: 'zip_bomb' });
+  });
+
+  it('refuses a cell beyond the last Excel column', async () => {
+    const xml = sheetXml('<row r="1"><c r="ZZZZZ1" t="inlineStr"><is><t>a</t></is></c></row>');
+    await expect(collect(processXlsx(streamOf(buildZip(workbookParts(xml))), { signal: signal() }))).rejects.toMatchObject({
+      code: 'malformed_file',
+    });
+  });
+
+  it('refuses malformed sheet XML as bad data', async () => {
+    const xml = sheetXml('<row r="1"><c><v>1</v></row>');
+    await expect(collect(processXlsx(streamOf(buildZip(workbookParts(xml))), { signal: signal() }))).rejects.toMatchObject({
+      code: 'malformed_file',
+    });
+  });
+});
