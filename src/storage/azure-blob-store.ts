@@ -97,6 +97,8 @@ export class AzureBlobStore implements BlobStore {
       // The URL without any SAS or key: safe to show.
       target: `azure ${this.container.url.split('?')[0]}`,
       check: async (signal) => {
+        // A fresh deployment has no container until the first write; that is not an outage.
+        await this.ensureContainer();
         await this.container.getProperties({ abortSignal: signal });
       },
     };

@@ -1,5 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 import type { StorageConfig } from '../config/config.ts';
+import type { AzureAuthentication } from './azure-blob-store.ts';
 import type { BlobStore } from './blob-store.ts';
 import { LocalBlobStore } from './local-blob-store.ts';
 import { loadOrCreateSigningSecret } from './signing-secret.ts';
@@ -29,7 +30,7 @@ export async function createBlobStore(config: StorageConfig, overrides: BlobStor
       const { AzureBlobStore } = await import('./azure-blob-store.ts');
       const { connectionString, accountName, accountKey } = config.azure;
       const accountUrl = config.azure.accountUrl ?? (accountName ? `https://${accountName}.blob.core.windows.net` : undefined);
-      let authentication: import('./azure-blob-store.ts').AzureAuthentication;
+      let authentication: AzureAuthentication;
       if (connectionString !== undefined) {
         authentication = { kind: 'connection-string', connectionString };
       } else if (accountUrl === undefined) {
