@@ -12,11 +12,16 @@ import { problemRoutes } from './http/problem.routes.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
 import { registerSecurity } from './http/security.ts';
 import { loggerOptions } from './logging/logger.ts';
+import type { BlobStore } from './storage/blob-store.ts';
+import { createBlobStore } from './storage/create-blob-store.ts';
+import { localBlobRoutes } from './storage/local-blob.routes.ts';
+import { LocalBlobStore } from './storage/local-blob-store.ts';
 import { VERSION } from './version.ts';
 
 /** The adapters the service runs on. A test passes its own; the rest are built from config. */
 export interface AppDependencies {
   database: Database;
+  blobStore: BlobStore;
 }
 
 /**
@@ -35,7 +40,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   try {
     if (config.database.migrateOnBoot) await database.migrate();
-    const deps: AppDependencies = { database };
+    const blobStore = overrides.blobStore ?? (await createBlobStore(config.storage));
+    if (!overrides.blobStore) owned.push(blobStore);
+    const deps: AppDependencies = { database, blobStore };
 
     const app: App = Fastify({
       logger: loggerOptions(config, overrides.logStream),
@@ -73,10 +80,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
     const checks: ReadinessCheck[] = [
       { name: 'database', target: `${database.kind} ${database.location}`, check: () => database.ping() },
+      blobStore.readiness,
     ];
     await app.register(healthRoutes, { checks });
     await app.register(problemRoutes);
     await app.register(apiRoutes(deps), { prefix: API_PREFIX });
+    // The local driver's signed links point back at this service (the cloud drivers' at the cloud).
+    if (blobStore instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobStore, prefix: API_PREFIX });
     return app;
   } catch (error) {
     await Promise.allSettled(owned.map((dependency) => dependency.close()));

@@ -27,7 +27,48 @@ export interface Config {
     readonly trustProxy: boolean;
     readonly shutdownGraceMs: number;
   };
+  readonly storage: StorageConfig;
 }
+
+export type StorageDriver = 'local' | 'azure' | 's3';
+
+export interface StorageConfig {
+  readonly driver: StorageDriver;
+  /** The base of the signed links the local driver hands out (`PUBLIC_URL` + `/api/v1`). */
+  readonly publicBaseUrl: string;
+  readonly local: {
+    readonly directory: string;
+    /** Absent means a secret generated once and kept in `DATA_DIR` with mode 0600. */
+    readonly signingSecret: string | undefined;
+    readonly signingSecretFile: string;
+  };
+  readonly azure: {
+    readonly connectionString: string | undefined;
+    readonly accountName: string | undefined;
+    readonly accountKey: string | undefined;
+    /** Blob endpoint; defaults to https://<account>.blob.core.windows.net. */
+    readonly accountUrl: string | undefined;
+    readonly container: string;
+    readonly blockBytes: number;
+    readonly uploadConcurrency: number;
+    readonly maxTries: number;
+  };
+  readonly s3: {
+    readonly bucket: string | undefined;
+    readonly region: string;
+    readonly endpoint: string | undefined;
+    readonly accessKeyId: string | undefined;
+    readonly secretAccessKey: string | undefined;
+    readonly forcePathStyle: boolean;
+    readonly partBytes: number;
+    readonly uploadConcurrency: number;
+    readonly maxAttempts: number;
+  };
+}
+
+const MIB = 1024 * 1024;
+/** Placeholders people paste from examples; a link signed with one can be forged by anyone. */
+const PLACEHOLDER_SECRET = /change-?me|example|placeholder|replace|^(.)\1*$/i;
 
 /**
  * Reads and validates the whole configuration once, at boot. The result is frozen and passed
@@ -41,12 +82,15 @@ export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = read.url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const publicUrl = read.url('PUBLIC_URL', ['http:', 'https:']);
 
+  const resolvedPublicUrl = (publicUrl?.toString() ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}/`).replace(/\/$/, '');
+  const dataDir = path.resolve(read.string('DATA_DIR', './data'));
+
   const config: Config = {
     env: environment,
     host,
     port,
-    publicUrl: (publicUrl?.toString() ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}/`).replace(/\/$/, ''),
-    dataDir: path.resolve(read.string('DATA_DIR', './data')),
+    publicUrl: resolvedPublicUrl,
+    dataDir,
     database: {
       url: databaseUrl?.toString(),
       poolSize: read.integer('DATABASE_POOL_SIZE', 10, { min: 1, max: 1000 }),
@@ -69,8 +113,75 @@ export function loadConfig(env: Env = process.env): Config {
       trustProxy: read.boolean('TRUST_PROXY', false),
       shutdownGraceMs: read.integer('SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 10 * 60_000 }),
     },
+    storage: readStorageConfig(read, environment, dataDir, `${resolvedPublicUrl}/api/v1`),
   };
   return deepFreeze(config);
+}
+
+function readStorageConfig(read: EnvReader, environment: Environment, dataDir: string, publicBaseUrl: string): StorageConfig {
+  const azure = {
+    connectionString: read.optionalString('AZURE_STORAGE_CONNECTION_STRING'),
+    accountName: read.optionalString('AZURE_STORAGE_ACCOUNT_NAME'),
+    accountKey: read.optionalString('AZURE_STORAGE_ACCOUNT_KEY'),
+    accountUrl: read.url('AZURE_STORAGE_ACCOUNT_URL', ['http:', 'https:'])?.toString().replace(/\/$/, ''),
+    container: read.string('AZURE_STORAGE_CONTAINER', 'intake'),
+    blockBytes: read.integer('AZURE_STORAGE_BLOCK_BYTES', 8 * MIB, { min: 1 * MIB, max: 4000 * MIB }),
+    uploadConcurrency: read.integer('AZURE_STORAGE_UPLOAD_CONCURRENCY', 4, { min: 1, max: 64 }),
+    maxTries: read.integer('AZURE_STORAGE_MAX_TRIES', 5, { min: 1, max: 20 }),
+  };
+  if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(azure.container)) {
+    throw new ConfigError('AZURE_STORAGE_CONTAINER', '3-63 lowercase letters, digits and single hyphens', azure.container);
+  }
+  const s3Endpoint = read.url('S3_ENDPOINT', ['http:', 'https:'])?.toString().replace(/\/$/, '');
+  const s3 = {
+    bucket: read.optionalString('S3_BUCKET'),
+    region: read.string('S3_REGION', 'us-east-1'),
+    endpoint: s3Endpoint,
+    accessKeyId: read.optionalString('S3_ACCESS_KEY_ID'),
+    secretAccessKey: read.optionalString('S3_SECRET_ACCESS_KEY'),
+    // Self-hosted S3 servers (MinIO, Ceph, Garage) rarely have wildcard DNS for bucket hosts.
+    forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', s3Endpoint !== undefined),
+    // S3 refuses multipart parts under 5 MiB (except the last one).
+    partBytes: read.integer('S3_PART_BYTES', 8 * MIB, { min: 5 * MIB, max: 5 * 1024 * MIB }),
+    uploadConcurrency: read.integer('S3_UPLOAD_CONCURRENCY', 4, { min: 1, max: 64 }),
+    maxAttempts: read.integer('S3_MAX_ATTEMPTS', 5, { min: 1, max: 20 }),
+  };
+  if ((s3.accessKeyId === undefined) !== (s3.secretAccessKey === undefined)) {
+    throw new ConfigError('S3_SECRET_ACCESS_KEY', 'set together with S3_ACCESS_KEY_ID (or neither, for the default AWS credential chain)', '***');
+  }
+
+  const azureConfigured = azure.connectionString !== undefined || azure.accountName !== undefined || azure.accountUrl !== undefined;
+  const detected: StorageDriver = azureConfigured ? 'azure' : s3.bucket !== undefined ? 's3' : 'local';
+  const driver = read.oneOf('STORAGE_DRIVER', ['local', 'azure', 's3', 'auto'], 'auto');
+  const chosen: StorageDriver = driver === 'auto' ? detected : driver;
+  if (chosen === 'azure' && !azureConfigured) {
+    throw new ConfigError('STORAGE_DRIVER', 'azure only with AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME or AZURE_STORAGE_ACCOUNT_URL', driver);
+  }
+  if (chosen === 's3' && s3.bucket === undefined) {
+    throw new ConfigError('STORAGE_DRIVER', 's3 only with S3_BUCKET', driver);
+  }
+
+  const signingSecret = read.optionalString('STORAGE_SIGNING_SECRET');
+  if (signingSecret !== undefined) {
+    if (signingSecret.length < 32) {
+      throw new ConfigError('STORAGE_SIGNING_SECRET', 'at least 32 characters (e.g. `openssl rand -base64 48`)', '***');
+    }
+    if (environment === 'production' && PLACEHOLDER_SECRET.test(signingSecret)) {
+      throw new ConfigError('STORAGE_SIGNING_SECRET', 'a random value in production, not a placeholder', '***');
+    }
+  }
+
+  return {
+    driver: chosen,
+    publicBaseUrl,
+    local: {
+      directory: path.resolve(read.string('STORAGE_LOCAL_DIR', path.join(dataDir, 'blobs'))),
+      signingSecret,
+      signingSecretFile: path.join(dataDir, 'storage-signing.key'),
+    },
+    azure,
+    s3,
+  };
 }
 
 /** `.env` in the working directory, when present, fills variables the environment leaves unset. */

@@ -62,6 +62,36 @@ export const ERRORS = {
       detail,
       headers: { 'Retry-After': String(retryAfterSeconds) },
     }),
+  // ── blob storage ───────────────────────────────────────────────────────────────
+  fileTooLarge: (limitBytes: number) =>
+    new AppError({
+      code: 'file_too_large',
+      status: 413,
+      title: 'Content Too Large',
+      detail: `The file exceeds the limit of ${limitBytes} bytes.`,
+      extensions: { limit_bytes: limitBytes },
+    }),
+  blobNotFound: () =>
+    new AppError({ code: 'blob_not_found', status: 404, title: 'Not Found', detail: 'The stored content does not exist.' }),
+  blobKeyInvalid: (reason: string) =>
+    new AppError({ code: 'blob_key_invalid', status: 400, title: 'Bad Request', detail: `Invalid storage key: ${reason}.` }),
+  rangeNotSatisfiable: (sizeBytes: number) =>
+    new AppError({
+      code: 'range_not_satisfiable',
+      status: 416,
+      title: 'Range Not Satisfiable',
+      detail: `The requested range lies outside the content (${sizeBytes} bytes).`,
+      headers: { 'Content-Range': `bytes */${sizeBytes}` },
+    }),
+  signedUrlInvalid: () =>
+    new AppError({
+      code: 'signed_url_invalid',
+      status: 403,
+      title: 'Forbidden',
+      detail: 'The link is not valid: its signature does not match.',
+    }),
+  signedUrlExpired: () =>
+    new AppError({ code: 'signed_url_expired', status: 403, title: 'Forbidden', detail: 'The link has expired.' }),
   internal: (cause?: unknown) =>
     new AppError({
       code: 'internal_error',
@@ -90,5 +120,11 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   conflict: { status: 409, description: 'The request conflicts with the current state of the resource.' },
   rate_limited: { status: 429, description: 'Too many requests; wait for `Retry-After` seconds.' },
   service_unavailable: { status: 503, description: 'A dependency is down; retry after `Retry-After` seconds.' },
+  file_too_large: { status: 413, description: 'A file exceeds its size limit; see `limit_bytes`.' },
+  blob_not_found: { status: 404, description: 'The stored content behind a link or file no longer exists.' },
+  blob_key_invalid: { status: 400, description: 'A storage key is malformed (empty segment, `..`, forbidden character).' },
+  range_not_satisfiable: { status: 416, description: 'The `Range` lies outside the content; `Content-Range` gives the size.' },
+  signed_url_invalid: { status: 403, description: 'A signed link was altered or signed for another method or object.' },
+  signed_url_expired: { status: 403, description: 'A signed link is past its expiry time.' },
   internal_error: { status: 500, description: 'An unexpected error; the log holds the details under the request id.' },
 };

@@ -1,0 +1,229 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  paginateListObjectsV2,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ERRORS } from '../errors/catalog.ts';
+import type { ReadinessCheck } from '../health/readiness.ts';
+import {
+  DEFAULT_CONTENT_TYPE,
+  resolveByteRange,
+  validateBlobKey,
+  validateBlobPrefix,
+  validateExpiry,
+  type BlobDownload,
+  type BlobInfo,
+  type BlobListEntry,
+  type BlobStore,
+  type GetBlobOptions,
+  type PutBlobOptions,
+  type PutBlobResult,
+  type ReadUrlOptions,
+  type SignedUrl,
+  type SignedWriteUrl,
+  type WriteUrlOptions,
+} from './blob-store.ts';
+import { HashingMeter } from './hashing-meter.ts';
+
+export interface S3BlobStoreOptions {
+  bucket: string;
+  region: string;
+  endpoint: string | undefined;
+  /** Absent: the default AWS chain (environment, profile, instance or task role). */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  forcePathStyle: boolean;
+  /** Multipart part size; memory per upload is about partBytes × concurrency. */
+  partBytes: number;
+  uploadConcurrency: number;
+  maxAttempts: number;
+  clock?: () => Date;
+}
+
+/**
+ * Amazon S3 and S3-compatible servers. Uploads go through multipart upload (one PutObject
+ * below a part); a failed upload is aborted so neither the object nor its parts remain. The
+ * SDK's standard retry mode backs off exponentially with jitter.
+ */
+export class S3BlobStore implements BlobStore {
+  readonly driver = 's3' as const;
+  readonly readiness: ReadinessCheck;
+  private readonly client: S3Client;
+  private readonly clock: () => Date;
+
+  constructor(private readonly options: S3BlobStoreOptions) {
+    this.client = new S3Client({
+      region: options.region,
+      forcePathStyle: options.forcePathStyle,
+      maxAttempts: options.maxAttempts,
+      retryMode: 'standard',
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    });
+    this.clock = options.clock ?? (() => new Date());
+    this.readiness = {
+      name: 'storage',
+      target: `s3 ${options.endpoint ?? `region ${options.region}`} bucket ${options.bucket}`,
+      check: async (signal) => {
+        await this.client.send(new HeadBucketCommand({ Bucket: options.bucket }), { abortSignal: signal });
+      },
+    };
+  }
+
+  async put(key: string, body: Readable, options: PutBlobOptions = {}): Promise<PutBlobResult> {
+    validateBlobKey(key);
+    const meter = new HashingMeter(options.maxBytes);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.options.bucket, Key: key, Body: meter, ContentType: options.contentType ?? DEFAULT_CONTENT_TYPE },
+      partSize: this.options.partBytes,
+      queueSize: this.options.uploadConcurrency,
+      leavePartsOnError: false,
+    });
+    const onCallerAbort = (): void => void upload.abort();
+    options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    // As for Azure: a failing body aborts the multipart upload, a failing upload releases the body.
+    const piping = pipeline(body, meter, ...(options.signal ? [{ signal: options.signal }] : [])).catch(async (error: unknown) => {
+      await upload.abort().catch(() => undefined);
+      throw error;
+    });
+    const uploading = upload.done().catch((error: unknown) => {
+      meter.destroy(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    });
+    try {
+      const [piped, uploaded] = await Promise.allSettled([piping, uploading]);
+      if (piped.status === 'rejected') throw piped.reason;
+      if (uploaded.status === 'rejected') throw uploaded.reason;
+      return { sizeBytes: meter.sizeBytes, sha256: meter.sha256 };
+    } finally {
+      options.signal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  async get(key: string, options: GetBlobOptions = {}): Promise<BlobDownload> {
+    validateBlobKey(key);
+    let range: { start: number; end: number } | undefined;
+    let etag: string | undefined;
+    if (options.range) {
+      // Resolved against the real size so every driver answers ranges identically.
+      const info = await this.head(key);
+      if (!info) throw ERRORS.blobNotFound();
+      range = resolveByteRange(options.range, info.sizeBytes);
+      etag = info.etag;
+    }
+    try {
+      const response = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.options.bucket,
+          Key: key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end}`, IfMatch: etag } : {}),
+        }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
+      const stream = response.Body as Readable | undefined;
+      if (!stream) throw new Error('S3 answered a download without a body');
+      const totalBytes = range ? Number(response.ContentRange?.split('/')[1] ?? Number.NaN) : Number(response.ContentLength ?? 0);
+      return {
+        stream,
+        totalBytes,
+        ...(range ? { range } : {}),
+        contentType: response.ContentType ?? DEFAULT_CONTENT_TYPE,
+        etag: response.ETag ?? '',
+      };
+    } catch (error) {
+      if (statusOf(error) === 404) throw ERRORS.blobNotFound();
+      throw error;
+    }
+  }
+
+  async head(key: string): Promise<BlobInfo | null> {
+    validateBlobKey(key);
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      return {
+        sizeBytes: Number(response.ContentLength ?? 0),
+        contentType: response.ContentType ?? DEFAULT_CONTENT_TYPE,
+        etag: response.ETag ?? '',
+        lastModified: response.LastModified ?? new Date(0),
+      };
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    validateBlobKey(key);
+    // S3 answers 204 for a missing key as well: idempotent by itself.
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobListEntry> {
+    validateBlobPrefix(prefix);
+    const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.options.bucket, ...(prefix === '' ? {} : { Prefix: prefix }) });
+    for await (const page of pages) {
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined) continue;
+        yield { key: item.Key, sizeBytes: Number(item.Size ?? 0), lastModified: item.LastModified ?? new Date(0) };
+      }
+    }
+  }
+
+  async createReadUrl(key: string, options: ReadUrlOptions): Promise<SignedUrl> {
+    validateBlobKey(key);
+    validateExpiry(options.expiresInSeconds);
+    const signingDate = this.signingDate();
+    const command = new GetObjectCommand({
+      Bucket: this.options.bucket,
+      Key: key,
+      ...(options.contentDisposition === undefined ? {} : { ResponseContentDisposition: options.contentDisposition }),
+    });
+    const url = await getSignedUrl(this.client, command, { expiresIn: options.expiresInSeconds, signingDate });
+    return { url, expiresAt: new Date(signingDate.getTime() + options.expiresInSeconds * 1000) };
+  }
+
+  async createWriteUrl(key: string, options: WriteUrlOptions): Promise<SignedWriteUrl> {
+    validateBlobKey(key);
+    validateExpiry(options.expiresInSeconds);
+    const signingDate = this.signingDate();
+    const command = new PutObjectCommand({
+      Bucket: this.options.bucket,
+      Key: key,
+      ...(options.contentType === undefined ? {} : { ContentType: options.contentType }),
+    });
+    // Content-Type is a signed header: an upload declaring another type is refused by S3.
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn: options.expiresInSeconds,
+      signingDate,
+      ...(options.contentType === undefined ? {} : { signableHeaders: new Set(['content-type']) }),
+    });
+    return {
+      url,
+      expiresAt: new Date(signingDate.getTime() + options.expiresInSeconds * 1000),
+      method: 'PUT',
+      headers: options.contentType === undefined ? {} : { 'Content-Type': options.contentType },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private signingDate(): Date {
+    return new Date(Math.floor(this.clock().getTime() / 1000) * 1000);
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (error instanceof S3ServiceException) return error.$metadata.httpStatusCode;
+  return undefined;
+}
