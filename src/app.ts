@@ -1,7 +1,26 @@
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
 import Fastify, { LogController } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DestinationStream } from 'pino';
+import { Redis } from 'ioredis';
+import { ApiKeyService } from './api-keys/api-key.service.ts';
+import { apiKeysRoutes } from './api-keys/api-keys.routes.ts';
+import { registerAuthentication } from './auth/authenticate.ts';
+import { Authenticator } from './auth/authenticator.ts';
+import { authRoutes } from './auth/auth.routes.ts';
+import { AuthService } from './auth/auth.service.ts';
+import { jwksRoutes } from './auth/jwks.routes.ts';
+import { JwtTokens } from './auth/jwt-tokens.ts';
+import { PasswordHasher } from './auth/password-hasher.ts';
+import { loadSigningKeys, type SigningKeys } from './auth/signing-keys.ts';
+import {
+  DatabaseTokenRevocationStore,
+  RedisTokenRevocationStore,
+  type TokenRevocationStore,
+} from './auth/token-revocation-store.ts';
 import type { Config } from './config/config.ts';
+import { redactUrl } from './config/config-spec.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { healthRoutes } from './health/health.routes.ts';
 import type { ReadinessCheck } from './health/readiness.ts';
@@ -16,12 +35,23 @@ import type { BlobStore } from './storage/blob-store.ts';
 import { createBlobStore } from './storage/create-blob-store.ts';
 import { localBlobRoutes } from './storage/local-blob.routes.ts';
 import { LocalBlobStore } from './storage/local-blob-store.ts';
+import { DatabaseRateLimiter } from './rate-limit/database-rate-limiter.ts';
+import type { RateLimiter } from './rate-limit/rate-limiter.ts';
+import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.ts';
+import { UserService } from './users/user.service.ts';
+import { usersRoutes } from './users/users.routes.ts';
 import { VERSION } from './version.ts';
 
 /** The adapters the service runs on. A test passes its own; the rest are built from config. */
 export interface AppDependencies {
   database: Database;
   blobStore: BlobStore;
+  /** Keys that sign and verify JWTs: from config, or generated under DATA_DIR. */
+  signingKeys: SigningKeys;
+  /** Redis when REDIS_URL is set, else the database. */
+  rateLimiter: RateLimiter;
+  /** Redis when REDIS_URL is set, else the database. */
+  tokenRevocations: TokenRevocationStore;
 }
 
 /**
@@ -40,9 +70,34 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   try {
     if (config.database.migrateOnBoot) await database.migrate();
+    let redis: Redis | undefined;
+    const needsRedis = config.redis.url !== undefined && (!overrides.rateLimiter || !overrides.tokenRevocations);
+    if (needsRedis && config.redis.url) {
+      redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
+      // Errors surface on each command (and in /ready); unhandled, the event would crash the process.
+      redis.on('error', () => undefined);
+      const client = redis;
+      owned.push({ close: async () => void (await client.quit().catch(() => client.disconnect())) });
+    }
     const blobStore = overrides.blobStore ?? (await createBlobStore(config.storage));
     if (!overrides.blobStore) owned.push(blobStore);
-    const deps: AppDependencies = { database, blobStore };
+    const deps: AppDependencies = {
+      database,
+      blobStore,
+      signingKeys:
+        overrides.signingKeys ??
+        (await loadSigningKeys({
+          privateKey: config.auth.jwtPrivateKey,
+          retiredPublicKeys: config.auth.jwtPublicKeys,
+          dataDir: config.dataDir,
+        })),
+      rateLimiter:
+        overrides.rateLimiter ??
+        (redis ? new RedisRateLimiter(redis, config.redis.keyPrefix) : new DatabaseRateLimiter(database.db)),
+      tokenRevocations:
+        overrides.tokenRevocations ??
+        (redis ? new RedisTokenRevocationStore(redis, config.redis.keyPrefix) : new DatabaseTokenRevocationStore(database.db)),
+    };
 
     const app: App = Fastify({
       logger: loggerOptions(config, overrides.logStream),
@@ -78,13 +133,26 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await registerSecurity(app, config);
     await registerOpenApi(app, config, VERSION);
 
+    // Cookies and forms are parsed for every route: login accepts forms, and the auth hook reads cookies.
+    await app.register(cookie);
+    await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
+
     const checks: ReadinessCheck[] = [
       { name: 'database', target: `${database.kind} ${database.location}`, check: () => database.ping() },
       blobStore.readiness,
     ];
+    if (redis) {
+      const client = redis;
+      checks.push({ name: 'redis', target: redactUrl(config.redis.url ?? ''), check: async () => void (await client.ping()) });
+    }
+    const services = buildServices(config, deps);
+    // On the root instance, so that every route plugin sees `app.authenticate`.
+    registerAuthentication(app, services.authenticator);
+
     await app.register(healthRoutes, { checks });
     await app.register(problemRoutes);
-    await app.register(apiRoutes(deps), { prefix: API_PREFIX });
+    await app.register(jwksRoutes, { keys: deps.signingKeys });
+    await app.register(apiRoutes(config, services), { prefix: API_PREFIX });
     // The local driver's signed links point back at this service (the cloud drivers' at the cloud).
     if (blobStore instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobStore, prefix: API_PREFIX });
     return app;
@@ -94,9 +162,34 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   }
 }
 
-function apiRoutes(_deps: AppDependencies) {
-  return async function api(_app: App): Promise<void> {
-    // Each domain registers its routes here as it lands.
+type Services = ReturnType<typeof buildServices>;
+
+function buildServices(config: Config, deps: AppDependencies) {
+  const db = deps.database.db;
+  const users = new UserService(db);
+  const apiKeys = new ApiKeyService(db);
+  const tokens = new JwtTokens(deps.signingKeys, {
+    accessSeconds: config.auth.accessTokenTtlSeconds,
+    refreshSeconds: config.auth.refreshTokenTtlSeconds,
+  });
+  const auth = new AuthService({
+    db,
+    users,
+    passwords: new PasswordHasher(),
+    tokens,
+    revocations: deps.tokenRevocations,
+    rateLimiter: deps.rateLimiter,
+    config: config.auth,
+  });
+  const authenticator = new Authenticator(db, tokens, deps.tokenRevocations, apiKeys);
+  return { users, apiKeys, auth, authenticator };
+}
+
+function apiRoutes(config: Config, services: Services) {
+  return async function api(app: App): Promise<void> {
+    await app.register(authRoutes, { auth: services.auth, config: config.auth });
+    await app.register(usersRoutes, { users: services.users, auth: services.auth });
+    await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
   };
 }
 

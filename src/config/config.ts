@@ -21,6 +21,13 @@ export interface Config {
     readonly level: LogLevel;
     readonly pretty: boolean;
   };
+  /** Absent means rate-limit and token-revocation state live in the database. */
+  readonly redis: {
+    readonly url: string | undefined;
+    /** Prepended to every key, so several deployments (or test runs) can share one Redis. */
+    readonly keyPrefix: string;
+  };
+  readonly auth: AuthConfig;
   readonly http: {
     readonly corsOrigins: readonly string[];
     readonly bodyLimitBytes: number;
@@ -70,6 +77,31 @@ const MIB = 1024 * 1024;
 /** Placeholders people paste from examples; a link signed with one can be forged by anyone. */
 const PLACEHOLDER_SECRET = /change-?me|example|placeholder|replace|^(.)\1*$/i;
 
+export interface RateLimitRule {
+  /** Attempts allowed per window. */
+  readonly limit: number;
+  readonly windowSeconds: number;
+}
+
+export interface AuthConfig {
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
+  readonly registrationOpen: boolean;
+  /** `Secure` on the auth cookies; only plain-http development turns it off. */
+  readonly cookieSecure: boolean;
+  /** PKCS#8 PEM or private JWK (Ed25519). Absent outside production: a key pair is kept under DATA_DIR. */
+  readonly jwtPrivateKey: string | undefined;
+  /** JSON Web Key Set (or array of JWKs) of retired public keys that still verify. */
+  readonly jwtPublicKeys: string | undefined;
+  readonly rateLimits: {
+    /** Password attempts (login and token grant) per client IP. */
+    readonly loginPerIp: RateLimitRule;
+    /** Password attempts per account (email), whatever the IP. */
+    readonly loginPerAccount: RateLimitRule;
+    readonly registerPerIp: RateLimitRule;
+  };
+}
+
 /**
  * Reads and validates the whole configuration once, at boot. The result is frozen and passed
  * down; nothing else in the code base reads `process.env`.
@@ -81,6 +113,13 @@ export function loadConfig(env: Env = process.env): Config {
   const port = read.integer('PORT', 8000, { min: 0, max: 65535 });
   const databaseUrl = read.url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const publicUrl = read.url('PUBLIC_URL', ['http:', 'https:']);
+  const redisUrl = read.url('REDIS_URL', ['redis:', 'rediss:']);
+  const jwtPrivateKey = read.optionalString('JWT_PRIVATE_KEY');
+  if (environment === 'production' && jwtPrivateKey === undefined) {
+    // A key generated on one machine's disk cannot be shared by a fleet, nor rotated on purpose.
+    throw new ConfigError('JWT_PRIVATE_KEY', 'set in production (an Ed25519 private key as PKCS#8 PEM or JWK)', '');
+  }
+  const authWindow = read.integer('AUTH_RATE_LIMIT_WINDOW_SECONDS', 900, { min: 1, max: 86_400 });
 
   const resolvedPublicUrl = (publicUrl?.toString() ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}/`).replace(/\/$/, '');
   const dataDir = path.resolve(read.string('DATA_DIR', './data'));
@@ -95,6 +134,37 @@ export function loadConfig(env: Env = process.env): Config {
       url: databaseUrl?.toString(),
       poolSize: read.integer('DATABASE_POOL_SIZE', 10, { min: 1, max: 1000 }),
       migrateOnBoot: read.boolean('MIGRATE_ON_BOOT', true),
+    },
+    redis: {
+      url: redisUrl?.toString(),
+      keyPrefix: read.string('REDIS_KEY_PREFIX', 'intake:'),
+    },
+    auth: {
+      accessTokenTtlSeconds: read.integer('ACCESS_TOKEN_TTL_SECONDS', 15 * 60, { min: 30, max: 24 * 3600 }),
+      refreshTokenTtlSeconds: read.integer('REFRESH_TOKEN_TTL_SECONDS', 7 * 24 * 3600, { min: 60, max: 365 * 24 * 3600 }),
+      registrationOpen: read.boolean('REGISTRATION_OPEN', true),
+      // Browsers drop Secure cookies sent over plain http (except on localhost in some), so
+      // the default follows the address clients use: https, or production, means Secure.
+      cookieSecure: read.boolean(
+        'COOKIE_SECURE',
+        environment === 'production' || (publicUrl?.protocol ?? 'http:') === 'https:',
+      ),
+      jwtPrivateKey,
+      jwtPublicKeys: read.optionalString('JWT_PUBLIC_KEYS'),
+      rateLimits: {
+        loginPerIp: {
+          limit: read.integer('LOGIN_RATE_LIMIT_PER_IP', 30, { min: 1, max: 1_000_000 }),
+          windowSeconds: authWindow,
+        },
+        loginPerAccount: {
+          limit: read.integer('LOGIN_RATE_LIMIT_PER_ACCOUNT', 10, { min: 1, max: 1_000_000 }),
+          windowSeconds: authWindow,
+        },
+        registerPerIp: {
+          limit: read.integer('REGISTER_RATE_LIMIT_PER_IP', 10, { min: 1, max: 1_000_000 }),
+          windowSeconds: authWindow,
+        },
+      },
     },
     log: {
       level: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),

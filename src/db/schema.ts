@@ -2,6 +2,16 @@
  * The whole database schema, gathered from each domain's own `*.schema.ts` so that Drizzle
  * (queries and drizzle-kit migrations) sees one definition shared by PGlite and PostgreSQL.
  */
-export const schema = {};
+import { apiKeys } from '../api-keys/api-key.schema.ts';
+import { authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.ts';
+import { rateLimitCounters } from '../rate-limit/rate-limit.schema.ts';
+import { users } from '../users/user.schema.ts';
+
+export * from '../api-keys/api-key.schema.ts';
+export * from '../auth/auth.schema.ts';
+export * from '../rate-limit/rate-limit.schema.ts';
+export * from '../users/user.schema.ts';
+
+export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters };
 
 export type Schema = typeof schema;

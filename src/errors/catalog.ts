@@ -54,6 +54,66 @@ export const ERRORS = {
       detail: `Too many requests; retry in ${retryAfterSeconds} s.`,
       headers: { 'Retry-After': String(retryAfterSeconds) },
     }),
+  // ── authentication and authorization ──────────────────────────────────────────
+  // Every 401 names the scheme (RFC 9110 §11.6.1); token problems add RFC 6750's error code.
+  unauthenticated: (detail = 'Authentication is required: send the access cookie, a bearer token or an API key.') =>
+    new AppError({
+      code: 'unauthenticated',
+      status: 401,
+      title: 'Unauthorized',
+      detail,
+      headers: { 'WWW-Authenticate': 'Bearer realm="intake"' },
+    }),
+  invalidToken: (detail = 'The token is malformed, has a bad signature or is of the wrong type.') =>
+    bearerProblem('invalid_token', detail),
+  tokenExpired: () => bearerProblem('token_expired', 'The token has expired; refresh it or sign in again.'),
+  tokenRevoked: () => bearerProblem('token_revoked', 'The token or its session has been revoked; sign in again.'),
+  tokenReused: () =>
+    bearerProblem(
+      'token_reused',
+      'This refresh token was already used. Its whole session has been revoked as a precaution; sign in again.',
+    ),
+  accountDisabled: () => bearerProblem('account_disabled', 'The account has been deactivated.'),
+  invalidCredentials: () =>
+    new AppError({
+      code: 'invalid_credentials',
+      status: 401,
+      title: 'Unauthorized',
+      detail: 'The email or password is incorrect.',
+      headers: { 'WWW-Authenticate': 'Bearer realm="intake"' },
+    }),
+  invalidCurrentPassword: () =>
+    new AppError({
+      code: 'invalid_current_password',
+      status: 400,
+      title: 'Bad Request',
+      detail: 'The current password is incorrect.',
+    }),
+  forbidden: (detail = 'Your role does not allow this action.') =>
+    new AppError({ code: 'forbidden', status: 403, title: 'Forbidden', detail }),
+  csrfMissing: () =>
+    new AppError({
+      code: 'csrf_missing',
+      status: 403,
+      title: 'Forbidden',
+      detail: 'Cookie-authenticated changes need the X-CSRF-Token header, set to the csrf_token cookie.',
+    }),
+  csrfMismatch: () =>
+    new AppError({
+      code: 'csrf_mismatch',
+      status: 403,
+      title: 'Forbidden',
+      detail: 'The X-CSRF-Token header does not match the csrf_token cookie.',
+    }),
+  registrationClosed: () =>
+    new AppError({
+      code: 'registration_closed',
+      status: 403,
+      title: 'Forbidden',
+      detail: 'Registration is closed on this server; ask an administrator for an account.',
+    }),
+  emailTaken: () =>
+    new AppError({ code: 'email_taken', status: 409, title: 'Conflict', detail: 'An account with this email already exists.' }),
   serviceUnavailable: (detail: string, retryAfterSeconds = 5) =>
     new AppError({
       code: 'service_unavailable',
@@ -102,6 +162,16 @@ export const ERRORS = {
     }),
 } as const;
 
+function bearerProblem(code: string, detail: string): AppError {
+  return new AppError({
+    code,
+    status: 401,
+    title: 'Unauthorized',
+    detail,
+    headers: { 'WWW-Authenticate': 'Bearer realm="intake", error="invalid_token"' },
+  });
+}
+
 export type ErrorFactoryName = keyof typeof ERRORS;
 
 /**
@@ -119,6 +189,19 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   unsupported_media_type: { status: 415, description: 'The content type is not accepted here.' },
   conflict: { status: 409, description: 'The request conflicts with the current state of the resource.' },
   rate_limited: { status: 429, description: 'Too many requests; wait for `Retry-After` seconds.' },
+  unauthenticated: { status: 401, description: 'No credentials were sent; see `WWW-Authenticate`.' },
+  invalid_token: { status: 401, description: 'The token is malformed, badly signed, of the wrong type, or the API key is unknown.' },
+  token_expired: { status: 401, description: 'The token or API key has expired; refresh or sign in again.' },
+  token_revoked: { status: 401, description: 'The token or its session was revoked (logout, password change).' },
+  token_reused: { status: 401, description: 'A spent refresh token was presented again; its whole session is revoked.' },
+  account_disabled: { status: 401, description: 'The account was deactivated by an administrator.' },
+  invalid_credentials: { status: 401, description: 'Sign-in failed: the email or password is incorrect.' },
+  invalid_current_password: { status: 400, description: 'The current password given to change it is incorrect.' },
+  forbidden: { status: 403, description: 'Authenticated, but the role does not allow this action.' },
+  csrf_missing: { status: 403, description: 'A cookie-authenticated change lacks the `X-CSRF-Token` header.' },
+  csrf_mismatch: { status: 403, description: 'The `X-CSRF-Token` header differs from the `csrf_token` cookie.' },
+  registration_closed: { status: 403, description: 'Self-registration is turned off (`REGISTRATION_OPEN=false`).' },
+  email_taken: { status: 409, description: 'An account with this email (compared case-insensitively) exists.' },
   service_unavailable: { status: 503, description: 'A dependency is down; retry after `Retry-After` seconds.' },
   file_too_large: { status: 413, description: 'A file exceeds its size limit; see `limit_bytes`.' },
   blob_not_found: { status: 404, description: 'The stored content behind a link or file no longer exists.' },

@@ -6,6 +6,32 @@ import type { App } from './app-types.ts';
 
 export const API_PREFIX = '/api/v1';
 
+/**
+ * How protected routes accept credentials. Each route lists them in `security` (see
+ * `AUTH_SECURITY` in src/auth/authenticate.ts), so /docs can sign in and call them: the
+ * `oauth2` password flow fills in a bearer token from `/auth/token`, and a browser signed in
+ * through `/auth/login` sends the cookie by itself.
+ */
+export const SECURITY_SCHEMES = {
+  cookieAuth: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'access_token',
+    description:
+      'Set by `POST /auth/login`. Cookie-authenticated POST, PUT, PATCH and DELETE also need `X-CSRF-Token` equal to the `csrf_token` cookie.',
+  },
+  bearerAuth: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An access token from `POST /auth/token` or `POST /auth/refresh`, or an API key (`ik_…`).',
+  },
+  oauth2: {
+    type: 'oauth2',
+    description: 'Password grant: sign in with email and password from the docs page.',
+    flows: { password: { tokenUrl: `${API_PREFIX}/auth/token`, refreshUrl: `${API_PREFIX}/auth/refresh`, scopes: {} } },
+  },
+} as const;
+
 function errorCodeTable(): string {
   const rows = Object.entries(ERROR_CODES).map(
     ([code, { status, description }]) => `| \`${code}\` | ${status} | ${description} |`,
@@ -33,7 +59,13 @@ export async function registerOpenApi(app: App, config: Config, version: string)
         ].join('\n'),
       },
       servers: [{ url: config.publicUrl }],
-      tags: [{ name: 'service', description: 'Liveness, readiness and the API description' }],
+      tags: [
+        { name: 'service', description: 'Liveness, readiness and the API description' },
+        { name: 'auth', description: 'Registration, sign-in (cookies or bearer tokens), refresh, sign-out, JWKS' },
+        { name: 'users', description: 'Your account; administrators manage everyone’s' },
+        { name: 'api-keys', description: 'Long-lived keys for machines, sent as `Authorization: Bearer <key>`' },
+      ],
+      components: { securitySchemes: SECURITY_SCHEMES },
     },
   });
 

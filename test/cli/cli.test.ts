@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 const BIN = path.resolve('bin/intake.js');
 const disposables: TestDatabase[] = [];
 afterAll(async () => {
-  await Promise.all(disposables.map((subject) => subject.dispose().catch(() => undefined)));
+  await Promise.all(disposables.map((subject) => subject.close().catch(() => undefined)));
 });
 
 /** A data directory (or PostgreSQL database) the child process opens itself. */

@@ -7,7 +7,7 @@ import { createTestDatabase, databaseKind, makeTempDir, type TestDatabase } from
 
 const opened: TestDatabase[] = [];
 afterEach(async () => {
-  await Promise.all(opened.splice(0).map((subject) => subject.dispose()));
+  await Promise.all(opened.splice(0).map((subject) => subject.close()));
 });
 
 async function fresh(): Promise<TestDatabase> {

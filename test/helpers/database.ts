@@ -12,7 +12,7 @@ export interface TestDatabase {
   url: string | undefined;
   dataDir: string;
   /** Closes the database and removes everything the test created. */
-  dispose(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Which engine the suite runs on: PostgreSQL when DATABASE_URL is set, PGlite otherwise. */
@@ -37,7 +37,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       database,
       url: undefined,
       dataDir,
-      async dispose() {
+      async close() {
         await database.close();
         fs.rmSync(dataDir, { recursive: true, force: true });
       },
@@ -54,7 +54,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     database,
     url: url.toString(),
     dataDir,
-    async dispose() {
+    async close() {
       await database.close();
       await withAdminClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
       fs.rmSync(dataDir, { recursive: true, force: true });

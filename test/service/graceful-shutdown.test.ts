@@ -57,7 +57,7 @@ describe('graceful shutdown', () => {
     await expect(get(`${server.address}/health`)).rejects.toThrow(/ECONNREFUSED/);
     // PGlite's lock file goes only when the database closed cleanly.
     expect(fs.existsSync(path.join(testDatabase.dataDir, 'pglite.lock'))).toBe(false);
-    await testDatabase.dispose();
+    await testDatabase.close();
   });
 
   it('cuts the remaining connections when the grace period runs out', async () => {
@@ -67,7 +67,7 @@ describe('graceful shutdown', () => {
     signals.emit('SIGTERM', 'SIGTERM');
     expect(await server.closed).toBe(1);
     await expect(inFlight).rejects.toThrow();
-    await testDatabase.dispose();
+    await testDatabase.close();
   });
 
   it('exits at once on a second signal', async () => {
@@ -78,6 +78,6 @@ describe('graceful shutdown', () => {
     signals.emit('SIGINT', 'SIGINT');
     expect(await server.closed).toBe(130);
     await inFlight;
-    await testDatabase.dispose();
+    await testDatabase.close();
   });
 });

@@ -1,0 +1,99 @@
+import { Type } from 'typebox';
+import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
+import type { App } from '../http/app-types.ts';
+import type { ApiKeyRow } from './api-key.schema.ts';
+import type { ApiKeyService } from './api-key.service.ts';
+
+const apiKeyFields = {
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String(),
+  prefix: Type.String({ description: 'The first characters of the key, to tell keys apart.' }),
+  created_at: Type.String({ format: 'date-time' }),
+  last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+};
+const ApiKeyResponse = Type.Object(apiKeyFields);
+const CreatedApiKeyResponse = Type.Object({
+  ...apiKeyFields,
+  key: Type.String({ description: 'The key itself. Shown only in this answer; store it now.' }),
+});
+
+function toApiKeyResponse(row: ApiKeyRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    created_at: row.createdAt.toISOString(),
+    last_used_at: row.lastUsedAt?.toISOString() ?? null,
+    expires_at: row.expiresAt?.toISOString() ?? null,
+  };
+}
+
+export async function apiKeysRoutes(app: App, options: { apiKeys: ApiKeyService }): Promise<void> {
+  const { apiKeys } = options;
+
+  app.post(
+    '/api-keys',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['api-keys'],
+        summary: 'Creates an API key for machines. The key is in this answer only; send it as `Authorization: Bearer <key>`.',
+        security: AUTH_SECURITY,
+        body: Type.Object({
+          name: Type.String({ minLength: 1, maxLength: 100 }),
+          expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+        }),
+        response: { 201: CreatedApiKeyResponse },
+      },
+    },
+    async (request, reply) => {
+      const expiresAt = request.body.expires_at ? new Date(request.body.expires_at) : null;
+      const created = await apiKeys.create(requireUser(request).id, { name: request.body.name, expiresAt });
+      reply.header('Cache-Control', 'no-store');
+      return reply.code(201).send({ ...toApiKeyResponse(created.row), key: created.key });
+    },
+  );
+
+  app.get(
+    '/api-keys',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['api-keys'],
+        summary: 'Lists your API keys (never the keys themselves).',
+        security: AUTH_SECURITY,
+        querystring: Type.Object({
+          limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+          offset: Type.Integer({ minimum: 0, default: 0 }),
+        }),
+        response: {
+          200: Type.Object({ items: Type.Array(ApiKeyResponse), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+        },
+      },
+    },
+    async (request) => {
+      const { limit, offset } = request.query;
+      const page = await apiKeys.list(requireUser(request).id, { limit, offset });
+      return { items: page.items.map(toApiKeyResponse), total: page.total, limit, offset };
+    },
+  );
+
+  app.delete(
+    '/api-keys/:id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['api-keys'],
+        summary: 'Deletes one of your API keys; it stops working at once.',
+        security: AUTH_SECURITY,
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      await apiKeys.delete(requireUser(request).id, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+}

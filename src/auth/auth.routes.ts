@@ -1,0 +1,191 @@
+import type { FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import type { AuthConfig } from '../config/config.ts';
+import { ERRORS } from '../errors/catalog.ts';
+import type { App } from '../http/app-types.ts';
+import { Email, FullName, Password, toUserResponse, UserResponse } from '../users/user.contract.ts';
+import { AUTH_SECURITY, checkCsrf, requireUser } from './authenticate.ts';
+import type { AuthService, IssuedSession } from './auth.service.ts';
+import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies } from './cookies.ts';
+
+export interface AuthRoutesOptions {
+  auth: AuthService;
+  config: AuthConfig;
+}
+
+const RegisterBody = Type.Object({ email: Email, password: Password, full_name: Type.Optional(FullName) });
+
+// One schema for JSON ({email, password}) and HTML/OAuth2 forms (username, password).
+const CredentialsBody = Type.Object({
+  email: Type.Optional(Type.String({ maxLength: 254 })),
+  username: Type.Optional(Type.String({ maxLength: 254 })),
+  password: Type.String({ minLength: 1, maxLength: 128 }),
+  grant_type: Type.Optional(Type.Literal('password')),
+});
+
+const CookieSessionResponse = Type.Object({
+  user: UserResponse,
+  /** The same value as the csrf_token cookie, for clients that cannot read cookies. */
+  csrf_token: Type.String(),
+  expires_in: Type.Integer({ description: 'Seconds the access cookie stays valid.' }),
+});
+
+const TokenResponse = Type.Object({
+  access_token: Type.String(),
+  refresh_token: Type.String(),
+  token_type: Type.Literal('bearer'),
+  expires_in: Type.Integer(),
+});
+
+const RefreshBody = Type.Union([Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 4096 })) }), Type.Null()]);
+
+const RefreshResponse = Type.Object({
+  access_token: Type.Optional(Type.String()),
+  refresh_token: Type.Optional(Type.String()),
+  token_type: Type.Optional(Type.Literal('bearer')),
+  csrf_token: Type.Optional(Type.String()),
+  expires_in: Type.Integer(),
+});
+
+export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<void> {
+  const { auth, config } = options;
+
+  const cookieSession = (reply: FastifyReply, session: IssuedSession) => {
+    setSessionCookies(
+      reply,
+      {
+        accessToken: session.accessToken,
+        refreshToken: session.refreshToken,
+        csrfToken: session.csrfToken,
+        accessMaxAgeSeconds: session.accessExpiresInSeconds,
+        refreshMaxAgeSeconds: session.refreshExpiresInSeconds,
+      },
+      config.cookieSecure,
+    );
+    reply.header('Cache-Control', 'no-store');
+  };
+
+  app.post(
+    '/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Creates an account. 409 `email_taken` when the email exists; 403 when registration is closed.',
+        body: RegisterBody,
+        response: { 201: UserResponse },
+      },
+    },
+    async (request, reply) => {
+      const user = await auth.register(
+        { email: request.body.email, password: request.body.password, fullName: request.body.full_name ?? null },
+        request.ip,
+      );
+      return reply.code(201).send(toUserResponse(user));
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Signs in a browser: sets the access_token, refresh_token and csrf_token cookies.',
+        description:
+          'JSON `{email, password}` or a form with `username` and `password`. Send the `csrf_token` value as `X-CSRF-Token` on every cookie-authenticated POST, PUT, PATCH and DELETE.',
+        body: CredentialsBody,
+        response: { 200: CookieSessionResponse },
+      },
+    },
+    async (request, reply) => {
+      const session = await auth.login(credentialsOf(request.body), request.ip);
+      cookieSession(reply, session);
+      return { user: toUserResponse(session.user), csrf_token: session.csrfToken, expires_in: session.accessExpiresInSeconds };
+    },
+  );
+
+  app.post(
+    '/auth/token',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'OAuth2 password grant for programs: returns a bearer access token and a refresh token. No cookies.',
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: CredentialsBody,
+        response: { 200: TokenResponse },
+      },
+    },
+    async (request, reply) => {
+      const session = await auth.login(credentialsOf(request.body), request.ip);
+      reply.header('Cache-Control', 'no-store');
+      return tokenBody(session);
+    },
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Rotates the refresh token: from `{refresh_token}` in the body (bearer clients) or the cookie (browsers, with X-CSRF-Token).',
+        description:
+          'Every refresh spends the token presented. Presenting a spent token again revokes its whole session and answers 401 `token_reused`.',
+        body: Type.Optional(RefreshBody),
+        response: { 200: RefreshResponse },
+      },
+    },
+    async (request, reply) => {
+      const fromBody = request.body?.refresh_token;
+      if (fromBody) {
+        const session = await auth.refresh(fromBody);
+        reply.header('Cache-Control', 'no-store');
+        return tokenBody(session);
+      }
+      const fromCookie = request.cookies[REFRESH_COOKIE];
+      if (!fromCookie) throw ERRORS.unauthenticated('Send the refresh_token cookie or {"refresh_token": "..."} in the body.');
+      // The refresh cookie is a credential the browser attaches by itself, so the same
+      // double-submit check as any cookie-authenticated change applies.
+      checkCsrf(request);
+      const session = await auth.refresh(fromCookie);
+      cookieSession(reply, session);
+      return { csrf_token: session.csrfToken, expires_in: session.accessExpiresInSeconds };
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['auth'],
+        summary: 'Revokes the access token used and its whole session, and clears the cookies.',
+        security: AUTH_SECURITY,
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      const user = requireUser(request);
+      await auth.logout(
+        user.session
+          ? { id: user.session.id, tokenId: user.session.token_id, tokenExpiresAt: user.session.token_expires_at }
+          : null,
+      );
+      clearSessionCookies(reply, config.cookieSecure);
+      return reply.code(204).send(null);
+    },
+  );
+}
+
+function credentialsOf(body: { email?: string; username?: string; password: string }): { email: string; password: string } {
+  const email = body.email ?? body.username;
+  if (!email) throw ERRORS.validation([{ path: 'body.email', message: 'must have required property email (or username)' }]);
+  return { email, password: body.password };
+}
+
+function tokenBody(session: IssuedSession) {
+  return {
+    access_token: session.accessToken,
+    refresh_token: session.refreshToken,
+    token_type: 'bearer' as const,
+    expires_in: session.accessExpiresInSeconds,
+  };
+}

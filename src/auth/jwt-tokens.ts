@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { ERRORS } from '../errors/catalog.ts';
+import { JWT_ALGORITHM, type SigningKeys } from './signing-keys.ts';
+
+export type TokenType = 'access' | 'refresh';
+
+export const TOKEN_ISSUER = 'intake';
+export const TOKEN_AUDIENCE = 'intake-api';
+
+export interface TokenClaims {
+  /** User id. */
+  sub: string;
+  jti: string;
+  /** Session (refresh-token family) the token belongs to. */
+  sid: string;
+  type: TokenType;
+  iat: number;
+  exp: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  expiresAt: Date;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Signs and verifies the service's JWTs. Knows nothing of HTTP or the database. */
+export class JwtTokens {
+  constructor(
+    private readonly keys: SigningKeys,
+    private readonly lifetimes: { accessSeconds: number; refreshSeconds: number },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  issue(type: TokenType, subject: { userId: string; sessionId: string }): Promise<IssuedToken> {
+    const seconds = type === 'access' ? this.lifetimes.accessSeconds : this.lifetimes.refreshSeconds;
+    return this.sign({ type, sub: subject.userId, sid: subject.sessionId, lifetimeSeconds: seconds });
+  }
+
+  /**
+   * Verifies signature, algorithm, issuer, audience, lifetime, required claims and type.
+   * Throws `token_expired` for an expired token and `invalid_token` for anything else wrong.
+   */
+  async verify(token: string, expected: TokenType): Promise<TokenClaims> {
+    let payload: JWTPayload;
+    try {
+      const result = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {
+        // Pinned: `none`, HS* (the public key used as an HMAC secret) and RS*/ES* are refused.
+        algorithms: [JWT_ALGORITHM],
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
+        requiredClaims: ['sub', 'exp', 'iat', 'jti', 'type', 'sid'],
+        currentDate: new Date(this.now()),
+        clockTolerance: 5,
+      });
+      payload = result.payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw ERRORS.tokenExpired();
+      throw ERRORS.invalidToken();
+    }
+    const { sub, jti, sid, type, iat, exp } = payload as Record<string, unknown>;
+    if (type !== expected) {
+      throw ERRORS.invalidToken(`A ${String(type)} token cannot be used where a ${expected} token is expected.`);
+    }
+    if (
+      typeof sub !== 'string' ||
+      !UUID.test(sub) ||
+      typeof jti !== 'string' ||
+      !UUID.test(jti) ||
+      typeof sid !== 'string' ||
+      !UUID.test(sid) ||
+      typeof iat !== 'number' ||
+      typeof exp !== 'number'
+    ) {
+      throw ERRORS.invalidToken();
+    }
+    return { sub, jti, sid, type: expected, iat, exp };
+  }
+
+  /** Signs arbitrary claims with the current key; exposed for tests that forge bad tokens. */
+  async sign(options: {
+    type: string;
+    sub: string;
+    sid: string;
+    lifetimeSeconds: number;
+    jti?: string;
+    issuedAtSeconds?: number;
+  }): Promise<IssuedToken> {
+    const jti = options.jti ?? randomUUID();
+    const iat = options.issuedAtSeconds ?? Math.floor(this.now() / 1000);
+    const exp = iat + options.lifetimeSeconds;
+    const token = await new SignJWT({ type: options.type, sid: options.sid })
+      .setProtectedHeader({ alg: JWT_ALGORITHM, kid: this.keys.current.kid, typ: 'JWT' })
+      .setSubject(options.sub)
+      .setJti(jti)
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .sign(this.keys.current.privateKey);
+    return { token, jti, expiresAt: new Date(exp * 1000) };
+  }
+
+  private keyFor(header: JWTHeaderParameters) {
+    // An unknown or absent kid is refused outright rather than tried against every key.
+    const entry = typeof header.kid === 'string' ? this.keys.verifying.get(header.kid) : undefined;
+    if (!entry || header.alg !== JWT_ALGORITHM) throw new joseErrors.JWKSNoMatchingKey();
+    return entry.key;
+  }
+}

@@ -1,0 +1,86 @@
+import { and, asc, eq, ilike, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/database.ts';
+import { ERRORS } from '../errors/catalog.ts';
+import { users, type UserRole, type UserRow } from './user.schema.ts';
+
+export interface UserPatch {
+  fullName?: string | null;
+  role?: UserRole;
+  isActive?: boolean;
+}
+
+/** Postgres' unique_violation, the same code from node-postgres and PGlite. */
+function isUniqueViolation(error: unknown): boolean {
+  for (let current = error; current instanceof Error || (current && typeof current === 'object'); ) {
+    if ((current as { code?: unknown }).code === '23505') return true;
+    current = (current as { cause?: unknown }).cause;
+    if (current === undefined) break;
+  }
+  return false;
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export class UserService {
+  constructor(private readonly db: Db) {}
+
+  async create(input: { email: string; passwordHash: string; fullName: string | null; role?: UserRole }): Promise<UserRow> {
+    try {
+      const [row] = await this.db
+        .insert(users)
+        .values({ email: normalizeEmail(input.email), passwordHash: input.passwordHash, fullName: input.fullName, role: input.role ?? 'user' })
+        .returning();
+      if (!row) throw ERRORS.internal();
+      return row;
+    } catch (error) {
+      if (isUniqueViolation(error)) throw ERRORS.emailTaken();
+      throw error;
+    }
+  }
+
+  async findByEmail(email: string): Promise<UserRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(users)
+      .where(sql`lower(${users.email}) = ${normalizeEmail(email)}`)
+      .limit(1);
+    return row;
+  }
+
+  async get(id: string): Promise<UserRow> {
+    const [row] = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
+    if (!row) throw ERRORS.notFound('No user with this id.');
+    return row;
+  }
+
+  async list(query: { email?: string; limit: number; offset: number }): Promise<{ items: UserRow[]; total: number }> {
+    const filters: SQL[] = [];
+    if (query.email) filters.push(ilike(users.email, `%${escapeLike(query.email.toLowerCase())}%`));
+    const where = filters.length > 0 ? and(...filters) : undefined;
+    const [items, counted] = await Promise.all([
+      this.db.select().from(users).where(where).orderBy(asc(users.createdAt), asc(users.id)).limit(query.limit).offset(query.offset),
+      this.db.select({ total: sql<number>`count(*)::int` }).from(users).where(where),
+    ]);
+    return { items, total: counted[0]?.total ?? 0 };
+  }
+
+  async update(id: string, patch: UserPatch): Promise<UserRow> {
+    const set: Partial<typeof users.$inferInsert> = { updatedAt: new Date() };
+    if (patch.fullName !== undefined) set.fullName = patch.fullName;
+    if (patch.role !== undefined) set.role = patch.role;
+    if (patch.isActive !== undefined) set.isActive = patch.isActive;
+    const [row] = await this.db.update(users).set(set).where(eq(users.id, id)).returning();
+    if (!row) throw ERRORS.notFound('No user with this id.');
+    return row;
+  }
+
+  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    await this.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id));
+  }
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
+}

@@ -1,0 +1,115 @@
+import { Type } from 'typebox';
+import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
+import type { AuthService } from '../auth/auth.service.ts';
+import type { App } from '../http/app-types.ts';
+import { FullName, Password, toUserResponse, UserResponse } from './user.contract.ts';
+import type { UserService } from './user.service.ts';
+
+export interface UsersRoutesOptions {
+  users: UserService;
+  auth: AuthService;
+}
+
+const Page = {
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+};
+
+export async function usersRoutes(app: App, options: UsersRoutesOptions): Promise<void> {
+  const { users, auth } = options;
+
+  app.get(
+    '/users/me',
+    {
+      preHandler: app.authenticate,
+      schema: { tags: ['users'], summary: 'The signed-in user.', security: AUTH_SECURITY, response: { 200: UserResponse } },
+    },
+    async (request) => toUserResponse(await users.get(requireUser(request).id)),
+  );
+
+  app.patch(
+    '/users/me',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['users'],
+        summary: 'Changes the signed-in user’s own profile (full name).',
+        security: AUTH_SECURITY,
+        body: Type.Object({ full_name: Type.Union([FullName, Type.Null()]) }),
+        response: { 200: UserResponse },
+      },
+    },
+    async (request) => toUserResponse(await users.update(requireUser(request).id, { fullName: request.body.full_name })),
+  );
+
+  app.post(
+    '/users/me/password',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['users'],
+        summary: 'Changes the password and signs out every other session of this user.',
+        security: AUTH_SECURITY,
+        body: Type.Object({ current_password: Type.String({ minLength: 1, maxLength: 128 }), new_password: Password }),
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      const user = requireUser(request);
+      await auth.changePassword(user.id, user.session?.id ?? null, {
+        currentPassword: request.body.current_password,
+        newPassword: request.body.new_password,
+      });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/users',
+    {
+      preHandler: app.requireAdmin,
+      schema: {
+        tags: ['users'],
+        summary: 'Admin: lists users, optionally those whose email contains `email`.',
+        security: AUTH_SECURITY,
+        querystring: Type.Object({ email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })), ...Page }),
+        response: {
+          200: Type.Object({ items: Type.Array(UserResponse), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+        },
+      },
+    },
+    async (request) => {
+      const { email, limit, offset } = request.query;
+      const page = await users.list({ email, limit, offset });
+      return { items: page.items.map(toUserResponse), total: page.total, limit, offset };
+    },
+  );
+
+  app.patch(
+    '/users/:id',
+    {
+      preHandler: app.requireAdmin,
+      schema: {
+        tags: ['users'],
+        summary: 'Admin: changes a user’s role or deactivates them (their tokens stop working at once).',
+        security: AUTH_SECURITY,
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        body: Type.Object(
+          {
+            role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])),
+            is_active: Type.Optional(Type.Boolean()),
+          },
+          { minProperties: 1 },
+        ),
+        response: { 200: UserResponse },
+      },
+    },
+    async (request) => {
+      const row = await auth.adminUpdateUser(requireUser(request).id, request.params.id, {
+        role: request.body.role,
+        isActive: request.body.is_active,
+      });
+      return toUserResponse(row);
+    },
+  );
+}
