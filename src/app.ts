@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
 import Fastify, { LogController } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DestinationStream } from 'pino';
@@ -22,6 +23,8 @@ import {
 import type { Config } from './config/config.ts';
 import { redactUrl } from './config/config-spec.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { FileService } from './files/file.service.ts';
+import { filesRoutes } from './files/files.routes.ts';
 import { healthRoutes } from './health/health.routes.ts';
 import type { ReadinessCheck } from './health/readiness.ts';
 import type { App } from './http/app-types.ts';
@@ -149,6 +152,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator);
 
+    scheduleFileSweep(app, services.files, config.files.sweepIntervalSeconds);
+
     await app.register(healthRoutes, { checks });
     await app.register(problemRoutes);
     await app.register(jwksRoutes, { keys: deps.signingKeys });
@@ -160,6 +165,24 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await Promise.allSettled(owned.map((dependency) => dependency.close()));
     throw error;
   }
+}
+
+/**
+ * Removes blobs a crash left without a row and direct uploads never completed. Every API process
+ * may run it: deleting what is already gone is harmless.
+ */
+function scheduleFileSweep(app: App, files: FileService, intervalSeconds: number): void {
+  if (intervalSeconds === 0) return;
+  const timer = setInterval(() => {
+    files.sweep().then(
+      (swept) => {
+        if (swept.expiredUploads + swept.orphanBlobs > 0) app.log.info(swept, 'swept abandoned uploads and orphaned blobs');
+      },
+      (error: unknown) => app.log.warn({ err: error }, 'file sweep failed; it runs again at the next interval'),
+    );
+  }, intervalSeconds * 1000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
 }
 
 type Services = ReturnType<typeof buildServices>;
@@ -182,7 +205,8 @@ function buildServices(config: Config, deps: AppDependencies) {
     config: config.auth,
   });
   const authenticator = new Authenticator(db, tokens, deps.tokenRevocations, apiKeys);
-  return { users, apiKeys, auth, authenticator };
+  const files = new FileService(db, deps.blobStore, config.files);
+  return { users, apiKeys, auth, authenticator, files };
 }
 
 function apiRoutes(config: Config, services: Services) {
@@ -190,6 +214,12 @@ function apiRoutes(config: Config, services: Services) {
     await app.register(authRoutes, { auth: services.auth, config: config.auth });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
+    await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });
+    await app.register(filesRoutes, {
+      files: services.files,
+      maxUploadBytes: config.files.maxUploadBytes,
+      maxFilesPerRequest: config.files.maxFilesPerRequest,
+    });
   };
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ConfigError, EnvReader, type Env } from './config-spec.ts';
+import { SUPPORTED_MIME_TYPES, supportedContentType } from '../processing/content-types.ts';
 
 export type Environment = 'development' | 'test' | 'production';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -35,6 +36,18 @@ export interface Config {
     readonly shutdownGraceMs: number;
   };
   readonly storage: StorageConfig;
+  readonly files: FilesConfig;
+}
+
+export interface FilesConfig {
+  readonly maxUploadBytes: number;
+  readonly maxFilesPerRequest: number;
+  /** Canonical MIME types accepted for upload. */
+  readonly allowedContentTypes: readonly string[];
+  readonly maxLinkSeconds: number;
+  readonly directUploadSeconds: number;
+  /** How often the API sweeps expired direct uploads and orphaned blobs; 0 turns it off. */
+  readonly sweepIntervalSeconds: number;
 }
 
 export type StorageDriver = 'local' | 'azure' | 's3';
@@ -184,8 +197,29 @@ export function loadConfig(env: Env = process.env): Config {
       shutdownGraceMs: read.integer('SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 10 * 60_000 }),
     },
     storage: readStorageConfig(read, environment, dataDir, `${resolvedPublicUrl}/api/v1`),
+    files: readFilesConfig(read),
   };
   return deepFreeze(config);
+}
+
+function readFilesConfig(read: EnvReader): FilesConfig {
+  const allowed = read.list('ALLOWED_CONTENT_TYPES');
+  const allowedContentTypes =
+    allowed.length === 0
+      ? SUPPORTED_MIME_TYPES
+      : allowed.map((declared) => {
+          const type = supportedContentType(declared);
+          if (!type) throw new ConfigError('ALLOWED_CONTENT_TYPES', `a comma-separated subset of ${SUPPORTED_MIME_TYPES.join(', ')}`, declared);
+          return type.mime;
+        });
+  return {
+    maxUploadBytes: read.integer('MAX_UPLOAD_BYTES', 50 * MIB, { min: 1, max: 5 * 1024 * 1024 * MIB }),
+    maxFilesPerRequest: read.integer('MAX_FILES_PER_UPLOAD', 10, { min: 1, max: 1000 }),
+    allowedContentTypes,
+    maxLinkSeconds: read.integer('SIGNED_LINK_MAX_SECONDS', 7 * 24 * 3600, { min: 1, max: 7 * 24 * 3600 }),
+    directUploadSeconds: read.integer('DIRECT_UPLOAD_EXPIRY_SECONDS', 3600, { min: 60, max: 7 * 24 * 3600 }),
+    sweepIntervalSeconds: read.integer('FILE_SWEEP_INTERVAL_SECONDS', 3600, { min: 0, max: 7 * 24 * 3600 }),
+  };
 }
 
 function readStorageConfig(read: EnvReader, environment: Environment, dataDir: string, publicBaseUrl: string): StorageConfig {

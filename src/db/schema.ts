@@ -6,12 +6,14 @@ import { apiKeys } from '../api-keys/api-key.schema.ts';
 import { authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.ts';
 import { rateLimitCounters } from '../rate-limit/rate-limit.schema.ts';
 import { users } from '../users/user.schema.ts';
+import { files } from '../files/file.schema.ts';
 
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
 export * from '../rate-limit/rate-limit.schema.ts';
 export * from '../users/user.schema.ts';
+export * from '../files/file.schema.ts';
 
-export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters };
+export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files };
 
 export type Schema = typeof schema;

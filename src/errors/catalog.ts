@@ -123,13 +123,21 @@ export const ERRORS = {
       headers: { 'Retry-After': String(retryAfterSeconds) },
     }),
   // ── blob storage ───────────────────────────────────────────────────────────────
-  fileTooLarge: (limitBytes: number) =>
+  fileTooLarge: (limitBytes: number, filename?: string) =>
     new AppError({
       code: 'file_too_large',
       status: 413,
       title: 'Content Too Large',
-      detail: `The file exceeds the limit of ${limitBytes} bytes.`,
+      detail: `${filename ? `${filename}: the file` : 'The file'} exceeds the limit of ${limitBytes} bytes.`,
       extensions: { limit_bytes: limitBytes },
+    }),
+  tooManyFiles: (limit: number) =>
+    new AppError({
+      code: 'too_many_files',
+      status: 400,
+      title: 'Bad Request',
+      detail: `At most ${limit} files may be uploaded in one request.`,
+      extensions: { limit },
     }),
   blobNotFound: () =>
     new AppError({ code: 'blob_not_found', status: 404, title: 'Not Found', detail: 'The stored content does not exist.' }),
@@ -204,6 +212,7 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   email_taken: { status: 409, description: 'An account with this email (compared case-insensitively) exists.' },
   service_unavailable: { status: 503, description: 'A dependency is down; retry after `Retry-After` seconds.' },
   file_too_large: { status: 413, description: 'A file exceeds its size limit; see `limit_bytes`.' },
+  too_many_files: { status: 400, description: 'An upload request holds more files than allowed; see `limit`.' },
   blob_not_found: { status: 404, description: 'The stored content behind a link or file no longer exists.' },
   blob_key_invalid: { status: 400, description: 'A storage key is malformed (empty segment, `..`, forbidden character).' },
   range_not_satisfiable: { status: 416, description: 'The `Range` lies outside the content; `Content-Range` gives the size.' },

@@ -4,11 +4,19 @@ import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
 import { parseRange } from './byte-range.ts';
-import { FILE_STATUSES, type FileRow } from './file.schema.ts';
+import type { FileRow } from './file.schema.ts';
 import type { Caller, FileService, IncomingFile } from './file.service.ts';
 import { attachmentDisposition } from './filename.ts';
 
-export const FileResponse = Type.Object(
+const FileStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('uploaded'),
+  Type.Literal('processing'),
+  Type.Literal('processed'),
+  Type.Literal('failed'),
+]);
+
+const FileResponseShape = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     owner_id: Type.String({ format: 'uuid' }),
@@ -16,13 +24,14 @@ export const FileResponse = Type.Object(
     content_type: Type.String(),
     size_bytes: Type.Integer(),
     sha256: Type.Union([Type.String(), Type.Null()]),
-    status: Type.Union(FILE_STATUSES.map((status) => Type.Literal(status))),
+    status: FileStatus,
     metadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
   },
-  { $id: 'FileResponse', title: 'File' },
+  { title: 'File' },
 );
+export const FileResponse = FileResponseShape;
 export type FileResponse = Static<typeof FileResponse>;
 
 const FileParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -34,7 +43,7 @@ const UploadQuery = Type.Object({
 const ListQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   offset: Type.Integer({ minimum: 0, default: 0 }),
-  status: Type.Optional(Type.Union(FILE_STATUSES.map((status) => Type.Literal(status)))),
+  status: Type.Optional(FileStatus),
   content_type: Type.Optional(Type.String({ maxLength: 200 })),
   filename: Type.Optional(Type.String({ maxLength: 255, description: 'Substring of the file name, case-insensitive.' })),
   sort: Type.Union([Type.Literal('created_at'), Type.Literal('filename')], { default: 'created_at' }),

@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+
+export interface PartSpec {
+  field?: string;
+  filename: string;
+  contentType: string;
+  content: Buffer | string;
+}
+
+/** A multipart/form-data body, built by hand so tests control every byte and header. */
+export function multipartBody(parts: PartSpec[]): { body: Buffer; contentType: string } {
+  const boundary = `----intake-test-${randomBytes(8).toString('hex')}`;
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\n` +
+          `Content-Disposition: form-data; name="${part.field ?? 'files'}"; filename="${part.filename}"\r\n` +
+          `Content-Type: ${part.contentType}\r\n\r\n`,
+      ),
+      Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content),
+      Buffer.from('\r\n'),
+    );
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+export const CSV_SAMPLE = 'name,age\nada,36\ngrace,45\n';
+
+/** The smallest well-formed PNG header, enough for magic-byte checks. */
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
