@@ -108,7 +108,8 @@ export class JobStore {
       .update(jobs)
       .set({
         status: 'running',
-        attempts: attempt,
+        // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
+        attempts: sql`greatest(${jobs.attempts} + 1, ${attempt})`,
         leaseToken,
         lockedBy: workerId,
         lockedUntil: after(leaseMs),
