@@ -12,10 +12,18 @@ import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
 import { registerSecurity } from './http/security.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { VERSION } from './version.ts';
+import { QUEUE_NAMES } from './jobs/job-catalog.ts';
+import type { JobQueue } from './jobs/job-queue.ts';
+import { createJobQueue } from './jobs/job-queue-factory.ts';
+import { JobService } from './jobs/job.service.ts';
+import { jobsRoutes, type JobsRoutesOptions } from './jobs/jobs.routes.ts';
 
 /** The adapters the service runs on. A test passes its own; the rest are built from config. */
 export interface AppDependencies {
   database: Database;
+  jobQueue: JobQueue;
+  /** Who is calling. The auth domain provides it; until then nobody is (job routes answer 401). */
+  resolveUser: JobsRoutesOptions['resolveUser'];
 }
 
 /**
@@ -29,7 +37,6 @@ export async function buildApp(config: Config, overrides: Partial<AppDependencie
 
   try {
     if (config.database.migrateOnBoot) await database.migrate();
-    const deps: AppDependencies = { database };
 
     const app: App = Fastify({
       logger: loggerOptions(config),
@@ -43,7 +50,14 @@ export async function buildApp(config: Config, overrides: Partial<AppDependencie
       ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true } },
     }).withTypeProvider<TypeBoxTypeProvider>();
 
-    for (const dependency of owned) app.addHook('onClose', async () => dependency.close());
+    const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, app.log);
+    // Closed before the database it writes to.
+    if (!overrides.jobQueue) owned.unshift(jobQueue);
+    const deps: AppDependencies = { database, jobQueue, resolveUser: overrides.resolveUser ?? (() => null) };
+
+    app.addHook('onClose', async () => {
+      for (const dependency of owned) await dependency.close();
+    });
 
     app.addHook('onRequest', async (request, reply) => {
       reply.header('X-Request-ID', request.id);
@@ -67,6 +81,7 @@ export async function buildApp(config: Config, overrides: Partial<AppDependencie
 
     const checks: ReadinessCheck[] = [
       { name: 'database', target: `${database.kind} ${database.location}`, check: () => database.ping() },
+      ...jobQueue.readiness(),
     ];
     await app.register(healthRoutes, { checks });
     await app.register(problemRoutes);
@@ -78,9 +93,11 @@ export async function buildApp(config: Config, overrides: Partial<AppDependencie
   }
 }
 
-function apiRoutes(_deps: AppDependencies) {
-  return async function api(_app: App): Promise<void> {
+function apiRoutes(deps: AppDependencies) {
+  return async function api(app: App): Promise<void> {
     // Each domain registers its routes here as it lands.
+    const jobService = new JobService(deps.database.db, deps.jobQueue, QUEUE_NAMES);
+    await app.register(jobsRoutes, { service: jobService, resolveUser: deps.resolveUser });
   };
 }
 

@@ -46,6 +46,19 @@ export const ERRORS = {
   unsupportedMediaType: (detail: string) =>
     new AppError({ code: 'unsupported_media_type', status: 415, title: 'Unsupported Media Type', detail }),
   conflict: (detail: string) => new AppError({ code: 'conflict', status: 409, title: 'Conflict', detail }),
+  notAuthenticated: () =>
+    new AppError({ code: 'not_authenticated', status: 401, title: 'Unauthorized', detail: 'Sign in to use this endpoint.' }),
+  forbidden: (detail = 'You are not allowed to do this.') =>
+    new AppError({ code: 'forbidden', status: 403, title: 'Forbidden', detail }),
+  // ── jobs ───────────────────────────────────────────────────────────────────────
+  jobNotFound: () => new AppError({ code: 'job_not_found', status: 404, title: 'Not Found', detail: 'No job with this id.' }),
+  jobAlreadyFinished: (status: string) =>
+    new AppError({
+      code: 'job_already_finished',
+      status: 409,
+      title: 'Conflict',
+      detail: `The job has already finished (${status}); there is nothing to cancel.`,
+    }),
   rateLimited: (retryAfterSeconds: number) =>
     new AppError({
       code: 'rate_limited',
@@ -88,6 +101,10 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   payload_too_large: { status: 413, description: 'The body or an uploaded file exceeds its configured limit.' },
   unsupported_media_type: { status: 415, description: 'The content type is not accepted here.' },
   conflict: { status: 409, description: 'The request conflicts with the current state of the resource.' },
+  not_authenticated: { status: 401, description: 'No valid credentials came with the request.' },
+  forbidden: { status: 403, description: 'Authenticated, but this role may not do this.' },
+  job_not_found: { status: 404, description: 'The job does not exist, has expired, or belongs to someone else.' },
+  job_already_finished: { status: 409, description: 'The job has already finished; it cannot be cancelled.' },
   rate_limited: { status: 429, description: 'Too many requests; wait for `Retry-After` seconds.' },
   service_unavailable: { status: 503, description: 'A dependency is down; retry after `Retry-After` seconds.' },
   internal_error: { status: 500, description: 'An unexpected error; the log holds the details under the request id.' },
