@@ -44,6 +44,11 @@ import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.ts';
 import { UserService } from './users/user.service.ts';
 import { usersRoutes } from './users/users.routes.ts';
 import { VERSION } from './version.ts';
+import { QUEUE_NAMES } from './jobs/job-catalog.ts';
+import type { JobQueue } from './jobs/job-queue.ts';
+import { createJobQueue } from './jobs/job-queue-factory.ts';
+import { JobService } from './jobs/job.service.ts';
+import { jobsRoutes } from './jobs/jobs.routes.ts';
 
 /** The adapters the service runs on. A test passes its own; the rest are built from config. */
 export interface AppDependencies {
@@ -55,6 +60,7 @@ export interface AppDependencies {
   rateLimiter: RateLimiter;
   /** Redis when REDIS_URL is set, else the database. */
   tokenRevocations: TokenRevocationStore;
+  jobQueue: JobQueue;
 }
 
 /**
@@ -84,7 +90,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     }
     const blobStore = overrides.blobStore ?? (await createBlobStore(config.storage));
     if (!overrides.blobStore) owned.push(blobStore);
-    const deps: AppDependencies = {
+    const baseDeps: Omit<AppDependencies, 'jobQueue'> = {
       database,
       blobStore,
       signingKeys:
@@ -114,7 +120,14 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true } },
     }).withTypeProvider<TypeBoxTypeProvider>();
 
-    for (const dependency of owned) app.addHook('onClose', async () => dependency.close());
+    const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, app.log);
+    // Closed first (owned closes in reverse): it writes to the database and uses the other adapters.
+    if (!overrides.jobQueue) owned.push(jobQueue);
+    const deps: AppDependencies = { ...baseDeps, jobQueue };
+    app.addHook('onClose', async () => {
+      // The database last: the others may still write to it while closing.
+      for (const dependency of [...owned].reverse()) await dependency.close();
+    });
 
     app.addHook('onRequest', async (request, reply) => {
       reply.header('X-Request-ID', request.id);
@@ -143,6 +156,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const checks: ReadinessCheck[] = [
       { name: 'database', target: `${database.kind} ${database.location}`, check: () => database.ping() },
       blobStore.readiness,
+      ...jobQueue.readiness(),
     ];
     if (redis) {
       const client = redis;
@@ -206,7 +220,8 @@ function buildServices(config: Config, deps: AppDependencies) {
   });
   const authenticator = new Authenticator(db, tokens, deps.tokenRevocations, apiKeys);
   const files = new FileService(db, deps.blobStore, config.files);
-  return { users, apiKeys, auth, authenticator, files };
+  const jobs = new JobService(db, deps.jobQueue, QUEUE_NAMES);
+  return { users, apiKeys, auth, authenticator, files, jobs };
 }
 
 function apiRoutes(config: Config, services: Services) {
@@ -214,6 +229,13 @@ function apiRoutes(config: Config, services: Services) {
     await app.register(authRoutes, { auth: services.auth, config: config.auth });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
+    await app.register(async (jobsScope: App) => {
+      jobsScope.addHook('preHandler', jobsScope.authenticate);
+      await jobsScope.register(jobsRoutes, {
+        service: services.jobs,
+        resolveUser: (request) => request.user && { id: request.user.id, role: request.user.role },
+      });
+    });
     await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });
     await app.register(filesRoutes, {
       files: services.files,

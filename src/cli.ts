@@ -2,7 +2,12 @@ import { parseArgs } from 'node:util';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/config.ts';
 import { openDatabase } from './db/database.ts';
+import { createJobQueue } from './jobs/job-queue-factory.ts';
 import { startServer } from './server.ts';
+import { buildWorker } from './worker.ts';
+import type { App } from './http/app-types.ts';
+import { loggerOptions } from './logging/logger.ts';
+import pino, { type LoggerOptions } from 'pino';
 import { VERSION } from './version.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
@@ -46,8 +51,7 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate':
       return migrate(config);
     case 'worker':
-      console.error('intake worker: background jobs are not available yet; `intake serve` is the whole service for now.');
-      return 2;
+      return worker(config);
     default:
       console.error(`intake: unknown command "${command}". Run \`intake --help\` for the list.`);
       return 2;
@@ -55,15 +59,77 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config): Promise<number> {
+  if (config.jobs.workersInServe) return serveWithWorkers(config);
   const app = await buildApp(config);
   const server = await startServer(app, config);
-  const origin = server.address;
+  announce(app, server.address, config);
+  return server.closed;
+}
+
+/**
+ * The embedded mode: one process serves the API and runs the jobs. PGlite allows one
+ * connection, so the main thread owns the database and the queue; handlers run in worker
+ * threads (JOBS_WORKER_THREADS) and reach the database through the main thread.
+ */
+async function serveWithWorkers(config: Config): Promise<number> {
+  const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
+  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  let app: App;
+  try {
+    if (config.database.migrateOnBoot) await database.migrate();
+    const jobQueue = createJobQueue(config.jobs, database, log);
+    app = await buildApp(config, { database, jobQueue });
+    const runtime = await buildWorker(config, { database, jobQueue, log }, { threads: config.jobs.workerThreads });
+    app.addHook('onClose', async () => {
+      // Within the HTTP grace period: jobs still running after it go back to the queue.
+      await runtime.close(Math.max(0, config.http.shutdownGraceMs - 2_000));
+      await jobQueue.close();
+      await database.close();
+    });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const server = await startServer(app, config);
+  announce(app, server.address, config);
+  return server.closed;
+}
+
+function announce(app: App, origin: string, config: Config): void {
   const data = config.database.url ? 'PostgreSQL' : `${config.dataDir} (embedded PGlite)`;
   app.log.info(
     { address: origin, docs: `${origin}/docs`, data_dir: config.dataDir },
     `Intake ${VERSION} listening on ${origin} — API docs at ${origin}/docs — data in ${data}`,
   );
-  return server.closed;
+}
+
+/** `intake worker`: runs jobs until SIGTERM/SIGINT, then finishes or hands back the running ones. */
+async function worker(config: Config): Promise<number> {
+  const runtime = await buildWorker(config);
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        runtime.log.warn({ signal }, 'second signal: exiting now; running jobs will be re-run after their lease');
+        resolve(130);
+        return;
+      }
+      runtime.log.info({ signal, grace_ms: config.jobs.shutdownGraceMs }, 'worker shutting down: finishing running jobs');
+      runtime.close().then(
+        () => {
+          runtime.log.info('worker stopped cleanly');
+          resolve(0);
+        },
+        (error: unknown) => {
+          runtime.log.error({ err: error }, 'error while stopping the worker');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
 }
 
 async function migrate(config: Config): Promise<number> {

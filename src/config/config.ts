@@ -37,6 +37,7 @@ export interface Config {
   };
   readonly storage: StorageConfig;
   readonly files: FilesConfig;
+  readonly jobs: JobsConfig;
 }
 
 export interface FilesConfig {
@@ -115,6 +116,26 @@ export interface AuthConfig {
   };
 }
 
+export interface JobsConfig {
+  /** Set: BullMQ on this Redis dispatches jobs. Unset: the embedded queue on the database. */
+  readonly redisUrl: string | undefined;
+  readonly prefix: string;
+  readonly concurrency: { readonly files: number; readonly notifications: number };
+  readonly leaseMs: number;
+  readonly heartbeatMs: number;
+  readonly pollIntervalMs: number;
+  readonly stalledCheckMs: number;
+  readonly maxStalledCount: number;
+  readonly retentionMs: number;
+  readonly sweepIntervalMs: number;
+  readonly relayIntervalMs: number;
+  readonly shutdownGraceMs: number;
+  /** Whether `intake serve` runs workers too (default: in the embedded mode only). */
+  readonly workersInServe: boolean;
+  /** Threads that run handlers off the API's event loop when `intake serve` runs workers; 0 = inline. */
+  readonly workerThreads: number;
+}
+
 /**
  * Reads and validates the whole configuration once, at boot. The result is frozen and passed
  * down; nothing else in the code base reads `process.env`.
@@ -136,6 +157,10 @@ export function loadConfig(env: Env = process.env): Config {
 
   const resolvedPublicUrl = (publicUrl?.toString() ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}/`).replace(/\/$/, '');
   const dataDir = path.resolve(read.string('DATA_DIR', './data'));
+
+  const leaseMs = read.integer('JOBS_LEASE_MS', 30_000, { min: 100, max: 60 * 60_000 });
+  const heartbeatMs = read.integer('JOBS_HEARTBEAT_MS', Math.max(50, Math.floor(leaseMs / 3)), { min: 10, max: 60 * 60_000 });
+  if (heartbeatMs >= leaseMs) throw new ConfigError('JOBS_HEARTBEAT_MS', `less than JOBS_LEASE_MS (${leaseMs})`, String(heartbeatMs));
 
   const config: Config = {
     env: environment,
@@ -198,6 +223,25 @@ export function loadConfig(env: Env = process.env): Config {
     },
     storage: readStorageConfig(read, environment, dataDir, `${resolvedPublicUrl}/api/v1`),
     files: readFilesConfig(read),
+    jobs: {
+      redisUrl: redisUrl?.toString(),
+      prefix: read.string('JOBS_QUEUE_PREFIX', 'intake'),
+      concurrency: {
+        files: read.integer('JOBS_CONCURRENCY_FILES', 2, { min: 1, max: 1000 }),
+        notifications: read.integer('JOBS_CONCURRENCY_NOTIFICATIONS', 4, { min: 1, max: 1000 }),
+      },
+      leaseMs,
+      heartbeatMs,
+      pollIntervalMs: read.integer('JOBS_POLL_INTERVAL_MS', 1_000, { min: 10, max: 60_000 }),
+      stalledCheckMs: read.integer('JOBS_STALLED_CHECK_MS', Math.max(100, Math.floor(leaseMs / 2)), { min: 10, max: 60 * 60_000 }),
+      maxStalledCount: read.integer('JOBS_MAX_STALLED_COUNT', 2, { min: 0, max: 100 }),
+      retentionMs: read.integer('JOBS_RETENTION_SECONDS', 24 * 60 * 60, { min: 0, max: 365 * 24 * 60 * 60 }) * 1000,
+      sweepIntervalMs: read.integer('JOBS_SWEEP_INTERVAL_MS', 5 * 60_000, { min: 100, max: 24 * 60 * 60_000 }),
+      relayIntervalMs: read.integer('JOBS_RELAY_INTERVAL_MS', 1_000, { min: 10, max: 60_000 }),
+      shutdownGraceMs: read.integer('JOBS_SHUTDOWN_GRACE_MS', 25_000, { min: 0, max: 60 * 60_000 }),
+      workersInServe: read.boolean('JOBS_WORKERS_IN_SERVE', redisUrl === undefined),
+      workerThreads: read.integer('JOBS_WORKER_THREADS', 1, { min: 0, max: 64 }),
+    },
   };
   return deepFreeze(config);
 }

@@ -38,6 +38,12 @@ export interface Database {
   readonly location: string;
   migrate(): Promise<void>;
   ping(): Promise<void>;
+  /**
+   * One parameterized statement on the underlying driver. Job handlers running in a worker
+   * thread reach the embedded database through this (PGlite allows one connection, owned by
+   * the main thread).
+   */
+  query(text: string, params: unknown[], rowMode: 'array' | 'object'): Promise<{ rows: unknown[] }>;
   close(): Promise<void>;
 }
 
@@ -75,6 +81,10 @@ async function openPglite(dataDir: string): Promise<Database> {
     async ping() {
       if (closed) throw new Error('database is closed');
       await db.execute(sql`select 1`);
+    },
+    async query(text, params, rowMode) {
+      const result = await client.query(text, params, { rowMode });
+      return { rows: result.rows as unknown[] };
     },
     async close() {
       if (closed) return;
@@ -116,6 +126,10 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     },
     async ping() {
       await pool.query('select 1');
+    },
+    async query(text, params, rowMode) {
+      const result = await pool.query({ text, values: params, ...(rowMode === 'array' ? { rowMode: 'array' as const } : {}) });
+      return { rows: result.rows as unknown[] };
     },
     async close() {
       if (closed) return;

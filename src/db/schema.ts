@@ -1,3 +1,7 @@
+import { jobs } from '../jobs/jobs.schema.ts';
+
+export * from '../jobs/jobs.schema.ts';
+
 /**
  * The whole database schema, gathered from each domain's own `*.schema.ts` so that Drizzle
  * (queries and drizzle-kit migrations) sees one definition shared by PGlite and PostgreSQL.
@@ -14,6 +18,6 @@ export * from '../rate-limit/rate-limit.schema.ts';
 export * from '../users/user.schema.ts';
 export * from '../files/file.schema.ts';
 
-export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files };
+export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files, jobs };
 
 export type Schema = typeof schema;

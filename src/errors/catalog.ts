@@ -46,6 +46,15 @@ export const ERRORS = {
   unsupportedMediaType: (detail: string) =>
     new AppError({ code: 'unsupported_media_type', status: 415, title: 'Unsupported Media Type', detail }),
   conflict: (detail: string) => new AppError({ code: 'conflict', status: 409, title: 'Conflict', detail }),
+  // ── jobs ───────────────────────────────────────────────────────────────────────
+  jobNotFound: () => new AppError({ code: 'job_not_found', status: 404, title: 'Not Found', detail: 'No job with this id.' }),
+  jobAlreadyFinished: (status: string) =>
+    new AppError({
+      code: 'job_already_finished',
+      status: 409,
+      title: 'Conflict',
+      detail: `The job has already finished (${status}); there is nothing to cancel.`,
+    }),
   rateLimited: (retryAfterSeconds: number) =>
     new AppError({
       code: 'rate_limited',
@@ -196,6 +205,8 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   payload_too_large: { status: 413, description: 'The body or an uploaded file exceeds its configured limit.' },
   unsupported_media_type: { status: 415, description: 'The content type is not accepted here.' },
   conflict: { status: 409, description: 'The request conflicts with the current state of the resource.' },
+  job_not_found: { status: 404, description: 'The job does not exist, has expired, or belongs to someone else.' },
+  job_already_finished: { status: 409, description: 'The job has already finished; it cannot be cancelled.' },
   rate_limited: { status: 429, description: 'Too many requests; wait for `Retry-After` seconds.' },
   unauthenticated: { status: 401, description: 'No credentials were sent; see `WWW-Authenticate`.' },
   invalid_token: { status: 401, description: 'The token is malformed, badly signed, of the wrong type, or the API key is unknown.' },

@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto';
+import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Static, TSchema } from 'typebox';
+import type { Database } from '../db/database.ts';
+import { redactUrl } from '../config/config-spec.ts';
+import type { JobDefinition } from './job-catalog.ts';
+import type { CancelOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerOptions } from './job-queue.ts';
+import { ActiveAttempts, AttemptControl, inlineExecutor, runAttempt, type JobExecutor } from './job-runner.ts';
+import { JobStore } from './job-store.ts';
+import type { JobRow } from './jobs.schema.ts';
+import { cancelThroughStore, defaultWorkerId } from './embedded-queue.ts';
+
+export interface BullmqQueueOptions {
+  redisUrl: string;
+  /** Key prefix in Redis; distinct prefixes keep deployments (and test files) apart on one server. */
+  prefix: string;
+  /** Stalls (lock expired) BullMQ tolerates before failing a job. */
+  maxStalledCount: number;
+  /** How often rows enqueued inside a transaction are looked for and handed to Redis. */
+  relayIntervalMs: number;
+}
+
+/** What BullMQ keeps in Redis: only the id. The payload and the state live in the jobs table. */
+type BullData = Record<string, never>;
+
+/** A transient failure, carrying the delay our retry policy chose for BullMQ's backoff strategy. */
+class RetryLater extends Error {
+  constructor(
+    message: string,
+    readonly retryDelayMs: number,
+  ) {
+    super(message);
+    this.name = 'RetryLater';
+  }
+}
+
+/**
+ * The queue on BullMQ, for the scaled mode. Redis dispatches job ids, locks attempts and
+ * detects stalled workers; the jobs table stays the record the API reads, kept current by
+ * the workers (status, attempts, progress, result, error).
+ */
+export function createBullmqQueue(
+  database: Pick<Database, 'db' | 'ping'>,
+  settings: QueueSettings,
+  options: BullmqQueueOptions,
+  log: JobLogger,
+): JobQueue {
+  const store = new JobStore(database.db, settings.retentionMs);
+  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
+  const queues = new Map<string, Queue<BullData>>();
+  const pools = new Set<BullmqWorkerPool>();
+
+  function queueFor(name: string): Queue<BullData> {
+    let queue = queues.get(name);
+    if (!queue) {
+      queue = new Queue<BullData>(name, { connection, prefix: options.prefix });
+      queue.on('error', (error) => log.warn({ err: error, queue: name }, 'bullmq queue error'));
+      queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async function dispatch(rows: readonly JobRow[]): Promise<void> {
+    const retentionSeconds = Math.ceil(settings.retentionMs / 1000);
+    for (const row of rows) {
+      // The job id is the row id, so a second dispatch of the same row (relay and direct path
+      // racing, a retry after a crash) is ignored by BullMQ.
+      await queueFor(row.queue).add(
+        row.type,
+        {},
+        {
+          jobId: row.id,
+          attempts: row.maxAttempts,
+          backoff: { type: 'intake' },
+          delay: Math.max(0, row.runAt.getTime() - Date.now()),
+          removeOnComplete: { age: retentionSeconds },
+          removeOnFail: { age: retentionSeconds },
+        },
+      );
+    }
+    await store.markDispatched(rows.map((row) => row.id));
+  }
+
+  let relaying = false;
+  async function relay(): Promise<void> {
+    if (relaying) return;
+    relaying = true;
+    try {
+      for (;;) {
+        const rows = await store.undispatched(100);
+        if (rows.length === 0) break;
+        await dispatch(rows);
+        if (rows.length < 100) break;
+      }
+    } catch (error) {
+      log.warn({ err: error }, 'could not hand queued jobs to redis');
+    } finally {
+      relaying = false;
+    }
+  }
+  const relayTimer = setInterval(() => void relay(), options.relayIntervalMs);
+  relayTimer.unref();
+
+  return {
+    kind: 'bullmq',
+    async enqueue<Payload extends TSchema, Result>(
+      definition: JobDefinition<Payload, Result>,
+      payload: Static<Payload>,
+      enqueueOptions: EnqueueOptions = {},
+    ): Promise<EnqueuedJob> {
+      const { row, created } = await store.insert(
+        {
+          definition,
+          payload,
+          ownerId: enqueueOptions.ownerId ?? null,
+          fileId: enqueueOptions.fileId ?? null,
+          idempotencyKey: enqueueOptions.idempotencyKey ?? null,
+          delayMs: enqueueOptions.delayMs ?? 0,
+        },
+        enqueueOptions.tx,
+      );
+      // Inside a transaction the row is invisible until commit; the relay dispatches it then.
+      if (created && !enqueueOptions.tx) await dispatch([row]);
+      return { id: row.id, created, status: row.status };
+    },
+    async cancel(jobId: string): Promise<CancelOutcome> {
+      return cancelThroughStore(
+        store,
+        jobId,
+        (id) => {
+          for (const pool of pools) pool.abortJob(id);
+        },
+        async (row) => {
+          // Best effort: a job Redis has already handed out finds its row cancelled and skips.
+          await queueFor(row.queue)
+            .remove(row.id)
+            .catch(() => 0);
+        },
+      );
+    },
+    async startWorkers(workerOptions: WorkerOptions): Promise<RunningWorkers> {
+      const pool = new BullmqWorkerPool(store, settings, options, workerOptions, log, () => pools.delete(pool));
+      pools.add(pool);
+      await pool.start();
+      return pool;
+    },
+    sweep: () => store.sweep(),
+    readiness: () => [
+      {
+        name: 'queue',
+        target: `bullmq on ${redactUrl(options.redisUrl)}`,
+        check: async () => {
+          await connection.ping();
+        },
+      },
+    ],
+    async close() {
+      clearInterval(relayTimer);
+      await Promise.all([...pools].map((pool) => pool.close(0)));
+      await Promise.all([...queues.values()].map((queue) => queue.close()));
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
+
+class BullmqWorkerPool implements RunningWorkers {
+  readonly workerId: string;
+  private readonly executor: JobExecutor;
+  private readonly attempts: ActiveAttempts;
+  private readonly workers: Worker<BullData>[] = [];
+  private readonly connections: Redis[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly settings: QueueSettings,
+    private readonly bullOptions: BullmqQueueOptions,
+    private readonly options: WorkerOptions,
+    private readonly log: JobLogger,
+    private readonly onClosed: () => void,
+  ) {
+    this.workerId = options.workerId ?? defaultWorkerId();
+    this.executor = options.executor ?? inlineExecutor;
+    this.attempts = new ActiveAttempts(store, settings.leaseMs, settings.heartbeatMs, log);
+  }
+
+  async start(): Promise<void> {
+    const queues = this.options.queues ?? this.options.registry.queues();
+    for (const name of queues) {
+      const connection = new Redis(this.bullOptions.redisUrl, { maxRetriesPerRequest: null });
+      connection.on('error', (error) => this.log.warn({ err: error }, 'redis connection error'));
+      this.connections.push(connection);
+      const worker = new Worker<BullData>(name, (job, token, signal) => this.process(job, token, signal), {
+        connection,
+        prefix: this.bullOptions.prefix,
+        concurrency: this.settings.concurrency[name] ?? this.settings.defaultConcurrency,
+        lockDuration: this.settings.leaseMs,
+        stalledInterval: this.settings.stalledCheckMs,
+        maxStalledCount: this.bullOptions.maxStalledCount,
+        settings: {
+          backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) =>
+            error instanceof RetryLater ? error.retryDelayMs : 1_000,
+        },
+      });
+      worker.on('error', (error) => this.log.warn({ err: error, queue: name }, 'bullmq worker error'));
+      worker.on('failed', (job, error) => {
+        // BullMQ failing a job itself (too many stalls) bypasses our processor: record it.
+        if (job?.id && /stalled/i.test(error.message)) {
+          void this.store.failStalled(job.id, error.message).catch(() => undefined);
+        }
+      });
+      this.workers.push(worker);
+    }
+    await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
+    this.attempts.start();
+    const sweep = setInterval(() => {
+      this.store.sweep().catch((error: unknown) => this.log.warn({ err: error }, 'job retention sweep failed'));
+    }, this.settings.sweepIntervalMs);
+    sweep.unref();
+    this.timers.push(sweep);
+  }
+
+  abortJob(jobId: string): void {
+    this.attempts.abortJob(jobId, 'cancel');
+  }
+
+  private async process(job: Job<BullData>, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+    const jobId = job.id;
+    if (!jobId) throw new UnrecoverableError('job without id');
+    const leaseToken = randomUUID();
+    const row = await this.store.start(jobId, job.attemptsMade + 1, leaseToken, this.workerId, this.settings.leaseMs);
+    // Cancelled (or expired and deleted) before Redis handed it out: nothing to run.
+    if (!row) return null;
+    const control = new AttemptControl();
+    signal?.addEventListener('abort', () => control.abort('cancel'), { once: true });
+    this.attempts.add(leaseToken, row.id, control);
+    let record;
+    try {
+      record = await runAttempt({
+        registered: this.options.registry.get(row.type),
+        job: {
+          id: row.id,
+          type: row.type,
+          attempt: row.attempts,
+          maxAttempts: row.maxAttempts,
+          ownerId: row.ownerId,
+          fileId: row.fileId,
+          payload: row.payload,
+        },
+        control,
+        executor: this.executor,
+        writeProgress: (progress) => this.store.progress(row.id, leaseToken, progress),
+      });
+    } finally {
+      this.attempts.remove(leaseToken);
+    }
+    if (control.reason === 'lost') throw new UnrecoverableError('the job row was taken over or removed');
+    await this.store.finish(row.id, leaseToken, record);
+    switch (record.status) {
+      case 'succeeded':
+        return record.result;
+      case 'retry':
+        throw new RetryLater(record.error.message, record.delayMs);
+      case 'released':
+        // Shutting down: back to the wait list, no attempt counted, for another worker.
+        if (token) await job.moveToWait(token);
+        throw new WaitingError();
+      default:
+        throw new UnrecoverableError(record.error.message);
+    }
+  }
+
+  close(graceMs = this.settings.shutdownGraceMs): Promise<void> {
+    this.closing ??= (async () => {
+      // `close()` stops fetching at once and resolves when the active jobs are done.
+      const closed = Promise.all(this.workers.map((worker) => worker.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'grace'>((resolve) => {
+        timer = setTimeout(() => resolve('grace'), graceMs);
+      });
+      if ((await Promise.race([closed, grace])) === 'grace') {
+        this.attempts.abortAll('shutdown');
+        await closed;
+      }
+      clearTimeout(timer);
+      this.attempts.stop();
+      for (const interval of this.timers) clearInterval(interval);
+      await Promise.all(this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+      this.onClosed();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,188 @@
+import { Compile } from 'typebox/compile';
+import type { Static, TSchema } from 'typebox';
+import type { Db } from '../db/database.ts';
+import type { JobProgress } from './jobs.schema.ts';
+
+/** The queues jobs are routed to; each worker process runs a pool per queue with its own concurrency. */
+export const QUEUE_NAMES = ['files', 'notifications'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export interface RetryPolicy {
+  /** Attempts in total, the first included. 1 means never retried. */
+  maxAttempts: number;
+  /** Delay before the 2nd attempt; doubled for each attempt after it. */
+  backoffMs: number;
+  /** The cap on any single delay, so a long run of failures does not push a job days away. */
+  maxBackoffMs: number;
+  /**
+   * Fraction of each delay drawn at random (0 = none, 1 = "full jitter"), so that jobs failing
+   * together on a shared outage do not all come back at the same instant.
+   */
+  jitter: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, backoffMs: 1_000, maxBackoffMs: 5 * 60_000, jitter: 0.5 };
+
+export interface JobDefinition<Payload extends TSchema = TSchema, Result = unknown> {
+  readonly name: string;
+  /** A queue from QUEUE_NAMES in the service; tests and benches may use their own names. */
+  readonly queue: string;
+  /** Bumped when the payload shape changes incompatibly; stored with each job. */
+  readonly version: number;
+  readonly payload: Payload;
+  readonly retry: RetryPolicy;
+  /** When the task's AbortSignal fires so it can clean up; the job then ends `timed_out`. */
+  readonly softTimeLimitMs: number;
+  /** When the worker stops waiting for the attempt and frees its slot, cooperative or not. */
+  readonly hardTimeLimitMs: number;
+  /** Phantom: lets `register` and `enqueue` infer the handler's result type. */
+  readonly __result?: Result;
+}
+
+export interface JobDefinitionInput<Payload extends TSchema> {
+  name: string;
+  queue: string;
+  payload: Payload;
+  version?: number;
+  retry?: Partial<RetryPolicy>;
+  softTimeLimitMs?: number;
+  hardTimeLimitMs?: number;
+}
+
+const DEFAULT_SOFT_LIMIT_MS = 10 * 60_000;
+
+/**
+ * Declares a job type. Domains export the definition next to their handler; the API enqueues
+ * with the definition (typed payload), workers register a handler for it.
+ */
+export function defineJob<Payload extends TSchema, Result = unknown>(
+  input: JobDefinitionInput<Payload>,
+): JobDefinition<Payload, Result> {
+  const retry = { ...DEFAULT_RETRY, ...input.retry };
+  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) throw new Error(`${input.name}: maxAttempts must be ≥ 1`);
+  if (retry.jitter < 0 || retry.jitter > 1) throw new Error(`${input.name}: jitter must be between 0 and 1`);
+  const softTimeLimitMs = input.softTimeLimitMs ?? DEFAULT_SOFT_LIMIT_MS;
+  // The default grace between soft and hard limits: long enough to clean up, short enough to free the slot.
+  const hardTimeLimitMs = input.hardTimeLimitMs ?? softTimeLimitMs + Math.min(60_000, Math.max(1_000, softTimeLimitMs / 10));
+  if (hardTimeLimitMs < softTimeLimitMs) throw new Error(`${input.name}: hardTimeLimitMs must be ≥ softTimeLimitMs`);
+  return Object.freeze({
+    name: input.name,
+    queue: input.queue,
+    version: input.version ?? 1,
+    payload: input.payload,
+    retry: Object.freeze(retry),
+    softTimeLimitMs,
+    hardTimeLimitMs,
+  });
+}
+
+/** Delay before attempt `attempt + 1`, given that attempt number `attempt` (1-based) just failed. */
+export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  const exponential = Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** Math.max(0, attempt - 1));
+  const jitter = exponential * policy.jitter * random();
+  return Math.round(exponential - jitter);
+}
+
+/** Thrown by a handler when retrying cannot help (bad data): the job fails at once. */
+export class PermanentJobError extends Error {
+  readonly details: unknown;
+  constructor(message: string, options: { cause?: unknown; details?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'PermanentJobError';
+    this.details = options.details;
+  }
+}
+
+export function isPermanentJobError(error: unknown): error is PermanentJobError {
+  // By name too: an error rebuilt after crossing a worker thread's MessagePort loses its class.
+  return error instanceof PermanentJobError || (error instanceof Error && error.name === 'PermanentJobError');
+}
+
+export interface ProgressUpdate {
+  current: number;
+  total?: number | null;
+  message?: string | null;
+}
+
+/** What a handler receives besides its payload. */
+export interface JobContext {
+  readonly jobId: string;
+  readonly type: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly ownerId: string | null;
+  readonly fileId: string | null;
+  /** Fires on cancellation, at the soft time limit, and when the worker shuts down. */
+  readonly signal: AbortSignal;
+  /** Writes progress to the job row; readable through the API as soon as it resolves. */
+  progress(update: ProgressUpdate): Promise<void>;
+}
+
+export type JobHandler<Payload extends TSchema = TSchema, Result = unknown> = (
+  payload: Static<Payload>,
+  context: JobContext,
+) => Promise<Result>;
+
+export interface RegisteredJob {
+  readonly definition: JobDefinition;
+  readonly handler: JobHandler;
+  /** Checks a stored payload before the handler sees it; returns the first problem, if any. */
+  validate(payload: unknown): string | undefined;
+}
+
+/**
+ * Handlers by job name, for one worker. Built by the worker's composition root from each
+ * domain's `register…Jobs(registry, deps)`; the API side needs only the definitions.
+ */
+export class JobRegistry {
+  private readonly jobs = new Map<string, RegisteredJob>();
+
+  register<Payload extends TSchema, Result>(
+    definition: JobDefinition<Payload, Result>,
+    handler: JobHandler<Payload, Result>,
+  ): this {
+    if (this.jobs.has(definition.name)) throw new Error(`job type ${definition.name} is registered twice`);
+    const validator = Compile(definition.payload);
+    this.jobs.set(definition.name, {
+      definition: definition as JobDefinition,
+      handler: handler as JobHandler,
+      validate(payload) {
+        if (validator.Check(payload)) return undefined;
+        const first = validator.Errors(payload)[0];
+        return first ? `${first.instancePath || '/'} ${first.message}` : 'payload does not match its schema';
+      },
+    });
+    return this;
+  }
+
+  get(name: string): RegisteredJob | undefined {
+    return this.jobs.get(name);
+  }
+
+  names(): string[] {
+    return [...this.jobs.keys()];
+  }
+
+  /** The queues at least one registered job type is routed to. */
+  queues(): string[] {
+    return [...new Set([...this.jobs.values()].map((job) => job.definition.queue))];
+  }
+
+  typesFor(queue: string): string[] {
+    return [...this.jobs.values()].filter((job) => job.definition.queue === queue).map((job) => job.definition.name);
+  }
+}
+
+/** Dependencies a domain's job handlers may use; the worker composition root provides them. */
+export interface JobDependencies {
+  db: Db;
+}
+
+export function normalizeProgress(update: ProgressUpdate): JobProgress {
+  return {
+    current: update.current,
+    total: update.total ?? null,
+    message: update.message ?? null,
+  };
+}

@@ -1,0 +1,13 @@
+import { JobRegistry, type JobDependencies } from './job-catalog.ts';
+import { registerSystemJobs } from './system-jobs.ts';
+
+/**
+ * Every job type a worker can run. Each domain adds its `register…Jobs(registry, deps)` call
+ * here. It is called in the worker process, in `intake serve`'s main thread (for the
+ * definitions) and in each worker thread (to run the handlers), so it must only build values.
+ */
+export function createJobRegistry(_deps: JobDependencies): JobRegistry {
+  const registry = new JobRegistry();
+  registerSystemJobs(registry);
+  return registry;
+}

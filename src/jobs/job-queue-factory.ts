@@ -1,0 +1,33 @@
+import type { JobsConfig } from '../config/config.ts';
+import type { Database } from '../db/database.ts';
+import { createBullmqQueue } from './bullmq-queue.ts';
+import { createEmbeddedQueue } from './embedded-queue.ts';
+import type { JobLogger, JobQueue, QueueSettings } from './job-queue.ts';
+
+export function queueSettingsFrom(config: JobsConfig): QueueSettings {
+  return {
+    leaseMs: config.leaseMs,
+    heartbeatMs: config.heartbeatMs,
+    pollIntervalMs: config.pollIntervalMs,
+    stalledCheckMs: config.stalledCheckMs,
+    sweepIntervalMs: config.sweepIntervalMs,
+    retentionMs: config.retentionMs,
+    concurrency: { files: config.concurrency.files, notifications: config.concurrency.notifications },
+    defaultConcurrency: 1,
+    shutdownGraceMs: config.shutdownGraceMs,
+  };
+}
+
+/** BullMQ when REDIS_URL is set, otherwise the durable queue on the database. */
+export function createJobQueue(config: JobsConfig, database: Database, log: JobLogger): JobQueue {
+  const settings = queueSettingsFrom(config);
+  if (config.redisUrl) {
+    return createBullmqQueue(
+      database,
+      settings,
+      { redisUrl: config.redisUrl, prefix: config.prefix, maxStalledCount: config.maxStalledCount, relayIntervalMs: config.relayIntervalMs },
+      log,
+    );
+  }
+  return createEmbeddedQueue(database, settings, log);
+}

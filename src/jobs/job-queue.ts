@@ -1,0 +1,95 @@
+import type { Static, TSchema } from 'typebox';
+import type { Logger } from 'pino';
+import type { Db } from '../db/database.ts';
+import type { ReadinessCheck } from '../health/readiness.ts';
+import type { JobDefinition, JobRegistry } from './job-catalog.ts';
+import type { JobExecutor } from './job-runner.ts';
+import type { JobStatus } from './jobs.schema.ts';
+
+export interface EnqueueOptions {
+  ownerId?: string | null;
+  fileId?: string | null;
+  /** Same key (per job type and owner) → same job: the second enqueue returns the first job. */
+  idempotencyKey?: string;
+  /** Run no earlier than this many milliseconds from now. */
+  delayMs?: number;
+  /**
+   * The caller's open transaction. The job row is written inside it, so the job exists if and
+   * only if the caller's own rows commit. Embedded: workers see it once committed. BullMQ: the
+   * row waits in the table (not yet dispatched) and the relay hands it to Redis after the commit;
+   * without `tx` the job is handed to Redis at once — so call `enqueue` after your commit.
+   */
+  tx?: Db;
+}
+
+export interface EnqueuedJob {
+  id: string;
+  /** False when an existing job with the same idempotency key was returned. */
+  created: boolean;
+  status: JobStatus;
+}
+
+export type CancelOutcome =
+  /** It had not started: it never will. */
+  | 'cancelled'
+  /** It is running: its task's AbortSignal fires and the job ends `cancelled` shortly. */
+  | 'cancelling'
+  | 'already_finished'
+  | 'not_found';
+
+export interface WorkerOptions {
+  registry: JobRegistry;
+  /** Identifies this worker in the jobs table (`locked_by`) and logs. */
+  workerId?: string;
+  /** Runs handlers (in this thread by default; a thread pool in `intake serve`). */
+  executor?: JobExecutor;
+  /** Only these queues (default: every queue a registered job type uses). */
+  queues?: readonly string[];
+}
+
+export interface RunningWorkers {
+  readonly workerId: string;
+  /**
+   * Stops taking jobs, lets running ones finish for up to `graceMs`, then aborts the rest and
+   * hands them back to the queue (attempt not counted) for another worker.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * The job queue port. The jobs table is the record either way (status, progress, result);
+ * adapters differ in how jobs reach workers: row claims (embedded) or Redis (BullMQ).
+ */
+export interface JobQueue {
+  readonly kind: 'embedded' | 'bullmq';
+  enqueue<Payload extends TSchema, Result>(
+    definition: JobDefinition<Payload, Result>,
+    payload: Static<Payload>,
+    options?: EnqueueOptions,
+  ): Promise<EnqueuedJob>;
+  cancel(jobId: string): Promise<CancelOutcome>;
+  startWorkers(options: WorkerOptions): Promise<RunningWorkers>;
+  /** Deletes finished jobs past retention (workers also run it periodically); returns how many. */
+  sweep(): Promise<number>;
+  readiness(): ReadinessCheck[];
+  /** Closes connections this queue opened; workers must be closed first. */
+  close(): Promise<void>;
+}
+
+export interface QueueSettings {
+  /** How long a claimed attempt stays ours without a heartbeat before another worker may re-run it. */
+  leaseMs: number;
+  heartbeatMs: number;
+  /** How often an idle embedded worker looks for due jobs. */
+  pollIntervalMs: number;
+  stalledCheckMs: number;
+  sweepIntervalMs: number;
+  /** How long finished jobs (their results and errors) are kept. */
+  retentionMs: number;
+  /** Slots per queue in one worker process. */
+  concurrency: Readonly<Record<string, number>>;
+  defaultConcurrency: number;
+  shutdownGraceMs: number;
+}
+
+export type JobLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;

@@ -1,0 +1,101 @@
+import { Type, type Static } from 'typebox';
+import type { JobRow } from './jobs.schema.ts';
+
+export const JobStatusSchema = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+  Type.Literal('timed_out'),
+]);
+
+const Timestamp = Type.String({ format: 'date-time' });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const JobProgressResponse = Type.Object({
+  current: Type.Number(),
+  total: Nullable(Type.Number()),
+  /** 0–100 when the total is known. */
+  percent: Nullable(Type.Number()),
+  message: Nullable(Type.String()),
+});
+
+export const JobErrorResponse = Type.Object({
+  kind: Type.String({ description: 'permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload' }),
+  message: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+});
+
+export const JobResponse = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    type: Type.String(),
+    status: JobStatusSchema,
+    progress: JobProgressResponse,
+    attempts: Type.Integer(),
+    max_attempts: Type.Integer(),
+    result: Type.Unknown({ description: 'What the job produced; null until it succeeds.' }),
+    error: Nullable(JobErrorResponse),
+    created_at: Timestamp,
+    started_at: Nullable(Timestamp),
+    finished_at: Nullable(Timestamp),
+    file_id: Nullable(Type.String({ format: 'uuid' })),
+  },
+  { $id: 'JobResponse' },
+);
+export type JobResponse = Static<typeof JobResponse>;
+
+export const JobListResponse = Type.Object({
+  items: Type.Array(JobResponse),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+});
+
+export const JobListQuery = Type.Object({
+  status: Type.Optional(JobStatusSchema),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+});
+
+export const JobIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+export const QueueCountsResponse = Type.Object({
+  queues: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      counts: Type.Object({
+        queued: Type.Integer(),
+        running: Type.Integer(),
+        succeeded: Type.Integer(),
+        failed: Type.Integer(),
+        cancelled: Type.Integer(),
+        timed_out: Type.Integer(),
+      }),
+    }),
+  ),
+});
+
+export function toJobResponse(row: JobRow): JobResponse {
+  const { current, total, message } = row.progress;
+  return {
+    id: row.id,
+    type: row.type,
+    status: row.status,
+    progress: {
+      current,
+      total,
+      percent: total && total > 0 ? Math.min(100, Math.round((current / total) * 1000) / 10) : null,
+      message,
+    },
+    attempts: row.attempts,
+    max_attempts: row.maxAttempts,
+    result: row.result ?? null,
+    error: row.error ?? null,
+    created_at: row.createdAt.toISOString(),
+    started_at: row.startedAt?.toISOString() ?? null,
+    finished_at: row.finishedAt?.toISOString() ?? null,
+    file_id: row.fileId,
+  };
+}

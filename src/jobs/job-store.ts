@@ -1,0 +1,275 @@
+import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/database.ts';
+import { jobs, type JobErrorInfo, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
+import type { JobDefinition } from './job-catalog.ts';
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+export interface InsertJobInput {
+  definition: JobDefinition;
+  payload: unknown;
+  ownerId: string | null;
+  fileId: string | null;
+  idempotencyKey: string | null;
+  delayMs: number;
+}
+
+/** How an attempt ended, as the row records it. */
+export type AttemptRecord =
+  | { status: 'succeeded'; result: unknown }
+  | { status: 'failed' | 'timed_out' | 'cancelled'; error: JobErrorInfo }
+  | { status: 'retry'; error: JobErrorInfo; delayMs: number }
+  | { status: 'released' };
+
+function after(ms: number): SQL {
+  return sql`now() + make_interval(secs => ${ms / 1000}::double precision)`;
+}
+
+/**
+ * Data access to the jobs table shared by both queue adapters. Every write made on behalf of
+ * an attempt is fenced by its lease token: an attempt that lost its lease (its worker was
+ * presumed dead and the job re-run elsewhere) can no longer change the row.
+ */
+export class JobStore {
+  constructor(
+    readonly db: Db,
+    private readonly retentionMs: number,
+  ) {}
+
+  /** Inserts the job, or returns the existing one with the same idempotency key. */
+  async insert(input: InsertJobInput, tx: Db = this.db): Promise<{ row: JobRow; created: boolean }> {
+    const [inserted] = await tx
+      .insert(jobs)
+      .values({
+        queue: input.definition.queue,
+        type: input.definition.name,
+        version: input.definition.version,
+        ownerId: input.ownerId,
+        fileId: input.fileId,
+        payload: input.payload,
+        maxAttempts: input.definition.retry.maxAttempts,
+        idempotencyKey: input.idempotencyKey,
+        runAt: input.delayMs > 0 ? after(input.delayMs) : sql`now()`,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (inserted) return { row: inserted, created: true };
+    if (input.idempotencyKey === null) throw new Error('job insert conflicted without an idempotency key');
+    const [existing] = await tx
+      .select()
+      .from(jobs)
+      .where(
+        and(
+          eq(jobs.type, input.definition.name),
+          sql`coalesce(${jobs.ownerId}, ${NIL_UUID}::uuid) = coalesce(${input.ownerId}::uuid, ${NIL_UUID}::uuid)`,
+          eq(jobs.idempotencyKey, input.idempotencyKey),
+        ),
+      );
+    if (!existing) throw new Error('idempotent job vanished between insert and select');
+    return { row: existing, created: false };
+  }
+
+  async get(id: string): Promise<JobRow | undefined> {
+    const [row] = await this.db.select().from(jobs).where(eq(jobs.id, id));
+    return row;
+  }
+
+  /** Embedded adapter: takes up to `limit` due jobs of the given types, skipping rows other workers hold. */
+  async claim(queue: string, types: readonly string[], limit: number, workerId: string, leaseMs: number): Promise<JobRow[]> {
+    if (limit <= 0 || types.length === 0) return [];
+    const due = this.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.queue, queue), eq(jobs.status, 'queued'), lte(jobs.runAt, sql`now()`), inArray(jobs.type, [...types])))
+      .orderBy(jobs.runAt, jobs.createdAt)
+      .limit(limit)
+      .for('update', { skipLocked: true });
+    return this.db
+      .update(jobs)
+      .set({
+        status: 'running',
+        attempts: sql`${jobs.attempts} + 1`,
+        leaseToken: sql`gen_random_uuid()`,
+        lockedBy: workerId,
+        lockedUntil: after(leaseMs),
+        heartbeatAt: sql`now()`,
+        startedAt: sql`coalesce(${jobs.startedAt}, now())`,
+      })
+      .where(and(inArray(jobs.id, due), eq(jobs.status, 'queued')))
+      .returning();
+  }
+
+  /**
+   * BullMQ adapter: Redis handed us the job; record the attempt. Nothing comes back when the
+   * job was cancelled (or deleted) meanwhile, and the attempt must not run.
+   */
+  async start(id: string, attempt: number, leaseToken: string, workerId: string, leaseMs: number): Promise<JobRow | undefined> {
+    const [row] = await this.db
+      .update(jobs)
+      .set({
+        status: 'running',
+        // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
+        attempts: sql`greatest(${jobs.attempts} + 1, ${attempt})`,
+        leaseToken,
+        lockedBy: workerId,
+        lockedUntil: after(leaseMs),
+        heartbeatAt: sql`now()`,
+        startedAt: sql`coalesce(${jobs.startedAt}, now())`,
+        dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, now())`,
+      })
+      .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running']), isNull(jobs.cancelRequestedAt)))
+      .returning();
+    return row;
+  }
+
+  /** Extends the leases of our running attempts; answers which ones are still ours and which must stop. */
+  async heartbeat(leaseTokens: readonly string[], leaseMs: number): Promise<{ held: Set<string>; cancelRequested: Set<string> }> {
+    const held = new Set<string>();
+    const cancelRequested = new Set<string>();
+    if (leaseTokens.length === 0) return { held, cancelRequested };
+    const rows = await this.db
+      .update(jobs)
+      .set({ lockedUntil: after(leaseMs), heartbeatAt: sql`now()` })
+      .where(and(inArray(jobs.leaseToken, [...leaseTokens]), eq(jobs.status, 'running')))
+      .returning({ leaseToken: jobs.leaseToken, cancelRequestedAt: jobs.cancelRequestedAt });
+    for (const row of rows) {
+      if (!row.leaseToken) continue;
+      held.add(row.leaseToken);
+      if (row.cancelRequestedAt) cancelRequested.add(row.leaseToken);
+    }
+    return { held, cancelRequested };
+  }
+
+  async progress(id: string, leaseToken: string, progress: JobProgress): Promise<void> {
+    await this.db
+      .update(jobs)
+      .set({ progress })
+      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')));
+  }
+
+  /** Records the end of an attempt. False when the lease was lost and the write dropped. */
+  async finish(id: string, leaseToken: string, record: AttemptRecord): Promise<boolean> {
+    const releaseLease = { leaseToken: null, lockedBy: null, lockedUntil: null };
+    let values: Partial<Record<keyof JobRow, unknown>>;
+    switch (record.status) {
+      case 'succeeded':
+        values = { status: 'succeeded', result: record.result ?? null, error: null, finishedAt: sql`now()`, expiresAt: after(this.retentionMs) };
+        break;
+      case 'retry':
+        values = { status: 'queued', error: record.error, runAt: after(record.delayMs) };
+        break;
+      case 'released':
+        // A shutdown is not the job's fault: the attempt is given back.
+        values = { status: 'queued', attempts: sql`greatest(${jobs.attempts} - 1, 0)`, runAt: sql`now()` };
+        break;
+      default:
+        values = { status: record.status, error: record.error, finishedAt: sql`now()`, expiresAt: after(this.retentionMs) };
+    }
+    const rows = await this.db
+      .update(jobs)
+      .set({ ...releaseLease, ...values } as Partial<typeof jobs.$inferInsert>)
+      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
+      .returning({ id: jobs.id });
+    return rows.length > 0;
+  }
+
+  /**
+   * Embedded adapter: running jobs whose lease ran out belong to a worker that died or hung.
+   * They go back to the queue (late acknowledgement), or end when no attempt is left.
+   */
+  async recoverStalled(): Promise<number> {
+    const rows = await this.db
+      .update(jobs)
+      .set({
+        status: sql`case when ${jobs.cancelRequestedAt} is not null then 'cancelled'
+                         when ${jobs.attempts} >= ${jobs.maxAttempts} then 'failed'
+                         else 'queued' end`,
+        error: sql`jsonb_build_object('kind', 'stalled', 'message', 'the worker running this job stopped responding')`,
+        leaseToken: null,
+        lockedBy: null,
+        lockedUntil: null,
+        runAt: sql`now()`,
+        finishedAt: sql`case when ${jobs.cancelRequestedAt} is not null or ${jobs.attempts} >= ${jobs.maxAttempts} then now() end`,
+        expiresAt: sql`case when ${jobs.cancelRequestedAt} is not null or ${jobs.attempts} >= ${jobs.maxAttempts} then ${after(this.retentionMs)} end`,
+      })
+      .where(and(eq(jobs.status, 'running'), lt(jobs.lockedUntil, sql`now()`)))
+      .returning({ id: jobs.id });
+    return rows.length;
+  }
+
+  /** BullMQ adapter: Redis gave up on a job after too many stalls; the row must not stay `running`. */
+  async failStalled(id: string, message: string): Promise<void> {
+    await this.db
+      .update(jobs)
+      .set({
+        status: 'failed',
+        error: { kind: 'stalled', message },
+        leaseToken: null,
+        lockedBy: null,
+        lockedUntil: null,
+        finishedAt: sql`now()`,
+        expiresAt: after(this.retentionMs),
+      })
+      .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running'])));
+  }
+
+  /** Cancels a job that has not started. Undefined when it is not (or no longer) queued. */
+  async cancelQueued(id: string): Promise<JobRow | undefined> {
+    const [row] = await this.db
+      .update(jobs)
+      .set({
+        status: 'cancelled',
+        cancelRequestedAt: sql`now()`,
+        error: { kind: 'cancelled', message: 'cancelled before it started' },
+        finishedAt: sql`now()`,
+        expiresAt: after(this.retentionMs),
+      })
+      .where(and(eq(jobs.id, id), eq(jobs.status, 'queued')))
+      .returning();
+    return row;
+  }
+
+  /** Flags a running job; its worker sees the flag at its next heartbeat and aborts the task. */
+  async requestCancel(id: string): Promise<JobRow | undefined> {
+    const [row] = await this.db
+      .update(jobs)
+      .set({ cancelRequestedAt: sql`coalesce(${jobs.cancelRequestedAt}, now())` })
+      .where(and(eq(jobs.id, id), eq(jobs.status, 'running')))
+      .returning();
+    return row;
+  }
+
+  /** Deletes finished jobs past their retention. */
+  async sweep(): Promise<number> {
+    const rows = await this.db
+      .delete(jobs)
+      .where(and(isNotNull(jobs.expiresAt), lt(jobs.expiresAt, sql`now()`)))
+      .returning({ id: jobs.id });
+    return rows.length;
+  }
+
+  /** BullMQ adapter: rows not yet handed to Redis (enqueued inside a transaction, or a crash in between). */
+  async undispatched(limit: number): Promise<JobRow[]> {
+    return this.db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.status, 'queued'), isNull(jobs.dispatchedAt)))
+      .orderBy(jobs.createdAt)
+      .limit(limit);
+  }
+
+  async markDispatched(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .update(jobs)
+      .set({ dispatchedAt: sql`now()` })
+      .where(and(inArray(jobs.id, [...ids]), isNull(jobs.dispatchedAt)));
+  }
+
+  async countByQueueAndStatus(): Promise<{ queue: string; status: JobStatus; count: number }[]> {
+    return this.db
+      .select({ queue: jobs.queue, status: jobs.status, count: sql<number>`count(*)::int` })
+      .from(jobs)
+      .groupBy(jobs.queue, jobs.status);
+  }
+}

@@ -1,0 +1,86 @@
+import { and, count, desc, eq, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/database.ts';
+import { ERRORS } from '../errors/catalog.ts';
+import { JobStore } from './job-store.ts';
+import type { JobQueue } from './job-queue.ts';
+import { JOB_STATUSES, jobs, type JobRow, type JobStatus } from './jobs.schema.ts';
+
+export interface JobPage {
+  items: JobRow[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface QueueCounts {
+  name: string;
+  counts: Record<JobStatus, number>;
+}
+
+/** What the API may do with jobs: read one's own, list them, cancel them; admins see counts. */
+export class JobService {
+  private readonly store: JobStore;
+
+  constructor(
+    private readonly db: Db,
+    private readonly queue: Pick<JobQueue, 'cancel'>,
+    /** Queues always listed in the counts, even when empty. */
+    private readonly knownQueues: readonly string[] = [],
+  ) {
+    // Retention is irrelevant for reads; cancellation writes go through the queue.
+    this.store = new JobStore(db, 0);
+  }
+
+  /** Someone else's job, or an expired one, is not found: never reveal that it exists. */
+  async getJob(id: string, ownerId: string): Promise<JobRow> {
+    const [row] = await this.db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.id, id), eq(jobs.ownerId, ownerId)));
+    if (!row) throw ERRORS.jobNotFound();
+    return row;
+  }
+
+  async listJobs(ownerId: string, filter: { status?: JobStatus; limit: number; offset: number }): Promise<JobPage> {
+    const conditions: SQL[] = [eq(jobs.ownerId, ownerId)];
+    if (filter.status) conditions.push(eq(jobs.status, filter.status));
+    const where = and(...conditions);
+    const [items, totals] = await Promise.all([
+      this.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(filter.limit).offset(filter.offset),
+      this.db.select({ total: count() }).from(jobs).where(where),
+    ]);
+    return { items, total: totals[0]?.total ?? 0, limit: filter.limit, offset: filter.offset };
+  }
+
+  /**
+   * A queued job is cancelled at once; a running one is asked to stop (its task's signal
+   * fires) and the answer says `cancelling`. A finished job is a conflict.
+   */
+  async cancelJob(id: string, ownerId: string): Promise<{ job: JobRow; outcome: 'cancelled' | 'cancelling' }> {
+    const before = await this.getJob(id, ownerId);
+    const outcome = await this.queue.cancel(before.id);
+    const job = (await this.store.get(id)) ?? before;
+    switch (outcome) {
+      case 'cancelled':
+      case 'cancelling':
+        return { job, outcome };
+      case 'already_finished':
+        throw ERRORS.jobAlreadyFinished(job.status);
+      default:
+        throw ERRORS.jobNotFound();
+    }
+  }
+
+  async queueCounts(): Promise<QueueCounts[]> {
+    const rows = await this.store.countByQueueAndStatus();
+    const byQueue = new Map<string, Record<JobStatus, number>>();
+    const empty = () => Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
+    for (const name of this.knownQueues) byQueue.set(name, empty());
+    for (const row of rows) {
+      const counts = byQueue.get(row.queue) ?? empty();
+      counts[row.status] = row.count;
+      byQueue.set(row.queue, counts);
+    }
+    return [...byQueue.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, counts]) => ({ name, counts }));
+  }
+}

@@ -1,0 +1,145 @@
+import { Worker } from 'node:worker_threads';
+import type { Database } from '../db/database.ts';
+import type { JobContext, RegisteredJob } from './job-catalog.ts';
+import type { JobLogger } from './job-queue.ts';
+import type { JobExecutor } from './job-runner.ts';
+import { deserializeError, serializeError, type FromThread, type ToThread } from './thread-protocol.ts';
+
+export interface ThreadExecutorOptions {
+  threads: number;
+  /** Module (URL) exporting the registry factory the threads build their handlers from. */
+  registryModule: string;
+  registryExport?: string;
+  /** Where the threads' database statements run. */
+  database: Pick<Database, 'query'>;
+  log: JobLogger;
+}
+
+interface Call {
+  context: JobContext;
+  resolve(result: unknown): void;
+  reject(error: Error): void;
+}
+
+interface Thread {
+  worker: Worker;
+  calls: Map<number, Call>;
+  ready: Promise<void>;
+}
+
+/**
+ * Runs handlers in worker threads so that a CPU-heavy parse does not stall the API. The main
+ * thread keeps the database and the queue (claims, leases, results); a thread asks it to run
+ * statements and write progress over its MessagePort.
+ */
+export function createThreadExecutor(options: ThreadExecutorOptions): JobExecutor {
+  const threads: Thread[] = [];
+  let nextCall = 0;
+  let closed = false;
+  const bootstrap = threadBootstrap(new URL('./worker-thread.ts', import.meta.url).href);
+
+  function spawn(): Thread {
+    const worker = new Worker(bootstrap, {
+      eval: true,
+      workerData: { registryModule: options.registryModule, registryExport: options.registryExport ?? 'createJobRegistry' },
+    });
+    const calls = new Map<number, Call>();
+    let markReady!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
+    const thread: Thread = { worker, calls, ready };
+    const post = (message: ToThread) => worker.postMessage(message);
+    worker.on('message', (message: FromThread) => {
+      switch (message.kind) {
+        case 'ready':
+          markReady();
+          break;
+        case 'done':
+          calls.get(message.callId)?.resolve(message.result);
+          calls.delete(message.callId);
+          break;
+        case 'failed':
+          calls.get(message.callId)?.reject(deserializeError(message.error));
+          calls.delete(message.callId);
+          break;
+        case 'query':
+          options.database.query(message.text, message.params, message.rowMode).then(
+            ({ rows }) => post({ kind: 'reply', requestId: message.requestId, rows }),
+            (error: unknown) => post({ kind: 'reply', requestId: message.requestId, error: serializeError(error) }),
+          );
+          break;
+        case 'progress': {
+          const call = calls.get(message.callId);
+          const write = call ? call.context.progress({ current: message.current, total: message.total, message: message.message }) : Promise.resolve();
+          write.then(
+            () => post({ kind: 'reply', requestId: message.requestId }),
+            (error: unknown) => post({ kind: 'reply', requestId: message.requestId, error: serializeError(error) }),
+          );
+          break;
+        }
+      }
+    });
+    const fail = (error: Error) => {
+      for (const call of calls.values()) call.reject(error);
+      calls.clear();
+      const index = threads.indexOf(thread);
+      if (index >= 0) threads.splice(index, 1);
+      // A crashed thread is replaced; its jobs failed transiently and will be retried.
+      if (!closed) threads.push(spawn());
+    };
+    worker.on('error', (error) => {
+      options.log.error({ err: error }, 'job worker thread crashed');
+      fail(error);
+    });
+    worker.on('exit', (code) => {
+      if (!closed) fail(new Error(`job worker thread exited with code ${code}`));
+    });
+    return thread;
+  }
+
+  for (let index = 0; index < Math.max(1, options.threads); index += 1) threads.push(spawn());
+
+  return {
+    async execute(job: RegisteredJob, payload: unknown, context: JobContext): Promise<unknown> {
+      // The least busy thread: jobs are async, so a thread interleaves several while they wait on I/O.
+      const thread = threads.reduce((best, candidate) => (candidate.calls.size < best.calls.size ? candidate : best));
+      if (!thread) throw new Error('no job worker thread is running');
+      await thread.ready;
+      const callId = ++nextCall;
+      return new Promise((resolve, reject) => {
+        thread.calls.set(callId, { context, resolve, reject });
+        const { signal } = context;
+        const onAbort = () => {
+          const reason = signal.reason instanceof Error ? signal.reason : new Error('aborted');
+          thread.worker.postMessage({ kind: 'abort', callId, name: reason.name, message: reason.message } satisfies ToThread);
+        };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+        thread.worker.postMessage({
+          kind: 'run',
+          callId,
+          payload,
+          context: {
+            jobId: context.jobId,
+            type: job.definition.name,
+            attempt: context.attempt,
+            maxAttempts: context.maxAttempts,
+            ownerId: context.ownerId,
+            fileId: context.fileId,
+          },
+        } satisfies ToThread);
+      });
+    },
+    async close() {
+      closed = true;
+      await Promise.all(threads.map((thread) => thread.worker.terminate()));
+    },
+  };
+}
+
+/** The thread runs TypeScript sources: register tsx's loader there before importing the entry. */
+function threadBootstrap(entry: string): string {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+}

@@ -1,0 +1,81 @@
+import pino, { type LoggerOptions } from 'pino';
+import type { Config } from './config/config.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import type { JobRegistry } from './jobs/job-catalog.ts';
+import { createJobRegistry } from './jobs/job-handlers.ts';
+import type { JobLogger, JobQueue, RunningWorkers } from './jobs/job-queue.ts';
+import { createJobQueue } from './jobs/job-queue-factory.ts';
+import { inlineExecutor, type JobExecutor } from './jobs/job-runner.ts';
+import { createThreadExecutor } from './jobs/thread-executor.ts';
+import { loggerOptions } from './logging/logger.ts';
+
+/** What a worker runs on. A test (or `intake serve`, sharing its own) passes some; the rest come from config. */
+export interface WorkerDependencies {
+  database: Database;
+  jobQueue: JobQueue;
+  registry: JobRegistry;
+  executor: JobExecutor;
+  log: JobLogger;
+}
+
+export interface WorkerOptions {
+  /** Run handlers in this many worker threads (0: in this thread). */
+  threads?: number;
+}
+
+export interface WorkerRuntime {
+  readonly workers: RunningWorkers;
+  readonly log: JobLogger;
+  /** Finishes or hands back running jobs (after `graceMs`, default JOBS_SHUTDOWN_GRACE_MS), then closes what it built. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** The composition root of a worker: the counterpart of `buildApp` for `intake worker`. */
+export async function buildWorker(
+  config: Config,
+  overrides: Partial<WorkerDependencies> = {},
+  options: WorkerOptions = {},
+): Promise<WorkerRuntime> {
+  const owned: { close(): Promise<void> }[] = [];
+  const log = overrides.log ?? pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
+  try {
+    const database = overrides.database ?? (await openDatabase({ ...config.database, dataDir: config.dataDir }));
+    if (!overrides.database) {
+      owned.unshift(database);
+      if (config.database.migrateOnBoot) await database.migrate();
+    }
+    const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, log);
+    if (!overrides.jobQueue) owned.unshift(jobQueue);
+    const registry = overrides.registry ?? createJobRegistry({ db: database.db });
+    let executor = overrides.executor ?? inlineExecutor;
+    if (!overrides.executor && (options.threads ?? 0) > 0) {
+      executor = createThreadExecutor({
+        threads: options.threads ?? 1,
+        registryModule: new URL('./jobs/job-handlers.ts', import.meta.url).href,
+        database,
+        log,
+      });
+      owned.unshift(executor);
+    }
+    const workers = await jobQueue.startWorkers({ registry, executor });
+    log.info(
+      { worker_id: workers.workerId, queue: jobQueue.kind, job_types: registry.names(), threads: options.threads ?? 0 },
+      'worker started',
+    );
+    let closing: Promise<void> | undefined;
+    return {
+      workers,
+      log,
+      close(graceMs = config.jobs.shutdownGraceMs) {
+        closing ??= (async () => {
+          await workers.close(graceMs);
+          for (const dependency of owned) await dependency.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const dependency of owned) await dependency.close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,327 @@
+import { spawn } from 'node:child_process';
+import { eq } from 'drizzle-orm';
+import { Type } from 'typebox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineJob, JobRegistry, PermanentJobError, type JobDefinitionInput } from '../../src/jobs/job-catalog.ts';
+import type { JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
+import { jobs, type JobRow } from '../../src/jobs/jobs.schema.ts';
+import { killTestJob } from './fixtures/kill-job.ts';
+import { eventually, uniqueName, type QueueHarness } from './queue-harness.ts';
+
+const Payload = Type.Object({ n: Type.Number() });
+
+/**
+ * The semantics every JobQueue adapter must honour. `makeHarness` builds the adapter under
+ * test on a fresh database; each test uses its own queue name so tests never share jobs.
+ */
+export function queueConformance(label: string, makeHarness: () => Promise<QueueHarness>): void {
+  describe(`JobQueue conformance: ${label}`, () => {
+    let harness: QueueHarness;
+    let api: JobQueue;
+    let workerQueue: JobQueue;
+    const running: RunningWorkers[] = [];
+
+    beforeAll(async () => {
+      harness = await makeHarness();
+      api = harness.createQueue();
+      workerQueue = harness.createQueue();
+    }, 60_000);
+
+    afterAll(async () => {
+      await Promise.all(running.map((workers) => workers.close(0)));
+      await harness?.close();
+    }, 30_000);
+
+    function job(input: Partial<JobDefinitionInput<typeof Payload>> = {}) {
+      return defineJob({ name: uniqueName('test.job'), queue: uniqueName('q'), payload: Payload, ...input });
+    }
+
+    async function row(id: string): Promise<JobRow | undefined> {
+      const [found] = await harness.database().db.select().from(jobs).where(eq(jobs.id, id));
+      return found;
+    }
+
+    async function finished(id: string, timeoutMs = 15_000): Promise<JobRow> {
+      return eventually(
+        async () => {
+          const found = await row(id);
+          return found && !['queued', 'running'].includes(found.status) ? found : undefined;
+        },
+        timeoutMs,
+        `job ${id} to finish`,
+      );
+    }
+
+    async function start(registry: JobRegistry, queue: JobQueue = workerQueue): Promise<RunningWorkers> {
+      const workers = await queue.startWorkers({ registry });
+      running.push(workers);
+      return workers;
+    }
+
+    it('runs a job, records its result, and makes its progress readable while it runs', async () => {
+      const definition = job();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await start(
+        new JobRegistry().register(definition, async (payload, context) => {
+          await context.progress({ current: 1, total: 4, message: 'parsing' });
+          await gate;
+          return { doubled: payload.n * 2 };
+        }),
+      );
+      const { id, created } = await api.enqueue(definition, { n: 21 });
+      expect(created).toBe(true);
+      const inProgress = await eventually(async () => {
+        const found = await row(id);
+        return found?.progress.message === 'parsing' ? found : undefined;
+      });
+      expect(inProgress.status).toBe('running');
+      expect(inProgress.progress).toEqual({ current: 1, total: 4, message: 'parsing' });
+      release();
+      const done = await finished(id);
+      expect(done.status).toBe('succeeded');
+      expect(done.result).toEqual({ doubled: 42 });
+      expect(done.attempts).toBe(1);
+      expect(done.startedAt).toBeInstanceOf(Date);
+      expect(done.finishedAt).toBeInstanceOf(Date);
+      expect(done.expiresAt).toBeInstanceOf(Date);
+    });
+
+    it('retries a transient error with backoff, then succeeds', async () => {
+      const definition = job({ retry: { maxAttempts: 4, backoffMs: 20, maxBackoffMs: 40, jitter: 0.5 } });
+      await start(
+        new JobRegistry().register(definition, async (_payload, context) => {
+          if (context.attempt < 3) throw new Error(`connection reset on attempt ${context.attempt}`);
+          return { attempt: context.attempt };
+        }),
+      );
+      const { id } = await api.enqueue(definition, { n: 1 });
+      const done = await finished(id);
+      expect(done.status).toBe('succeeded');
+      expect(done.attempts).toBe(3);
+      expect(done.result).toEqual({ attempt: 3 });
+    });
+
+    it('fails after the last attempt when the error stays transient', async () => {
+      const definition = job({ retry: { maxAttempts: 2, backoffMs: 10, maxBackoffMs: 10 } });
+      await start(
+        new JobRegistry().register(definition, async () => {
+          throw new Error('storage unavailable');
+        }),
+      );
+      const { id } = await api.enqueue(definition, { n: 1 });
+      const done = await finished(id);
+      expect(done.status).toBe('failed');
+      expect(done.attempts).toBe(2);
+      expect(done.error).toMatchObject({ kind: 'transient', message: 'storage unavailable' });
+    });
+
+    it('fails a permanent error at once, without retrying', async () => {
+      const definition = job({ retry: { maxAttempts: 5, backoffMs: 10 } });
+      await start(
+        new JobRegistry().register(definition, async () => {
+          throw new PermanentJobError('row 3: not a CSV', { details: { row: 3 } });
+        }),
+      );
+      const { id } = await api.enqueue(definition, { n: 1 });
+      const done = await finished(id);
+      expect(done.status).toBe('failed');
+      expect(done.attempts).toBe(1);
+      expect(done.error).toEqual({ kind: 'permanent', message: 'row 3: not a CSV', details: { row: 3 } });
+    });
+
+    it('fails a job whose stored payload does not match its schema', async () => {
+      const definition = job();
+      await start(new JobRegistry().register(definition, async () => 'never'));
+      const { id } = await api.enqueue(definition, { n: 'not a number' } as unknown as { n: number });
+      const done = await finished(id);
+      expect(done.status).toBe('failed');
+      expect(done.error?.kind).toBe('invalid_payload');
+    });
+
+    it('fires the signal at the soft time limit and ends the job timed_out', async () => {
+      const definition = job({ softTimeLimitMs: 100, hardTimeLimitMs: 10_000, retry: { maxAttempts: 3 } });
+      let reason: unknown;
+      await start(
+        new JobRegistry().register(definition, async (_payload, context) => {
+          await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+          reason = context.signal.reason;
+          throw context.signal.reason;
+        }),
+      );
+      const { id } = await api.enqueue(definition, { n: 1 });
+      const done = await finished(id);
+      expect(done.status).toBe('timed_out');
+      expect(done.attempts).toBe(1);
+      expect(done.error?.kind).toBe('timed_out');
+      expect((reason as Error).name).toBe('TimeoutError');
+    });
+
+    it('abandons an attempt that ignores its signal at the hard limit and frees the slot', async () => {
+      const queue = uniqueName('q');
+      const stubborn = job({ queue, softTimeLimitMs: 50, hardTimeLimitMs: 200 });
+      const next = job({ queue });
+      const registry = new JobRegistry()
+        .register(stubborn, () => new Promise(() => undefined))
+        .register(next, async () => 'ran');
+      const workers = await harness.createQueue({ concurrency: { [queue]: 1 } }).startWorkers({ registry });
+      running.push(workers);
+      const first = await api.enqueue(stubborn, { n: 1 });
+      const second = await api.enqueue(next, { n: 2 });
+      const done = await finished(first.id);
+      expect(done.status).toBe('timed_out');
+      expect(done.error?.message).toMatch(/hard time limit/);
+      expect((await finished(second.id)).status).toBe('succeeded');
+    });
+
+    it('cancels a queued job, which then never runs', async () => {
+      const definition = job();
+      let ran = false;
+      await start(
+        new JobRegistry().register(definition, async () => {
+          ran = true;
+        }),
+      );
+      const { id } = await api.enqueue(definition, { n: 1 }, { delayMs: 60 * 60_000 });
+      expect(await api.cancel(id)).toBe('cancelled');
+      const done = await row(id);
+      expect(done?.status).toBe('cancelled');
+      expect(done?.finishedAt).toBeInstanceOf(Date);
+      expect(ran).toBe(false);
+      expect(await api.cancel(id)).toBe('already_finished');
+    });
+
+    it('cancels a running job from another process: its task sees the signal', async () => {
+      const definition = job();
+      let sawAbort = false;
+      await start(
+        new JobRegistry().register(definition, async (_payload, context) => {
+          await context.progress({ current: 0, message: 'waiting' });
+          await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+          sawAbort = true;
+          throw context.signal.reason;
+        }),
+      );
+      const { id } = await api.enqueue(definition, { n: 1 });
+      await eventually(async () => (await row(id))?.progress.message === 'waiting');
+      // `api` is another adapter instance: the cancel reaches the worker through the jobs table.
+      expect(await api.cancel(id)).toBe('cancelling');
+      const done = await finished(id);
+      expect(done.status).toBe('cancelled');
+      expect(sawAbort).toBe(true);
+    });
+
+    it('answers not_found when cancelling a job that does not exist', async () => {
+      expect(await api.cancel('00000000-0000-4000-8000-000000000000')).toBe('not_found');
+    });
+
+    it('returns the same job for the same idempotency key, per owner', async () => {
+      const definition = job();
+      const owner = '11111111-1111-4111-8111-111111111111';
+      const other = '22222222-2222-4222-8222-222222222222';
+      const first = await api.enqueue(definition, { n: 1 }, { ownerId: owner, idempotencyKey: 'upload-7' });
+      const again = await api.enqueue(definition, { n: 2 }, { ownerId: owner, idempotencyKey: 'upload-7' });
+      const otherOwner = await api.enqueue(definition, { n: 1 }, { ownerId: other, idempotencyKey: 'upload-7' });
+      const system = await api.enqueue(definition, { n: 1 }, { idempotencyKey: 'upload-7' });
+      const systemAgain = await api.enqueue(definition, { n: 1 }, { idempotencyKey: 'upload-7' });
+      expect(again).toEqual({ id: first.id, created: false, status: 'queued' });
+      expect(first.created).toBe(true);
+      expect(otherOwner.id).not.toBe(first.id);
+      expect(systemAgain.id).toBe(system.id);
+      expect(systemAgain.created).toBe(false);
+      expect((await row(first.id))?.payload).toEqual({ n: 1 });
+    });
+
+    it('enqueues atomically with the caller’s transaction', async () => {
+      const definition = job();
+      await start(new JobRegistry().register(definition, async (payload) => payload.n));
+      const db = harness.database().db;
+      let rolledBackId: string | undefined;
+      await db
+        .transaction(async (tx) => {
+          rolledBackId = (await api.enqueue(definition, { n: 1 }, { tx })).id;
+          throw new Error('the caller’s own write failed');
+        })
+        .catch(() => undefined);
+      expect(rolledBackId).toBeDefined();
+      expect(await row(rolledBackId ?? '')).toBeUndefined();
+      const committed = await db.transaction(async (tx) => api.enqueue(definition, { n: 5 }, { tx }));
+      const done = await finished(committed.id);
+      expect(done.status).toBe('succeeded');
+      expect(done.result).toBe(5);
+    });
+
+    it('removes finished jobs once their retention has passed, and keeps the others', async () => {
+      const definition = job();
+      const shortLived = harness.createQueue({ retentionMs: 0 });
+      const workers = await shortLived.startWorkers({ registry: new JobRegistry().register(definition, async () => 'ok') });
+      running.push(workers);
+      const done = await shortLived.enqueue(definition, { n: 1 });
+      const pending = await shortLived.enqueue(definition, { n: 2 }, { delayMs: 60 * 60_000 });
+      await finished(done.id);
+      await eventually(async () => (await shortLived.sweep()) > 0 || (await row(done.id)) === undefined);
+      expect(await row(done.id)).toBeUndefined();
+      expect((await row(pending.id))?.status).toBe('queued');
+    });
+
+    it('hands a running job back to the queue when its worker shuts down', async () => {
+      const definition = job();
+      const workers = await harness.createQueue().startWorkers({
+        registry: new JobRegistry().register(definition, async (_payload, context) => {
+          await context.progress({ current: 0, message: 'started' });
+          await new Promise(() => undefined);
+        }),
+      });
+      const { id } = await api.enqueue(definition, { n: 1 });
+      await eventually(async () => (await row(id))?.progress.message === 'started');
+      await workers.close(0);
+      const released = await row(id);
+      expect(released?.status).toBe('queued');
+      expect(released?.attempts).toBe(0);
+      await start(new JobRegistry().register(definition, async () => 'finished elsewhere'));
+      const done = await finished(id);
+      expect(done.status).toBe('succeeded');
+      expect(done.result).toBe('finished elsewhere');
+    });
+
+    it('re-runs on another worker a job whose worker process was killed mid-run', async () => {
+      const queue = uniqueName('q');
+      const definition = killTestJob(queue);
+      const { id } = await api.enqueue(definition, { marker: 'sigkill' });
+      if (harness.exclusiveDatabase) await harness.releaseDatabase();
+
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/jobs/fixtures/kill-worker.ts'], {
+        env: { ...process.env, ...harness.childEnv(), INTAKE_KILL_TEST_CHILD: '1', INTAKE_KILL_TEST_QUEUE: queue },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      await new Promise<void>((resolve, reject) => {
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes(`STARTED ${id}`)) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`worker child exited early with ${code}: ${output}`)));
+      });
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+
+      if (harness.exclusiveDatabase) {
+        await harness.reopenDatabase();
+        api = harness.createQueue();
+      }
+      const midway = await row(id);
+      expect(midway?.status).toBe('running');
+      expect(midway?.progress.message).toBe('started in the child');
+
+      const { killTestRegistry } = await import('./fixtures/kill-job.ts');
+      await start(killTestRegistry(queue), harness.createQueue());
+      const done = await finished(id, 30_000);
+      expect(done.status).toBe('succeeded');
+      expect(done.result).toMatchObject({ marker: 'sigkill', pid: process.pid });
+      expect(done.attempts).toBeGreaterThanOrEqual(2);
+    }, 60_000);
+  });
+}
