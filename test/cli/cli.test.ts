@@ -91,9 +91,23 @@ describe('intake CLI', () => {
     if (!env.DATABASE_URL) expect(fs.existsSync(path.join(String(env.DATA_DIR), 'pglite.lock'))).toBe(false);
   });
 
-  it('explains that workers are not available yet', () => {
-    const result = run(['worker'], { PATH: process.env.PATH, DATA_DIR: '/nonexistent-intake' });
-    expect(result.status).toBe(2);
-    expect(result.stderr).toContain('not available yet');
+  it('runs workers with `worker` until SIGTERM, then stops cleanly', async () => {
+    const env = await childEnvironment({ LOG_PRETTY: 'false' });
+    const child = spawn(process.execPath, [BIN, 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (output += chunk));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: string) => {
+        output += chunk;
+        if (output.includes('worker started')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toContain('worker stopped cleanly');
   });
 });

@@ -93,8 +93,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   let app: App;
   try {
     app = await buildApp(config, { database: testDatabase.database, signingKeys, ...options.overrides });
+    // Not made ready here: a test may still add routes before its first inject().
     options.routes?.(app);
-    await app.ready();
   } catch (error) {
     await testDatabase.close();
     throw error;

@@ -55,12 +55,17 @@ describe('service endpoints', () => {
     expect(response.json()).toEqual({ status: 'ok' });
   });
 
-  it('answers /ready with the state of the database', async () => {
+  it('answers /ready with the state of the database, storage and queue', async () => {
     const response = await subject.app.inject({ method: 'GET', url: '/ready' });
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body.status).toBe('ready');
-    expect(body.components).toEqual([expect.objectContaining({ name: 'database', status: 'up' })]);
+    expect(body.components).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'database', status: 'up' }),
+        expect.objectContaining({ name: 'storage', status: 'up' }),
+      ]),
+    );
   });
 
   it('serves an OpenAPI 3.1 document generated from the routes', async () => {
