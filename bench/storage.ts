@@ -4,6 +4,7 @@
  *   node --import tsx bench/storage.ts            # 256 MiB through baseline, local, Azurite
  *   BENCH_MIB=1024 node --import tsx bench/storage.ts
  *   S3_ENDPOINT=… S3_BUCKET=… node --import tsx bench/storage.ts   # adds S3
+ *   BENCH_DRIVERS=azure AZURE_STORAGE_BLOCK_BYTES=4194304 node --import tsx bench/storage.ts
  *
  * "baseline" is the floor of this machine: the same bytes hashed and written to a file with
  * nothing else. Peak RSS is sampled in this process while each phase runs (Azurite runs in its
@@ -27,6 +28,9 @@ const totalBytes = totalMiB * MIB;
 const CHUNK = 64 * 1024;
 // One random block reused: the source itself must not be what fills the memory.
 const block = randomBytes(CHUNK);
+const drivers = new Set((process.env.BENCH_DRIVERS ?? 'baseline,local,azure,s3').split(','));
+// Tuning knobs pass through, so block sizes and concurrency can be compared.
+const tuning = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^(AZURE_STORAGE_(BLOCK_BYTES|UPLOAD_CONCURRENCY)|S3_(PART_BYTES|UPLOAD_CONCURRENCY))$/.test(name)));
 
 function source(): Readable {
   let sent = 0;
@@ -109,22 +113,28 @@ const work = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-bench-storage-'));
 console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM`);
 console.log(['driver', 'phase', 'size', 'MB/s', 'peak RSS MiB', 'RSS growth MiB'].join('\t'));
 try {
-  await benchBaseline(work);
+  if (drivers.has('baseline')) await benchBaseline(work);
 
-  const local = await createBlobStore(loadConfig({ DATA_DIR: path.join(work, 'data') }).storage);
-  await benchStore('local', local);
-  await local.close();
-
-  const azurite = await startAzurite({ location: await fs.mkdtemp(path.join(work, 'azurite-')) });
-  try {
-    const azure = await createBlobStore(loadConfig({ AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString, AZURE_STORAGE_CONTAINER: 'bench' }).storage);
-    await benchStore('azure (Azurite on disk)', azure);
-    await azure.close();
-  } finally {
-    await azurite.stop();
+  if (drivers.has('local')) {
+    const local = await createBlobStore(loadConfig({ DATA_DIR: path.join(work, 'data') }).storage);
+    await benchStore('local', local);
+    await local.close();
   }
 
-  if (process.env.S3_ENDPOINT) {
+  if (drivers.has('azure')) {
+    const azurite = await startAzurite({ location: await fs.mkdtemp(path.join(work, 'azurite-')) });
+    try {
+      const config = loadConfig({ ...tuning, AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString, AZURE_STORAGE_CONTAINER: 'bench' });
+      const { blockBytes, uploadConcurrency } = config.storage.azure;
+      const azure = await createBlobStore(config.storage);
+      await benchStore(`azure (Azurite on disk, ${blockBytes / MIB} MiB blocks × ${uploadConcurrency})`, azure);
+      await azure.close();
+    } finally {
+      await azurite.stop();
+    }
+  }
+
+  if (drivers.has('s3') && process.env.S3_ENDPOINT) {
     const s3 = await createBlobStore(loadConfig(process.env).storage);
     await benchStore('s3', s3);
     await s3.close();
