@@ -51,6 +51,11 @@ export interface AzureBlobStoreOptions {
   uploadConcurrency: number;
   maxTries: number;
   clock?: () => Date;
+  /**
+   * Pins the SAS version instead of the SDK's newest. Only for emulators: Azurite 3.35 verifies
+   * user delegation SAS up to version 2025-07-05.
+   */
+  sasVersion?: string;
 }
 
 // A user delegation key may live at most 7 days; one is fetched per day and reused.
@@ -247,7 +252,11 @@ export class AzureBlobStore implements BlobStore {
   private async sign(key: string, values: BlobGenerateSasUrlOptions): Promise<string> {
     const blob = this.blob(key);
     const https = blob.url.startsWith('https:');
-    const sasOptions = { ...values, ...(https ? { protocol: SASProtocol.Https } : {}) };
+    const sasOptions = {
+      ...values,
+      ...(https ? { protocol: SASProtocol.Https } : {}),
+      ...(this.options.sasVersion ? { version: this.options.sasVersion } : {}),
+    };
     if (this.service.credential instanceof StorageSharedKeyCredential) return blob.generateSasUrl(sasOptions);
     if (this.options.authentication.kind === 'token') {
       return blob.generateUserDelegationSasUrl(sasOptions, await this.userDelegationKey(values.expiresOn ?? this.clock()));

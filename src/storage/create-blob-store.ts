@@ -10,6 +10,8 @@ export interface BlobStoreOverrides {
   clock?: () => Date;
   /** Replaces `DefaultAzureCredential` when authenticating to Azure with Entra ID. */
   azureCredential?: TokenCredential;
+  /** Pins the Azure SAS version; for emulators that lag behind the SDK (see AzureBlobStoreOptions). */
+  azureSasVersion?: string;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function createBlobStore(config: StorageConfig, overrides: BlobStor
         uploadConcurrency: config.azure.uploadConcurrency,
         maxTries: config.azure.maxTries,
         ...clock,
+        ...(overrides.azureSasVersion ? { sasVersion: overrides.azureSasVersion } : {}),
       });
     }
     case 's3': {
