@@ -22,6 +22,7 @@ import {
   validateBlobKey,
   validateBlobPrefix,
   validateExpiry,
+  validateHeaderValue,
   type BlobDownload,
   type BlobInfo,
   type BlobListEntry,
@@ -111,6 +112,7 @@ export class AzureBlobStore implements BlobStore {
 
   async put(key: string, body: Readable, options: PutBlobOptions = {}): Promise<PutBlobResult> {
     validateBlobKey(key);
+    validateHeaderValue('Content-Type', options.contentType);
     await this.ensureContainer();
     const meter = new HashingMeter(options.maxBytes);
     const abort = new AbortController();
@@ -217,6 +219,7 @@ export class AzureBlobStore implements BlobStore {
 
   async createReadUrl(key: string, options: ReadUrlOptions): Promise<SignedUrl> {
     validateExpiry(options.expiresInSeconds);
+    validateHeaderValue('Content-Disposition', options.contentDisposition);
     const expiresAt = this.expiry(options.expiresInSeconds);
     const url = await this.sign(key, {
       permissions: BlobSASPermissions.parse('r'),
@@ -228,6 +231,7 @@ export class AzureBlobStore implements BlobStore {
 
   async createWriteUrl(key: string, options: WriteUrlOptions): Promise<SignedWriteUrl> {
     validateExpiry(options.expiresInSeconds);
+    validateHeaderValue('Content-Type', options.contentType);
     await this.ensureContainer();
     const expiresAt = this.expiry(options.expiresInSeconds);
     const url = await this.sign(key, { permissions: BlobSASPermissions.parse('cw'), expiresOn: expiresAt });
