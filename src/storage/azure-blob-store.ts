@@ -22,6 +22,7 @@ import {
   validateBlobKey,
   validateBlobPrefix,
   validateExpiry,
+  validateHeaderValue,
   type BlobDownload,
   type BlobInfo,
   type BlobListEntry,
@@ -51,6 +52,11 @@ export interface AzureBlobStoreOptions {
   uploadConcurrency: number;
   maxTries: number;
   clock?: () => Date;
+  /**
+   * Pins the SAS version instead of the SDK's newest. Only for emulators: Azurite 3.35 verifies
+   * user delegation SAS up to version 2025-07-05.
+   */
+  sasVersion?: string;
 }
 
 // A user delegation key may live at most 7 days; one is fetched per day and reused.
@@ -106,6 +112,7 @@ export class AzureBlobStore implements BlobStore {
 
   async put(key: string, body: Readable, options: PutBlobOptions = {}): Promise<PutBlobResult> {
     validateBlobKey(key);
+    validateHeaderValue('Content-Type', options.contentType);
     await this.ensureContainer();
     const meter = new HashingMeter(options.maxBytes);
     const abort = new AbortController();
@@ -212,6 +219,7 @@ export class AzureBlobStore implements BlobStore {
 
   async createReadUrl(key: string, options: ReadUrlOptions): Promise<SignedUrl> {
     validateExpiry(options.expiresInSeconds);
+    validateHeaderValue('Content-Disposition', options.contentDisposition);
     const expiresAt = this.expiry(options.expiresInSeconds);
     const url = await this.sign(key, {
       permissions: BlobSASPermissions.parse('r'),
@@ -223,6 +231,7 @@ export class AzureBlobStore implements BlobStore {
 
   async createWriteUrl(key: string, options: WriteUrlOptions): Promise<SignedWriteUrl> {
     validateExpiry(options.expiresInSeconds);
+    validateHeaderValue('Content-Type', options.contentType);
     await this.ensureContainer();
     const expiresAt = this.expiry(options.expiresInSeconds);
     const url = await this.sign(key, { permissions: BlobSASPermissions.parse('cw'), expiresOn: expiresAt });
@@ -247,7 +256,11 @@ export class AzureBlobStore implements BlobStore {
   private async sign(key: string, values: BlobGenerateSasUrlOptions): Promise<string> {
     const blob = this.blob(key);
     const https = blob.url.startsWith('https:');
-    const sasOptions = { ...values, ...(https ? { protocol: SASProtocol.Https } : {}) };
+    const sasOptions = {
+      ...values,
+      ...(https ? { protocol: SASProtocol.Https } : {}),
+      ...(this.options.sasVersion ? { version: this.options.sasVersion } : {}),
+    };
     if (this.service.credential instanceof StorageSharedKeyCredential) return blob.generateSasUrl(sasOptions);
     if (this.options.authentication.kind === 'token') {
       return blob.generateUserDelegationSasUrl(sasOptions, await this.userDelegationKey(values.expiresOn ?? this.clock()));

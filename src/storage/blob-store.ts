@@ -149,6 +149,17 @@ export function validateExpiry(expiresInSeconds: number): void {
   }
 }
 
+/**
+ * Values that end up in response or request headers (a disposition, a content type) must be
+ * single-line printable text: anything else would fail the response or smuggle a header.
+ */
+export function validateHeaderValue(name: string, value: string | undefined): void {
+  if (value === undefined) return;
+  if (value.length > 1024 || !/^[\x20-\x7e\t]*$/.test(value)) {
+    throw ERRORS.badRequest(`${name} must be printable ASCII on one line, at most 1024 characters.`);
+  }
+}
+
 /** Resolves a range against the blob's size the way HTTP does; throws `range_not_satisfiable`. */
 export function resolveByteRange(range: ByteRange, totalBytes: number): { start: number; end: number } {
   if ('suffixLength' in range) {

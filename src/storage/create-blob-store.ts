@@ -10,6 +10,8 @@ export interface BlobStoreOverrides {
   clock?: () => Date;
   /** Replaces `DefaultAzureCredential` when authenticating to Azure with Entra ID. */
   azureCredential?: TokenCredential;
+  /** Pins the Azure SAS version; for emulators that lag behind the SDK (see AzureBlobStoreOptions). */
+  azureSasVersion?: string;
 }
 
 /**
@@ -36,8 +38,8 @@ export async function createBlobStore(config: StorageConfig, overrides: BlobStor
       } else if (accountUrl === undefined) {
         throw new Error('Azure storage needs AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME or AZURE_STORAGE_ACCOUNT_URL');
       } else if (accountKey !== undefined) {
-        const name = accountName ?? new URL(accountUrl).hostname.split('.')[0];
-        if (!name) throw new Error('AZURE_STORAGE_ACCOUNT_NAME is needed with AZURE_STORAGE_ACCOUNT_KEY');
+        const name = accountName ?? /^([a-z0-9]{3,24})\.blob\./.exec(new URL(accountUrl).hostname)?.[1];
+        if (!name) throw new Error('AZURE_STORAGE_ACCOUNT_NAME is needed with AZURE_STORAGE_ACCOUNT_KEY for this account URL');
         authentication = { kind: 'shared-key', accountUrl, accountName: name, accountKey };
       } else {
         const credential = overrides.azureCredential ?? new (await import('@azure/identity')).DefaultAzureCredential();
@@ -50,6 +52,7 @@ export async function createBlobStore(config: StorageConfig, overrides: BlobStor
         uploadConcurrency: config.azure.uploadConcurrency,
         maxTries: config.azure.maxTries,
         ...clock,
+        ...(overrides.azureSasVersion ? { sasVersion: overrides.azureSasVersion } : {}),
       });
     }
     case 's3': {

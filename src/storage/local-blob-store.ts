@@ -12,6 +12,7 @@ import {
   validateBlobKey,
   validateBlobPrefix,
   validateExpiry,
+  validateHeaderValue,
   type BlobDownload,
   type BlobInfo,
   type BlobListEntry,
@@ -79,6 +80,7 @@ export class LocalBlobStore implements BlobStore {
 
   async put(key: string, body: Readable, options: PutBlobOptions = {}): Promise<PutBlobResult> {
     const target = this.pathOf(key);
+    validateHeaderValue('Content-Type', options.contentType);
     const temporary = path.join(this.root, TEMPORARY_DIR, randomUUID());
     const meter = new HashingMeter(options.maxBytes);
     try {
@@ -192,6 +194,7 @@ export class LocalBlobStore implements BlobStore {
   async createReadUrl(key: string, options: ReadUrlOptions): Promise<SignedUrl> {
     validateBlobKey(key);
     validateExpiry(options.expiresInSeconds);
+    validateHeaderValue('Content-Disposition', options.contentDisposition);
     const expiresAt = this.expiry(options.expiresInSeconds);
     const url = createSignedBlobUrl({
       baseUrl: this.options.publicBaseUrl,
@@ -207,6 +210,7 @@ export class LocalBlobStore implements BlobStore {
   async createWriteUrl(key: string, options: WriteUrlOptions): Promise<SignedWriteUrl> {
     validateBlobKey(key);
     validateExpiry(options.expiresInSeconds);
+    validateHeaderValue('Content-Type', options.contentType);
     const expiresAt = this.expiry(options.expiresInSeconds);
     const url = createSignedBlobUrl({
       baseUrl: this.options.publicBaseUrl,

@@ -59,6 +59,7 @@ export async function localBlobRoutes(app: App, options: LocalBlobRoutesOptions)
     if (grant.contentType !== undefined && sentType !== grant.contentType) throw ERRORS.signedUrlInvalid();
     const declared = Number(request.headers['content-length']);
     if (grant.maxBytes !== undefined && Number.isFinite(declared) && declared > grant.maxBytes) {
+      reply.header('Connection', 'close');
       throw ERRORS.fileTooLarge(grant.maxBytes);
     }
     const body = detachedBody(request.raw);

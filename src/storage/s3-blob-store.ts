@@ -20,6 +20,7 @@ import {
   validateBlobKey,
   validateBlobPrefix,
   validateExpiry,
+  validateHeaderValue,
   type BlobDownload,
   type BlobInfo,
   type BlobListEntry,
@@ -80,6 +81,7 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, body: Readable, options: PutBlobOptions = {}): Promise<PutBlobResult> {
     validateBlobKey(key);
+    validateHeaderValue('Content-Type', options.contentType);
     const meter = new HashingMeter(options.maxBytes);
     const upload = new Upload({
       client: this.client,
@@ -181,6 +183,7 @@ export class S3BlobStore implements BlobStore {
   async createReadUrl(key: string, options: ReadUrlOptions): Promise<SignedUrl> {
     validateBlobKey(key);
     validateExpiry(options.expiresInSeconds);
+    validateHeaderValue('Content-Disposition', options.contentDisposition);
     const signingDate = this.signingDate();
     const command = new GetObjectCommand({
       Bucket: this.options.bucket,
@@ -194,6 +197,7 @@ export class S3BlobStore implements BlobStore {
   async createWriteUrl(key: string, options: WriteUrlOptions): Promise<SignedWriteUrl> {
     validateBlobKey(key);
     validateExpiry(options.expiresInSeconds);
+    validateHeaderValue('Content-Type', options.contentType);
     const signingDate = this.signingDate();
     const command = new PutObjectCommand({
       Bucket: this.options.bucket,

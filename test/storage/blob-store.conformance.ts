@@ -209,6 +209,18 @@ export function blobStoreConformance(name: string, open: OpenStore): void {
       }
     });
 
+    it('refuses header values that could break or smuggle a header', async () => {
+      const key = `${newPrefix()}/headers`;
+      await expect(store.put(key, Readable.from([Buffer.from('x')]), { contentType: 'text/plain\r\nX-Evil: 1' })).rejects.toMatchObject({
+        code: 'bad_request',
+      });
+      expect(await store.head(key)).toBeNull();
+      await expect(store.createReadUrl(key, { expiresInSeconds: 60, contentDisposition: 'attachment\nX-Evil: 1' })).rejects.toMatchObject({
+        code: 'bad_request',
+      });
+      await expect(store.createWriteUrl(key, { expiresInSeconds: 60, contentType: 'text/csv\u0000' })).rejects.toMatchObject({ code: 'bad_request' });
+    });
+
     describe('signed links', () => {
       const bytes = randomBytes(3 * CHUNK);
       let key: string;

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -141,6 +143,21 @@ describe('LocalBlobStore', () => {
     expect(await local.store.head('u/typed')).toBeNull();
   });
 
+  it('keeps nothing from a direct upload whose client disconnects mid-body', async () => {
+    const local = await openLocal({});
+    opened.push(local);
+    const link = new URL((await local.store.createWriteUrl('u/dropped', { expiresInSeconds: 60 })).url);
+    const socket = net.connect(Number(link.port), link.hostname);
+    await once(socket, 'connect');
+    socket.write(`PUT ${link.pathname}${link.search} HTTP/1.1\r\nHost: ${link.host}\r\nContent-Length: 1000000\r\n\r\n`);
+    socket.write(Buffer.alloc(200_000));
+    // Wait until the server has written part of the body, then vanish.
+    await until(async () => (await fs.readdir(path.join(local.directory, '.tmp'))).length > 0);
+    socket.destroy();
+    await until(async () => (await fs.readdir(path.join(local.directory, '.tmp'))).length === 0);
+    expect(await local.store.head('u/dropped')).toBeNull();
+  });
+
   it('does not accept a read link for an upload', async () => {
     const local = await openLocal({});
     opened.push(local);
@@ -150,3 +167,12 @@ describe('LocalBlobStore', () => {
     expect(await local.store.head('u/sneaky')).toBeNull();
   });
 });
+
+/** Polls a condition the server reaches asynchronously; the bound only stops a broken test. */
+async function until(condition: () => Promise<boolean>, attempts = 500): Promise<void> {
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('condition never became true');
+}
