@@ -31,7 +31,7 @@ function row(index: number): Row {
     email: `customer${index}@example.com`,
     amount: (index * 7.31).toFixed(2),
     created_at: new Date(1_700_000_000_000 + index * 1000).toISOString(),
-    note: index % 10 === 0 ? 'needs "review", later' : 'ok',
+    note: index % 10 === 0 ? 'needs "review", later' : 'regular customer',
   };
 }
 

@@ -25,7 +25,7 @@ export function processCsv(input: Readable, options: TabularOptions): TabularStr
   return createTabularStream('CSV file', { ...options, limits }, (context) => readCsv(input, options, context));
 }
 
-async function* readCsv(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord> {
+async function* readCsv(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const chunks = readChunks(input, options.signal, (bytes) => (context.bytesRead = bytes));
   const { head, all } = await peekHead(chunks, SNIFF_BYTES);
   if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))) {
@@ -42,7 +42,8 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
   let columns: string[] | undefined;
   let row = 0;
   // Turns parser results into rows; problems are numbered in the same sequence as rows.
-  function* rows(results: CsvParseResult[]): Generator<RowRecord> {
+  function rows(results: CsvParseResult[]): RowRecord[] {
+    const records: RowRecord[] = [];
     for (const result of results) {
       if (columns === undefined) {
         if ('problem' in result) throw new PermanentProcessingError('malformed_file', `The CSV header cannot be parsed: ${result.problem}`);
@@ -62,8 +63,9 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
       }
       const data: Record<string, unknown> = {};
       for (let index = 0; index < fields.length; index += 1) data[columns[index]!] = fields[index];
-      yield { row, data };
+      records.push({ row, data });
     }
+    return records;
   }
 
   let first = true;
@@ -73,11 +75,11 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
       first = false;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
-    yield* rows(parser.push(text));
+    yield rows(parser.push(text));
   }
   const rest = decoder.end();
-  if (rest) yield* rows(parser.push(rest));
-  yield* rows(parser.end());
+  if (rest) yield rows(parser.push(rest));
+  yield rows(parser.end());
   if (columns === undefined) throw new PermanentProcessingError('malformed_file', 'The CSV file has no header row.');
 }
 

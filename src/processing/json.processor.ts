@@ -33,7 +33,7 @@ function isWhitespace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
-async function* readJsonArray(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord> {
+async function* readJsonArray(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const { maxRecordBytes, maxJsonDepth } = context.limits;
   let state: State = 'before-array';
   let row = 0;
@@ -162,7 +162,7 @@ async function* readJsonArray(input: Readable, options: TabularOptions, context:
       if (piecesLength > maxRecordBytes) throw tooLarge();
       pieces.push(rest);
     }
-    yield* records;
+    if (records.length > 0) yield records;
   }
   if ((state as State) !== 'after-array') throw malformed(state === 'before-array' ? 'the file is empty' : 'the file ends early');
 }

@@ -81,7 +81,8 @@ export function createTabularStream(
     totalBytes?: number;
     onProgress?: (progress: ProcessingProgress) => void;
   },
-  read: (context: TabularContext) => AsyncIterable<RowRecord>,
+  /** Yields the rows of each chunk read, in order: one array per chunk keeps async overhead per chunk, not per row. */
+  read: (context: TabularContext) => AsyncIterable<RowRecord[]>,
 ): TabularStream {
   const context = new TabularContext(options.limits);
   let started = false;
@@ -99,17 +100,19 @@ export function createTabularStream(
     started = true;
     const { batchSize, maxRows } = options.limits;
     let batch: RowRecord[] = [];
-    for await (const record of read(context)) {
-      rows += 1;
+    for await (const records of read(context)) {
+      rows += records.length;
       if (rows > maxRows) {
         throw new PermanentProcessingError('too_many_rows', `The ${what} has more than ${maxRows} data rows.`);
       }
-      batch.push(record);
-      if (batch.length >= batchSize) {
-        options.signal.throwIfAborted();
-        report(`parsed ${rows} rows`);
-        yield batch;
-        batch = [];
+      for (const record of records) {
+        batch.push(record);
+        if (batch.length >= batchSize) {
+          options.signal.throwIfAborted();
+          report(`parsed ${rows} rows`);
+          yield batch;
+          batch = [];
+        }
       }
     }
     options.signal.throwIfAborted();

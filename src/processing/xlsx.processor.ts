@@ -30,7 +30,7 @@ export function processXlsx(input: Readable, options: TabularOptions): TabularSt
 
 type Cell = string | number | boolean | null;
 
-async function* readXlsx(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord> {
+async function* readXlsx(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const { limits } = context;
   const spool = await spoolToTempFile(input, {
     signal: options.signal,
@@ -181,7 +181,7 @@ async function* readSheet(
   sharedStrings: string[],
   context: TabularContext,
   signal: AbortSignal,
-): AsyncGenerator<RowRecord> {
+): AsyncGenerator<RowRecord[]> {
   const parser = xmlParser(part);
   const completed: { number: number; cells: Cell[] }[] = [];
   let rowNumber = 0;
@@ -242,6 +242,7 @@ async function* readSheet(
   for await (const chunk of archive.text(part)) {
     signal.throwIfAborted();
     parser.write(chunk);
+    const records: RowRecord[] = [];
     for (const row of completed) {
       let last = row.cells.length - 1;
       while (last >= 0 && (row.cells[last] === undefined || row.cells[last] === null || row.cells[last] === '')) last -= 1;
@@ -259,9 +260,10 @@ async function* readSheet(
       }
       const data: Record<string, unknown> = {};
       for (let index = 0; index < header.length; index += 1) data[header[index]!] = row.cells[index] ?? null;
-      yield { row: dataRow, data };
+      records.push({ row: dataRow, data });
     }
     completed.length = 0;
+    if (records.length > 0) yield records;
   }
   parser.close();
 }
