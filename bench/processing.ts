@@ -76,6 +76,7 @@ try {
     peakRss = process.memoryUsage.rss();
     const baseline = peakRss;
     const started = process.hrtime.bigint();
+    const cpuBefore = process.cpuUsage();
     let parsed = 0;
     const stream = processTabular(writers[format].type, createReadStream(file, { highWaterMark: 256 * 1024 }), {
       signal: new AbortController().signal,
@@ -85,11 +86,15 @@ try {
       peakRss = Math.max(peakRss, process.memoryUsage.rss());
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = process.cpuUsage(cpuBefore);
+    // CPU time is reported too: on a shared 2-core machine wall time varies with other load.
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const summary = stream.summary();
     if (parsed !== rows || summary.problemCount !== 0) throw new Error(`expected ${rows} rows, got ${parsed} (${summary.problemCount} problems)`);
     console.log(
       `${format.padEnd(6)} ${(size / MiB).toFixed(1)} MiB  ${parsed} rows in ${seconds.toFixed(2)} s  ` +
         `${Math.round(parsed / seconds).toLocaleString('en-US')} rows/s  ${(size / MiB / seconds).toFixed(1)} MiB/s  ` +
+        `(CPU ${cpuSeconds.toFixed(2)} s, ${Math.round(parsed / cpuSeconds).toLocaleString('en-US')} rows per CPU-s)  ` +
         `peak RSS ${(peakRss / MiB).toFixed(0)} MiB (${(baseline / MiB).toFixed(0)} MiB before)`,
     );
     await rm(file);

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { ConfigError, EnvReader, type Env } from './config-spec.ts';
+import type { ProcessingLimits } from '../processing/processing-options.ts';
+import { readProcessingLimits } from '../processing/processing-config.ts';
 
 export type Environment = 'development' | 'test' | 'production';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -27,6 +29,8 @@ export interface Config {
     readonly trustProxy: boolean;
     readonly shutdownGraceMs: number;
   };
+  /** Limits that keep file processing bounded; passed as `limits` to the processors. */
+  readonly processing: Readonly<ProcessingLimits>;
 }
 
 /**
@@ -69,6 +73,7 @@ export function loadConfig(env: Env = process.env): Config {
       trustProxy: read.boolean('TRUST_PROXY', false),
       shutdownGraceMs: read.integer('SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 10 * 60_000 }),
     },
+    processing: readProcessingLimits(read),
   };
   return deepFreeze(config);
 }
