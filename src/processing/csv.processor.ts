@@ -5,7 +5,7 @@ import { CsvParser, type CsvParseResult } from './csv-parser.ts';
 import { peekHead, readChunks } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
-import { createTabularStream, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
+import { createTabularStream, rowBuilder, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
 
 /** Enough lines to judge the delimiter on, small enough to hold without thought. */
 const SNIFF_BYTES = 64 * 1024;
@@ -40,6 +40,7 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
   const decoder = new StringDecoder('utf8');
 
   let columns: string[] | undefined;
+  let build: ReturnType<typeof rowBuilder> = () => ({});
   let row = 0;
   // Turns parser results into rows; problems are numbered in the same sequence as rows.
   function rows(results: CsvParseResult[]): RowRecord[] {
@@ -48,6 +49,7 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
       if (columns === undefined) {
         if ('problem' in result) throw new PermanentProcessingError('malformed_file', `The CSV header cannot be parsed: ${result.problem}`);
         columns = headerNames(result.fields);
+        build = rowBuilder(columns);
         context.columns = columns;
         continue;
       }
@@ -61,9 +63,7 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
         context.problem(row, `Expected ${columns.length} fields as in the header, found ${fields.length}.`);
         continue;
       }
-      const data: Record<string, unknown> = {};
-      for (let index = 0; index < fields.length; index += 1) data[columns[index]!] = fields[index];
-      records.push({ row, data });
+      records.push({ row, data: build(fields, '') });
     }
     return records;
   }

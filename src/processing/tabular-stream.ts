@@ -131,3 +131,19 @@ export function createTabularStream(
     }),
   };
 }
+
+/**
+ * Builds row objects for a fixed header. Plain assignment is the fast path, but a column
+ * named `__proto__` would set the prototype instead of a field, so such headers take the
+ * slower path that defines own properties.
+ */
+export function rowBuilder(columns: readonly string[]): (values: readonly unknown[], missing: unknown) => Record<string, unknown> {
+  if (columns.includes('__proto__')) {
+    return (values, missing) => Object.fromEntries(columns.map((column, index) => [column, values[index] ?? missing]));
+  }
+  return (values, missing) => {
+    const data: Record<string, unknown> = {};
+    for (let index = 0; index < columns.length; index += 1) data[columns[index]!] = values[index] ?? missing;
+    return data;
+  };
+}

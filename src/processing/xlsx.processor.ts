@@ -5,7 +5,7 @@ import { headerNames } from './csv.processor.ts';
 import { spoolToTempFile } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
-import { createTabularStream, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
+import { createTabularStream, rowBuilder, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
 import { ZipArchive } from './zip-archive.ts';
 
 /** Excel's own limit (XFD); also keeps a hostile `r="ZZZZZZ1"` from allocating a huge row. */
@@ -238,6 +238,7 @@ async function* readSheet(
   });
 
   let header: string[] | undefined;
+  let build: ReturnType<typeof rowBuilder> = () => ({});
   let headerRow = 0;
   for await (const chunk of archive.text(part)) {
     signal.throwIfAborted();
@@ -251,6 +252,7 @@ async function* readSheet(
         header = headerNames(Array.from({ length: last + 1 }, (_, index) => String(row.cells[index] ?? '')));
         headerRow = row.number;
         context.columns = header;
+        build = rowBuilder(header);
         continue;
       }
       const dataRow = row.number - headerRow;
@@ -258,9 +260,7 @@ async function* readSheet(
         context.problem(dataRow, `A value in column ${last + 1} has no header (the header has ${header.length} columns).`);
         continue;
       }
-      const data: Record<string, unknown> = {};
-      for (let index = 0; index < header.length; index += 1) data[header[index]!] = row.cells[index] ?? null;
-      records.push({ row: dataRow, data });
+      records.push({ row: dataRow, data: build(row.cells, null) });
     }
     completed.length = 0;
     if (records.length > 0) yield records;

@@ -104,6 +104,21 @@ describe('processCsv', () => {
     expect(summary.columns).toEqual(['id', 'column_2', 'id_2']);
   });
 
+  it('keeps a column named __proto__ as an ordinary field', async () => {
+    const { rows } = await collect(processCsv(streamOf('__proto__,b\n{"x":1},2\n'), { signal: signal() }));
+    const data = rows[0]!.data;
+    expect(Object.keys(data)).toEqual(['__proto__', 'b']);
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    expect(JSON.stringify(data)).toBe('{"__proto__":"{\\"x\\":1}","b":"2"}');
+  });
+
+  it('refuses a file with more rows than the limit', async () => {
+    const csv = 'n\n' + Array.from({ length: 30 }, (_, index) => String(index)).join('\n');
+    await expect(collect(processCsv(streamOf(csv), { signal: signal(), limits: { maxRows: 20 } }))).rejects.toMatchObject({
+      code: 'too_many_rows',
+    });
+  });
+
   it('yields batches of the configured size', async () => {
     const csv = 'n\n' + Array.from({ length: 25 }, (_, index) => String(index)).join('\n');
     const sizes: number[] = [];
