@@ -27,6 +27,15 @@ export function processCsv(input: Readable, options: TabularOptions): TabularStr
 
 async function* readCsv(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const chunks = readChunks(input, options.signal, (bytes) => (context.bytesRead = bytes));
+  try {
+    yield* parseCsv(chunks, options, context);
+  } finally {
+    // Failing before the body is read (a UTF-16 file) must still release the blob stream.
+    await chunks.return(undefined);
+  }
+}
+
+async function* parseCsv(chunks: AsyncGenerator<Buffer>, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const { head, all } = await peekHead(chunks, SNIFF_BYTES);
   if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))) {
     throw new PermanentProcessingError('encoding_unsupported', 'The CSV file is UTF-16; only UTF-8 is supported.');

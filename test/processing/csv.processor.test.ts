@@ -130,9 +130,11 @@ describe('processCsv', () => {
     await expect(collect(processCsv(streamOf(''), { signal: signal() }))).rejects.toMatchObject({ code: 'malformed_file' });
   });
 
-  it('refuses a UTF-16 file as bad data', async () => {
-    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n', 'utf16le')]);
-    await expect(collect(processCsv(streamOf(utf16), { signal: signal() }))).rejects.toMatchObject({ code: 'encoding_unsupported' });
+  it('refuses a UTF-16 file as bad data and releases the input stream', async () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n'.repeat(20_000), 'utf16le')]);
+    const input = streamOf(utf16, 1024);
+    await expect(collect(processCsv(input, { signal: signal() }))).rejects.toMatchObject({ code: 'encoding_unsupported' });
+    expect(input.destroyed).toBe(true);
   });
 
   it('stops at a 100 MB field with a clear permanent error instead of running out of memory', async () => {

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import ExcelJS from 'exceljs';
 import { processXlsx } from '../../src/processing/index.ts';
@@ -147,5 +150,22 @@ describe('processXlsx', () => {
     await expect(collect(processXlsx(streamOf(buildZip(workbookParts(xml))), { signal: signal() }))).rejects.toMatchObject({
       code: 'malformed_file',
     });
+  });
+
+  it('removes its temporary spool file after success and after failure', async () => {
+    const tempDir = await mkdtemp(path.join(os.tmpdir(), 'intake-xlsx-test-'));
+    try {
+      await collect(processXlsx(streamOf(await excelWorkbook(), 4096), { signal: signal(), limits: { tempDir } }));
+      const bomb = buildZip(workbookParts(Buffer.alloc(8 * 1024 * 1024)));
+      await expect(collect(processXlsx(streamOf(bomb, 4096), { signal: signal(), limits: { tempDir } }))).rejects.toMatchObject({
+        code: 'zip_bomb',
+      });
+      await expect(
+        collect(processXlsx(streamOf(await excelWorkbook(), 4096), { signal: signal(), limits: { tempDir, maxXlsxBytes: 1000 } })),
+      ).rejects.toMatchObject({ code: 'file_too_large' });
+      expect(await readdir(tempDir)).toEqual([]);
+    } finally {
+      await rm(tempDir, { recursive: true, force: true });
+    }
   });
 });
