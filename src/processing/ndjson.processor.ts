@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readChunks } from './input-stream.ts';
-import { assertJsonDepth, describeJsonValue, isJsonObject } from './json-depth.ts';
+import { assertValueDepth, describeJsonValue, isJsonObject } from './json-depth.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
 import { createTabularStream, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
@@ -32,7 +32,6 @@ async function* readNdjson(input: Readable, options: TabularOptions, context: Ta
     }
     if (text.trim() === '') return undefined;
     row += 1;
-    assertJsonDepth(bytes, maxJsonDepth, `NDJSON line ${row}`);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -44,6 +43,7 @@ async function* readNdjson(input: Readable, options: TabularOptions, context: Ta
       context.problem(row, `Expected a JSON object, found ${describeJsonValue(value)}.`);
       return undefined;
     }
+    assertValueDepth(value, maxJsonDepth, `NDJSON line ${row}`);
     context.noteKeys(value);
     return { row, data: value };
   };
