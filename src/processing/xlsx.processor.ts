@@ -70,7 +70,11 @@ function localName(name: string): string {
 }
 
 function attribute(tag: SaxesTagPlain, name: string): string | undefined {
-  for (const [key, value] of Object.entries(tag.attributes)) if (localName(key) === name) return value;
+  // The unprefixed name is the common case and a plain property read; this runs per cell.
+  const attributes = tag.attributes as Record<string, string>;
+  const direct = attributes[name];
+  if (direct !== undefined) return direct;
+  for (const key in attributes) if (key.endsWith(`:${name}`)) return attributes[key];
   return undefined;
 }
 
@@ -241,6 +245,11 @@ export function columnIndex(reference: string): number {
   return index - 1;
 }
 
+/** Cell and row attributes (r, t, s) are unprefixed in SpreadsheetML: read them directly. */
+function plainAttribute(tag: SaxesTagPlain, name: string): string | undefined {
+  return (tag.attributes as Record<string, string>)[name];
+}
+
 async function* readSheet(
   archive: ZipArchive,
   part: string,
@@ -262,20 +271,20 @@ async function* readSheet(
   parser.on('opentag', (tag) => {
     switch (localName(tag.name)) {
       case 'row': {
-        const declared = Number(attribute(tag, 'r'));
+        const declared = Number(plainAttribute(tag, 'r'));
         rowNumber = Number.isInteger(declared) && declared > rowNumber ? declared : rowNumber + 1;
         cells = [];
         column = -1;
         break;
       }
       case 'c': {
-        const reference = attribute(tag, 'r');
+        const reference = plainAttribute(tag, 'r');
         column = reference ? columnIndex(reference) : column + 1;
         if (column < 0 || column >= MAX_COLUMNS) {
           throw new PermanentProcessingError('malformed_file', `${part} has a cell outside Excel's ${MAX_COLUMNS} columns.`);
         }
-        cellType = attribute(tag, 't');
-        cellStyle = Number(attribute(tag, 's') ?? 0);
+        cellType = plainAttribute(tag, 't');
+        cellStyle = Number(plainAttribute(tag, 's') ?? 0);
         text = '';
         inCell = true;
         break;
