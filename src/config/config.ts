@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { ConfigError, EnvReader, type Env } from './config-spec.ts';
 import { SUPPORTED_MIME_TYPES, supportedContentType } from '../processing/content-types.ts';
+import type { ProcessingLimits } from '../processing/processing-options.ts';
+import { readProcessingLimits } from '../processing/processing-config.ts';
 
 export type Environment = 'development' | 'test' | 'production';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -38,6 +40,8 @@ export interface Config {
   readonly storage: StorageConfig;
   readonly files: FilesConfig;
   readonly jobs: JobsConfig;
+  /** Limits that keep file processing bounded; passed as `limits` to the processors. */
+  readonly processing: Readonly<ProcessingLimits>;
 }
 
 export interface FilesConfig {
@@ -242,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
       workersInServe: read.boolean('JOBS_WORKERS_IN_SERVE', redisUrl === undefined),
       workerThreads: read.integer('JOBS_WORKER_THREADS', 1, { min: 0, max: 64 }),
     },
+    processing: readProcessingLimits(read),
   };
   return deepFreeze(config);
 }

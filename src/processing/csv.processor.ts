@@ -1,21 +1,21 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { parse, type CsvError, type Options as CsvParseOptions } from 'csv-parse';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { detectCsvDialect, CSV_DELIMITERS } from './csv-dialect.ts';
+import { CsvParser, type CsvParseResult } from './csv-parser.ts';
 import { peekHead, readChunks } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
-import { createTabularStream, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
+import { createTabularStream, rowBuilder, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
 
 /** Enough lines to judge the delimiter on, small enough to hold without thought. */
 const SNIFF_BYTES = 64 * 1024;
 
-
 /**
- * CSV → rows. The first record is the header; every later record becomes `{header: value}`.
- * A record whose field count differs from the header's, or whose quoting is broken, is a row
- * problem and the rest of the file goes on; a record over `maxRecordBytes` fails the file,
- * since a field that large is not data anyone meant to import.
+ * CSV → rows. The first record is the header; every later record becomes `{header: value}`
+ * with string values. A record whose field count differs from the header's, or whose quoting
+ * is broken, is a row problem and the rest of the file goes on; a record over
+ * `maxRecordBytes` (counted in characters) fails the file, since a field that large is not
+ * data anyone meant to import. Rows are numbered over the non-blank records after the header.
  */
 export function processCsv(input: Readable, options: TabularOptions): TabularStream {
   const limits = resolveLimits(options.limits);
@@ -25,77 +25,71 @@ export function processCsv(input: Readable, options: TabularOptions): TabularStr
   return createTabularStream('CSV file', { ...options, limits }, (context) => readCsv(input, options, context));
 }
 
-async function* readCsv(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord> {
-  const { limits } = context;
+async function* readCsv(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const chunks = readChunks(input, options.signal, (bytes) => (context.bytesRead = bytes));
+  try {
+    yield* parseCsv(chunks, options, context);
+  } finally {
+    // Failing before the body is read (a UTF-16 file) must still release the blob stream.
+    await chunks.return(undefined);
+  }
+}
+
+async function* parseCsv(chunks: AsyncGenerator<Buffer>, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const { head, all } = await peekHead(chunks, SNIFF_BYTES);
   if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))) {
     throw new PermanentProcessingError('encoding_unsupported', 'The CSV file is UTF-16; only UTF-8 is supported.');
   }
   const dialect = detectCsvDialect(head.toString('utf8').replace(/^\uFEFF/, ''));
-  const delimiter = options.delimiter ?? dialect.delimiter;
-
-  let headerLength = -1;
-  let columns: string[] = [];
-  let row = 0;
-  const parserOptions: CsvParseOptions<RowRecord, string[]> = {
-    bom: true,
-    delimiter,
+  const parser = new CsvParser({
+    delimiter: options.delimiter ?? dialect.delimiter,
     quote: dialect.quote,
-    escape: dialect.quote,
-    relax_column_count: true,
-    relax_quotes: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    max_record_size: limits.maxRecordBytes,
-    on_skip: (error: CsvError | undefined) => {
-      if (error?.code === 'CSV_MAX_RECORD_SIZE') {
-        throw new PermanentProcessingError(
-          'record_too_large',
-          `A CSV record near data row ${row + 1} is larger than the limit of ${limits.maxRecordBytes} bytes.`,
-        );
-      }
-      if (headerLength < 0) {
-        throw new PermanentProcessingError('malformed_file', `The CSV header cannot be parsed: ${error?.message ?? 'invalid'}.`);
-      }
-      row += 1;
-      context.problem(row, describeCsvError(error));
-      return undefined;
-    },
-    // Problems are recorded here, in file order, rather than where rows are consumed: the
-    // parser runs a little ahead of the consumer and skipped records are only seen here.
-    on_record: (fields: string[]): RowRecord | null => {
-      if (headerLength < 0) {
-        headerLength = fields.length;
-        columns = headerNames(fields);
-        context.columns = columns;
-        return null;
-      }
-      row += 1;
-      if (fields.length !== headerLength) {
-        context.problem(row, `Expected ${headerLength} fields as in the header, found ${fields.length}.`);
-        return null;
-      }
-      const data: Record<string, unknown> = {};
-      for (let index = 0; index < headerLength; index += 1) data[columns[index]!] = fields[index];
-      return { row, data };
-    },
-  };
-  // The typings tie on_record's result to the callback overloads; the stream API is untyped.
-  const parser = parse(parserOptions as unknown as CsvParseOptions);
-
-  const feeding = pipeline(Readable.from(all), parser).catch(() => {
-    // The parser carries the same error to the loop below, which is where it is reported.
+    maxRecordLength: context.limits.maxRecordBytes,
   });
-  try {
-    yield* parser as AsyncIterable<RowRecord>;
-  } catch (error) {
-    throw unwrapCsvError(error);
-  } finally {
-    parser.destroy();
-    await feeding;
+  const decoder = new StringDecoder('utf8');
+
+  let columns: string[] | undefined;
+  let build: ReturnType<typeof rowBuilder> = () => ({});
+  let row = 0;
+  // Turns parser results into rows; problems are numbered in the same sequence as rows.
+  function rows(results: CsvParseResult[]): RowRecord[] {
+    const records: RowRecord[] = [];
+    for (const result of results) {
+      if (columns === undefined) {
+        if ('problem' in result) throw new PermanentProcessingError('malformed_file', `The CSV header cannot be parsed: ${result.problem}`);
+        columns = headerNames(result.fields);
+        build = rowBuilder(columns);
+        context.columns = columns;
+        continue;
+      }
+      row += 1;
+      if ('problem' in result) {
+        context.problem(row, result.problem);
+        continue;
+      }
+      const { fields } = result;
+      if (fields.length !== columns.length) {
+        context.problem(row, `Expected ${columns.length} fields as in the header, found ${fields.length}.`);
+        continue;
+      }
+      records.push({ row, data: build(fields, '') });
+    }
+    return records;
   }
-  if (headerLength < 0) throw new PermanentProcessingError('malformed_file', 'The CSV file has no header row.');
+
+  let first = true;
+  for await (const chunk of all) {
+    let text = decoder.write(chunk);
+    if (first && text.length > 0) {
+      first = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    yield rows(parser.push(text));
+  }
+  const rest = decoder.end();
+  if (rest) yield rows(parser.push(rest));
+  yield rows(parser.end());
+  if (columns === undefined) throw new PermanentProcessingError('malformed_file', 'The CSV file has no header row.');
 }
 
 /** Blank names get a positional one and repeated names a suffix, so no value is lost. */
@@ -107,26 +101,4 @@ export function headerNames(raw: string[]): string[] {
     seen.set(base, count);
     return count === 1 ? base : `${base}_${count}`;
   });
-}
-
-function describeCsvError(error: CsvError | undefined): string {
-  switch (error?.code) {
-    case 'CSV_QUOTE_NOT_CLOSED':
-      return 'A quoted field is never closed.';
-    case 'CSV_INVALID_CLOSING_QUOTE':
-    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-      return 'A closing quote is followed by other characters.';
-    default:
-      return error?.message ?? 'The record cannot be parsed.';
-  }
-}
-
-/** csv-parse reports our own thrown error as is; anything else it raises is about the data. */
-function unwrapCsvError(error: unknown): unknown {
-  if (error instanceof PermanentProcessingError) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && code.startsWith('CSV_')) {
-    return new PermanentProcessingError('malformed_file', `The CSV file cannot be parsed: ${(error as Error).message}`, { cause: error });
-  }
-  return error;
 }

@@ -1,30 +1,21 @@
 import { PermanentProcessingError } from './processing-error.ts';
 
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACE = 0x7d;
-const CLOSE_BRACKET = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
 /**
- * Fails when a JSON text nests deeper than `maxDepth`, checked on the bytes before parsing:
- * `JSON.parse` itself copes, but the deep value would later overflow the stack of whatever
- * serialises it (JSONB insert, `JSON.stringify`).
+ * Fails when a parsed JSON value nests deeper than `maxDepth`, which would later overflow the
+ * stack of whatever serialises it (JSONB insert, `JSON.stringify`). Checked on the value: V8's `JSON.parse` is not recursive, so parsing a
+ * bounded line first is safe, and walking the (usually flat) result is cheaper than scanning
+ * every byte. The walk stops as soon as the limit is passed.
  */
-export function assertJsonDepth(bytes: Buffer, maxDepth: number, where: string): void {
-  let depth = 0;
-  let inString = false;
-  for (let index = 0; index < bytes.length; index += 1) {
-    const byte = bytes[index];
-    if (inString) {
-      if (byte === BACKSLASH) index += 1;
-      else if (byte === QUOTE) inString = false;
-    } else if (byte === QUOTE) inString = true;
-    else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
-      depth += 1;
-      if (depth > maxDepth) throw nestingTooDeep(maxDepth, where);
-    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) depth -= 1;
+export function assertValueDepth(value: unknown, maxDepth: number, where: string, depth = 1): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (depth > maxDepth) throw nestingTooDeep(maxDepth, where);
+  if (Array.isArray(value)) {
+    for (const item of value) if (typeof item === 'object' && item !== null) assertValueDepth(item, maxDepth, where, depth + 1);
+  } else {
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      if (typeof item === 'object' && item !== null) assertValueDepth(item, maxDepth, where, depth + 1);
+    }
   }
 }
 

@@ -33,7 +33,7 @@ function isWhitespace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
-async function* readJsonArray(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord> {
+async function* readJsonArray(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const { maxRecordBytes, maxJsonDepth } = context.limits;
   let state: State = 'before-array';
   let row = 0;
@@ -82,12 +82,26 @@ async function* readJsonArray(input: Readable, options: TabularOptions, context:
           let end = -1;
           let next: State = 'after-element';
           if (inString) {
-            if (escaped) escaped = false;
-            else if (byte === BACKSLASH) escaped = true;
-            else if (byte === QUOTE) {
-              inString = false;
-              if (scalar && depth === 0) end = index + 1;
+            if (escaped) {
+              escaped = false;
+              continue;
             }
+            // Most bytes are inside strings: jump to the next quote (memchr) instead of
+            // stepping byte by byte, and decide from the backslashes before it whether it closes.
+            const found = chunk.indexOf(QUOTE, index);
+            const stop = found === -1 ? chunk.length : found;
+            let backslashes = 0;
+            while (stop - 1 - backslashes >= index && chunk[stop - 1 - backslashes] === BACKSLASH) backslashes += 1;
+            if (found === -1) {
+              escaped = backslashes % 2 === 1;
+              index = chunk.length;
+              continue;
+            }
+            index = found;
+            if (backslashes % 2 === 1) continue;
+            inString = false;
+            if (scalar && depth === 0) end = index + 1;
+            else continue;
           } else if (byte === QUOTE) {
             inString = true;
           } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
@@ -162,7 +176,7 @@ async function* readJsonArray(input: Readable, options: TabularOptions, context:
       if (piecesLength > maxRecordBytes) throw tooLarge();
       pieces.push(rest);
     }
-    yield* records;
+    if (records.length > 0) yield records;
   }
   if ((state as State) !== 'after-array') throw malformed(state === 'before-array' ? 'the file is empty' : 'the file ends early');
 }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readChunks } from './input-stream.ts';
-import { assertJsonDepth, describeJsonValue, isJsonObject } from './json-depth.ts';
+import { assertValueDepth, describeJsonValue, isJsonObject } from './json-depth.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
 import { createTabularStream, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
@@ -17,7 +17,7 @@ export function processNdjson(input: Readable, options: TabularOptions): Tabular
   return createTabularStream('NDJSON file', { ...options, limits }, (context) => readNdjson(input, options, context));
 }
 
-async function* readNdjson(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord> {
+async function* readNdjson(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const { maxRecordBytes, maxJsonDepth } = context.limits;
   let pending: Buffer[] = [];
   let pendingLength = 0;
@@ -32,7 +32,6 @@ async function* readNdjson(input: Readable, options: TabularOptions, context: Ta
     }
     if (text.trim() === '') return undefined;
     row += 1;
-    assertJsonDepth(bytes, maxJsonDepth, `NDJSON line ${row}`);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -44,6 +43,7 @@ async function* readNdjson(input: Readable, options: TabularOptions, context: Ta
       context.problem(row, `Expected a JSON object, found ${describeJsonValue(value)}.`);
       return undefined;
     }
+    assertValueDepth(value, maxJsonDepth, `NDJSON line ${row}`);
     context.noteKeys(value);
     return { row, data: value };
   };
@@ -51,6 +51,7 @@ async function* readNdjson(input: Readable, options: TabularOptions, context: Ta
     new PermanentProcessingError('record_too_large', `NDJSON line ${row + 1} is longer than the limit of ${maxRecordBytes} bytes.`);
 
   for await (const chunk of readChunks(input, options.signal, (bytes) => (context.bytesRead = bytes))) {
+    const records: RowRecord[] = [];
     let start = 0;
     for (let end = chunk.indexOf(NEWLINE); end !== -1; end = chunk.indexOf(NEWLINE, start)) {
       let bytes = chunk.subarray(start, end);
@@ -62,16 +63,17 @@ async function* readNdjson(input: Readable, options: TabularOptions, context: Ta
       } else if (bytes.length > maxRecordBytes) throw tooLong();
       start = end + 1;
       const record = line(bytes);
-      if (record) yield record;
+      if (record) records.push(record);
     }
     if (start < chunk.length) {
       pendingLength += chunk.length - start;
       if (pendingLength > maxRecordBytes) throw tooLong();
       pending.push(chunk.subarray(start));
     }
+    if (records.length > 0) yield records;
   }
   if (pendingLength > 0) {
     const record = line(Buffer.concat(pending));
-    if (record) yield record;
+    if (record) yield [record];
   }
 }

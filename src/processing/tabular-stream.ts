@@ -81,7 +81,8 @@ export function createTabularStream(
     totalBytes?: number;
     onProgress?: (progress: ProcessingProgress) => void;
   },
-  read: (context: TabularContext) => AsyncIterable<RowRecord>,
+  /** Yields the rows of each chunk read, in order: one array per chunk keeps async overhead per chunk, not per row. */
+  read: (context: TabularContext) => AsyncIterable<RowRecord[]>,
 ): TabularStream {
   const context = new TabularContext(options.limits);
   let started = false;
@@ -99,17 +100,19 @@ export function createTabularStream(
     started = true;
     const { batchSize, maxRows } = options.limits;
     let batch: RowRecord[] = [];
-    for await (const record of read(context)) {
-      rows += 1;
+    for await (const records of read(context)) {
+      rows += records.length;
       if (rows > maxRows) {
         throw new PermanentProcessingError('too_many_rows', `The ${what} has more than ${maxRows} data rows.`);
       }
-      batch.push(record);
-      if (batch.length >= batchSize) {
-        options.signal.throwIfAborted();
-        report(`parsed ${rows} rows`);
-        yield batch;
-        batch = [];
+      for (const record of records) {
+        batch.push(record);
+        if (batch.length >= batchSize) {
+          options.signal.throwIfAborted();
+          report(`parsed ${rows} rows`);
+          yield batch;
+          batch = [];
+        }
       }
     }
     options.signal.throwIfAborted();
@@ -126,5 +129,21 @@ export function createTabularStream(
       columns: [...context.columns],
       ...(context.sheet !== undefined ? { sheet: context.sheet } : {}),
     }),
+  };
+}
+
+/**
+ * Builds row objects for a fixed header. Plain assignment is the fast path, but a column
+ * named `__proto__` would set the prototype instead of a field, so such headers take the
+ * slower path that defines own properties.
+ */
+export function rowBuilder(columns: readonly string[]): (values: readonly unknown[], missing: unknown) => Record<string, unknown> {
+  if (columns.includes('__proto__')) {
+    return (values, missing) => Object.fromEntries(columns.map((column, index) => [column, values[index] ?? missing]));
+  }
+  return (values, missing) => {
+    const data: Record<string, unknown> = {};
+    for (let index = 0; index < columns.length; index += 1) data[columns[index]!] = values[index] ?? missing;
+    return data;
   };
 }

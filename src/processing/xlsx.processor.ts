@@ -5,7 +5,7 @@ import { headerNames } from './csv.processor.ts';
 import { spoolToTempFile } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
-import { createTabularStream, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
+import { createTabularStream, rowBuilder, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
 import { ZipArchive } from './zip-archive.ts';
 
 /** Excel's own limit (XFD); also keeps a hostile `r="ZZZZZZ1"` from allocating a huge row. */
@@ -30,7 +30,7 @@ export function processXlsx(input: Readable, options: TabularOptions): TabularSt
 
 type Cell = string | number | boolean | null;
 
-async function* readXlsx(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord> {
+async function* readXlsx(input: Readable, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
   const { limits } = context;
   const spool = await spoolToTempFile(input, {
     signal: options.signal,
@@ -48,8 +48,9 @@ async function* readXlsx(input: Readable, options: TabularOptions, context: Tabu
       const sharedStrings = workbook.sharedStringsPath
         ? await readSharedStrings(archive, workbook.sharedStringsPath, limits.maxSharedStringsBytes)
         : [];
+      const dateStyles = workbook.stylesPath ? await readDateStyles(archive, workbook.stylesPath) : [];
       options.signal.throwIfAborted();
-      yield* readSheet(archive, sheet.path, sharedStrings, context, options.signal);
+      yield* readSheet(archive, sheet.path, { sharedStrings, dateStyles, date1904: workbook.date1904 }, context, options.signal);
     } finally {
       archive.close();
     }
@@ -69,7 +70,11 @@ function localName(name: string): string {
 }
 
 function attribute(tag: SaxesTagPlain, name: string): string | undefined {
-  for (const [key, value] of Object.entries(tag.attributes)) if (localName(key) === name) return value;
+  // The unprefixed name is the common case and a plain property read; this runs per cell.
+  const attributes = tag.attributes as Record<string, string>;
+  const direct = attributes[name];
+  if (direct !== undefined) return direct;
+  for (const key in attributes) if (key.endsWith(`:${name}`)) return attributes[key];
   return undefined;
 }
 
@@ -92,19 +97,33 @@ function resolveTarget(target: string): string {
   return target.startsWith('/') ? target.slice(1) : path.normalize(path.join('xl', target));
 }
 
-async function readWorkbook(archive: ZipArchive): Promise<{ sheets: SheetRef[]; sharedStringsPath: string | undefined }> {
+interface Workbook {
+  sheets: SheetRef[];
+  sharedStringsPath: string | undefined;
+  stylesPath: string | undefined;
+  date1904: boolean;
+}
+
+async function readWorkbook(archive: ZipArchive): Promise<Workbook> {
   if (!archive.entries.has('xl/workbook.xml')) {
     throw new PermanentProcessingError('malformed_file', 'The file is a zip archive but not an XLSX workbook.');
   }
   const declared: { name: string; id: string }[] = [];
+  let date1904 = false;
   await parsePart(archive, 'xl/workbook.xml', MAX_WORKBOOK_PART_BYTES, (parser) =>
     parser.on('opentag', (tag) => {
-      if (localName(tag.name) !== 'sheet') return;
+      const name = localName(tag.name);
+      if (name === 'workbookPr') {
+        const value = attribute(tag, 'date1904');
+        date1904 = value === '1' || value === 'true';
+      }
+      if (name !== 'sheet') return;
       declared.push({ name: attribute(tag, 'name') ?? '', id: attribute(tag, 'id') ?? '' });
     }),
   );
   const targets = new Map<string, string>();
   let sharedStringsPath: string | undefined;
+  let stylesPath: string | undefined;
   if (archive.entries.has('xl/_rels/workbook.xml.rels')) {
     await parsePart(archive, 'xl/_rels/workbook.xml.rels', MAX_WORKBOOK_PART_BYTES, (parser) =>
       parser.on('opentag', (tag) => {
@@ -113,16 +132,19 @@ async function readWorkbook(archive: ZipArchive): Promise<{ sheets: SheetRef[]; 
         const id = attribute(tag, 'Id');
         if (!target || !id) return;
         targets.set(id, resolveTarget(target));
-        if (attribute(tag, 'Type')?.endsWith('/sharedStrings')) sharedStringsPath = resolveTarget(target);
+        const type = attribute(tag, 'Type');
+        if (type?.endsWith('/sharedStrings')) sharedStringsPath = resolveTarget(target);
+        if (type?.endsWith('/styles')) stylesPath = resolveTarget(target);
       }),
     );
   }
   if (!sharedStringsPath && archive.entries.has('xl/sharedStrings.xml')) sharedStringsPath = 'xl/sharedStrings.xml';
+  if (!stylesPath && archive.entries.has('xl/styles.xml')) stylesPath = 'xl/styles.xml';
   const sheets = declared.map((sheet, index) => ({
     name: sheet.name,
     path: targets.get(sheet.id) ?? `xl/worksheets/sheet${index + 1}.xml`,
   }));
-  return { sheets: sheets.filter((sheet) => archive.entries.has(sheet.path)), sharedStringsPath };
+  return { sheets: sheets.filter((sheet) => archive.entries.has(sheet.path)), sharedStringsPath, stylesPath, date1904 };
 }
 
 function pickSheet(sheets: SheetRef[], wanted: string | number | undefined): SheetRef {
@@ -164,6 +186,54 @@ async function readSharedStrings(archive: ZipArchive, part: string, maxBytes: nu
   return strings;
 }
 
+/** Excel's built-in number formats that show dates or times. */
+const BUILT_IN_DATE_FORMATS = new Set([14, 15, 16, 17, 18, 19, 20, 21, 22, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 45, 46, 47, 50, 51, 52, 53, 54, 55, 56, 57, 58]);
+
+export function isDateFormat(code: string): boolean {
+  // Quoted text, escaped characters and [colour]/[locale] blocks can hold any letter.
+  const stripped = code.replace(/"[^"]*"/g, '').replace(/\\./g, '').replace(/\[[^\]]*\]/g, '');
+  return /[dmyhs]/i.test(stripped) && !/^general$/i.test(stripped.trim());
+}
+
+/** For each cell style index, whether its number format shows a date, so serials can be turned into dates. */
+async function readDateStyles(archive: ZipArchive, part: string): Promise<boolean[]> {
+  if (!archive.entries.has(part)) return [];
+  const customDate = new Map<number, boolean>();
+  const styles: boolean[] = [];
+  let inCellXfs = false;
+  await parsePart(archive, part, MAX_WORKBOOK_PART_BYTES, (parser) => {
+    parser.on('opentag', (tag) => {
+      const name = localName(tag.name);
+      if (name === 'numFmt') customDate.set(Number(attribute(tag, 'numFmtId')), isDateFormat(attribute(tag, 'formatCode') ?? ''));
+      else if (name === 'cellXfs') inCellXfs = true;
+      else if (name === 'xf' && inCellXfs) {
+        const id = Number(attribute(tag, 'numFmtId') ?? 0);
+        styles.push(customDate.get(id) ?? BUILT_IN_DATE_FORMATS.has(id));
+      }
+    });
+    parser.on('closetag', (tag) => {
+      if (localName(tag.name) === 'cellXfs') inCellXfs = false;
+    });
+  });
+  return styles;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * An Excel date serial as ISO 8601 without a zone (Excel dates have none): a date, a
+ * date-time, or a time of day for serials under 1.
+ */
+export function excelSerialToIso(serial: number, date1904: boolean): string {
+  // Day 0 of the 1900 system is 1899-12-30 once Excel's phantom 1900-02-29 is allowed for.
+  const epoch = date1904 ? Date.UTC(1904, 0, 1) : Date.UTC(1899, 11, 30);
+  const days = !date1904 && serial < 61 ? serial + 1 : serial;
+  const iso = new Date(epoch + Math.round(days * DAY_MS)).toISOString();
+  if (serial >= 0 && serial < 1) return iso.slice(11, 19);
+  if (Number.isInteger(serial)) return iso.slice(0, 10);
+  return iso.endsWith('.000Z') ? iso.slice(0, 19) : iso.slice(0, 23);
+}
+
 export function columnIndex(reference: string): number {
   let index = 0;
   for (let position = 0; position < reference.length; position += 1) {
@@ -175,19 +245,25 @@ export function columnIndex(reference: string): number {
   return index - 1;
 }
 
+/** Cell and row attributes (r, t, s) are unprefixed in SpreadsheetML: read them directly. */
+function plainAttribute(tag: SaxesTagPlain, name: string): string | undefined {
+  return (tag.attributes as Record<string, string>)[name];
+}
+
 async function* readSheet(
   archive: ZipArchive,
   part: string,
-  sharedStrings: string[],
+  lookups: CellLookups,
   context: TabularContext,
   signal: AbortSignal,
-): AsyncGenerator<RowRecord> {
+): AsyncGenerator<RowRecord[]> {
   const parser = xmlParser(part);
   const completed: { number: number; cells: Cell[] }[] = [];
   let rowNumber = 0;
   let cells: Cell[] = [];
   let column = -1;
   let cellType: string | undefined;
+  let cellStyle = 0;
   let text = '';
   let capturing = false;
   let inCell = false;
@@ -195,19 +271,20 @@ async function* readSheet(
   parser.on('opentag', (tag) => {
     switch (localName(tag.name)) {
       case 'row': {
-        const declared = Number(attribute(tag, 'r'));
+        const declared = Number(plainAttribute(tag, 'r'));
         rowNumber = Number.isInteger(declared) && declared > rowNumber ? declared : rowNumber + 1;
         cells = [];
         column = -1;
         break;
       }
       case 'c': {
-        const reference = attribute(tag, 'r');
+        const reference = plainAttribute(tag, 'r');
         column = reference ? columnIndex(reference) : column + 1;
         if (column < 0 || column >= MAX_COLUMNS) {
           throw new PermanentProcessingError('malformed_file', `${part} has a cell outside Excel's ${MAX_COLUMNS} columns.`);
         }
-        cellType = attribute(tag, 't');
+        cellType = plainAttribute(tag, 't');
+        cellStyle = Number(plainAttribute(tag, 's') ?? 0);
         text = '';
         inCell = true;
         break;
@@ -229,7 +306,7 @@ async function* readSheet(
         break;
       case 'c':
         inCell = false;
-        cells[column] = cellValue(cellType, text, sharedStrings);
+        cells[column] = cellValue(cellType, cellStyle, text, lookups);
         break;
       case 'row':
         completed.push({ number: rowNumber, cells });
@@ -238,10 +315,12 @@ async function* readSheet(
   });
 
   let header: string[] | undefined;
+  let build: ReturnType<typeof rowBuilder> = () => ({});
   let headerRow = 0;
   for await (const chunk of archive.text(part)) {
     signal.throwIfAborted();
     parser.write(chunk);
+    const records: RowRecord[] = [];
     for (const row of completed) {
       let last = row.cells.length - 1;
       while (last >= 0 && (row.cells[last] === undefined || row.cells[last] === null || row.cells[last] === '')) last -= 1;
@@ -250,6 +329,7 @@ async function* readSheet(
         header = headerNames(Array.from({ length: last + 1 }, (_, index) => String(row.cells[index] ?? '')));
         headerRow = row.number;
         context.columns = header;
+        build = rowBuilder(header);
         continue;
       }
       const dataRow = row.number - headerRow;
@@ -257,19 +337,24 @@ async function* readSheet(
         context.problem(dataRow, `A value in column ${last + 1} has no header (the header has ${header.length} columns).`);
         continue;
       }
-      const data: Record<string, unknown> = {};
-      for (let index = 0; index < header.length; index += 1) data[header[index]!] = row.cells[index] ?? null;
-      yield { row: dataRow, data };
+      records.push({ row: dataRow, data: build(row.cells, null) });
     }
     completed.length = 0;
+    if (records.length > 0) yield records;
   }
   parser.close();
 }
 
-function cellValue(type: string | undefined, text: string, sharedStrings: string[]): Cell {
+interface CellLookups {
+  sharedStrings: string[];
+  dateStyles: boolean[];
+  date1904: boolean;
+}
+
+function cellValue(type: string | undefined, style: number, text: string, lookups: CellLookups): Cell {
   switch (type) {
     case 's': {
-      const value = sharedStrings[Number(text)];
+      const value = lookups.sharedStrings[Number(text)];
       return value ?? null;
     }
     case 'b':
@@ -282,7 +367,8 @@ function cellValue(type: string | undefined, text: string, sharedStrings: string
     default: {
       if (text === '') return null;
       const number = Number(text);
-      return Number.isFinite(number) ? number : text;
+      if (!Number.isFinite(number)) return text;
+      return lookups.dateStyles[style] === true ? excelSerialToIso(number, lookups.date1904) : number;
     }
   }
 }

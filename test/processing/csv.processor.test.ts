@@ -73,9 +73,50 @@ describe('processCsv', () => {
     expect(second).toEqual(first);
   });
 
+  it.each([1, 2, 3, 5, 4096])('parses CRLF, quoted CRLF, doubled quotes and empty fields the same in chunks of %i', async (size) => {
+    const csv = 'a,b,c\r\n"x ""1""","line\r\nbreak",\r\n\r\n,,\r\n"",2,"3"';
+    const { rows, summary } = await collect(processCsv(streamOf(csv, size), { signal: signal() }));
+    expect(summary.problemCount).toBe(0);
+    expect(rows).toEqual([
+      { row: 1, data: { a: 'x "1"', b: 'line\r\nbreak', c: '' } },
+      { row: 2, data: { a: '', b: '', c: '' } },
+      { row: 3, data: { a: '', b: '2', c: '3' } },
+    ]);
+  });
+
+  it('reports text after a closing quote and a quote left open at the end as row problems', async () => {
+    const csv = 'a,b\n"x"y,1\n2,3\n4,"never closed\n5,6\n';
+    const { rows, summary } = await collect(processCsv(streamOf(csv), { signal: signal() }));
+    expect(rows).toEqual([{ row: 2, data: { a: '2', b: '3' } }]);
+    expect(summary.problems).toEqual([
+      { row: 1, message: 'A closing quote is followed by other characters.' },
+      { row: 3, message: 'A quoted field is never closed.' },
+    ]);
+  });
+
+  it('keeps a quote inside an unquoted field as it is', async () => {
+    const { rows } = await collect(processCsv(streamOf('a,b\n5" disk,ok\n'), { signal: signal() }));
+    expect(rows).toEqual([{ row: 1, data: { a: '5" disk', b: 'ok' } }]);
+  });
+
   it('names blank and repeated headers so no value is lost', async () => {
     const { summary } = await collect(processCsv(streamOf('id,,id\n1,2,3\n'), { signal: signal() }));
     expect(summary.columns).toEqual(['id', 'column_2', 'id_2']);
+  });
+
+  it('keeps a column named __proto__ as an ordinary field', async () => {
+    const { rows } = await collect(processCsv(streamOf('__proto__,b\n{"x":1},2\n'), { signal: signal() }));
+    const data = rows[0]!.data;
+    expect(Object.keys(data)).toEqual(['__proto__', 'b']);
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    expect(JSON.stringify(data)).toBe('{"__proto__":"{\\"x\\":1}","b":"2"}');
+  });
+
+  it('refuses a file with more rows than the limit', async () => {
+    const csv = 'n\n' + Array.from({ length: 30 }, (_, index) => String(index)).join('\n');
+    await expect(collect(processCsv(streamOf(csv), { signal: signal(), limits: { maxRows: 20 } }))).rejects.toMatchObject({
+      code: 'too_many_rows',
+    });
   });
 
   it('yields batches of the configured size', async () => {
@@ -89,9 +130,11 @@ describe('processCsv', () => {
     await expect(collect(processCsv(streamOf(''), { signal: signal() }))).rejects.toMatchObject({ code: 'malformed_file' });
   });
 
-  it('refuses a UTF-16 file as bad data', async () => {
-    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n', 'utf16le')]);
-    await expect(collect(processCsv(streamOf(utf16), { signal: signal() }))).rejects.toMatchObject({ code: 'encoding_unsupported' });
+  it('refuses a UTF-16 file as bad data and releases the input stream', async () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n'.repeat(20_000), 'utf16le')]);
+    const input = streamOf(utf16, 1024);
+    await expect(collect(processCsv(input, { signal: signal() }))).rejects.toMatchObject({ code: 'encoding_unsupported' });
+    expect(input.destroyed).toBe(true);
   });
 
   it('stops at a 100 MB field with a clear permanent error instead of running out of memory', async () => {
@@ -112,7 +155,7 @@ describe('processCsv', () => {
     );
     expect(error).toBeInstanceOf(PermanentProcessingError);
     expect(error).toMatchObject({ code: 'record_too_large', retryable: false });
-    expect((error as Error).message).toMatch(/larger than the limit of 4194304 bytes/);
+    expect((error as Error).message).toMatch(/larger than the limit of 4194304/);
     expect(produced).toBeLessThan(16 * 1024 * 1024);
   });
 

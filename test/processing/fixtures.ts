@@ -115,20 +115,39 @@ export function pngHeaderClaiming(width: number, height: number): Buffer {
 }
 
 /**
- * A generated source that records how many bytes it has handed out, so a test can prove the
- * processor reads only a little ahead of what it has yielded instead of the whole input.
+ * A generated tabular file, produced lazily in 64 KiB chunks, that records how many bytes it
+ * has handed out and where each row ends, so a test can prove the processor reads only a
+ * little ahead of the rows it has yielded instead of the whole input.
  */
-export function countingSource(parts: Iterable<string>): { stream: Readable; produced: () => number } {
+export function generatedRows(options: { rows: number; prefix: string; row: (index: number) => string; suffix: string }): {
+  stream: Readable;
+  produced: () => number;
+  rowEnd: (row: number) => number;
+} {
+  const ends = new Float64Array(options.rows + 1);
   let produced = 0;
-  const stream = Readable.from(
-    (function* () {
-      for (const part of parts) {
-        const bytes = Buffer.from(part);
+  function* chunks() {
+    let pending = options.prefix;
+    let offset = Buffer.byteLength(options.prefix);
+    for (let index = 1; index <= options.rows; index += 1) {
+      const text = options.row(index);
+      offset += Buffer.byteLength(text);
+      ends[index] = offset;
+      pending += text;
+      if (pending.length >= 64 * 1024) {
+        const bytes = Buffer.from(pending);
         produced += bytes.length;
+        pending = '';
         yield bytes;
       }
-    })(),
-    { highWaterMark: 1 },
-  );
-  return { stream, produced: () => produced };
+    }
+    const bytes = Buffer.from(pending + options.suffix);
+    produced += bytes.length;
+    yield bytes;
+  }
+  return {
+    stream: Readable.from(chunks(), { highWaterMark: 1 }),
+    produced: () => produced,
+    rowEnd: (row) => ends[row]!,
+  };
 }

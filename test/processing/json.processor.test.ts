@@ -28,6 +28,15 @@ describe('processJson', () => {
     ]);
   });
 
+  it.each([1, 2, 3, 4, 5, 7, 64])('finds string ends after escaped quotes and backslashes in chunks of %i', async (size) => {
+    const values = ['plain', 'quote " inside', 'ends with backslash \\', '\\"', '\\\\', 'x\\\\"y', '"', '', '}]"[{,'];
+    const objects = values.map((text, index) => ({ index, text, [text]: text }));
+    const json = JSON.stringify(objects);
+    const { rows, summary } = await collect(processJson(streamOf(json, size), { signal: signal() }));
+    expect(summary.problemCount).toBe(0);
+    expect(rows.map((row) => row.data)).toEqual(objects);
+  });
+
   it('accepts an empty array', async () => {
     const { rows, summary } = await collect(processJson(streamOf('[]'), { signal: signal() }));
     expect(rows).toEqual([]);

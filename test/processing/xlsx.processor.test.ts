@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import ExcelJS from 'exceljs';
 import { processXlsx } from '../../src/processing/index.ts';
+import { excelSerialToIso, isDateFormat } from '../../src/processing/xlsx.processor.ts';
 import { buildZip, collect, signal, streamOf, workbookParts } from './fixtures.ts';
 
 async function excelWorkbook(): Promise<Buffer> {
@@ -51,6 +55,27 @@ describe('processXlsx', () => {
     await expect(
       collect(processXlsx(streamOf(await excelWorkbook(), 4096), { signal: signal(), sheet: 'Missing' })),
     ).rejects.toMatchObject({ code: 'sheet_not_found', message: expect.stringContaining('"People", "Other"') });
+  });
+
+  it('turns date-formatted cells into ISO dates and leaves other numbers alone', async () => {
+    const workbook = new ExcelJS.Workbook();
+    const sheet = workbook.addWorksheet('Dates');
+    sheet.addRow(['day', 'moment', 'count']);
+    sheet.addRow([new Date(Date.UTC(2024, 1, 29)), new Date(Date.UTC(2024, 1, 29, 13, 45, 30)), 45_000]);
+    sheet.getCell('B2').numFmt = 'yyyy-mm-dd hh:mm:ss';
+    const bytes = Buffer.from(await workbook.xlsx.writeBuffer());
+    const { rows } = await collect(processXlsx(streamOf(bytes, 4096), { signal: signal() }));
+    expect(rows).toEqual([{ row: 1, data: { day: '2024-02-29', moment: '2024-02-29T13:45:30', count: 45_000 } }]);
+  });
+
+  it('converts serials in both date systems and recognises date formats', () => {
+    expect(excelSerialToIso(1, false)).toBe('1900-01-01');
+    expect(excelSerialToIso(45_000, false)).toBe('2023-03-15');
+    expect(excelSerialToIso(0, true)).toBe('00:00:00');
+    expect(excelSerialToIso(1, true)).toBe('1904-01-02');
+    expect(excelSerialToIso(0.5, false)).toBe('12:00:00');
+    expect(['yyyy-mm-dd', 'd/m/yy h:mm', '[$-409]mmm d', 'hh:mm'].every(isDateFormat)).toBe(true);
+    expect(['0.00', '#,##0', '"days"0', 'General', '[Red]0'].some(isDateFormat)).toBe(false);
   });
 
   it('reads inline strings, empty cells as null and cells without references', async () => {
@@ -125,5 +150,22 @@ describe('processXlsx', () => {
     await expect(collect(processXlsx(streamOf(buildZip(workbookParts(xml))), { signal: signal() }))).rejects.toMatchObject({
       code: 'malformed_file',
     });
+  });
+
+  it('removes its temporary spool file after success and after failure', async () => {
+    const tempDir = await mkdtemp(path.join(os.tmpdir(), 'intake-xlsx-test-'));
+    try {
+      await collect(processXlsx(streamOf(await excelWorkbook(), 4096), { signal: signal(), limits: { tempDir } }));
+      const bomb = buildZip(workbookParts(Buffer.alloc(8 * 1024 * 1024)));
+      await expect(collect(processXlsx(streamOf(bomb, 4096), { signal: signal(), limits: { tempDir } }))).rejects.toMatchObject({
+        code: 'zip_bomb',
+      });
+      await expect(
+        collect(processXlsx(streamOf(await excelWorkbook(), 4096), { signal: signal(), limits: { tempDir, maxXlsxBytes: 1000 } })),
+      ).rejects.toMatchObject({ code: 'file_too_large' });
+      expect(await readdir(tempDir)).toEqual([]);
+    } finally {
+      await rm(tempDir, { recursive: true, force: true });
+    }
   });
 });
