@@ -76,6 +76,20 @@ export function defineJob<Payload extends TSchema, Result = unknown>(
   });
 }
 
+const validators = new WeakMap<JobDefinition, ReturnType<typeof Compile>>();
+
+/** The first problem with a payload for this job type, or undefined when it is valid. */
+export function payloadProblem(definition: JobDefinition, payload: unknown): string | undefined {
+  let validator = validators.get(definition);
+  if (!validator) {
+    validator = Compile(definition.payload);
+    validators.set(definition, validator);
+  }
+  if (validator.Check(payload)) return undefined;
+  const first = validator.Errors(payload)[0];
+  return first ? `${first.instancePath || '/'} ${first.message}` : 'payload does not match its schema';
+}
+
 /** Delay before attempt `attempt + 1`, given that attempt number `attempt` (1-based) just failed. */
 export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const exponential = Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** Math.max(0, attempt - 1));
@@ -143,15 +157,11 @@ export class JobRegistry {
     handler: JobHandler<Payload, Result>,
   ): this {
     if (this.jobs.has(definition.name)) throw new Error(`job type ${definition.name} is registered twice`);
-    const validator = Compile(definition.payload);
     this.jobs.set(definition.name, {
       definition: definition as JobDefinition,
       handler: handler as JobHandler,
-      validate(payload) {
-        if (validator.Check(payload)) return undefined;
-        const first = validator.Errors(payload)[0];
-        return first ? `${first.instancePath || '/'} ${first.message}` : 'payload does not match its schema';
-      },
+      // Checked again when the job runs: a stored payload may predate a schema change.
+      validate: (payload) => payloadProblem(definition as JobDefinition, payload),
     });
     return this;
   }

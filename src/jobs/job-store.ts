@@ -1,7 +1,7 @@
 import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { jobs, type JobErrorInfo, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
-import type { JobDefinition } from './job-catalog.ts';
+import { payloadProblem, type JobDefinition } from './job-catalog.ts';
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -38,6 +38,9 @@ export class JobStore {
 
   /** Inserts the job, or returns the existing one with the same idempotency key. */
   async insert(input: InsertJobInput, tx: Db = this.db): Promise<{ row: JobRow; created: boolean }> {
+    const problem = payloadProblem(input.definition, input.payload);
+    // A caller's bug, not a user's: the payload is built by code from already-validated input.
+    if (problem !== undefined) throw new TypeError(`invalid payload for job ${input.definition.name}: ${problem}`);
     const [inserted] = await tx
       .insert(jobs)
       .values({

@@ -44,10 +44,18 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
       workerData: { registryModule: options.registryModule, registryExport: options.registryExport ?? 'createJobRegistry' },
     });
     const calls = new Map<number, Call>();
+    let started = false;
+    let gone = false;
     let markReady!: () => void;
-    const ready = new Promise<void>((resolve) => {
-      markReady = resolve;
+    let markBroken!: (error: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = () => {
+        started = true;
+        resolve();
+      };
+      markBroken = reject;
     });
+    ready.catch(() => undefined);
     const thread: Thread = { worker, calls, ready };
     const post = (message: ToThread) => worker.postMessage(message);
     worker.on('message', (message: FromThread) => {
@@ -81,12 +89,17 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
       }
     });
     const fail = (error: Error) => {
+      if (gone) return;
+      gone = true;
+      markBroken(error);
       for (const call of calls.values()) call.reject(error);
       calls.clear();
       const index = threads.indexOf(thread);
       if (index >= 0) threads.splice(index, 1);
-      // A crashed thread is replaced; its jobs failed transiently and will be retried.
-      if (!closed) threads.push(spawn());
+      // A thread that crashed while running is replaced (its jobs failed transiently and are
+      // retried); one that could not even start would only crash again, so it is not.
+      if (!closed && started) threads.push(spawn());
+      else if (!closed) options.log.error({ err: error }, 'job worker thread failed to start; jobs will fail until restarted');
     };
     worker.on('error', (error) => {
       options.log.error({ err: error }, 'job worker thread crashed');
@@ -103,8 +116,8 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
   return {
     async execute(job: RegisteredJob, payload: unknown, context: JobContext): Promise<unknown> {
       // The least busy thread: jobs are async, so a thread interleaves several while they wait on I/O.
+      if (threads.length === 0) throw new Error('no job worker thread is running');
       const thread = threads.reduce((best, candidate) => (candidate.calls.size < best.calls.size ? candidate : best));
-      if (!thread) throw new Error('no job worker thread is running');
       await thread.ready;
       const callId = ++nextCall;
       return new Promise((resolve, reject) => {

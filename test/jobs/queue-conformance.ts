@@ -132,10 +132,17 @@ export function queueConformance(label: string, makeHarness: () => Promise<Queue
       expect(done.error).toEqual({ kind: 'permanent', message: 'row 3: not a CSV', details: { row: 3 } });
     });
 
-    it('fails a job whose stored payload does not match its schema', async () => {
+    it('refuses to enqueue a payload that does not match its schema', async () => {
       const definition = job();
-      await start(new JobRegistry().register(definition, async () => 'never'));
-      const { id } = await api.enqueue(definition, { n: 'not a number' } as unknown as { n: number });
+      await expect(api.enqueue(definition, { n: 'seven' } as unknown as { n: number })).rejects.toThrow(/invalid payload/);
+    });
+
+    it('fails a job whose stored payload no longer matches its schema', async () => {
+      const enqueuedAs = job();
+      // The worker runs a newer release in which the payload shape changed.
+      const newer = defineJob({ ...enqueuedAs, version: 2, payload: Type.Object({ n: Type.String() }) });
+      await start(new JobRegistry().register(newer, async () => 'never'));
+      const { id } = await api.enqueue(enqueuedAs, { n: 1 });
       const done = await finished(id);
       expect(done.status).toBe('failed');
       expect(done.error?.kind).toBe('invalid_payload');

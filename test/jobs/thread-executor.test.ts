@@ -1,0 +1,72 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
+import type { JobExecutor } from '../../src/jobs/job-runner.ts';
+import { jobs, type JobRow } from '../../src/jobs/jobs.schema.ts';
+import { createThreadExecutor } from '../../src/jobs/thread-executor.ts';
+import { createThreadTestRegistry, inThreadJob, rejectedInThreadJob, waitsInThreadJob } from './fixtures/thread-jobs.ts';
+import { createHarness, eventually, silentLog, type QueueHarness } from './queue-harness.ts';
+
+describe('running handlers in worker threads (embedded serve)', () => {
+  let harness: QueueHarness;
+  let queue: JobQueue;
+  let executor: JobExecutor;
+  let workers: RunningWorkers;
+
+  beforeAll(async () => {
+    harness = await createHarness('pglite', 'embedded');
+    queue = harness.createQueue();
+    executor = createThreadExecutor({
+      threads: 1,
+      registryModule: new URL('./fixtures/thread-jobs.ts', import.meta.url).href,
+      registryExport: 'createThreadTestRegistry',
+      database: harness.database(),
+      log: silentLog,
+    });
+    // The main thread's registry supplies the definitions (queue, limits, retries); the thread runs the handlers.
+    workers = await queue.startWorkers({ registry: createThreadTestRegistry({ db: harness.database().db }), executor });
+  }, 60_000);
+
+  afterAll(async () => {
+    await workers?.close(0);
+    await executor?.close();
+    await harness?.close();
+  });
+
+  async function finished(id: string): Promise<JobRow> {
+    return eventually(async () => {
+      const [row] = await harness.database().db.select().from(jobs).where(eq(jobs.id, id));
+      return row && !['queued', 'running'].includes(row.status) ? row : undefined;
+    }, 30_000);
+  }
+
+  it('runs the handler in another thread, which reads the embedded database through the main thread', async () => {
+    const { id } = await queue.enqueue(inThreadJob, { rows: 3 });
+    const done = await finished(id);
+    expect(done.error).toBeNull();
+    expect(done.status).toBe('succeeded');
+    const result = done.result as { threadId: number; jobs: number; rows: number };
+    expect(result.threadId).toBeGreaterThan(0);
+    expect(result.jobs).toBeGreaterThanOrEqual(1);
+    expect(result.rows).toBe(3);
+    expect(done.progress).toEqual({ current: 1, total: 2, message: 'querying through the main thread' });
+  }, 60_000);
+
+  it('keeps a permanent error permanent across the thread boundary', async () => {
+    const { id } = await queue.enqueue(rejectedInThreadJob, {});
+    const done = await finished(id);
+    expect(done.status).toBe('failed');
+    expect(done.attempts).toBe(1);
+    expect(done.error).toEqual({ kind: 'permanent', message: 'bad data', details: { row: 9 } });
+  });
+
+  it('delivers a cancellation to the task running in the thread', async () => {
+    const { id } = await queue.enqueue(waitsInThreadJob, {});
+    await eventually(async () => {
+      const [row] = await harness.database().db.select().from(jobs).where(eq(jobs.id, id));
+      return row?.progress.message === 'waiting';
+    }, 30_000);
+    expect(await queue.cancel(id)).toBe('cancelling');
+    expect((await finished(id)).status).toBe('cancelled');
+  }, 30_000);
+});
