@@ -25,6 +25,9 @@ import { redactUrl } from './config/config-spec.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { FileService } from './files/file.service.ts';
 import { filesRoutes } from './files/files.routes.ts';
+import { processFileJob } from './files/file-processing.job.ts';
+import { RecordService } from './records/record.service.ts';
+import { recordsRoutes } from './records/records.routes.ts';
 import { healthRoutes } from './health/health.routes.ts';
 import type { ReadinessCheck } from './health/readiness.ts';
 import type { App } from './http/app-types.ts';
@@ -219,9 +222,20 @@ function buildServices(config: Config, deps: AppDependencies) {
     config: config.auth,
   });
   const authenticator = new Authenticator(db, tokens, deps.tokenRevocations, apiKeys);
-  const files = new FileService(db, deps.blobStore, config.files);
+  const files = new FileService(db, deps.blobStore, config.files, {
+    async enqueue(file, tx, reason) {
+      const job = await deps.jobQueue.enqueue(
+        processFileJob,
+        { file_id: file.id },
+        // An upload queues its processing once; an explicit request always queues a new run.
+        { ownerId: file.ownerId, fileId: file.id, tx, ...(reason === 'upload' ? { idempotencyKey: `upload:${file.id}` } : {}) },
+      );
+      return job.id;
+    },
+  });
+  const records = new RecordService(db);
   const jobs = new JobService(db, deps.jobQueue, QUEUE_NAMES);
-  return { users, apiKeys, auth, authenticator, files, jobs };
+  return { users, apiKeys, auth, authenticator, files, records, jobs };
 }
 
 function apiRoutes(config: Config, services: Services) {
@@ -237,6 +251,7 @@ function apiRoutes(config: Config, services: Services) {
       });
     });
     await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });
+    await app.register(recordsRoutes, { files: services.files, records: services.records });
     await app.register(filesRoutes, {
       files: services.files,
       maxUploadBytes: config.files.maxUploadBytes,

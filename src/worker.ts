@@ -8,6 +8,8 @@ import { createJobQueue } from './jobs/job-queue-factory.ts';
 import { inlineExecutor, type JobExecutor } from './jobs/job-runner.ts';
 import { createThreadExecutor } from './jobs/thread-executor.ts';
 import { loggerOptions } from './logging/logger.ts';
+import type { BlobStore } from './storage/blob-store.ts';
+import { createBlobStore, openOnce } from './storage/create-blob-store.ts';
 
 /** What a worker runs on. A test (or `intake serve`, sharing its own) passes some; the rest come from config. */
 export interface WorkerDependencies {
@@ -16,6 +18,7 @@ export interface WorkerDependencies {
   registry: JobRegistry;
   executor: JobExecutor;
   log: JobLogger;
+  blobStore: BlobStore;
 }
 
 export interface WorkerOptions {
@@ -46,12 +49,21 @@ export async function buildWorker(
     }
     const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, log);
     if (!overrides.jobQueue) owned.unshift(jobQueue);
-    const registry = overrides.registry ?? createJobRegistry({ db: database.db });
+    let blobStore: BlobStore | undefined = overrides.blobStore;
+    const blobs = openOnce(async () => {
+      if (!blobStore) {
+        blobStore = await createBlobStore(config.storage);
+        owned.push(blobStore);
+      }
+      return blobStore;
+    });
+    const registry = overrides.registry ?? createJobRegistry({ db: database.db, config, blobs });
     let executor = overrides.executor ?? inlineExecutor;
     if (!overrides.executor && (options.threads ?? 0) > 0) {
       executor = createThreadExecutor({
         threads: options.threads ?? 1,
         registryModule: new URL('./jobs/job-handlers.ts', import.meta.url).href,
+        config,
         database,
         log,
       });

@@ -11,13 +11,15 @@ import { authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.
 import { rateLimitCounters } from '../rate-limit/rate-limit.schema.ts';
 import { users } from '../users/user.schema.ts';
 import { files } from '../files/file.schema.ts';
+import { records } from '../records/record.schema.ts';
 
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
 export * from '../rate-limit/rate-limit.schema.ts';
 export * from '../users/user.schema.ts';
 export * from '../files/file.schema.ts';
+export * from '../records/record.schema.ts';
 
-export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files, jobs };
+export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files, records, jobs };
 
 export type Schema = typeof schema;

@@ -45,26 +45,37 @@ export interface ListFilesQuery {
   ownerId?: string;
 }
 
-/** Work to do once files exist (enqueue processing, send events); runs after the rows commit. */
-export type FilesStoredListener = (stored: readonly FileRow[], options: { process: boolean }) => Promise<void>;
+/**
+ * Queues a file's processing inside the transaction that records the file, so the file and
+ * its job exist together or not at all. Returns the job id.
+ */
+export interface FileProcessingQueue {
+  enqueue(file: FileRow, tx: Db, reason: 'upload' | 'request'): Promise<string>;
+}
+
+export interface StoredFile {
+  file: FileRow;
+  /** The processing job queued for it, if any. */
+  jobId: string | null;
+}
 
 /** Where a file's blobs live: the original and anything derived from it share the prefix. */
 export function filePrefix(ownerId: string, fileId: string): string {
   return `files/${ownerId}/${fileId}/`;
 }
 
-export class FileService {
-  private readonly listeners: FilesStoredListener[] = [];
+/** Where the thumbnail of an image lives: beside the original, so deleting the file removes it. */
+export function thumbnailKey(file: Pick<FileRow, 'ownerId' | 'id'>): string {
+  return `${filePrefix(file.ownerId, file.id)}thumbnail.webp`;
+}
 
+export class FileService {
   constructor(
     private readonly db: Db,
     private readonly blobs: BlobStore,
     private readonly limits: FileLimits,
+    private readonly processing?: FileProcessingQueue,
   ) {}
-
-  onFilesStored(listener: FilesStoredListener): void {
-    this.listeners.push(listener);
-  }
 
   /**
    * Streams every part to storage while hashing and inspecting it, then records all files in
@@ -72,8 +83,9 @@ export class FileService {
    * blobs already written, and no row is ever written for them: a request stores all its files
    * or none. A crash in between leaves only blobs without rows, which `sweepOrphans` removes.
    */
-  async upload(owner: Caller, parts: AsyncIterable<IncomingFile>, options: { process: boolean; signal?: AbortSignal }): Promise<FileRow[]> {
+  async upload(owner: Caller, parts: AsyncIterable<IncomingFile>, options: { process: boolean; signal?: AbortSignal }): Promise<StoredFile[]> {
     const stored: FileRow[] = [];
+    let recorded: StoredFile[];
     try {
       for await (const part of parts) {
         if (part.fieldName !== 'files') {
@@ -87,13 +99,33 @@ export class FileService {
         stored.push(await this.storePart(owner.id, part, options.signal));
       }
       if (stored.length === 0) throw ERRORS.badRequest('The request holds no file; send one or more parts named "files".');
-      await this.db.insert(files).values(stored);
+      recorded = await this.db.transaction(async (tx) => {
+        await tx.insert(files).values(stored);
+        return this.queueProcessing(tx, stored, options.process, 'upload');
+      });
     } catch (error) {
       await Promise.allSettled(stored.map((row) => this.blobs.delete(row.storageKey)));
       throw error;
     }
-    await this.notify(stored, options.process);
-    return stored;
+    return recorded;
+  }
+
+  private async queueProcessing(tx: Db, rows: FileRow[], process: boolean, reason: 'upload' | 'request'): Promise<StoredFile[]> {
+    const result: StoredFile[] = [];
+    for (const file of rows) {
+      const jobId = process && this.processing ? await this.processing.enqueue(file, tx, reason) : null;
+      result.push({ file, jobId });
+    }
+    return result;
+  }
+
+  /** Queues (re)processing of a stored file; answers the job id. */
+  async process(caller: Caller, id: string): Promise<StoredFile> {
+    const file = await this.get(caller, id);
+    if (file.status === 'pending') throw ERRORS.conflict('The upload of this file has not been completed.');
+    if (!this.processing) throw ERRORS.serviceUnavailable('Processing is not available.');
+    const [queued] = await this.db.transaction((tx) => this.queueProcessing(tx, [file], true, 'request'));
+    return queued!;
   }
 
   private async storePart(ownerId: string, part: IncomingFile, signal: AbortSignal | undefined): Promise<FileRow> {
@@ -193,6 +225,12 @@ export class FileService {
     return { file, content };
   }
 
+  async thumbnail(caller: Caller, id: string): Promise<BlobDownload> {
+    const file = await this.get(caller, id);
+    if (!file.metadata?.thumbnail) throw ERRORS.notFound('This file has no thumbnail (only processed images have one).');
+    return this.blobs.get(thumbnailKey(file));
+  }
+
   async createLink(caller: Caller, id: string, expiresInSeconds: number): Promise<SignedUrl> {
     if (expiresInSeconds > this.limits.maxLinkSeconds) {
       throw ERRORS.validation([{ path: 'body.expires_in', message: `must be at most ${this.limits.maxLinkSeconds} seconds` }]);
@@ -246,7 +284,7 @@ export class FileService {
    * the type, and the announced hash. A blob that fails is deleted and the upload can be retried
    * with a new URL; a file passes from `pending` to `uploaded` once.
    */
-  async completeDirectUpload(caller: Caller, id: string, options: { process: boolean }): Promise<FileRow> {
+  async completeDirectUpload(caller: Caller, id: string, options: { process: boolean }): Promise<StoredFile> {
     const file = await this.get(caller, id);
     if (file.status !== 'pending') throw ERRORS.conflict('This upload is already complete.');
     const info = await this.blobs.head(file.storageKey);
@@ -262,14 +300,16 @@ export class FileService {
       if (file.expectedSha256 && digest !== file.expectedSha256) {
         throw ERRORS.validation([{ path: 'sha256', message: 'the uploaded bytes do not match the announced SHA-256' }]);
       }
-      const [completed] = await this.db
-        .update(files)
-        .set({ status: 'uploaded', sha256: digest, uploadExpiresAt: null, updatedAt: new Date() })
-        .where(and(eq(files.id, file.id), eq(files.status, 'pending')))
-        .returning();
-      if (!completed) throw ERRORS.conflict('This upload is already complete.');
-      await this.notify([completed], options.process);
-      return completed;
+      const completed = await this.db.transaction(async (tx) => {
+        const [row] = await tx
+          .update(files)
+          .set({ status: 'uploaded', sha256: digest, uploadExpiresAt: null, updatedAt: new Date() })
+          .where(and(eq(files.id, file.id), eq(files.status, 'pending')))
+          .returning();
+        if (!row) throw ERRORS.conflict('This upload is already complete.');
+        return this.queueProcessing(tx, [row], options.process, 'upload');
+      });
+      return completed[0]!;
     } catch (error) {
       if (isAppError(error) && error.status < 500 && error.code !== 'conflict') {
         await this.blobs.delete(file.storageKey);
@@ -338,9 +378,6 @@ export class FileService {
     return caller.role === 'admin' ? eq(files.id, id) : and(eq(files.id, id), eq(files.ownerId, caller.id));
   }
 
-  private async notify(stored: readonly FileRow[], process: boolean): Promise<void> {
-    for (const listener of this.listeners) await listener(stored, { process });
-  }
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -5,7 +5,8 @@ import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
 import { parseRange } from './byte-range.ts';
 import type { FileRow } from './file.schema.ts';
-import type { Caller, FileService, IncomingFile } from './file.service.ts';
+import type { Caller, FileService, IncomingFile, StoredFile } from './file.service.ts';
+import { API_PREFIX } from '../http/openapi.ts';
 import { attachmentDisposition } from './filename.ts';
 
 const FileStatus = Type.Union([
@@ -33,6 +34,18 @@ const FileResponseShape = Type.Object(
 );
 export const FileResponse = FileResponseShape;
 export type FileResponse = Static<typeof FileResponse>;
+
+const StoredFileResponse = Type.Intersect([
+  FileResponseShape,
+  Type.Object({
+    job_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The processing job queued for the file, if any.' }),
+  }),
+]);
+
+const ProcessResponse = Type.Object({
+  job_id: Type.String({ format: 'uuid' }),
+  status_url: Type.String({ description: 'Poll it, or follow the job over WebSocket or SSE.' }),
+});
 
 const FileParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
@@ -85,6 +98,10 @@ export function toFileResponse(row: FileRow): FileResponse {
   };
 }
 
+function toStoredFileResponse(stored: StoredFile): Static<typeof StoredFileResponse> {
+  return { ...toFileResponse(stored.file), job_id: stored.jobId };
+}
+
 function callerOf(request: Parameters<typeof requireUser>[0]): Caller {
   const user = requireUser(request);
   return { id: user.id, role: user.role };
@@ -122,7 +139,7 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
           'allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing.',
         consumes: ['multipart/form-data'],
         querystring: UploadQuery,
-        response: { 201: Type.Object({ items: Type.Array(FileResponse) }) },
+        response: { 201: Type.Object({ items: Type.Array(StoredFileResponse) }) },
       },
     },
     async (request, reply) => {
@@ -145,7 +162,7 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
         process: request.query.process,
         signal: abort.signal,
       });
-      return reply.code(201).send({ items: stored.map(toFileResponse) });
+      return reply.code(201).send({ items: stored.map(toStoredFileResponse) });
     },
   );
 
@@ -233,6 +250,27 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
     },
   );
 
+  app.get(
+    '/files/:id/thumbnail',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'The thumbnail of a processed image (WebP, at most 256 px on its longest side).',
+        params: FileParams,
+      },
+    },
+    async (request, reply) => {
+      const content = await service.thumbnail(callerOf(request), request.params.id);
+      return reply
+        .header('Content-Type', content.contentType)
+        .header('Content-Length', String(content.totalBytes))
+        .header('Cache-Control', 'private, max-age=3600')
+        .send(content.stream);
+    },
+  );
+
   app.post(
     '/files/:id/link',
     {
@@ -295,11 +333,31 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
         summary: 'Verifies a direct upload and makes it count.',
         params: FileParams,
         querystring: UploadQuery,
-        response: { 200: FileResponse },
+        response: { 200: StoredFileResponse },
       },
     },
     async (request) =>
-      toFileResponse(await service.completeDirectUpload(callerOf(request), request.params.id, { process: request.query.process })),
+      toStoredFileResponse(await service.completeDirectUpload(callerOf(request), request.params.id, { process: request.query.process })),
+  );
+
+  app.post(
+    '/files/:id/process',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: '(Re)processes a file: parses its rows or reads its metadata in the background.',
+        description: 'Rows already stored are kept and never duplicated: a re-run stores only what is missing.',
+        params: FileParams,
+        response: { 202: ProcessResponse },
+      },
+    },
+    async (request, reply) => {
+      const { jobId } = await service.process(callerOf(request), request.params.id);
+      const statusUrl = `${API_PREFIX}/jobs/${jobId}`;
+      return reply.code(202).header('Location', statusUrl).send({ job_id: jobId!, status_url: statusUrl });
+    },
   );
 
   app.delete(

@@ -1,6 +1,8 @@
 import { Compile } from 'typebox/compile';
 import type { Static, TSchema } from 'typebox';
+import type { Config } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
 import type { JobProgress } from './jobs.schema.ts';
 
 /** The queues jobs are routed to; each worker process runs a pool per queue with its own concurrency. */
@@ -187,6 +189,9 @@ export class JobRegistry {
 /** Dependencies a domain's job handlers may use; the worker composition root provides them. */
 export interface JobDependencies {
   db: Db;
+  config: Config;
+  /** The blob store, opened on first use (a worker thread opens its own). */
+  blobs: () => Promise<BlobStore>;
 }
 
 export function normalizeProgress(update: ProgressUpdate): JobProgress {

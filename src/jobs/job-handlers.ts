@@ -1,4 +1,5 @@
 import { JobRegistry, type JobDependencies } from './job-catalog.ts';
+import { registerFileJobs } from '../files/file-processing.job.ts';
 import { registerSystemJobs } from './system-jobs.ts';
 
 /**
@@ -6,8 +7,9 @@ import { registerSystemJobs } from './system-jobs.ts';
  * here. It is called in the worker process, in `intake serve`'s main thread (for the
  * definitions) and in each worker thread (to run the handlers), so it must only build values.
  */
-export function createJobRegistry(_deps: JobDependencies): JobRegistry {
+export function createJobRegistry(deps: JobDependencies): JobRegistry {
   const registry = new JobRegistry();
   registerSystemJobs(registry);
+  registerFileJobs(registry, deps);
   return registry;
 }

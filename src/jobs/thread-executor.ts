@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { JobContext, RegisteredJob } from './job-catalog.ts';
 import type { JobLogger } from './job-queue.ts';
@@ -10,6 +11,8 @@ export interface ThreadExecutorOptions {
   /** Module (URL) exporting the registry factory the threads build their handlers from. */
   registryModule: string;
   registryExport?: string;
+  /** Given to the handlers in each thread (plain data: it crosses into the thread by copy). */
+  config: Config;
   /** Where the threads' database statements run. */
   database: Pick<Database, 'query'>;
   log: JobLogger;
@@ -41,7 +44,11 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
   function spawn(): Thread {
     const worker = new Worker(bootstrap, {
       eval: true,
-      workerData: { registryModule: options.registryModule, registryExport: options.registryExport ?? 'createJobRegistry' },
+      workerData: {
+        registryModule: options.registryModule,
+        registryExport: options.registryExport ?? 'createJobRegistry',
+        config: options.config,
+      },
     });
     const calls = new Map<number, Call>();
     let started = false;

@@ -3,18 +3,21 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { drizzle } from 'drizzle-orm/pg-proxy';
 import { schema } from '../db/schema.ts';
+import type { Config } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
+import { createBlobStore, openOnce } from '../storage/create-blob-store.ts';
 import type { JobDependencies, JobRegistry } from './job-catalog.ts';
 import { deserializeError, serializeError, type FromThread, type ToThread } from './thread-protocol.ts';
 
 interface ThreadData {
   registryModule: string;
   registryExport: string;
+  config: Config;
 }
 
 const port = parentPort;
 if (!port) throw new Error('worker-thread.ts must run in a worker thread');
-const { registryModule, registryExport } = workerData as ThreadData;
+const { registryModule, registryExport, config } = workerData as ThreadData;
 
 let nextRequest = 0;
 const pending = new Map<number, { resolve(rows: unknown[]): void; reject(error: Error): void }>();
@@ -38,7 +41,7 @@ const db = drizzle(async (text, params, method) => ({ rows: await request({ kind
 const imported = (await import(registryModule)) as Record<string, (deps: JobDependencies) => JobRegistry>;
 const factory = imported[registryExport];
 if (typeof factory !== 'function') throw new Error(`${registryModule} does not export ${registryExport}`);
-const registry = factory({ db });
+const registry = factory({ db, config, blobs: openOnce(() => createBlobStore(config.storage)) });
 const running = new Map<number, AbortController>();
 
 port.on('message', (message: ToThread) => {

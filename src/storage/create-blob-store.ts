@@ -5,6 +5,18 @@ import type { BlobStore } from './blob-store.ts';
 import { LocalBlobStore } from './local-blob-store.ts';
 import { loadOrCreateSigningSecret } from './signing-secret.ts';
 
+/** A value opened on first use and shared after (e.g. a blob store only some jobs need). */
+export function openOnce<T>(open: () => Promise<T>): () => Promise<T> {
+  let opened: Promise<T> | undefined;
+  return () => {
+    opened ??= open().catch((error: unknown) => {
+      opened = undefined;
+      throw error;
+    });
+    return opened;
+  };
+}
+
 export interface BlobStoreOverrides {
   /** Signs links as of this time; tests sign in the past to prove that expiry is enforced. */
   clock?: () => Date;

@@ -85,7 +85,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     ...TEST_ENV,
     DATA_DIR: testDatabase.dataDir,
     ...(testDatabase.url ? { DATABASE_URL: testDatabase.url } : {}),
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: `intake-test:${randomUUID()}:` } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: `intake-test:${randomUUID()}:`, JOBS_QUEUE_PREFIX: `intake-test-${randomUUID()}` } : {}),
     ...options.env,
   };
   const config = loadConfig(env);

@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import { loadConfig } from '../../src/config/config.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
 import type { JobExecutor } from '../../src/jobs/job-runner.ts';
@@ -13,6 +14,8 @@ describe('running handlers in worker threads (embedded serve)', () => {
   let executor: JobExecutor;
   let workers: RunningWorkers;
 
+  const config = loadConfig({ NODE_ENV: 'test' });
+
   beforeAll(async () => {
     harness = await createHarness('pglite', 'embedded');
     queue = harness.createQueue();
@@ -22,9 +25,14 @@ describe('running handlers in worker threads (embedded serve)', () => {
       registryExport: 'createThreadTestRegistry',
       database: harness.database(),
       log: silentLog,
+      config,
     });
     // The main thread's registry supplies the definitions (queue, limits, retries); the thread runs the handlers.
-    workers = await queue.startWorkers({ registry: createThreadTestRegistry({ db: harness.database().db }), executor });
+    workers = await queue.startWorkers({ registry: createThreadTestRegistry({
+        db: harness.database().db,
+        config,
+        blobs: () => Promise.reject(new Error('these jobs use no blobs')),
+      }), executor });
   }, 60_000);
 
   afterAll(async () => {

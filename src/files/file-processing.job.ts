@@ -1,0 +1,180 @@
+import { Readable } from 'node:stream';
+import { and, eq, inArray } from 'drizzle-orm';
+import { Type } from 'typebox';
+import type { Db } from '../db/database.ts';
+import { defineJob, PermanentJobError, type JobContext, type JobDependencies, type JobRegistry } from '../jobs/job-catalog.ts';
+import {
+  isPermanentProcessingError,
+  processImage,
+  processPdf,
+  processTabular,
+  supportedContentType,
+  type TabularSummary,
+} from '../processing/index.ts';
+import type { ProcessingLimits } from '../processing/processing-options.ts';
+import { records } from '../records/record.schema.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import { files, type FileRow, type FileStatus } from './file.schema.ts';
+import { thumbnailKey } from './file.service.ts';
+
+const ProcessFilePayload = Type.Object({ file_id: Type.String({ format: 'uuid' }) });
+
+export const processFileJob = defineJob<typeof ProcessFilePayload, FileProcessingResult>({
+  name: 'files.process',
+  queue: 'files',
+  version: 1,
+  payload: ProcessFilePayload,
+  // Storage hiccups retry; bad data fails at once (PermanentJobError).
+  retry: { maxAttempts: 3, backoffMs: 2_000, maxBackoffMs: 60_000, jitter: 0.5 },
+  softTimeLimitMs: 15 * 60_000,
+  hardTimeLimitMs: 16 * 60_000,
+});
+
+export type FileProcessingResult =
+  | { kind: 'tabular'; rows: number; columns: string[]; problem_count: number; problems: { row: number; message: string }[]; sheet?: string }
+  | { kind: 'image'; width: number; height: number; format: string; thumbnail: boolean }
+  | { kind: 'pdf'; page_count: number; info: Record<string, unknown> };
+
+const STEPS = ['validate', 'parse', 'transform', 'store', 'clean up'] as const;
+
+export function registerFileJobs(registry: JobRegistry, deps: JobDependencies): void {
+  registry.register(processFileJob, (payload, context) =>
+    processFile(deps.db, deps.blobs, deps.config.processing, payload.file_id, context),
+  );
+}
+
+/**
+ * Turns a stored file into records or metadata, reporting its steps as progress. Idempotent:
+ * rows are keyed by (file, row) and inserted with ON CONFLICT DO NOTHING, so a retry or a re-run
+ * after a crash never stores a row twice. Bad data fails at once; I/O errors are retried.
+ */
+export async function processFile(
+  db: Db,
+  openBlobs: () => Promise<BlobStore>,
+  limits: Readonly<ProcessingLimits>,
+  fileId: string,
+  context: JobContext,
+): Promise<FileProcessingResult> {
+  const step = async (index: number, detail?: string) =>
+    context.progress({ current: index, total: STEPS.length, message: detail ? `${STEPS[index]}: ${detail}` : STEPS[index] });
+
+  await step(0);
+  const [file] = await db.select().from(files).where(eq(files.id, fileId)).limit(1);
+  if (!file) throw new PermanentJobError('The file no longer exists.');
+  if (file.status === 'pending') throw new PermanentJobError('The file has not been uploaded completely.');
+  const type = supportedContentType(file.contentType);
+  if (!type) throw new PermanentJobError(`Files of type ${file.contentType} cannot be processed.`);
+  await setStatus(db, file.id, 'processing');
+
+  try {
+    const blobs = await openBlobs();
+    const { stream } = await blobs.get(file.storageKey, { signal: context.signal });
+    await step(1);
+    const options = {
+      signal: context.signal,
+      limits,
+      totalBytes: file.sizeBytes,
+    };
+    let result: FileProcessingResult;
+    let metadata: Record<string, unknown>;
+    switch (type.family) {
+      case 'tabular': {
+        const summary = await storeRows(db, file, stream, options, (stored) => step(3, `${stored} rows`));
+        result = {
+          kind: 'tabular',
+          rows: summary.rows,
+          columns: summary.columns,
+          problem_count: summary.problemCount,
+          problems: summary.problems,
+          ...(summary.sheet === undefined ? {} : { sheet: summary.sheet }),
+        };
+        metadata = { rows: summary.rows, columns: summary.columns, problem_count: summary.problemCount };
+        break;
+      }
+      case 'image': {
+        const image = await processImage(stream, options);
+        await step(2, 'thumbnail');
+        await blobs.put(thumbnailKey(file), Readable.from([image.thumbnail.data]), {
+          contentType: image.thumbnail.contentType,
+          signal: context.signal,
+        });
+        result = { kind: 'image', width: image.width, height: image.height, format: image.format, thumbnail: true };
+        metadata = {
+          width: image.width,
+          height: image.height,
+          format: image.format,
+          has_alpha: image.hasAlpha,
+          thumbnail: { width: image.thumbnail.width, height: image.thumbnail.height, content_type: image.thumbnail.contentType },
+        };
+        break;
+      }
+      case 'pdf': {
+        const { pageCount, ...info } = await processPdf(stream, options);
+        result = { kind: 'pdf', page_count: pageCount, info };
+        metadata = { page_count: pageCount, ...info };
+        break;
+      }
+    }
+    await step(4);
+    await db
+      .update(files)
+      .set({ status: 'processed', metadata, updatedAt: new Date() })
+      .where(eq(files.id, file.id));
+    await context.progress({ current: STEPS.length, total: STEPS.length, message: 'done' });
+    return result;
+  } catch (error) {
+    const permanent = isPermanentProcessingError(error);
+    await settleFailure(db, file.id, context, permanent);
+    if (permanent) {
+      throw new PermanentJobError(error.message, { cause: error, details: { code: error.code } });
+    }
+    throw error;
+  }
+}
+
+async function storeRows(
+  db: Db,
+  file: FileRow,
+  input: Readable,
+  options: Parameters<typeof processTabular>[2],
+  onStored: (stored: number) => Promise<void>,
+): Promise<TabularSummary> {
+  const rows = processTabular(file.contentType, input, options);
+  let stored = 0;
+  let lastReport = 0;
+  for await (const batch of rows) {
+    if (batch.length === 0) continue;
+    // One statement per batch: idempotent without a transaction (worker threads have none).
+    await db
+      .insert(records)
+      .values(batch.map((record) => ({ fileId: file.id, row: record.row, data: record.data })))
+      .onConflictDoNothing();
+    stored += batch.length;
+    if (stored - lastReport >= 10_000) {
+      lastReport = stored;
+      await onStored(stored);
+    }
+  }
+  return rows.summary();
+}
+
+/**
+ * The file's status follows its job: bad data or the last failed attempt mark it failed, a
+ * cancellation hands it back as uploaded, and an interrupted attempt (shutdown, lost lease)
+ * leaves it processing for the attempt that will run it again.
+ */
+async function settleFailure(db: Db, fileId: string, context: JobContext, permanent: boolean): Promise<void> {
+  const reason = context.signal.aborted ? (context.signal.reason as Error | undefined) : undefined;
+  let status: FileStatus | undefined;
+  if (permanent || reason?.name === 'TimeoutError') status = 'failed';
+  else if (reason && /cancelled/.test(reason.message)) status = 'uploaded';
+  else if (!reason && context.attempt >= context.maxAttempts) status = 'failed';
+  if (status) await setStatus(db, fileId, status);
+}
+
+async function setStatus(db: Db, fileId: string, status: FileStatus): Promise<void> {
+  await db
+    .update(files)
+    .set({ status, updatedAt: new Date() })
+    .where(and(eq(files.id, fileId), inArray(files.status, ['uploaded', 'processing', 'processed', 'failed'])));
+}

@@ -1,0 +1,123 @@
+import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/database.ts';
+import { ERRORS } from '../errors/catalog.ts';
+import { records } from './record.schema.ts';
+
+export interface RecordQuery {
+  limit: number;
+  cursor?: string;
+  /** Equality on top-level fields, compared as text (`filter[city]=Paris`). */
+  filters: Record<string, string>;
+  sort?: string;
+  order: 'asc' | 'desc';
+}
+
+export interface RecordPage {
+  items: { row: number; data: Record<string, unknown> }[];
+  next_cursor: string | null;
+}
+
+/** The position after the last item of a page: its row, and its sort value when sorted. */
+interface Position {
+  row: number;
+  value?: string | null;
+  sort?: string;
+  order: 'asc' | 'desc';
+}
+
+const FIELD_NAME = /^\P{Cc}{1,200}$/u;
+const MAX_FILTERS = 10;
+
+/** Reads a file's records page by page with opaque keyset cursors: constant cost per page. */
+export class RecordService {
+  constructor(private readonly db: Db) {}
+
+  async page(fileId: string, query: RecordQuery): Promise<RecordPage> {
+    const filterEntries = Object.entries(query.filters);
+    if (filterEntries.length > MAX_FILTERS) throw ERRORS.badRequest(`At most ${MAX_FILTERS} filters are allowed.`);
+    for (const [field] of filterEntries) {
+      if (!FIELD_NAME.test(field)) throw ERRORS.badRequest('A filter names a field of 1-200 printable characters.');
+    }
+    if (query.sort !== undefined && !FIELD_NAME.test(query.sort)) throw ERRORS.badRequest('sort names a field of 1-200 printable characters.');
+
+    const position = query.cursor ? decodeCursor(query.cursor) : undefined;
+    if (position && (position.sort !== query.sort || position.order !== query.order)) {
+      throw ERRORS.badRequest('The cursor belongs to a different sort; start again without it.');
+    }
+    const conditions: (SQL | undefined)[] = [eq(records.fileId, fileId)];
+    for (const [field, value] of filterEntries) conditions.push(sql`${records.data} ->> ${field} = ${value}`);
+
+    let rows: { row: number; data: Record<string, unknown>; value?: string | null }[];
+    if (query.sort === undefined) {
+      if (position) conditions.push(query.order === 'asc' ? gt(records.row, position.row) : sql`${records.row} < ${position.row}`);
+      rows = await this.db
+        .select({ row: records.row, data: records.data })
+        .from(records)
+        .where(and(...conditions))
+        .orderBy(query.order === 'asc' ? asc(records.row) : desc(records.row))
+        .limit(query.limit + 1);
+    } else {
+      // Missing values sort as the empty string, so every row has a place in the order.
+      const value = sql<string>`coalesce(${records.data} ->> ${query.sort}, '')`;
+      if (position) {
+        const after = sql`(${value}, ${records.row}) ${sql.raw(query.order === 'asc' ? '>' : '<')} (${position.value ?? ''}, ${position.row})`;
+        conditions.push(after);
+      }
+      const direction = query.order === 'asc' ? sql.raw('asc') : sql.raw('desc');
+      rows = await this.db
+        .select({ row: records.row, data: records.data, value })
+        .from(records)
+        .where(and(...conditions))
+        .orderBy(sql`${value} ${direction}`, sql`${records.row} ${direction}`)
+        .limit(query.limit + 1);
+    }
+
+    const hasMore = rows.length > query.limit;
+    const items = rows.slice(0, query.limit);
+    const last = items.at(-1);
+    return {
+      items: items.map(({ row, data }) => ({ row, data })),
+      next_cursor:
+        hasMore && last
+          ? encodeCursor({
+              row: last.row,
+              order: query.order,
+              ...(query.sort === undefined ? {} : { sort: query.sort, value: last.value ?? '' }),
+            })
+          : null,
+    };
+  }
+
+  /** Every record in row order, fetched in bounded batches: memory stays flat for any file size. */
+  async *all(fileId: string, batchSize = 1_000): AsyncGenerator<{ row: number; data: Record<string, unknown> }[]> {
+    let after = 0;
+    for (;;) {
+      const batch = await this.db
+        .select({ row: records.row, data: records.data })
+        .from(records)
+        .where(and(eq(records.fileId, fileId), gt(records.row, after)))
+        .orderBy(asc(records.row))
+        .limit(batchSize);
+      if (batch.length === 0) return;
+      yield batch;
+      after = batch.at(-1)!.row;
+      if (batch.length < batchSize) return;
+    }
+  }
+}
+
+function encodeCursor(position: Position): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Position {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<Position>;
+    if (typeof parsed.row !== 'number' || !Number.isInteger(parsed.row) || (parsed.order !== 'asc' && parsed.order !== 'desc')) {
+      throw new Error('bad cursor');
+    }
+    return parsed as Position;
+  } catch {
+    throw ERRORS.badRequest('The cursor is not valid; use next_cursor from a previous page.');
+  }
+}
