@@ -30,6 +30,7 @@ export function acquireDirectoryLock(directory: string, name: string): Directory
         throw new Error(
           `${directory} is in use by process ${holder}; the embedded database allows one process at a time ` +
             '(stop it, or set DATABASE_URL to share a PostgreSQL server)',
+          { cause: error },
         );
       }
       fs.rmSync(file, { force: true });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.ts';
 
 export interface TestDatabase {
@@ -46,6 +47,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     };
   }
+  const template = url ? null : inject('pgliteTemplate');
+  if (template) fs.cpSync(template, path.join(dataDir, 'pglite'), { recursive: true });
   const database = await openDatabase({ url, dataDir, poolSize: 5 });
   await database.migrate();
   return {
