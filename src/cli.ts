@@ -2,7 +2,12 @@ import { parseArgs } from 'node:util';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/config.ts';
 import { openDatabase } from './db/database.ts';
+import { PasswordHasher } from './auth/password-hasher.ts';
+import { isAppError } from './errors/app-error.ts';
+import { ERRORS } from './errors/catalog.ts';
 import { createJobQueue } from './jobs/job-queue-factory.ts';
+import { createAdmin } from './users/create-admin.ts';
+import { UserService } from './users/user.service.ts';
 import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
 import type { App } from './http/app-types.ts';
@@ -18,6 +23,10 @@ Commands:
   serve      Start the HTTP API (default). In embedded mode it also runs the workers.
   migrate    Apply database migrations and exit.
   worker     Run background workers as their own process.
+  create-admin --email <email> [--full-name <name>] [--reset-password]
+             Create an administrator, or promote an existing account to administrator.
+             The password is asked for (not echoed) on a terminal, or read from stdin:
+               printf '%s' "$ADMIN_PASSWORD" | intake create-admin --email admin@example.com
 
 Options:
   -h, --help       Show this help.
@@ -30,7 +39,13 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      email: { type: 'string' },
+      'full-name': { type: 'string' },
+      'reset-password': { type: 'boolean' },
+    },
   });
   if (values.version) {
     console.log(VERSION);
@@ -50,6 +65,12 @@ async function main(argv: string[]): Promise<number> {
       return serve(config);
     case 'migrate':
       return migrate(config);
+    case 'create-admin':
+      return createAdminCommand(config, {
+        email: values.email,
+        fullName: values['full-name'],
+        resetPassword: values['reset-password'] === true,
+      });
     case 'worker':
       return worker(config);
     default:
@@ -141,6 +162,88 @@ async function migrate(config: Config): Promise<number> {
   } finally {
     await database.close();
   }
+}
+
+async function createAdminCommand(
+  config: Config,
+  options: { email: string | undefined; fullName: string | undefined; resetPassword: boolean },
+): Promise<number> {
+  if (!options.email || !/^[^@\s]+@[^@\s]+$/.test(options.email)) {
+    console.error('intake create-admin: --email <address> is required.');
+    return 2;
+  }
+  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  try {
+    await database.migrate();
+    const users = new UserService(database.db);
+    const exists = (await users.findByEmail(options.email)) !== undefined;
+    const password = !exists || options.resetPassword ? await readPassword() : undefined;
+    const { user, created } = await createAdmin(
+      { db: database.db, users, passwords: new PasswordHasher() },
+      { email: options.email, password, fullName: options.fullName ?? null, resetPassword: options.resetPassword },
+    );
+    console.log(
+      created
+        ? `Created administrator ${user.email} (${user.id}).`
+        : `${user.email} (${user.id}) is now an active administrator${options.resetPassword ? ' with a new password' : ''}.`,
+    );
+    return 0;
+  } catch (error) {
+    if (isAppError(error)) {
+      console.error(`intake create-admin: ${error.detail ?? error.title}`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    await database.close();
+  }
+}
+
+/** On a terminal: asks twice without echo. Otherwise: the whole of stdin, minus one trailing newline. */
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  }
+  const first = await promptHidden('Password: ');
+  const second = await promptHidden('Repeat password: ');
+  if (first !== second) throw ERRORS.badRequest('The passwords do not match.');
+  return first;
+}
+
+function promptHidden(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    let typed = '';
+    process.stdout.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    const onData = (text: string) => {
+      for (const character of text) {
+        if (character === '\r' || character === '\n') {
+          finish();
+          resolve(typed);
+          return;
+        }
+        if (character === '\u0003') {
+          finish();
+          reject(new Error('cancelled'));
+          return;
+        }
+        if (character === '\u007f' || character === '\b') typed = typed.slice(0, -1);
+        else typed += character;
+      }
+    };
+    const finish = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stdout.write('\n');
+    };
+    stdin.on('data', onData);
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, lt } from 'drizzle-orm';
 import type { AuthConfig, RateLimitRule } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
@@ -34,7 +34,12 @@ export interface AuthServiceDependencies {
 }
 
 /** Registration, sign-in, rotation, sign-out and password changes. Knows nothing of HTTP. */
+/** Every this many sign-ins, sessions past their expiry (and their refresh tokens) are deleted. */
+const SESSION_SWEEP_EVERY = 200;
+
 export class AuthService {
+  private logins = 0;
+
   constructor(private readonly deps: AuthServiceDependencies) {}
 
   async register(input: { email: string; password: string; fullName: string | null }, clientIp: string): Promise<UserRow> {
@@ -63,6 +68,11 @@ export class AuthService {
       : await this.deps.passwords.verifyAgainstDummy(input.password);
     if (!user || !passwordOk || !user.isActive) throw ERRORS.invalidCredentials();
 
+    this.logins += 1;
+    if (this.logins % SESSION_SWEEP_EVERY === 0) {
+      // No token of an expired session can verify any more, so its rows are dead weight.
+      await this.deps.db.delete(authSessions).where(lt(authSessions.expiresAt, new Date()));
+    }
     const sessionId = randomUUID();
     await this.deps.db.insert(authSessions).values({
       id: sessionId,

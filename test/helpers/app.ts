@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
+import { Redis } from 'ioredis';
 import { buildApp, type AppOverrides } from '../../src/app.ts';
 import { JwtTokens } from '../../src/auth/jwt-tokens.ts';
 import { PasswordHasher } from '../../src/auth/password-hasher.ts';
@@ -81,11 +82,12 @@ const TEST_ENV = {
  */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const testDatabase = await createTestDatabase();
+  const redisId = randomUUID();
   const env: Record<string, string> = {
     ...TEST_ENV,
     DATA_DIR: testDatabase.dataDir,
     ...(testDatabase.url ? { DATABASE_URL: testDatabase.url } : {}),
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: `intake-test:${randomUUID()}:`, JOBS_QUEUE_PREFIX: `intake-test-${randomUUID()}` } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: `intake-test:${redisId}:`, JOBS_QUEUE_PREFIX: `intake-test-${redisId}` } : {}),
     ...options.env,
   };
   const config = loadConfig(env);
@@ -156,9 +158,27 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
         await app.close();
       } finally {
         await testDatabase.close();
+        if (config.redis.url) {
+          await deleteRedisKeys(config.redis.url, config.redis.keyPrefix);
+          await deleteRedisKeys(config.redis.url, config.jobs.prefix);
+        }
       }
     },
   };
+}
+
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
 }
 
 /** Builds a CookieSession from the cookies of a login or refresh answer. */
