@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { detectCsvDialect, CSV_DELIMITERS } from './csv-dialect.ts';
-import { CsvParser, type CsvParseResult } from './csv-parser.ts';
+import { CsvParser, CsvProblem, type CsvParseResult } from './csv-parser.ts';
 import { peekHead, readChunks } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
@@ -56,18 +56,20 @@ async function* parseCsv(chunks: AsyncGenerator<Buffer>, options: TabularOptions
     const records: RowRecord[] = [];
     for (const result of results) {
       if (columns === undefined) {
-        if ('problem' in result) throw new PermanentProcessingError('malformed_file', `The CSV header cannot be parsed: ${result.problem}`);
-        columns = headerNames(result.fields);
+        if (result instanceof CsvProblem) {
+          throw new PermanentProcessingError('malformed_file', `The CSV header cannot be parsed: ${result.message}`);
+        }
+        columns = headerNames(result);
         build = rowBuilder(columns);
         context.columns = columns;
         continue;
       }
       row += 1;
-      if ('problem' in result) {
-        context.problem(row, result.problem);
+      if (result instanceof CsvProblem) {
+        context.problem(row, result.message);
         continue;
       }
-      const { fields } = result;
+      const fields = result;
       if (fields.length !== columns.length) {
         context.problem(row, `Expected ${columns.length} fields as in the header, found ${fields.length}.`);
         continue;
