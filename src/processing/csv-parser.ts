@@ -3,7 +3,12 @@ import { PermanentProcessingError } from './processing-error.ts';
 const LF = 0x0a;
 const CR = 0x0d;
 
-export type CsvParseResult = { fields: string[] } | { problem: string };
+/** A record that could not be parsed; records that could are plain `string[]` (no wrapper per row). */
+export class CsvProblem {
+  constructor(readonly message: string) {}
+}
+
+export type CsvParseResult = string[] | CsvProblem;
 
 /**
  * An incremental RFC 4180 parser over decoded text. It was written instead of using csv-parse
@@ -92,7 +97,7 @@ export class CsvParser {
           }
           if (close === -1) {
             if (!final) return keep(recordStart);
-            results.push({ problem: 'A quoted field is never closed.' });
+            results.push(new CsvProblem('A quoted field is never closed.'));
             this.buffer = '';
             return results;
           }
@@ -142,8 +147,8 @@ export class CsvParser {
         if (buf.charCodeAt(next) !== delimiterCode) break;
       }
       if (pos - recordStart > maxRecordLength) throw this.tooLarge();
-      if (problem !== undefined) results.push({ problem });
-      else if (fields.length > 1 || fields[0] !== '' || buf.charCodeAt(recordStart) === quoteCode) results.push({ fields });
+      if (problem !== undefined) results.push(new CsvProblem(problem));
+      else if (fields.length > 1 || fields[0] !== '' || buf.charCodeAt(recordStart) === quoteCode) results.push(fields);
       // Otherwise the line was blank: not a record at all.
     }
     this.buffer = '';

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { detectCsvDialect, CSV_DELIMITERS } from './csv-dialect.ts';
-import { CsvParser, type CsvParseResult } from './csv-parser.ts';
+import { CsvParser, CsvProblem, type CsvParseResult } from './csv-parser.ts';
 import { peekHead, readChunks } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
@@ -9,6 +9,7 @@ import { createTabularStream, rowBuilder, type RowRecord, type TabularContext, t
 
 /** Enough lines to judge the delimiter on, small enough to hold without thought. */
 const SNIFF_BYTES = 64 * 1024;
+const PARSE_PIECE_CHARS = 16 * 1024;
 
 /**
  * CSV → rows. The first record is the header; every later record becomes `{header: value}`
@@ -56,18 +57,20 @@ async function* parseCsv(chunks: AsyncGenerator<Buffer>, options: TabularOptions
     const records: RowRecord[] = [];
     for (const result of results) {
       if (columns === undefined) {
-        if ('problem' in result) throw new PermanentProcessingError('malformed_file', `The CSV header cannot be parsed: ${result.problem}`);
-        columns = headerNames(result.fields);
+        if (result instanceof CsvProblem) {
+          throw new PermanentProcessingError('malformed_file', `The CSV header cannot be parsed: ${result.message}`);
+        }
+        columns = headerNames(result);
         build = rowBuilder(columns);
         context.columns = columns;
         continue;
       }
       row += 1;
-      if ('problem' in result) {
-        context.problem(row, result.problem);
+      if (result instanceof CsvProblem) {
+        context.problem(row, result.message);
         continue;
       }
-      const { fields } = result;
+      const fields = result;
       if (fields.length !== columns.length) {
         context.problem(row, `Expected ${columns.length} fields as in the header, found ${fields.length}.`);
         continue;
@@ -84,7 +87,13 @@ async function* parseCsv(chunks: AsyncGenerator<Buffer>, options: TabularOptions
       first = false;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
-    yield rows(parser.push(text));
+    // Fields are slices of the text they were parsed from and keep it alive; pieces under
+    // V8's large-object size let the young-generation GC free them (measured: ~2× less CPU).
+    for (let start = 0; start < text.length; start += PARSE_PIECE_CHARS) {
+      const piece = text.length <= PARSE_PIECE_CHARS ? text : text.slice(start, start + PARSE_PIECE_CHARS);
+      const records = rows(parser.push(piece));
+      if (records.length > 0) yield records;
+    }
   }
   const rest = decoder.end();
   if (rest) yield rows(parser.push(rest));

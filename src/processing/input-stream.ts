@@ -15,11 +15,11 @@ export async function* readChunks(
   signal: AbortSignal,
   onBytes?: (bytesRead: number) => void,
 ): AsyncGenerator<Buffer> {
-  signal.throwIfAborted();
   const abort = () => input.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
   signal.addEventListener('abort', abort, { once: true });
   let bytesRead = 0;
   try {
+    signal.throwIfAborted();
     for await (const chunk of input) {
       signal.throwIfAborted();
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
