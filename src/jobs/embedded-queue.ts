@@ -122,6 +122,9 @@ class EmbeddedWorkerPool implements RunningWorkers {
     }
     this.attempts.start();
     this.every(this.settings.stalledCheckMs, async () => {
+      // Renew our own leases first: after a handler blocked this event loop past the lease,
+      // this check must not take its own, still-running jobs for stalled ones.
+      await this.attempts.beat();
       const recovered = await this.store.recoverStalled();
       if (recovered > 0) {
         this.log.warn({ count: recovered }, 'requeued jobs whose worker stopped responding');
