@@ -37,6 +37,7 @@ export function createEmbeddedQueue(database: Pick<Database, 'db' | 'kind' | 'lo
           fileId: options.fileId ?? null,
           idempotencyKey: options.idempotencyKey ?? null,
           delayMs: options.delayMs ?? 0,
+          dispatched: true,
         },
         options.tx,
       );
