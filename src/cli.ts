@@ -22,6 +22,8 @@ Commands:
 Options:
   -h, --help       Show this help.
   -v, --version    Print the version.
+  --queues LIST    worker: serve only these queues (comma-separated, e.g. files), so that
+                   heavy and light work can run on different machines.
 
 Configuration comes from environment variables and ./.env; see the README's table.
 Without DATABASE_URL the data lives in an embedded PostgreSQL (PGlite) under DATA_DIR.`;
@@ -30,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' }, queues: { type: 'string' } },
   });
   if (values.version) {
     console.log(VERSION);
@@ -51,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate':
       return migrate(config);
     case 'worker':
-      return worker(config);
+      return worker(config, values.queues?.split(',').map((name) => name.trim()).filter(Boolean));
     default:
       console.error(`intake: unknown command "${command}". Run \`intake --help\` for the list.`);
       return 2;
@@ -104,8 +106,8 @@ function announce(app: App, origin: string, config: Config): void {
 }
 
 /** `intake worker`: runs jobs until SIGTERM/SIGINT, then finishes or hands back the running ones. */
-async function worker(config: Config): Promise<number> {
-  const runtime = await buildWorker(config);
+async function worker(config: Config, queues: string[] | undefined): Promise<number> {
+  const runtime = await buildWorker(config, {}, { queues });
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

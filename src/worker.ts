@@ -21,6 +21,8 @@ export interface WorkerDependencies {
 export interface WorkerOptions {
   /** Run handlers in this many worker threads (0: in this thread). */
   threads?: number;
+  /** Serve only these queues (default: every queue a registered job type uses). */
+  queues?: readonly string[];
 }
 
 export interface WorkerRuntime {
@@ -44,9 +46,12 @@ export async function buildWorker(
       owned.unshift(database);
       if (config.database.migrateOnBoot) await database.migrate();
     }
+    const registry = overrides.registry ?? createJobRegistry({ db: database.db });
+    const known = new Set(registry.queues());
+    const unknown = (options.queues ?? []).filter((name) => !known.has(name));
+    if (unknown.length > 0) throw new Error(`no job type uses the queue(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
     const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, log);
     if (!overrides.jobQueue) owned.unshift(jobQueue);
-    const registry = overrides.registry ?? createJobRegistry({ db: database.db });
     let executor = overrides.executor ?? inlineExecutor;
     if (!overrides.executor && (options.threads ?? 0) > 0) {
       executor = createThreadExecutor({
@@ -57,9 +62,15 @@ export async function buildWorker(
       });
       owned.unshift(executor);
     }
-    const workers = await jobQueue.startWorkers({ registry, executor });
+    const workers = await jobQueue.startWorkers({ registry, executor, ...(options.queues?.length ? { queues: options.queues } : {}) });
     log.info(
-      { worker_id: workers.workerId, queue: jobQueue.kind, job_types: registry.names(), threads: options.threads ?? 0 },
+      {
+        worker_id: workers.workerId,
+        queue: jobQueue.kind,
+        queues: options.queues?.length ? options.queues : registry.queues(),
+        job_types: registry.names(),
+        threads: options.threads ?? 0,
+      },
       'worker started',
     );
     let closing: Promise<void> | undefined;
