@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import pino, { type LoggerOptions } from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/config.ts';
 import { openDatabase } from './db/database.ts';
@@ -7,7 +8,6 @@ import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
-import pino, { type LoggerOptions } from 'pino';
 import { VERSION } from './version.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
@@ -76,10 +76,10 @@ async function serve(config: Config): Promise<number> {
 async function serveWithWorkers(config: Config): Promise<number> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
   const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
-  let app: App;
+  const jobQueue = createJobQueue(config.jobs, database, log);
+  let app: App | undefined;
   try {
-    if (config.database.migrateOnBoot) await database.migrate();
-    const jobQueue = createJobQueue(config.jobs, database, log);
+    // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
     app = await buildApp(config, { database, jobQueue });
     const runtime = await buildWorker(config, { database, jobQueue, log }, { threads: config.jobs.workerThreads });
     app.addHook('onClose', async () => {
@@ -89,6 +89,8 @@ async function serveWithWorkers(config: Config): Promise<number> {
       await database.close();
     });
   } catch (error) {
+    await app?.close();
+    await jobQueue.close();
     await database.close();
     throw error;
   }
