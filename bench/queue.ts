@@ -74,7 +74,7 @@ async function waitFor(database: Database, expected: number): Promise<void> {
   for (;;) {
     const [row] = await database.db.select({ n: count() }).from(jobs).where(eq(jobs.status, 'succeeded'));
     if ((row?.n ?? 0) >= expected) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

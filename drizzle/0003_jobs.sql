@@ -27,7 +27,8 @@ CREATE TABLE "jobs" (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX "jobs_idempotency_key_unique" ON "jobs" USING btree ("type",coalesce("owner_id", '00000000-0000-0000-0000-000000000000'::uuid),"idempotency_key") WHERE "jobs"."idempotency_key" is not null;--> statement-breakpoint
-CREATE INDEX "jobs_claim_idx" ON "jobs" USING btree ("queue","run_at") WHERE "jobs"."status" = 'queued';--> statement-breakpoint
+CREATE INDEX "jobs_claim_idx" ON "jobs" USING btree ("queue","run_at","created_at") WHERE "jobs"."status" = 'queued';--> statement-breakpoint
+CREATE INDEX "jobs_undispatched_idx" ON "jobs" USING btree ("created_at") WHERE "jobs"."status" = 'queued' and "jobs"."dispatched_at" is null;--> statement-breakpoint
 CREATE INDEX "jobs_lease_idx" ON "jobs" USING btree ("locked_until") WHERE "jobs"."status" = 'running';--> statement-breakpoint
 CREATE INDEX "jobs_owner_idx" ON "jobs" USING btree ("owner_id","created_at");--> statement-breakpoint
 CREATE INDEX "jobs_file_idx" ON "jobs" USING btree ("file_id");--> statement-breakpoint

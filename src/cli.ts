@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import pino, { type LoggerOptions } from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/config.ts';
 import { openDatabase } from './db/database.ts';
@@ -12,7 +13,6 @@ import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
-import pino, { type LoggerOptions } from 'pino';
 import { VERSION } from './version.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
@@ -31,6 +31,8 @@ Commands:
 Options:
   -h, --help       Show this help.
   -v, --version    Print the version.
+  --queues LIST    worker: serve only these queues (comma-separated, e.g. files), so that
+                   heavy and light work can run on different machines.
 
 Configuration comes from environment variables and ./.env; see the README's table.
 Without DATABASE_URL the data lives in an embedded PostgreSQL (PGlite) under DATA_DIR.`;
@@ -45,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
       email: { type: 'string' },
       'full-name': { type: 'string' },
       'reset-password': { type: 'boolean' },
+      queues: { type: 'string' },
     },
   });
   if (values.version) {
@@ -72,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
         resetPassword: values['reset-password'] === true,
       });
     case 'worker':
-      return worker(config);
+      return worker(config, values.queues?.split(',').map((name) => name.trim()).filter(Boolean));
     default:
       console.error(`intake: unknown command "${command}". Run \`intake --help\` for the list.`);
       return 2;
@@ -95,10 +98,10 @@ async function serve(config: Config): Promise<number> {
 async function serveWithWorkers(config: Config): Promise<number> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
   const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
-  let app: App;
+  const jobQueue = createJobQueue(config.jobs, database, log);
+  let app: App | undefined;
   try {
-    if (config.database.migrateOnBoot) await database.migrate();
-    const jobQueue = createJobQueue(config.jobs, database, log);
+    // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
     app = await buildApp(config, { database, jobQueue });
     const runtime = await buildWorker(config, { database, jobQueue, log }, { threads: config.jobs.workerThreads });
     app.addHook('onClose', async () => {
@@ -108,6 +111,8 @@ async function serveWithWorkers(config: Config): Promise<number> {
       await database.close();
     });
   } catch (error) {
+    await app?.close();
+    await jobQueue.close();
     await database.close();
     throw error;
   }
@@ -125,8 +130,8 @@ function announce(app: App, origin: string, config: Config): void {
 }
 
 /** `intake worker`: runs jobs until SIGTERM/SIGINT, then finishes or hands back the running ones. */
-async function worker(config: Config): Promise<number> {
-  const runtime = await buildWorker(config);
+async function worker(config: Config, queues: string[] | undefined): Promise<number> {
+  const runtime = await buildWorker(config, {}, { queues });
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -24,6 +24,8 @@ export interface WorkerDependencies {
 export interface WorkerOptions {
   /** Run handlers in this many worker threads (0: in this thread). */
   threads?: number;
+  /** Serve only these queues (default: every queue a registered job type uses). */
+  queues?: readonly string[];
 }
 
 export interface WorkerRuntime {
@@ -47,8 +49,6 @@ export async function buildWorker(
       owned.unshift(database);
       if (config.database.migrateOnBoot) await database.migrate();
     }
-    const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, log);
-    if (!overrides.jobQueue) owned.unshift(jobQueue);
     let blobStore: BlobStore | undefined = overrides.blobStore;
     const blobs = openOnce(async () => {
       if (!blobStore) {
@@ -58,6 +58,11 @@ export async function buildWorker(
       return blobStore;
     });
     const registry = overrides.registry ?? createJobRegistry({ db: database.db, config, blobs });
+    const known = new Set(registry.queues());
+    const unknown = (options.queues ?? []).filter((name) => !known.has(name));
+    if (unknown.length > 0) throw new Error(`no job type uses the queue(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+    const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, log);
+    if (!overrides.jobQueue) owned.unshift(jobQueue);
     let executor = overrides.executor ?? inlineExecutor;
     if (!overrides.executor && (options.threads ?? 0) > 0) {
       executor = createThreadExecutor({
@@ -69,9 +74,15 @@ export async function buildWorker(
       });
       owned.unshift(executor);
     }
-    const workers = await jobQueue.startWorkers({ registry, executor });
+    const workers = await jobQueue.startWorkers({ registry, executor, ...(options.queues?.length ? { queues: options.queues } : {}) });
     log.info(
-      { worker_id: workers.workerId, queue: jobQueue.kind, job_types: registry.names(), threads: options.threads ?? 0 },
+      {
+        worker_id: workers.workerId,
+        queue: jobQueue.kind,
+        queues: options.queues?.length ? options.queues : registry.queues(),
+        job_types: registry.names(),
+        threads: options.threads ?? 0,
+      },
       'worker started',
     );
     let closing: Promise<void> | undefined;

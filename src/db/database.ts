@@ -44,6 +44,11 @@ export interface Database {
    * the main thread).
    */
   query(text: string, params: unknown[], rowMode: 'array' | 'object'): Promise<{ rows: unknown[] }>;
+  /**
+   * LISTEN on a channel (a constant identifier, never user input). Resolves to the function
+   * that stops listening. PostgreSQL: one dedicated connection outside the pool.
+   */
+  listen(channel: string, onNotification: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -85,6 +90,12 @@ async function openPglite(dataDir: string): Promise<Database> {
     async query(text, params, rowMode) {
       const result = await client.query(text, params, { rowMode });
       return { rows: result.rows as unknown[] };
+    },
+    async listen(channel, onNotification) {
+      const unlisten = await client.listen(channel, onNotification);
+      return async () => {
+        if (!closed) await unlisten();
+      };
     },
     async close() {
       if (closed) return;
@@ -130,6 +141,20 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     async query(text, params, rowMode) {
       const result = await pool.query({ text, values: params, ...(rowMode === 'array' ? { rowMode: 'array' as const } : {}) });
       return { rows: result.rows as unknown[] };
+    },
+    async listen(channel, onNotification) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
+      const listener = new pg.Client({ connectionString: url, application_name: 'intake-listen' });
+      // A lost listening connection only costs latency (workers still poll); it must not crash.
+      listener.on('error', () => undefined);
+      listener.on('notification', (message) => {
+        if (message.channel === channel) onNotification(message.payload ?? '');
+      });
+      await listener.connect();
+      await listener.query(`LISTEN ${channel}`);
+      return async () => {
+        await listener.end().catch(() => undefined);
+      };
     },
     async close() {
       if (closed) return;

@@ -118,6 +118,7 @@ export function createBullmqQueue(
           fileId: enqueueOptions.fileId ?? null,
           idempotencyKey: enqueueOptions.idempotencyKey ?? null,
           delayMs: enqueueOptions.delayMs ?? 0,
+          dispatched: false,
         },
         enqueueOptions.tx,
       );

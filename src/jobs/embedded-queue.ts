@@ -18,7 +18,13 @@ export function defaultWorkerId(): string {
  * without Redis. Workers claim due rows with `FOR UPDATE SKIP LOCKED`, hold them by a lease
  * renewed by heartbeats, and a job whose lease runs out is re-run by whichever worker notices.
  */
-export function createEmbeddedQueue(database: Pick<Database, 'db' | 'kind' | 'location' | 'ping'>, settings: QueueSettings, log: JobLogger): JobQueue {
+export const JOBS_CHANNEL = 'intake_jobs';
+
+export function createEmbeddedQueue(
+  database: Pick<Database, 'db' | 'kind' | 'location' | 'ping'> & Partial<Pick<Database, 'listen'>>,
+  settings: QueueSettings,
+  log: JobLogger,
+): JobQueue {
   const store = new JobStore(database.db, settings.retentionMs);
   const pools = new Set<EmbeddedWorkerPool>();
 
@@ -37,6 +43,7 @@ export function createEmbeddedQueue(database: Pick<Database, 'db' | 'kind' | 'lo
           fileId: options.fileId ?? null,
           idempotencyKey: options.idempotencyKey ?? null,
           delayMs: options.delayMs ?? 0,
+          dispatched: true,
         },
         options.tx,
       );
@@ -49,8 +56,20 @@ export function createEmbeddedQueue(database: Pick<Database, 'db' | 'kind' | 'lo
       });
     },
     async startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
-      const pool = new EmbeddedWorkerPool(store, settings, options, log, () => pools.delete(pool));
+      // NOTIFY from the jobs trigger wakes idle workers in every process at once; polling stays the fallback.
+      let unlisten: (() => Promise<void>) | undefined;
+      const pool = new EmbeddedWorkerPool(store, settings, options, log, () => {
+        pools.delete(pool);
+        void unlisten?.().catch(() => undefined);
+      });
       pools.add(pool);
+      if (database.listen) {
+        try {
+          unlisten = await database.listen(JOBS_CHANNEL, (queue) => pool.notify(queue));
+        } catch (error) {
+          log.warn({ err: error }, 'could not LISTEN for new jobs; workers will poll');
+        }
+      }
       pool.start();
       return pool;
     },
@@ -122,6 +141,9 @@ class EmbeddedWorkerPool implements RunningWorkers {
     }
     this.attempts.start();
     this.every(this.settings.stalledCheckMs, async () => {
+      // Renew our own leases first: after a handler blocked this event loop past the lease,
+      // this check must not take its own, still-running jobs for stalled ones.
+      await this.attempts.beat();
       const recovered = await this.store.recoverStalled();
       if (recovered > 0) {
         this.log.warn({ count: recovered }, 'requeued jobs whose worker stopped responding');

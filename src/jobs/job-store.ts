@@ -12,6 +12,8 @@ export interface InsertJobInput {
   fileId: string | null;
   idempotencyKey: string | null;
   delayMs: number;
+  /** Embedded: the row is the dispatch. BullMQ: false until the job is handed to Redis. */
+  dispatched: boolean;
 }
 
 /** How an attempt ended, as the row records it. */
@@ -53,6 +55,7 @@ export class JobStore {
         maxAttempts: input.definition.retry.maxAttempts,
         idempotencyKey: input.idempotencyKey,
         runAt: input.delayMs > 0 ? after(input.delayMs) : sql`now()`,
+        dispatchedAt: input.dispatched ? sql`now()` : null,
       })
       .onConflictDoNothing()
       .returning();

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { defineJob, JobRegistry, PermanentJobError, type JobDefinitionInput } from '../../src/jobs/job-catalog.ts';
 import type { JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
 import { jobs, type JobRow } from '../../src/jobs/jobs.schema.ts';
@@ -304,6 +304,9 @@ export function queueConformance(label: string, makeHarness: () => Promise<Queue
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      onTestFinished(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
       await new Promise<void>((resolve, reject) => {
         let output = '';
         child.stdout.on('data', (chunk: Buffer) => {

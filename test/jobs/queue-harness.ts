@@ -92,10 +92,11 @@ export async function createHarness(backend: Backend, broker: 'embedded' | 'bull
       return queue;
     },
     childEnv() {
+      // Empty means unset: the child must not pick up the parent's DATABASE_URL / REDIS_URL.
       return {
         DATA_DIR: dataDir,
-        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-        ...(broker === 'bullmq' && redisUrl ? { REDIS_URL: redisUrl } : {}),
+        DATABASE_URL: databaseUrl ?? '',
+        REDIS_URL: broker === 'bullmq' && redisUrl ? redisUrl : '',
         JOBS_QUEUE_PREFIX: prefix,
         JOBS_LEASE_MS: String(TEST_SETTINGS.leaseMs),
         JOBS_HEARTBEAT_MS: String(TEST_SETTINGS.heartbeatMs),
