@@ -103,21 +103,33 @@ async function serveWithWorkers(config: Config): Promise<number> {
   try {
     // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
     app = await buildApp(config, { database, jobQueue });
-    const runtime = await buildWorker(config, { database, jobQueue, log }, { threads: config.jobs.workerThreads });
-    app.addHook('onClose', async () => {
-      // Within the HTTP grace period: jobs still running after it go back to the queue.
-      await runtime.close(Math.max(0, config.http.shutdownGraceMs - 2_000));
-      await jobQueue.close();
-      await database.close();
-    });
   } catch (error) {
-    await app?.close();
     await jobQueue.close();
     await database.close();
     throw error;
   }
-  const server = await startServer(app, config);
-  announce(app, server.address, config);
+  const api = app;
+  // The API answers while the worker threads load the parsers; jobs wait in the queue meanwhile.
+  let runtime: Awaited<ReturnType<typeof buildWorker>> | undefined;
+  let starting: Promise<void> = Promise.resolve();
+  api.addHook('onClose', async () => {
+    await starting;
+    // Within the HTTP grace period: jobs still running after it go back to the queue.
+    await runtime?.close(Math.max(0, config.http.shutdownGraceMs - 2_000));
+    await jobQueue.close();
+    await database.close();
+  });
+  const server = await startServer(api, config);
+  announce(api, server.address, config);
+  starting = buildWorker(config, { database, jobQueue, log }, { threads: config.jobs.workerThreads }).then(
+    (started) => {
+      runtime = started;
+    },
+    (error: unknown) => {
+      api.log.error({ err: error }, 'the workers could not start; shutting down');
+      void server.shutdown('workers failed to start');
+    },
+  );
   return server.closed;
 }
 

@@ -74,6 +74,7 @@ export async function buildWorker(
       });
       owned.unshift(executor);
     }
+    await executor.ready?.();
     const workers = await jobQueue.startWorkers({ registry, executor, ...(options.queues?.length ? { queues: options.queues } : {}) });
     log.info(
       {

@@ -121,6 +121,9 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
   for (let index = 0; index < Math.max(1, options.threads); index += 1) threads.push(spawn());
 
   return {
+    async ready(): Promise<void> {
+      await Promise.all(threads.map((thread) => thread.ready));
+    },
     async execute(job: RegisteredJob, payload: unknown, context: JobContext): Promise<unknown> {
       // The least busy thread: jobs are async, so a thread interleaves several while they wait on I/O.
       if (threads.length === 0) throw new Error('no job worker thread is running');
