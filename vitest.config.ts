@@ -8,7 +8,8 @@ export default defineConfig({
     // file must not take the others down. Two cores, two workers.
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 60_000,
+    // Generous: several tests start real processes (tsx, PGlite, Azurite), slow on a busy machine.
+    testTimeout: 120_000,
     hookTimeout: 180_000,
     env: { NODE_ENV: 'test' },
   },

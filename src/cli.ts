@@ -143,10 +143,17 @@ function announce(app: App, origin: string, config: Config): void {
 
 /** `intake worker`: runs jobs until SIGTERM/SIGINT, then finishes or hands back the running ones. */
 async function worker(config: Config, queues: string[] | undefined): Promise<number> {
+  // Signals are heard from the start: one arriving while the worker is still starting stops it
+  // as soon as it has started, instead of killing the process with its default action.
+  let signals = 0;
+  let stop: ((signal: NodeJS.Signals) => void) | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const onSignal = (signal: NodeJS.Signals) => (stop ? stop(signal) : pending.push(signal));
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   const runtime = await buildWorker(config, {}, { queues });
   return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
+    stop = (signal) => {
       signals += 1;
       if (signals > 1) {
         runtime.log.warn({ signal }, 'second signal: exiting now; running jobs will be re-run after their lease');
@@ -165,8 +172,7 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
         },
       );
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    for (const signal of pending.splice(0)) stop(signal);
   });
 }
 
