@@ -29,6 +29,29 @@ export function describeJsonValue(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/**
+ * One JSON record's text as an object, or undefined after noting the row's problem (invalid
+ * JSON, or a value that is not an object): a bad record never stops the file.
+ */
+export function parseJsonObject(
+  text: string,
+  row: number,
+  context: { problem(row: number, message: string): void },
+): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    context.problem(row, `Invalid JSON: ${(error as Error).message}`);
+    return undefined;
+  }
+  if (!isJsonObject(value)) {
+    context.problem(row, `Expected a JSON object, found ${describeJsonValue(value)}.`);
+    return undefined;
+  }
+  return value;
+}
+
 export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

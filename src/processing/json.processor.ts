@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readChunks } from './input-stream.ts';
-import { describeJsonValue, isJsonObject, nestingTooDeep } from './json-depth.ts';
+import { nestingTooDeep, parseJsonObject } from './json-depth.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
 import { createTabularStream, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
@@ -53,17 +53,8 @@ async function* readJsonArray(input: Readable, options: TabularOptions, context:
     new PermanentProcessingError('record_too_large', `JSON element ${row} is larger than the limit of ${maxRecordBytes} bytes.`);
 
   const finish = (bytes: Buffer): RowRecord | undefined => {
-    let value: unknown;
-    try {
-      value = JSON.parse(bytes.toString('utf8'));
-    } catch (error) {
-      context.problem(row, `Invalid JSON: ${(error as Error).message}`);
-      return undefined;
-    }
-    if (!isJsonObject(value)) {
-      context.problem(row, `Expected a JSON object, found ${describeJsonValue(value)}.`);
-      return undefined;
-    }
+    const value = parseJsonObject(bytes.toString('utf8'), row, context);
+    if (!value) return undefined;
     context.noteKeys(value);
     return { row, data: value };
   };

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readChunks } from './input-stream.ts';
-import { assertValueDepth, describeJsonValue, isJsonObject } from './json-depth.ts';
+import { assertValueDepth, parseJsonObject } from './json-depth.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
 import { createTabularStream, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
@@ -32,17 +32,8 @@ async function* readNdjson(input: Readable, options: TabularOptions, context: Ta
     }
     if (text.trim() === '') return undefined;
     row += 1;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      context.problem(row, `Invalid JSON: ${(error as Error).message}`);
-      return undefined;
-    }
-    if (!isJsonObject(value)) {
-      context.problem(row, `Expected a JSON object, found ${describeJsonValue(value)}.`);
-      return undefined;
-    }
+    const value = parseJsonObject(text, row, context);
+    if (!value) return undefined;
     assertValueDepth(value, maxJsonDepth, `NDJSON line ${row}`);
     context.noteKeys(value);
     return { row, data: value };
