@@ -10,7 +10,8 @@ export interface WebhooksRoutesOptions {
 
 const EventType = Type.Union(WEBHOOK_EVENT_TYPES.map((type) => Type.Literal(type)));
 const Url = Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL that receives the POSTed events.' });
-const Description = Type.Union([Type.String({ maxLength: 500 }), Type.Null()]);
+// Null first: with type coercion on, a string branch first would turn null into "".
+const Description = Type.Union([Type.Null(), Type.String({ maxLength: 500 })]);
 const Events = Type.Array(EventType, { minItems: 1, maxItems: WEBHOOK_EVENT_TYPES.length, uniqueItems: true });
 
 const EndpointResponse = Type.Object({
