@@ -125,7 +125,7 @@ export class WebhookService {
     if (deleted.length === 0) throw ERRORS.webhookNotFound();
   }
 
-  /** Queues a `webhook.test` event to this endpoint (even when it is disabled or not subscribed). */
+  /** Queues a `webhook.test` event to this endpoint, whatever it subscribes to (a disabled endpoint logs it as failed). */
   async sendTest(ownerId: string, id: string): Promise<WebhookDeliveryRow> {
     const endpoint = await this.get(ownerId, id);
     const event = newEvent(TEST_EVENT_TYPE, { endpoint_id: endpoint.id, message: 'This is a test delivery from Intake.' });
