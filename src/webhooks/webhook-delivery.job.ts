@@ -114,7 +114,9 @@ async function deliver(db: Db, settings: WebhooksConfig, deliveryId: string, con
   }
 
   const secret = (await loadSecretBox(settings)).open(endpoint.secretCiphertext);
-  const body = JSON.stringify(delivery.payload);
+  // The documented member order (JSONB storage does not keep it); the signature covers these exact bytes.
+  const { id, type, created_at, data, ...rest } = delivery.payload;
+  const body = JSON.stringify({ id, type, created_at, data, ...rest });
   const startedAt = new Date();
   const timestamp = Math.floor(startedAt.getTime() / 1000);
   let statusCode: number | null = null;
