@@ -17,6 +17,12 @@ import {
   type WebhookEventType,
 } from './webhook.schema.ts';
 
+/**
+ * Endpoints one owner may have. Every event fans out to each of them, so the limit also bounds
+ * how much outbound traffic one account can point at a third party.
+ */
+export const MAX_ENDPOINTS_PER_OWNER = 25;
+
 export interface CreateEndpointInput {
   url: string;
   events: WebhookEventType[];
@@ -56,6 +62,10 @@ export class WebhookService {
   /** Creates an endpoint; the plain secret is returned here and never again. */
   async create(ownerId: string, input: CreateEndpointInput): Promise<{ endpoint: WebhookEndpointRow; secret: string }> {
     const url = await this.checkUrl(input.url);
+    const [owned] = await this.db.select({ total: count() }).from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId));
+    if ((owned?.total ?? 0) >= MAX_ENDPOINTS_PER_OWNER) {
+      throw ERRORS.conflict(`An account may have at most ${MAX_ENDPOINTS_PER_OWNER} webhook endpoints; delete one first.`);
+    }
     const secret = generateEndpointSecret();
     const box = await this.secrets();
     const [endpoint] = await this.db

@@ -179,6 +179,39 @@ describe('webhooks', () => {
     expect(log.items.every((item) => item.status === 'succeeded' && item.attempt === 1 && item.status_code === 204)).toBe(true);
   });
 
+  it('announces a completed direct upload as file.uploaded', async () => {
+    const user = await subject.createUser();
+    await createEndpoint(user, { url: receiver.url, events: ['file.uploaded'] });
+    const content = 'name\nada\n';
+    const start = await subject.app.inject({
+      method: 'POST',
+      url: '/api/v1/uploads',
+      headers: user.bearer,
+      payload: { filename: 'direct.csv', content_type: 'text/csv', size_bytes: content.length },
+    });
+    expect(start.statusCode).toBe(201);
+    const { file_id, upload_url, method, headers } = start.json();
+    const target = new URL(upload_url);
+    const put = await subject.app.inject({ method, url: `${target.pathname}${target.search}`, headers, payload: content });
+    expect(put.statusCode).toBeLessThan(300);
+    // Nothing is announced before the upload is verified and recorded.
+    expect(receiver.requests).toHaveLength(0);
+    const complete = await subject.app.inject({ method: 'POST', url: `/api/v1/files/${file_id}/complete?process=false`, headers: user.bearer });
+    expect(complete.statusCode).toBe(200);
+    const request = await eventually(async () => receiver.requests[0], 30_000, 'the file.uploaded delivery');
+    expect(JSON.parse(request.body)).toMatchObject({ type: 'file.uploaded', data: { file: { id: file_id, status: 'uploaded' } } });
+  });
+
+  it('limits how many endpoints one account may have', async () => {
+    const user = await subject.createUser();
+    for (let index = 0; index < 25; index += 1) {
+      expect((await createEndpoint(user, { url: `${receiver.url}/${index}`, events: ['job.failed'] })).statusCode).toBe(201);
+    }
+    const over = await createEndpoint(user, { url: receiver.url, events: ['job.failed'] });
+    expect(over.statusCode).toBe(409);
+    expect(over.json().code).toBe('conflict');
+  });
+
   it('announces a failed processing as file.failed and job.failed', async () => {
     const user = await subject.createUser();
     const endpoint = (await createEndpoint(user, { url: receiver.url, events: ['file.failed', 'job.failed'] })).json();
