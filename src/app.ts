@@ -177,6 +177,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerAuthentication(app, services.authenticator);
 
     scheduleFileSweep(app, services.files, config.files.sweepIntervalSeconds);
+    scheduleDeliveryLogSweep(app, services.webhooks, config.webhooks.logRetentionMs);
 
     await app.register(healthRoutes, { checks });
     await app.register(problemRoutes);
@@ -205,6 +206,21 @@ function scheduleFileSweep(app: App, files: FileService, intervalSeconds: number
       (error: unknown) => app.log.warn({ err: error }, 'file sweep failed; it runs again at the next interval'),
     );
   }, intervalSeconds * 1000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+}
+
+/** Keeps the webhook delivery log to WEBHOOK_LOG_RETENTION_DAYS; any API process may run it. */
+function scheduleDeliveryLogSweep(app: App, webhooks: WebhookService, retentionMs: number): void {
+  if (retentionMs === 0) return;
+  const timer = setInterval(() => {
+    webhooks.sweepLog(new Date(Date.now() - retentionMs)).then(
+      (removed) => {
+        if (removed > 0) app.log.info({ count: removed }, 'removed webhook deliveries past retention');
+      },
+      (error: unknown) => app.log.warn({ err: error }, 'webhook delivery log sweep failed; it runs again within the hour'),
+    );
+  }, 3600_000);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
 }

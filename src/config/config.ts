@@ -63,6 +63,8 @@ export interface WebhooksConfig {
   /** Encrypts signing secrets at rest. Absent: a key generated once and kept in `secretKeyFile`. */
   readonly secretKey: string | undefined;
   readonly secretKeyFile: string;
+  /** Finished deliveries older than this leave the log; 0 keeps them forever. */
+  readonly logRetentionMs: number;
 }
 
 export interface EmailConfig {
@@ -312,6 +314,7 @@ function readWebhooksConfig(read: EnvReader, environment: Environment, dataDir: 
     retryWindowMs: read.integer('WEBHOOK_RETRY_WINDOW_SECONDS', 24 * 3600, { min: 0, max: 30 * 24 * 3600 }) * 1000,
     secretKey,
     secretKeyFile: path.join(dataDir, 'webhook-secret.key'),
+    logRetentionMs: read.integer('WEBHOOK_LOG_RETENTION_DAYS', 30, { min: 0, max: 3650 }) * 24 * 3600_000,
   };
 }
 

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, inArray } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { isUuid } from '../files/file.service.ts';
@@ -184,6 +184,15 @@ export class WebhookService {
     if (!original) throw ERRORS.webhookDeliveryNotFound();
     const event = original.payload as unknown as WebhookEvent;
     return this.db.transaction((tx) => this.publisher.deliver(tx, endpointId, event, original.id));
+  }
+
+  /** Deletes finished deliveries (and their attempts) created before `before`; returns how many. */
+  async sweepLog(before: Date): Promise<number> {
+    const removed = await this.db
+      .delete(webhookDeliveries)
+      .where(and(inArray(webhookDeliveries.status, ['succeeded', 'failed']), lt(webhookDeliveries.createdAt, before)))
+      .returning({ id: webhookDeliveries.id });
+    return removed.length;
   }
 
   /** The policy's verdict on a URL, as a 422 the owner can act on. */

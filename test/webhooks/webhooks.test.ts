@@ -1,7 +1,12 @@
+import { inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createJobQueue } from '../../src/jobs/job-queue-factory.ts';
 import type { JobQueue } from '../../src/jobs/job-queue.ts';
-import { verifySignature } from '../../src/webhooks/webhook-signature.ts';
+import { outboundGuardFor } from '../../src/webhooks/webhook-delivery.job.ts';
+import { WebhookPublisher } from '../../src/webhooks/webhook-events.ts';
+import { loadSecretBox, verifySignature } from '../../src/webhooks/webhook-signature.ts';
+import { webhookDeliveries, webhookDeliveryAttempts } from '../../src/webhooks/webhook.schema.ts';
+import { WebhookService } from '../../src/webhooks/webhook.service.ts';
 import { buildWorker, type WorkerRuntime } from '../../src/worker.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { multipartBody } from '../files/multipart.ts';
@@ -309,6 +314,17 @@ describe('webhooks', () => {
     }, 30_000);
     expect(done.attempts[0]).toMatchObject({ status_code: 302, error: expect.stringMatching(/redirects are not followed/) });
     expect(receiver.requests).toHaveLength(2);
+  });
+
+  // Last: it empties the delivery log of every endpoint in this file.
+  it('sweeps finished deliveries past retention, with their attempts', async () => {
+    const db = subject.database.db;
+    const service = new WebhookService(db, outboundGuardFor(subject.config.webhooks), () => loadSecretBox(subject.config.webhooks), new WebhookPublisher(queue, subject.config.webhooks));
+    const finishedBefore = await db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(inArray(webhookDeliveries.status, ['succeeded', 'failed']));
+    expect(finishedBefore.length).toBeGreaterThan(0);
+    expect(await service.sweepLog(new Date(Date.now() - 3600_000))).toBe(0);
+    expect(await service.sweepLog(new Date(Date.now() + 1_000))).toBe(finishedBefore.length);
+    expect(await db.select().from(webhookDeliveryAttempts).where(inArray(webhookDeliveryAttempts.deliveryId, finishedBefore.map((row) => row.id)))).toEqual([]);
   });
 });
 
