@@ -113,7 +113,16 @@ async function deliver(db: Db, settings: WebhooksConfig, deliveryId: string, con
     return { status_code: null, skipped: 'disabled' };
   }
 
-  const secret = (await loadSecretBox(settings)).open(endpoint.secretCiphertext);
+  let secret: string;
+  try {
+    secret = (await loadSecretBox(settings)).open(endpoint.secretCiphertext);
+  } catch (error) {
+    // Not the receiver's fault, and retrying cannot help: this process has another key.
+    throw new PermanentJobError(
+      'The endpoint secret cannot be decrypted here: set the same WEBHOOK_SECRET_KEY on every API and worker process.',
+      { cause: error },
+    );
+  }
   // The documented member order (JSONB storage does not keep it); the signature covers these exact bytes.
   const { id, type, created_at, data, ...rest } = delivery.payload;
   const body = JSON.stringify({ id, type, created_at, data, ...rest });
