@@ -52,6 +52,13 @@ import type { JobQueue } from './jobs/job-queue.ts';
 import { createJobQueue } from './jobs/job-queue-factory.ts';
 import { JobService } from './jobs/job.service.ts';
 import { jobsRoutes } from './jobs/jobs.routes.ts';
+import { NotificationService } from './notifications/notification.service.ts';
+import { notificationsRoutes } from './notifications/notifications.routes.ts';
+import { outboundGuardFor } from './webhooks/webhook-delivery.job.ts';
+import { fileEventData, WebhookPublisher } from './webhooks/webhook-events.ts';
+import { loadSecretBox } from './webhooks/webhook-signature.ts';
+import { WebhookService } from './webhooks/webhook.service.ts';
+import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
 
 /** The adapters the service runs on. A test passes its own; the rest are built from config. */
 export interface AppDependencies {
@@ -170,6 +177,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerAuthentication(app, services.authenticator);
 
     scheduleFileSweep(app, services.files, config.files.sweepIntervalSeconds);
+    scheduleDeliveryLogSweep(app, services.webhooks, config.webhooks.logRetentionMs);
 
     await app.register(healthRoutes, { checks });
     await app.register(problemRoutes);
@@ -202,6 +210,21 @@ function scheduleFileSweep(app: App, files: FileService, intervalSeconds: number
   app.addHook('onClose', async () => clearInterval(timer));
 }
 
+/** Keeps the webhook delivery log to WEBHOOK_LOG_RETENTION_DAYS; any API process may run it. */
+function scheduleDeliveryLogSweep(app: App, webhooks: WebhookService, retentionMs: number): void {
+  if (retentionMs === 0) return;
+  const timer = setInterval(() => {
+    webhooks.sweepLog(new Date(Date.now() - retentionMs)).then(
+      (removed) => {
+        if (removed > 0) app.log.info({ count: removed }, 'removed webhook deliveries past retention');
+      },
+      (error: unknown) => app.log.warn({ err: error }, 'webhook delivery log sweep failed; it runs again within the hour'),
+    );
+  }, 3600_000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+}
+
 type Services = ReturnType<typeof buildServices>;
 
 function buildServices(config: Config, deps: AppDependencies) {
@@ -222,8 +245,13 @@ function buildServices(config: Config, deps: AppDependencies) {
     config: config.auth,
   });
   const authenticator = new Authenticator(db, tokens, deps.tokenRevocations, apiKeys);
-  const files = new FileService(db, deps.blobStore, config.files, {
-    async enqueue(file, tx, reason) {
+  const webhookPublisher = new WebhookPublisher(deps.jobQueue, config.webhooks);
+  const files = new FileService(
+    db,
+    deps.blobStore,
+    config.files,
+    {
+      async enqueue(file, tx, reason) {
       const job = await deps.jobQueue.enqueue(
         processFileJob,
         { file_id: file.id },
@@ -231,11 +259,19 @@ function buildServices(config: Config, deps: AppDependencies) {
         { ownerId: file.ownerId, fileId: file.id, tx, ...(reason === 'upload' ? { idempotencyKey: `upload:${file.id}` } : {}) },
       );
       return job.id;
+      },
     },
-  });
+    {
+      async uploaded(tx, file) {
+        await webhookPublisher.publish(tx, file.ownerId, 'file.uploaded', { file: fileEventData(file) });
+      },
+    },
+  );
   const records = new RecordService(db);
   const jobs = new JobService(db, deps.jobQueue, QUEUE_NAMES);
-  return { users, apiKeys, auth, authenticator, files, records, jobs };
+  const webhooks = new WebhookService(db, outboundGuardFor(config.webhooks), () => loadSecretBox(config.webhooks), webhookPublisher);
+  const notifications = new NotificationService(db, config.email.smtpUrl !== undefined);
+  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications };
 }
 
 function apiRoutes(config: Config, services: Services) {
@@ -243,6 +279,8 @@ function apiRoutes(config: Config, services: Services) {
     await app.register(authRoutes, { auth: services.auth, config: config.auth });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
+    await app.register(webhooksRoutes, { webhooks: services.webhooks });
+    await app.register(notificationsRoutes, { notifications: services.notifications });
     await app.register(async (jobsScope: App) => {
       jobsScope.addHook('preHandler', jobsScope.authenticate);
       await jobsScope.register(jobsRoutes, {

@@ -3,7 +3,8 @@ import type { Config } from './config/config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import type { JobRegistry } from './jobs/job-catalog.ts';
 import { createJobRegistry } from './jobs/job-handlers.ts';
-import type { JobLogger, JobQueue, RunningWorkers } from './jobs/job-queue.ts';
+import type { JobLogger, JobOutcomeListener, JobQueue, RunningWorkers } from './jobs/job-queue.ts';
+import { createJobOutcomeNotifier } from './notifications/job-outcome-notifier.ts';
 import { createJobQueue } from './jobs/job-queue-factory.ts';
 import { inlineExecutor, type JobExecutor } from './jobs/job-runner.ts';
 import { createThreadExecutor } from './jobs/thread-executor.ts';
@@ -19,6 +20,8 @@ export interface WorkerDependencies {
   executor: JobExecutor;
   log: JobLogger;
   blobStore: BlobStore;
+  /** Told of each job's final outcome (default: webhook events and e-mails). */
+  onFinished: JobOutcomeListener;
 }
 
 export interface WorkerOptions {
@@ -75,7 +78,13 @@ export async function buildWorker(
       owned.unshift(executor);
     }
     await executor.ready?.();
-    const workers = await jobQueue.startWorkers({ registry, executor, ...(options.queues?.length ? { queues: options.queues } : {}) });
+    const onFinished = overrides.onFinished ?? createJobOutcomeNotifier(config, jobQueue);
+    const workers = await jobQueue.startWorkers({
+      registry,
+      executor,
+      onFinished,
+      ...(options.queues?.length ? { queues: options.queues } : {}),
+    });
     log.info(
       {
         worker_id: workers.workerId,

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { ConfigError, EnvReader, type Env } from './config-spec.ts';
 import { SUPPORTED_MIME_TYPES, supportedContentType } from '../processing/content-types.ts';
@@ -42,6 +43,34 @@ export interface Config {
   readonly jobs: JobsConfig;
   /** Limits that keep file processing bounded; passed as `limits` to the processors. */
   readonly processing: Readonly<ProcessingLimits>;
+  readonly webhooks: WebhooksConfig;
+  readonly email: EmailConfig;
+}
+
+export interface WebhooksConfig {
+  /** Every destination address allowed, private and loopback included (trusted networks, development). */
+  readonly allowPrivateNetworks: boolean;
+  /** CIDRs allowed although private (e.g. `10.20.0.0/16` for an internal receiver). */
+  readonly allowedCidrs: readonly string[];
+  readonly connectTimeoutMs: number;
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+  /** Delay before the first retry; doubled for each retry after it, up to `retryMaxDelayMs`. */
+  readonly retryBaseMs: number;
+  readonly retryMaxDelayMs: number;
+  /** Retries stop once their delays would add up to more than this. */
+  readonly retryWindowMs: number;
+  /** Encrypts signing secrets at rest. Absent: a key generated once and kept in `secretKeyFile`. */
+  readonly secretKey: string | undefined;
+  readonly secretKeyFile: string;
+  /** Finished deliveries older than this leave the log; 0 keeps them forever. */
+  readonly logRetentionMs: number;
+}
+
+export interface EmailConfig {
+  /** Absent: e-mail notifications are off. */
+  readonly smtpUrl: string | undefined;
+  readonly from: string;
 }
 
 export interface FilesConfig {
@@ -247,8 +276,46 @@ export function loadConfig(env: Env = process.env): Config {
       workerThreads: read.integer('JOBS_WORKER_THREADS', 1, { min: 0, max: 64 }),
     },
     processing: readProcessingLimits(read),
+    webhooks: readWebhooksConfig(read, environment, dataDir),
+    email: {
+      smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:'])?.toString(),
+      from: read.string('EMAIL_FROM', 'Intake <intake@localhost>'),
+    },
   };
   return deepFreeze(config);
+}
+
+function readWebhooksConfig(read: EnvReader, environment: Environment, dataDir: string): WebhooksConfig {
+  const allowedCidrs = read.list('WEBHOOK_ALLOWED_CIDRS');
+  for (const cidr of allowedCidrs) {
+    const [network, prefix] = cidr.split('/');
+    const family = network ? isIP(network) : 0;
+    const maxPrefix = family === 4 ? 32 : 128;
+    if (family === 0 || (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= maxPrefix))) {
+      throw new ConfigError('WEBHOOK_ALLOWED_CIDRS', 'a comma-separated list of CIDRs like 10.0.0.0/8 or fd00::/8', cidr);
+    }
+  }
+  const secretKey = read.optionalString('WEBHOOK_SECRET_KEY');
+  if (secretKey !== undefined && secretKey.length < 32) {
+    throw new ConfigError('WEBHOOK_SECRET_KEY', 'at least 32 characters (e.g. `openssl rand -base64 48`)', '***');
+  }
+  if (secretKey !== undefined && environment === 'production' && PLACEHOLDER_SECRET.test(secretKey)) {
+    throw new ConfigError('WEBHOOK_SECRET_KEY', 'a random value in production, not a placeholder', '***');
+  }
+  const retryBaseMs = read.integer('WEBHOOK_RETRY_BASE_MS', 10_000, { min: 1, max: 24 * 3600_000 });
+  return {
+    allowPrivateNetworks: read.boolean('WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
+    allowedCidrs,
+    connectTimeoutMs: read.integer('WEBHOOK_CONNECT_TIMEOUT_MS', 3_000, { min: 10, max: 60_000 }),
+    timeoutMs: read.integer('WEBHOOK_TIMEOUT_MS', 10_000, { min: 10, max: 120_000 }),
+    maxResponseBytes: read.integer('WEBHOOK_MAX_RESPONSE_BYTES', 64 * 1024, { min: 0, max: 10 * MIB }),
+    retryBaseMs,
+    retryMaxDelayMs: read.integer('WEBHOOK_RETRY_MAX_DELAY_MS', 3600_000, { min: retryBaseMs, max: 7 * 24 * 3600_000 }),
+    retryWindowMs: read.integer('WEBHOOK_RETRY_WINDOW_SECONDS', 24 * 3600, { min: 0, max: 30 * 24 * 3600 }) * 1000,
+    secretKey,
+    secretKeyFile: path.join(dataDir, 'webhook-secret.key'),
+    logRetentionMs: read.integer('WEBHOOK_LOG_RETENTION_DAYS', 30, { min: 0, max: 3650 }) * 24 * 3600_000,
+  };
 }
 
 function readFilesConfig(read: EnvReader): FilesConfig {

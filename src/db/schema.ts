@@ -12,6 +12,8 @@ import { rateLimitCounters } from '../rate-limit/rate-limit.schema.ts';
 import { users } from '../users/user.schema.ts';
 import { files } from '../files/file.schema.ts';
 import { records } from '../records/record.schema.ts';
+import { webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../webhooks/webhook.schema.ts';
+import { notificationPreferences } from '../notifications/notification.schema.ts';
 
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
@@ -19,7 +21,9 @@ export * from '../rate-limit/rate-limit.schema.ts';
 export * from '../users/user.schema.ts';
 export * from '../files/file.schema.ts';
 export * from '../records/record.schema.ts';
+export * from '../webhooks/webhook.schema.ts';
+export * from '../notifications/notification.schema.ts';
 
-export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files, records, jobs };
+export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files, records, jobs, webhookEndpoints, webhookDeliveries, webhookDeliveryAttempts, notificationPreferences };
 
 export type Schema = typeof schema;

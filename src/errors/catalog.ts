@@ -169,6 +169,19 @@ export const ERRORS = {
     }),
   signedUrlExpired: () =>
     new AppError({ code: 'signed_url_expired', status: 403, title: 'Forbidden', detail: 'The link has expired.' }),
+  // ── webhooks ───────────────────────────────────────────────────────────────────
+  webhookNotFound: () =>
+    new AppError({ code: 'webhook_not_found', status: 404, title: 'Not Found', detail: 'No webhook endpoint with this id.' }),
+  webhookDeliveryNotFound: () =>
+    new AppError({ code: 'webhook_delivery_not_found', status: 404, title: 'Not Found', detail: 'No delivery with this id for this endpoint.' }),
+  webhookUrlRefused: (reason: string) =>
+    new AppError({
+      code: 'webhook_url_refused',
+      status: 422,
+      title: 'Unprocessable Content',
+      detail: `The webhook URL cannot be used: ${reason}.`,
+      extensions: { errors: [{ path: '/url', message: reason }] },
+    }),
   internal: (cause?: unknown) =>
     new AppError({
       code: 'internal_error',
@@ -229,5 +242,11 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   range_not_satisfiable: { status: 416, description: 'The `Range` lies outside the content; `Content-Range` gives the size.' },
   signed_url_invalid: { status: 403, description: 'A signed link was altered or signed for another method or object.' },
   signed_url_expired: { status: 403, description: 'A signed link is past its expiry time.' },
+  webhook_not_found: { status: 404, description: 'The webhook endpoint does not exist, or belongs to someone else.' },
+  webhook_delivery_not_found: { status: 404, description: 'The delivery does not exist for this webhook endpoint.' },
+  webhook_url_refused: {
+    status: 422,
+    description: 'The webhook URL is not http(s), carries credentials, or points at a private, loopback or link-local address.',
+  },
   internal_error: { status: 500, description: 'An unexpected error; the log holds the details under the request id.' },
 };

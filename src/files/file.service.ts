@@ -53,6 +53,11 @@ export interface FileProcessingQueue {
   enqueue(file: FileRow, tx: Db, reason: 'upload' | 'request'): Promise<string>;
 }
 
+/** Told of files once recorded as uploaded, inside the transaction that records them. */
+export interface FileEvents {
+  uploaded(tx: Db, file: FileRow): Promise<void>;
+}
+
 export interface StoredFile {
   file: FileRow;
   /** The processing job queued for it, if any. */
@@ -75,6 +80,7 @@ export class FileService {
     private readonly blobs: BlobStore,
     private readonly limits: FileLimits,
     private readonly processing?: FileProcessingQueue,
+    private readonly events?: FileEvents,
   ) {}
 
   /**
@@ -113,6 +119,7 @@ export class FileService {
   private async queueProcessing(tx: Db, rows: FileRow[], process: boolean, reason: 'upload' | 'request'): Promise<StoredFile[]> {
     const result: StoredFile[] = [];
     for (const file of rows) {
+      if (reason === 'upload') await this.events?.uploaded(tx, file);
       const jobId = process && this.processing ? await this.processing.enqueue(file, tx, reason) : null;
       result.push({ file, jobId });
     }

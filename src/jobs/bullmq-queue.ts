@@ -7,7 +7,7 @@ import { redactUrl } from '../config/config-spec.ts';
 import type { JobDefinition } from './job-catalog.ts';
 import type { CancelOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerOptions } from './job-queue.ts';
 import { ActiveAttempts, AttemptControl, inlineExecutor, runAttempt, type JobExecutor } from './job-runner.ts';
-import { JobStore } from './job-store.ts';
+import { JobStore, type OutcomeHook } from './job-store.ts';
 import type { JobRow } from './jobs.schema.ts';
 import { cancelThroughStore, defaultWorkerId } from './embedded-queue.ts';
 
@@ -174,6 +174,7 @@ class BullmqWorkerPool implements RunningWorkers {
   private readonly connections: Redis[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
+  private readonly outcomeHook: OutcomeHook | undefined;
 
   constructor(
     private readonly store: JobStore,
@@ -186,6 +187,7 @@ class BullmqWorkerPool implements RunningWorkers {
     this.workerId = options.workerId ?? defaultWorkerId();
     this.executor = options.executor ?? inlineExecutor;
     this.attempts = new ActiveAttempts(store, settings.leaseMs, settings.heartbeatMs, log);
+    this.outcomeHook = options.onFinished ? { listener: options.onFinished, log } : undefined;
   }
 
   async start(): Promise<void> {
@@ -210,7 +212,7 @@ class BullmqWorkerPool implements RunningWorkers {
       worker.on('failed', (job, error) => {
         // BullMQ failing a job itself (too many stalls) bypasses our processor: record it.
         if (job?.id && /stalled/i.test(error.message)) {
-          void this.store.failStalled(job.id, error.message).catch(() => undefined);
+          void this.store.failStalled(job.id, error.message, this.outcomeHook).catch(() => undefined);
         }
       });
       this.workers.push(worker);
@@ -259,7 +261,7 @@ class BullmqWorkerPool implements RunningWorkers {
       this.attempts.remove(leaseToken);
     }
     if (control.reason === 'lost') throw new UnrecoverableError('the job row was taken over or removed');
-    await this.store.finish(row.id, leaseToken, record);
+    await this.store.finish(row.id, leaseToken, record, this.outcomeHook);
     switch (record.status) {
       case 'succeeded':
         return record.result;

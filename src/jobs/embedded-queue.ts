@@ -5,7 +5,7 @@ import type { Database } from '../db/database.ts';
 import type { JobDefinition } from './job-catalog.ts';
 import type { CancelOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerOptions } from './job-queue.ts';
 import { ActiveAttempts, AttemptControl, inlineExecutor, runAttempt, Wakeup, type JobExecutor } from './job-runner.ts';
-import { JobStore } from './job-store.ts';
+import { JobStore, type OutcomeHook } from './job-store.ts';
 import type { JobRow } from './jobs.schema.ts';
 import { FINISHED_STATUSES } from './jobs.schema.ts';
 
@@ -120,6 +120,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
   private closing: Promise<void> | undefined;
+  private readonly outcomeHook: OutcomeHook | undefined;
 
   constructor(
     private readonly store: JobStore,
@@ -131,6 +132,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
     this.workerId = options.workerId ?? defaultWorkerId();
     this.executor = options.executor ?? inlineExecutor;
     this.attempts = new ActiveAttempts(store, settings.leaseMs, settings.heartbeatMs, log);
+    this.outcomeHook = options.onFinished ? { listener: options.onFinished, log } : undefined;
   }
 
   start(): void {
@@ -144,7 +146,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
       // Renew our own leases first: after a handler blocked this event loop past the lease,
       // this check must not take its own, still-running jobs for stalled ones.
       await this.attempts.beat();
-      const recovered = await this.store.recoverStalled();
+      const recovered = await this.store.recoverStalled(this.outcomeHook);
       if (recovered > 0) {
         this.log.warn({ count: recovered }, 'requeued jobs whose worker stopped responding');
         this.notifyAll();
@@ -155,7 +157,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
       if (removed > 0) this.log.info({ count: removed }, 'removed finished jobs past retention');
     });
     // A crash before this boot may have left jobs running with no one behind them.
-    void this.store.recoverStalled().catch(() => undefined);
+    void this.store.recoverStalled(this.outcomeHook).catch(() => undefined);
   }
 
   notify(queue: string): void {
@@ -227,7 +229,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
       });
       this.attempts.remove(leaseToken);
       if (control.reason === 'lost') return;
-      const written = await this.store.finish(row.id, leaseToken, record);
+      const written = await this.store.finish(row.id, leaseToken, record, this.outcomeHook);
       this.log.debug({ job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written }, 'job attempt ended');
     })()
       .catch((error: unknown) => this.log.error({ err: error, job_id: row.id }, 'could not record the end of a job attempt'))

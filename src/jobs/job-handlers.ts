@@ -1,5 +1,7 @@
 import { JobRegistry, type JobDependencies } from './job-catalog.ts';
 import { registerFileJobs } from '../files/file-processing.job.ts';
+import { registerEmailJobs } from '../notifications/email.job.ts';
+import { registerWebhookJobs } from '../webhooks/webhook-delivery.job.ts';
 import { registerSystemJobs } from './system-jobs.ts';
 
 /**
@@ -11,5 +13,7 @@ export function createJobRegistry(deps: JobDependencies): JobRegistry {
   const registry = new JobRegistry();
   registerSystemJobs(registry);
   registerFileJobs(registry, deps);
+  registerWebhookJobs(registry, deps);
+  registerEmailJobs(registry, deps);
   return registry;
 }

@@ -4,7 +4,15 @@ import type { Db } from '../db/database.ts';
 import type { ReadinessCheck } from '../health/readiness.ts';
 import type { JobDefinition, JobRegistry } from './job-catalog.ts';
 import type { JobExecutor } from './job-runner.ts';
-import type { JobStatus } from './jobs.schema.ts';
+import type { JobRow, JobStatus } from './jobs.schema.ts';
+
+/**
+ * Told of every job that reaches a final status (succeeded, failed, timed_out, cancelled),
+ * inside the transaction that writes that status, so whatever it records (events, notifications)
+ * commits with the outcome or not at all. Its own failure is logged and rolled back alone
+ * (a savepoint): it never stops the outcome from being written.
+ */
+export type JobOutcomeListener = (job: JobRow, tx: Db) => Promise<void>;
 
 export interface EnqueueOptions {
   ownerId?: string | null;
@@ -45,6 +53,7 @@ export interface WorkerOptions {
   executor?: JobExecutor;
   /** Only these queues (default: every queue a registered job type uses). */
   queues?: readonly string[];
+  onFinished?: JobOutcomeListener;
 }
 
 export interface RunningWorkers {

@@ -2,6 +2,9 @@ import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'dri
 import type { Db } from '../db/database.ts';
 import { jobs, type JobErrorInfo, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
 import { payloadProblem, type JobDefinition } from './job-catalog.ts';
+import type { JobLogger, JobOutcomeListener } from './job-queue.ts';
+
+const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -153,8 +156,11 @@ export class JobStore {
       .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')));
   }
 
-  /** Records the end of an attempt. False when the lease was lost and the write dropped. */
-  async finish(id: string, leaseToken: string, record: AttemptRecord): Promise<boolean> {
+  /**
+   * Records the end of an attempt. False when the lease was lost and the write dropped. A final
+   * outcome is written in one transaction with whatever `onFinished` records.
+   */
+  async finish(id: string, leaseToken: string, record: AttemptRecord, onFinished?: OutcomeHook): Promise<boolean> {
     const releaseLease = { leaseToken: null, lockedBy: null, lockedUntil: null };
     let values: Partial<Record<keyof JobRow, unknown>>;
     switch (record.status) {
@@ -171,20 +177,31 @@ export class JobStore {
       default:
         values = { status: record.status, error: record.error, finishedAt: sql`now()`, expiresAt: after(this.retentionMs) };
     }
-    const rows = await this.db
-      .update(jobs)
-      .set({ ...releaseLease, ...values } as Partial<typeof jobs.$inferInsert>)
-      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
-      .returning({ id: jobs.id });
-    return rows.length > 0;
+    const write = (db: Db) =>
+      db
+        .update(jobs)
+        .set({ ...releaseLease, ...values } as Partial<typeof jobs.$inferInsert>)
+        .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
+        .returning();
+    if (!onFinished || !FINAL_STATUSES.includes(record.status as JobStatus)) return (await write(this.db)).length > 0;
+    return this.db.transaction(async (tx) => {
+      const rows = await write(tx);
+      for (const row of rows) await notifyOutcome(tx, row, onFinished);
+      return rows.length > 0;
+    });
   }
 
   /**
    * Embedded adapter: running jobs whose lease ran out belong to a worker that died or hung.
    * They go back to the queue (late acknowledgement), or end when no attempt is left.
    */
-  async recoverStalled(): Promise<number> {
-    const rows = await this.db
+  async recoverStalled(onFinished?: OutcomeHook): Promise<number> {
+    if (onFinished) return this.db.transaction((tx) => this.recoverStalledIn(tx, onFinished));
+    return this.recoverStalledIn(this.db);
+  }
+
+  private async recoverStalledIn(db: Db, onFinished?: OutcomeHook): Promise<number> {
+    const rows = await db
       .update(jobs)
       .set({
         status: sql`case when ${jobs.cancelRequestedAt} is not null then 'cancelled'
@@ -199,24 +216,36 @@ export class JobStore {
         expiresAt: sql`case when ${jobs.cancelRequestedAt} is not null or ${jobs.attempts} >= ${jobs.maxAttempts} then ${after(this.retentionMs)} end`,
       })
       .where(and(eq(jobs.status, 'running'), lt(jobs.lockedUntil, sql`now()`)))
-      .returning({ id: jobs.id });
+      .returning();
+    if (onFinished) {
+      for (const row of rows) if (FINAL_STATUSES.includes(row.status)) await notifyOutcome(db, row, onFinished);
+    }
     return rows.length;
   }
 
   /** BullMQ adapter: Redis gave up on a job after too many stalls; the row must not stay `running`. */
-  async failStalled(id: string, message: string): Promise<void> {
-    await this.db
-      .update(jobs)
-      .set({
-        status: 'failed',
-        error: { kind: 'stalled', message },
-        leaseToken: null,
-        lockedBy: null,
-        lockedUntil: null,
-        finishedAt: sql`now()`,
-        expiresAt: after(this.retentionMs),
-      })
-      .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running'])));
+  async failStalled(id: string, message: string, onFinished?: OutcomeHook): Promise<void> {
+    const write = (db: Db) =>
+      db
+        .update(jobs)
+        .set({
+          status: 'failed',
+          error: { kind: 'stalled', message },
+          leaseToken: null,
+          lockedBy: null,
+          lockedUntil: null,
+          finishedAt: sql`now()`,
+          expiresAt: after(this.retentionMs),
+        })
+        .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running'])))
+        .returning();
+    if (!onFinished) {
+      await write(this.db);
+      return;
+    }
+    await this.db.transaction(async (tx) => {
+      for (const row of await write(tx)) await notifyOutcome(tx, row, onFinished);
+    });
   }
 
   /** Cancels a job that has not started. Undefined when it is not (or no longer) queued. */
@@ -277,5 +306,20 @@ export class JobStore {
       .select({ queue: jobs.queue, status: jobs.status, count: sql<number>`count(*)::int` })
       .from(jobs)
       .groupBy(jobs.queue, jobs.status);
+  }
+}
+
+/** The outcome listener and where its failures are reported. */
+export interface OutcomeHook {
+  listener: JobOutcomeListener;
+  log: JobLogger;
+}
+
+/** Runs the listener in a savepoint: its failure is logged and undone, the outcome still commits. */
+async function notifyOutcome(tx: Db, row: JobRow, hook: OutcomeHook): Promise<void> {
+  try {
+    await tx.transaction((savepoint) => hook.listener(row, savepoint));
+  } catch (error) {
+    hook.log.error({ err: error, job_id: row.id, type: row.type, status: row.status }, 'job outcome listener failed; outcome recorded without it');
   }
 }

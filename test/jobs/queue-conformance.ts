@@ -260,6 +260,57 @@ export function queueConformance(label: string, makeHarness: () => Promise<Queue
       expect(done.result).toBe(5);
     });
 
+    it('tells the outcome listener of each final outcome, once, inside the transaction that writes it', async () => {
+      const definition = job({ retry: { maxAttempts: 3, backoffMs: 10, maxBackoffMs: 10, jitter: 0 } });
+      const marker = job();
+      const seen: { id: string; status: string; statusInTx: string | undefined; attempts: number }[] = [];
+      const workers = await workerQueue.startWorkers({
+        registry: new JobRegistry().register(definition, async (payload, context) => {
+          if (payload.n === 1 && context.attempt < 2) throw new Error('transient');
+          if (payload.n === 2) throw new PermanentJobError('bad data');
+          return { ok: true };
+        }),
+        async onFinished(finishedJob, tx) {
+          const [inTx] = await tx.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, finishedJob.id));
+          seen.push({ id: finishedJob.id, status: finishedJob.status, statusInTx: inTx?.status, attempts: finishedJob.attempts });
+          // Whatever the listener records commits with the outcome.
+          await api.enqueue(marker, { n: 0 }, { tx, idempotencyKey: `after:${finishedJob.id}` });
+        },
+      });
+      running.push(workers);
+      const retried = await api.enqueue(definition, { n: 1 });
+      const refused = await api.enqueue(definition, { n: 2 });
+      await finished(retried.id);
+      await finished(refused.id);
+      await eventually(async () => seen.length >= 2 || undefined, 15_000, 'both outcomes');
+      expect(seen.sort((a, b) => a.status.localeCompare(b.status))).toEqual([
+        { id: refused.id, status: 'failed', statusInTx: 'failed', attempts: 1 },
+        { id: retried.id, status: 'succeeded', statusInTx: 'succeeded', attempts: 2 },
+      ]);
+      const markers = await harness.database().db.select({ key: jobs.idempotencyKey }).from(jobs).where(eq(jobs.type, marker.name));
+      expect(markers.map((entry) => entry.key).sort()).toEqual([`after:${refused.id}`, `after:${retried.id}`].sort());
+    });
+
+    it('records the outcome when the outcome listener fails, and undoes what the listener wrote', async () => {
+      const definition = job();
+      const marker = job();
+      let calls = 0;
+      const workers = await workerQueue.startWorkers({
+        registry: new JobRegistry().register(definition, async () => ({ ok: true })),
+        async onFinished(_finishedJob, tx) {
+          calls += 1;
+          await api.enqueue(marker, { n: 0 }, { tx });
+          throw new Error('listener bug');
+        },
+      });
+      running.push(workers);
+      const { id } = await api.enqueue(definition, { n: 1 });
+      const done = await finished(id);
+      expect(done).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(calls).toBe(1);
+      expect(await harness.database().db.select().from(jobs).where(eq(jobs.type, marker.name))).toEqual([]);
+    });
+
     it('removes finished jobs once their retention has passed, and keeps the others', async () => {
       const definition = job();
       const shortLived = harness.createQueue({ retentionMs: 0 });
