@@ -53,6 +53,9 @@ export interface FileProcessingQueue {
   enqueue(file: FileRow, tx: Db, reason: 'upload' | 'request'): Promise<string>;
 }
 
+/** Told when a file changes status here (after the change commits), for realtime subscribers. */
+export type FileStatusListener = (file: Pick<FileRow, 'id' | 'ownerId' | 'status'>) => void;
+
 export interface StoredFile {
   file: FileRow;
   /** The processing job queued for it, if any. */
@@ -75,7 +78,18 @@ export class FileService {
     private readonly blobs: BlobStore,
     private readonly limits: FileLimits,
     private readonly processing?: FileProcessingQueue,
+    private readonly onStatus: FileStatusListener = () => undefined,
   ) {}
+
+  private announce(rows: readonly Pick<FileRow, 'id' | 'ownerId' | 'status'>[]): void {
+    for (const row of rows) {
+      try {
+        this.onStatus(row);
+      } catch {
+        // Best effort: the committed row is the record.
+      }
+    }
+  }
 
   /**
    * Streams every part to storage while hashing and inspecting it, then records all files in
@@ -107,6 +121,7 @@ export class FileService {
       await Promise.allSettled(stored.map((row) => this.blobs.delete(row.storageKey)));
       throw error;
     }
+    this.announce(stored);
     return recorded;
   }
 
@@ -309,6 +324,7 @@ export class FileService {
         if (!row) throw ERRORS.conflict('This upload is already complete.');
         return this.queueProcessing(tx, [row], options.process, 'upload');
       });
+      this.announce(completed.map((stored) => stored.file));
       return completed[0]!;
     } catch (error) {
       if (isAppError(error) && error.status < 500 && error.code !== 'conflict') {

@@ -19,7 +19,7 @@ export function defaultWorkerId(): string {
  * renewed by heartbeats, and a job whose lease runs out is re-run by whichever worker notices.
  */
 export function createEmbeddedQueue(database: Pick<Database, 'db' | 'kind' | 'location' | 'ping'>, settings: QueueSettings, log: JobLogger): JobQueue {
-  const store = new JobStore(database.db, settings.retentionMs);
+  const store = new JobStore(database.db, settings.retentionMs, settings.onJobEvent);
   const pools = new Set<EmbeddedWorkerPool>();
 
   return {
@@ -202,6 +202,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
         control,
         executor: this.executor,
         writeProgress: (progress) => this.store.progress(row.id, leaseToken, progress),
+        emit: (event) => this.store.handlerEvent(row, event),
       });
       this.attempts.remove(leaseToken);
       if (control.reason === 'lost') return;

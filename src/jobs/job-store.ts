@@ -2,6 +2,7 @@ import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'dri
 import type { Db } from '../db/database.ts';
 import { jobs, type JobErrorInfo, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
 import { payloadProblem, type JobDefinition } from './job-catalog.ts';
+import type { HandlerEvent, JobEventSink, JobEventSubject } from './job-queue.ts';
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -21,6 +22,14 @@ export type AttemptRecord =
   | { status: 'retry'; error: JobErrorInfo; delayMs: number }
   | { status: 'released' };
 
+const SUBJECT_COLUMNS = { id: jobs.id, type: jobs.type, ownerId: jobs.ownerId, fileId: jobs.fileId };
+const STATUS_COLUMNS = { ...SUBJECT_COLUMNS, status: jobs.status, error: jobs.error };
+type StatusRow = Pick<JobRow, 'id' | 'type' | 'ownerId' | 'fileId' | 'status' | 'error'>;
+
+function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'ownerId' | 'fileId'>): JobEventSubject {
+  return { id: row.id, type: row.type, ownerId: row.ownerId, fileId: row.fileId };
+}
+
 function after(ms: number): SQL {
   return sql`now() + make_interval(secs => ${ms / 1000}::double precision)`;
 }
@@ -34,7 +43,27 @@ export class JobStore {
   constructor(
     readonly db: Db,
     private readonly retentionMs: number,
+    /** Told about each write below that changes a job's progress or status (the one realtime hook). */
+    private readonly onEvent?: JobEventSink,
   ) {}
+
+  private statusChanged(rows: readonly StatusRow[]): void {
+    if (!this.onEvent) return;
+    for (const row of rows) this.emitSafely({ kind: 'status', job: subjectOf(row), status: row.status, error: row.error ?? null });
+  }
+
+  private emitSafely(event: Parameters<JobEventSink>[0]): void {
+    try {
+      this.onEvent?.(event);
+    } catch {
+      // Fan-out is best effort; the row is already written and stays the record.
+    }
+  }
+
+  /** A handler's own event (relayed from its thread), about the job it runs. */
+  handlerEvent(job: JobEventSubject, event: HandlerEvent): void {
+    this.emitSafely({ kind: 'handler', job, event });
+  }
 
   /** Inserts the job, or returns the existing one with the same idempotency key. */
   async insert(input: InsertJobInput, tx: Db = this.db): Promise<{ row: JobRow; created: boolean }> {
@@ -99,7 +128,11 @@ export class JobStore {
         startedAt: sql`coalesce(${jobs.startedAt}, now())`,
       })
       .where(and(inArray(jobs.id, due), eq(jobs.status, 'queued')))
-      .returning();
+      .returning()
+      .then((rows) => {
+        this.statusChanged(rows);
+        return rows;
+      });
   }
 
   /**
@@ -122,6 +155,7 @@ export class JobStore {
       })
       .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running']), isNull(jobs.cancelRequestedAt)))
       .returning();
+    if (row) this.statusChanged([row]);
     return row;
   }
 
@@ -144,10 +178,13 @@ export class JobStore {
   }
 
   async progress(id: string, leaseToken: string, progress: JobProgress): Promise<void> {
-    await this.db
+    const rows = await this.db
       .update(jobs)
       .set({ progress })
-      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')));
+      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
+      .returning(SUBJECT_COLUMNS);
+    // Only a write that landed is announced: a lost lease's progress is not news.
+    for (const row of rows) this.emitSafely({ kind: 'progress', job: subjectOf(row), progress });
   }
 
   /** Records the end of an attempt. False when the lease was lost and the write dropped. */
@@ -172,7 +209,8 @@ export class JobStore {
       .update(jobs)
       .set({ ...releaseLease, ...values } as Partial<typeof jobs.$inferInsert>)
       .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
-      .returning({ id: jobs.id });
+      .returning(STATUS_COLUMNS);
+    this.statusChanged(rows);
     return rows.length > 0;
   }
 
@@ -196,13 +234,14 @@ export class JobStore {
         expiresAt: sql`case when ${jobs.cancelRequestedAt} is not null or ${jobs.attempts} >= ${jobs.maxAttempts} then ${after(this.retentionMs)} end`,
       })
       .where(and(eq(jobs.status, 'running'), lt(jobs.lockedUntil, sql`now()`)))
-      .returning({ id: jobs.id });
+      .returning(STATUS_COLUMNS);
+    this.statusChanged(rows);
     return rows.length;
   }
 
   /** BullMQ adapter: Redis gave up on a job after too many stalls; the row must not stay `running`. */
   async failStalled(id: string, message: string): Promise<void> {
-    await this.db
+    const rows = await this.db
       .update(jobs)
       .set({
         status: 'failed',
@@ -213,7 +252,9 @@ export class JobStore {
         finishedAt: sql`now()`,
         expiresAt: after(this.retentionMs),
       })
-      .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running'])));
+      .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running'])))
+      .returning(STATUS_COLUMNS);
+    this.statusChanged(rows);
   }
 
   /** Cancels a job that has not started. Undefined when it is not (or no longer) queued. */
@@ -229,6 +270,7 @@ export class JobStore {
       })
       .where(and(eq(jobs.id, id), eq(jobs.status, 'queued')))
       .returning();
+    if (row) this.statusChanged([row]);
     return row;
   }
 
