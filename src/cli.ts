@@ -10,6 +10,8 @@ import { createAdmin } from './users/create-admin.ts';
 import { UserService } from './users/user.service.ts';
 import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
+import { createEventBus } from './events/create-event-bus.ts';
+import { jobEventPublisher } from './events/job-event-relay.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
 import pino, { type LoggerOptions } from 'pino';
@@ -98,13 +100,16 @@ async function serveWithWorkers(config: Config): Promise<number> {
   let app: App;
   try {
     if (config.database.migrateOnBoot) await database.migrate();
-    const jobQueue = createJobQueue(config.jobs, database, log);
-    app = await buildApp(config, { database, jobQueue });
+    // One bus for the API and the workers of this process: in-process unless REDIS_URL is set.
+    const eventBus = createEventBus(config, log);
+    const jobQueue = createJobQueue(config.jobs, database, log, jobEventPublisher(eventBus, log));
+    app = await buildApp(config, { database, jobQueue, eventBus });
     const runtime = await buildWorker(config, { database, jobQueue, log }, { threads: config.jobs.workerThreads });
     app.addHook('onClose', async () => {
       // Within the HTTP grace period: jobs still running after it go back to the queue.
       await runtime.close(Math.max(0, config.http.shutdownGraceMs - 2_000));
       await jobQueue.close();
+      await eventBus.close();
       await database.close();
     });
   } catch (error) {
