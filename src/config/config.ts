@@ -267,7 +267,7 @@ export function loadConfig(env: Env = process.env): Config {
     realtime: {
       heartbeatMs: read.integer('WS_HEARTBEAT_MS', 30_000, { min: 100, max: 10 * 60_000 }),
       authTimeoutMs: read.integer('WS_AUTH_TIMEOUT_MS', 10_000, { min: 100, max: 10 * 60_000 }),
-      maxMessageBytes: read.integer('WS_MAX_MESSAGE_BYTES', 4096, { min: 256, max: 1024 * 1024 }),
+      maxMessageBytes: read.integer('WS_MAX_MESSAGE_BYTES', 4096, { min: 1024, max: 1024 * 1024 }),
       rateLimitMessages: read.integer('WS_RATE_LIMIT_MESSAGES', 60, { min: 1, max: 1_000_000 }),
       rateLimitWindowMs: read.integer('WS_RATE_LIMIT_WINDOW_MS', 10_000, { min: 100, max: 60 * 60_000 }),
       maxBufferedBytes: read.integer('WS_MAX_BUFFERED_BYTES', 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),

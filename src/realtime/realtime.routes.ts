@@ -33,7 +33,7 @@ followed by the subject's current state; \`unsubscribe\` alike. Server events:
 4029 too many messages; 1009 message too large. See the README's Realtime section.`;
 
 const SSE_DESCRIPTION = `Server-Sent Events of one job of mine: the current state first (\`job.progress\`, \`job.status\`),
-then every \`job.progress\`, \`job.status\` and \`file.status\` as it happens; the stream ends after the job's final status
+then every \`job.progress\` and \`job.status\` as it happens; the stream ends after the job's final status
 (at once when it has already finished). Each event: \`event: <type>\` and \`data: <JSON>\`; comment lines keep it alive.`;
 
 export async function realtimeRoutes(app: App, options: RealtimeRoutesOptions): Promise<void> {
@@ -91,10 +91,8 @@ export async function realtimeRoutes(app: App, options: RealtimeRoutesOptions): 
       // Listen before reading the row, so nothing between the read and the stream is lost.
       const pending: RealtimeEvent[] = [];
       let deliver: (event: RealtimeEvent) => void = (event) => pending.push(event);
-      let jobFileId: string | null = null;
       const unlisten = await service.listen(user.id, (event) => {
         if (event.type !== 'file.status' && event.job_id === jobId) deliver(event);
-        else if (event.type === 'file.status' && jobFileId !== null && event.file_id === jobFileId) deliver(event);
       });
       let row;
       try {
@@ -103,7 +101,6 @@ export async function realtimeRoutes(app: App, options: RealtimeRoutesOptions): 
         await unlisten();
         throw error instanceof SubjectNotFound ? ERRORS.jobNotFound() : error;
       }
-      jobFileId = row.fileId;
 
       reply.hijack();
       const raw = reply.raw;
