@@ -34,6 +34,18 @@ type ClientMessage =
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** One event reaches many sockets as the same object: it is serialized once, not once per socket. */
+const serialized = new WeakMap<RealtimeEvent, string>();
+
+function frameOf(event: RealtimeEvent): string {
+  let text = serialized.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(toClientEvent(event));
+    serialized.set(event, text);
+  }
+  return text;
+}
+
 /**
  * One WebSocket and its protocol: authentication (at the handshake or by the first message),
  * subscriptions inside the caller's account, events relayed from the bus, and the limits that
@@ -188,7 +200,7 @@ export class RealtimeConnection {
     if (this.closed) return;
     for (const channel of this.channels.values()) {
       if (eventMatches(channel, event)) {
-        this.sendFrame(toClientEvent(event));
+        this.sendText(frameOf(event));
         return;
       }
     }
@@ -199,13 +211,17 @@ export class RealtimeConnection {
   }
 
   private sendFrame(frame: object): void {
+    this.sendText(JSON.stringify(frame));
+  }
+
+  private sendText(text: string): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
     // A client that does not read lets unsent frames pile up in our memory: cut it off instead.
     if (this.socket.bufferedAmount > this.deps.limits.maxBufferedBytes) {
       this.close(CLOSE.tooSlow, 'client too slow');
       return;
     }
-    this.socket.send(JSON.stringify(frame));
+    this.socket.send(text);
   }
 
   /** Sends a ping, or ends a peer that never answered the last one. */
