@@ -127,7 +127,9 @@ async function client(): Promise<void> {
   const baseline = await rss();
   console.log(`server before any socket: RSS ${(baseline.rss / 1048576).toFixed(1)} MiB, JS heap + buffers ${(baseline.heap / 1048576).toFixed(1)} MiB`);
   console.log('\n| sockets | server RSS | RSS growth per socket | JS heap + buffers per socket | ramp step time |\n| ---: | ---: | ---: | ---: | ---: |');
+  console.log('(per socket: growth since the first step, divided by the sockets added since; PGlite frees its first-start memory meanwhile)');
   let failure: string | undefined;
+  let first: { sockets: number; rss: number; heap: number } | undefined;
   while (sockets.length < MAX && !failure) {
     const started = performance.now();
     const batch = await Promise.allSettled(Array.from({ length: Math.min(STEP, MAX - sockets.length) }, open));
@@ -136,8 +138,11 @@ async function client(): Promise<void> {
       else failure ??= String(result.reason);
     }
     const current = await rss();
+    first ??= { sockets: sockets.length, rss: current.rss, heap: current.heap };
+    const added = sockets.length - first.sockets;
+    const perSocket = (bytes: number) => (added > 0 ? `${(bytes / added / 1024).toFixed(1)} KiB` : '–');
     console.log(
-      `| ${sockets.length} | ${(current.rss / 1048576).toFixed(1)} MiB | ${((current.rss - baseline.rss) / sockets.length / 1024).toFixed(1)} KiB | ${((current.heap - baseline.heap) / sockets.length / 1024).toFixed(1)} KiB | ${((performance.now() - started) / 1000).toFixed(1)} s |`,
+      `| ${sockets.length} | ${(current.rss / 1048576).toFixed(1)} MiB | ${perSocket(current.rss - first.rss)} | ${perSocket(current.heap - first.heap)} | ${((performance.now() - started) / 1000).toFixed(1)} s |`,
     );
   }
   if (failure) console.log(`stopped at the first failure: ${failure}`);
