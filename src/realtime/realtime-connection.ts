@@ -34,16 +34,16 @@ type ClientMessage =
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** One event reaches many sockets as the same object: it is serialized once, not once per socket. */
-const serialized = new WeakMap<RealtimeEvent, string>();
+/** One event reaches many sockets as the same object: it is serialized and encoded once, not once per socket. */
+const serialized = new WeakMap<RealtimeEvent, Buffer>();
 
-function frameOf(event: RealtimeEvent): string {
-  let text = serialized.get(event);
-  if (text === undefined) {
-    text = JSON.stringify(toClientEvent(event));
-    serialized.set(event, text);
+function frameOf(event: RealtimeEvent): Buffer {
+  let bytes = serialized.get(event);
+  if (bytes === undefined) {
+    bytes = Buffer.from(JSON.stringify(toClientEvent(event)));
+    serialized.set(event, bytes);
   }
-  return text;
+  return bytes;
 }
 
 /**
@@ -214,14 +214,15 @@ export class RealtimeConnection {
     this.sendText(JSON.stringify(frame));
   }
 
-  private sendText(text: string): void {
+  private sendText(text: string | Buffer): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
     // A client that does not read lets unsent frames pile up in our memory: cut it off instead.
     if (this.socket.bufferedAmount > this.deps.limits.maxBufferedBytes) {
       this.close(CLOSE.tooSlow, 'client too slow');
       return;
     }
-    this.socket.send(text);
+    // Text frames either way: a Buffer is the already-encoded JSON.
+    this.socket.send(text, { binary: false });
   }
 
   /** Sends a ping, or ends a peer that never answered the last one. */

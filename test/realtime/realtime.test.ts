@@ -2,7 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventBus } from '../../src/events/event-bus.ts';
+import WebSocket from 'ws';
+import { createEventBus } from '../../src/events/create-event-bus.ts';
 import { MemoryEventBus } from '../../src/events/memory-event-bus.ts';
+import { EVENT_VERSION } from '../../src/events/realtime-events.ts';
 import { buildWorker, type WorkerRuntime } from '../../src/worker.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { silentLog } from '../jobs/queue-harness.ts';
@@ -28,7 +31,14 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
   beforeAll(async () => {
     sharedBus = process.env.REDIS_URL ? undefined : new MemoryEventBus();
     subject = await createTestApp({
-      env: { JOBS_POLL_INTERVAL_MS: '50', WS_RATE_LIMIT_MESSAGES: '40', WS_MAX_MESSAGE_BYTES: '2048', WS_AUTH_TIMEOUT_MS: '5000' },
+      env: {
+        JOBS_POLL_INTERVAL_MS: '50',
+        WS_RATE_LIMIT_MESSAGES: '40',
+        WS_MAX_MESSAGE_BYTES: '2048',
+        WS_AUTH_TIMEOUT_MS: '5000',
+        WS_HEARTBEAT_MS: '200',
+        WS_MAX_BUFFERED_BYTES: '65536',
+      },
       overrides: sharedBus ? { eventBus: sharedBus } : {},
     });
     await subject.app.listen({ host: '127.0.0.1', port: 0 });
@@ -187,6 +197,44 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
     for (let i = 0; i < 60; i += 1) chatty.send({ type: 'subscribe', channel: 'user' });
     expect(await chatty.closed).toEqual({ code: 4029, reason: 'too many messages' });
   });
+
+  it('terminates a peer that stops answering pings', async () => {
+    const silent = new TestSocket(`ws://${base}/api/v1/ws`, {}, new WebSocket(`ws://${base}/api/v1/ws`, { autoPong: false }));
+    await silent.opened;
+    silent.send({ type: 'auth', token: alice.accessToken });
+    expect(await silent.next()).toMatchObject({ type: 'auth.ok' });
+    // Two heartbeats without a pong: no close frame, the connection is cut.
+    expect((await silent.closed).code).toBe(1006);
+  });
+
+  it('disconnects a client that does not read fast enough instead of buffering without bound', async () => {
+    const bus = sharedBus ?? createEventBus(subject.config, silentLog);
+    const slow = await signedIn(alice);
+    slow.send({ type: 'subscribe', channel: 'user' });
+    expect(await slow.next()).toEqual({ type: 'subscribed', channel: 'user' });
+    slow.socket.pause();
+    const published = 4000;
+    const padding = 'x'.repeat(2000);
+    try {
+      for (let index = 0; index < published; index += 1) {
+        await bus.publish({
+          type: 'job.progress',
+          $version: EVENT_VERSION,
+          owner_id: alice.id,
+          job_id: randomUUID(),
+          file_id: null,
+          progress: { current: index, total: published, percent: null, message: padding },
+        });
+      }
+    } finally {
+      if (!sharedBus) await bus.close();
+    }
+    slow.socket.resume();
+    const { code } = await slow.closed;
+    // 4008 when the close frame got through, 1006 when the server had to cut the connection.
+    expect([4008, 1006]).toContain(code);
+    expect(slow.frames.length).toBeLessThan(published);
+  }, 30_000);
 
   it('serves a job as Server-Sent Events that end after its final status, at once when it has finished', async () => {
     const file = await upload(alice);
