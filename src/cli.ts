@@ -97,11 +97,11 @@ async function serve(config: Config): Promise<number> {
 async function serveWithWorkers(config: Config): Promise<number> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
   const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  // One bus for the API and the workers of this process: in-process unless REDIS_URL is set.
+  const eventBus = createEventBus(config, log);
   let app: App;
   try {
     if (config.database.migrateOnBoot) await database.migrate();
-    // One bus for the API and the workers of this process: in-process unless REDIS_URL is set.
-    const eventBus = createEventBus(config, log);
     const jobQueue = createJobQueue(config.jobs, database, log, jobEventPublisher(eventBus, log));
     app = await buildApp(config, { database, jobQueue, eventBus });
     const runtime = await buildWorker(config, { database, jobQueue, log }, { threads: config.jobs.workerThreads });
@@ -113,6 +113,7 @@ async function serveWithWorkers(config: Config): Promise<number> {
       await database.close();
     });
   } catch (error) {
+    await eventBus.close();
     await database.close();
     throw error;
   }

@@ -31,12 +31,12 @@ export function toRealtimeEvent(event: JobEvent): RealtimeEvent | undefined {
   switch (event.kind) {
     case 'progress': {
       const { current, total, message } = event.progress;
-      return { ...base, type: 'job.progress', job_id: job.id, file_id: job.fileId, progress: { current, total, percent: percentOf(current, total), message } };
+      return { type: 'job.progress', ...base, job_id: job.id, file_id: job.fileId, progress: { current, total, percent: percentOf(current, total), message } };
     }
     case 'status':
       return {
-        ...base,
         type: 'job.status',
+        ...base,
         job_id: job.id,
         file_id: job.fileId,
         status: event.status,
@@ -48,7 +48,7 @@ export function toRealtimeEvent(event: JobEvent): RealtimeEvent | undefined {
     case 'handler': {
       const { type, file_id: fileId, status } = event.event;
       if (type !== 'file.status' || typeof fileId !== 'string' || !FILE_STATUSES.includes(status as FileStatus)) return undefined;
-      return { ...base, type: 'file.status', file_id: fileId, status: status as FileStatus };
+      return { type: 'file.status', ...base, file_id: fileId, status: status as FileStatus };
     }
   }
 }

@@ -90,10 +90,10 @@ export function jobSnapshot(row: JobRow): RealtimeEvent[] {
   const events: RealtimeEvent[] = [];
   const { current, total, message } = row.progress;
   if (!FINISHED_STATUSES.includes(row.status) && (current > 0 || message !== null)) {
-    events.push({ ...base, type: 'job.progress', progress: { current, total, percent: percentOf(current, total), message } });
+    events.push({ type: 'job.progress', ...base, progress: { current, total, percent: percentOf(current, total), message } });
   }
   const error = row.error && ['failed', 'timed_out', 'cancelled'].includes(row.status) ? { error: { kind: row.error.kind, message: row.error.message } } : {};
-  events.push({ ...base, type: 'job.status', status: row.status, ...error });
+  events.push({ type: 'job.status', ...base, status: row.status, ...error });
   return events;
 }
 
