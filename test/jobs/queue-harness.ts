@@ -94,8 +94,10 @@ export async function createHarness(backend: Backend, broker: 'embedded' | 'bull
     childEnv() {
       return {
         DATA_DIR: dataDir,
-        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-        ...(broker === 'bullmq' && redisUrl ? { REDIS_URL: redisUrl } : {}),
+        // Empty, not absent: the child inherits the parent's environment, whose DATABASE_URL and
+        // REDIS_URL (set for the PostgreSQL and BullMQ runs) must not reach a PGlite/embedded child.
+        DATABASE_URL: databaseUrl ?? '',
+        REDIS_URL: broker === 'bullmq' && redisUrl ? redisUrl : '',
         JOBS_QUEUE_PREFIX: prefix,
         JOBS_LEASE_MS: String(TEST_SETTINGS.leaseMs),
         JOBS_HEARTBEAT_MS: String(TEST_SETTINGS.heartbeatMs),
