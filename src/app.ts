@@ -59,6 +59,11 @@ import { fileEventData, WebhookPublisher } from './webhooks/webhook-events.ts';
 import { loadSecretBox } from './webhooks/webhook-signature.ts';
 import { WebhookService } from './webhooks/webhook.service.ts';
 import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
+import type { EventBus } from './events/event-bus.ts';
+import { createEventBus } from './events/create-event-bus.ts';
+import { fileStatusPublisher, jobEventPublisher } from './events/job-event-relay.ts';
+import { RealtimeService } from './realtime/realtime.service.ts';
+import { realtimeRoutes } from './realtime/realtime.routes.ts';
 
 /** The adapters the service runs on. A test passes its own; the rest are built from config. */
 export interface AppDependencies {
@@ -71,6 +76,8 @@ export interface AppDependencies {
   /** Redis when REDIS_URL is set, else the database. */
   tokenRevocations: TokenRevocationStore;
   jobQueue: JobQueue;
+  /** Realtime fan-out: Redis pub/sub when REDIS_URL is set, else in-process. */
+  eventBus: EventBus;
 }
 
 /**
@@ -100,7 +107,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     }
     const blobStore = overrides.blobStore ?? (await createBlobStore(config.storage));
     if (!overrides.blobStore) owned.push(blobStore);
-    const baseDeps: Omit<AppDependencies, 'jobQueue'> = {
+    const baseDeps: Omit<AppDependencies, 'jobQueue' | 'eventBus'> = {
       database,
       blobStore,
       signingKeys:
@@ -130,10 +137,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true } },
     }).withTypeProvider<TypeBoxTypeProvider>();
 
-    const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, app.log);
+    const eventBus = overrides.eventBus ?? createEventBus(config, app.log);
+    if (!overrides.eventBus) owned.push(eventBus);
+    const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, app.log, jobEventPublisher(eventBus, app.log));
     // Closed first (owned closes in reverse): it writes to the database and uses the other adapters.
     if (!overrides.jobQueue) owned.push(jobQueue);
-    const deps: AppDependencies = { ...baseDeps, jobQueue };
+    const deps: AppDependencies = { ...baseDeps, jobQueue, eventBus };
     app.addHook('onClose', async () => {
       // The database last: the others may still write to it while closing.
       for (const dependency of [...owned].reverse()) await dependency.close();
@@ -172,7 +181,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       const client = redis;
       checks.push({ name: 'redis', target: redactUrl(config.redis.url ?? ''), check: async () => void (await client.ping()) });
     }
-    const services = buildServices(config, deps);
+    const services = buildServices(config, deps, app.log);
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator);
 
@@ -227,7 +236,7 @@ function scheduleDeliveryLogSweep(app: App, webhooks: WebhookService, retentionM
 
 type Services = ReturnType<typeof buildServices>;
 
-function buildServices(config: Config, deps: AppDependencies) {
+function buildServices(config: Config, deps: AppDependencies, log: App['log']) {
   const db = deps.database.db;
   const users = new UserService(db);
   const apiKeys = new ApiKeyService(db);
@@ -266,12 +275,14 @@ function buildServices(config: Config, deps: AppDependencies) {
         await webhookPublisher.publish(tx, file.ownerId, 'file.uploaded', { file: fileEventData(file) });
       },
     },
+    fileStatusPublisher(deps.eventBus, log),
   );
   const records = new RecordService(db);
   const jobs = new JobService(db, deps.jobQueue, QUEUE_NAMES);
   const webhooks = new WebhookService(db, outboundGuardFor(config.webhooks), () => loadSecretBox(config.webhooks), webhookPublisher);
   const notifications = new NotificationService(db, config.email.smtpUrl !== undefined);
-  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications };
+  const realtime = new RealtimeService(deps.eventBus, jobs, files);
+  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime };
 }
 
 function apiRoutes(config: Config, services: Services) {
@@ -287,6 +298,12 @@ function apiRoutes(config: Config, services: Services) {
         service: services.jobs,
         resolveUser: (request) => request.user && { id: request.user.id, role: request.user.role },
       });
+    });
+    await app.register(realtimeRoutes, {
+      service: services.realtime,
+      authenticator: services.authenticator,
+      limits: config.realtime,
+      allowedOrigins: [...new Set([...config.http.corsOrigins.filter((origin) => origin !== '*'), new URL(config.publicUrl).origin])],
     });
     await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });
     await app.register(recordsRoutes, { files: services.files, records: services.records });

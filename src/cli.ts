@@ -11,6 +11,8 @@ import { createAdmin } from './users/create-admin.ts';
 import { UserService } from './users/user.service.ts';
 import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
+import { createEventBus } from './events/create-event-bus.ts';
+import { jobEventPublisher } from './events/job-event-relay.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { VERSION } from './version.ts';
@@ -98,13 +100,16 @@ async function serve(config: Config): Promise<number> {
 async function serveWithWorkers(config: Config): Promise<number> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
   const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
-  const jobQueue = createJobQueue(config.jobs, database, log);
+  // One bus for the API and the workers of this process: in-process unless REDIS_URL is set.
+  const eventBus = createEventBus(config, log);
+  const jobQueue = createJobQueue(config.jobs, database, log, jobEventPublisher(eventBus, log));
   let app: App | undefined;
   try {
     // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
-    app = await buildApp(config, { database, jobQueue });
+    app = await buildApp(config, { database, jobQueue, eventBus });
   } catch (error) {
     await jobQueue.close();
+    await eventBus.close();
     await database.close();
     throw error;
   }
@@ -117,11 +122,12 @@ async function serveWithWorkers(config: Config): Promise<number> {
     // Within the HTTP grace period: jobs still running after it go back to the queue.
     await runtime?.close(Math.max(0, config.http.shutdownGraceMs - 2_000));
     await jobQueue.close();
+    await eventBus.close();
     await database.close();
   });
   const server = await startServer(api, config);
   announce(api, server.address, config);
-  starting = buildWorker(config, { database, jobQueue, log }, { threads: config.jobs.workerThreads }).then(
+  starting = buildWorker(config, { database, jobQueue, eventBus, log }, { threads: config.jobs.workerThreads }).then(
     (started) => {
       runtime = started;
     },

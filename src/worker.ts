@@ -9,6 +9,9 @@ import { createJobQueue } from './jobs/job-queue-factory.ts';
 import { inlineExecutor, type JobExecutor } from './jobs/job-runner.ts';
 import { createThreadExecutor } from './jobs/thread-executor.ts';
 import { loggerOptions } from './logging/logger.ts';
+import type { EventBus } from './events/event-bus.ts';
+import { createEventBus } from './events/create-event-bus.ts';
+import { jobEventPublisher } from './events/job-event-relay.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { createBlobStore, openOnce } from './storage/create-blob-store.ts';
 
@@ -22,6 +25,8 @@ export interface WorkerDependencies {
   blobStore: BlobStore;
   /** Told of each job's final outcome (default: webhook events and e-mails). */
   onFinished: JobOutcomeListener;
+  /** Where job progress and status changes are published (used when the queue is built here). */
+  eventBus: EventBus;
 }
 
 export interface WorkerOptions {
@@ -52,6 +57,17 @@ export async function buildWorker(
       owned.unshift(database);
       if (config.database.migrateOnBoot) await database.migrate();
     }
+    let jobQueue = overrides.jobQueue;
+    if (!jobQueue) {
+      let eventBus = overrides.eventBus;
+      if (!eventBus) {
+        eventBus = createEventBus(config, log);
+        // Closed after the queue (which publishes through it) and before the database.
+        owned.unshift(eventBus);
+      }
+      jobQueue = createJobQueue(config.jobs, database, log, jobEventPublisher(eventBus, log));
+      owned.unshift(jobQueue);
+    }
     let blobStore: BlobStore | undefined = overrides.blobStore;
     const blobs = openOnce(async () => {
       if (!blobStore) {
@@ -64,8 +80,6 @@ export async function buildWorker(
     const known = new Set(registry.queues());
     const unknown = (options.queues ?? []).filter((name) => !known.has(name));
     if (unknown.length > 0) throw new Error(`no job type uses the queue(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
-    const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, log);
-    if (!overrides.jobQueue) owned.unshift(jobQueue);
     let executor = overrides.executor ?? inlineExecutor;
     if (!overrides.executor && (options.threads ?? 0) > 0) {
       executor = createThreadExecutor({

@@ -45,6 +45,7 @@ export interface Config {
   readonly processing: Readonly<ProcessingLimits>;
   readonly webhooks: WebhooksConfig;
   readonly email: EmailConfig;
+  readonly realtime: RealtimeConfig;
 }
 
 export interface WebhooksConfig {
@@ -71,6 +72,22 @@ export interface EmailConfig {
   /** Absent: e-mail notifications are off. */
   readonly smtpUrl: string | undefined;
   readonly from: string;
+}
+
+/** Bounds on WebSocket and Server-Sent Events connections (WS_*). */
+export interface RealtimeConfig {
+  /** How often sockets are pinged; a peer that has not answered the previous ping is closed. */
+  readonly heartbeatMs: number;
+  /** How long a socket may stay open without authenticating. */
+  readonly authTimeoutMs: number;
+  /** Largest client frame accepted; a larger one closes the socket (1009). */
+  readonly maxMessageBytes: number;
+  /** Client messages allowed per window; more close the socket (4029). */
+  readonly rateLimitMessages: number;
+  readonly rateLimitWindowMs: number;
+  /** Unsent bytes a connection may queue; a client that falls further behind is disconnected (4008). */
+  readonly maxBufferedBytes: number;
+  readonly maxSubscriptions: number;
 }
 
 export interface FilesConfig {
@@ -280,6 +297,15 @@ export function loadConfig(env: Env = process.env): Config {
     email: {
       smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:'])?.toString(),
       from: read.string('EMAIL_FROM', 'Intake <intake@localhost>'),
+    },
+    realtime: {
+      heartbeatMs: read.integer('WS_HEARTBEAT_MS', 30_000, { min: 100, max: 10 * 60_000 }),
+      authTimeoutMs: read.integer('WS_AUTH_TIMEOUT_MS', 10_000, { min: 100, max: 10 * 60_000 }),
+      maxMessageBytes: read.integer('WS_MAX_MESSAGE_BYTES', 4096, { min: 1024, max: 1024 * 1024 }),
+      rateLimitMessages: read.integer('WS_RATE_LIMIT_MESSAGES', 60, { min: 1, max: 1_000_000 }),
+      rateLimitWindowMs: read.integer('WS_RATE_LIMIT_WINDOW_MS', 10_000, { min: 100, max: 60 * 60_000 }),
+      maxBufferedBytes: read.integer('WS_MAX_BUFFERED_BYTES', 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+      maxSubscriptions: read.integer('WS_MAX_SUBSCRIPTIONS', 100, { min: 1, max: 100_000 }),
     },
   };
   return deepFreeze(config);

@@ -64,7 +64,7 @@ export async function processFile(
   if (file.status === 'pending') throw new PermanentJobError('The file has not been uploaded completely.');
   const type = supportedContentType(file.contentType);
   if (!type) throw new PermanentJobError(`Files of type ${file.contentType} cannot be processed.`);
-  await setStatus(db, file.id, 'processing');
+  await setStatus(db, file.id, 'processing', context);
 
   try {
     const blobs = await openBlobs();
@@ -116,10 +116,12 @@ export async function processFile(
       }
     }
     await step(4);
-    await db
+    const processed = await db
       .update(files)
       .set({ status: 'processed', metadata, updatedAt: new Date() })
-      .where(eq(files.id, file.id));
+      .where(eq(files.id, file.id))
+      .returning({ id: files.id });
+    if (processed.length > 0) context.emit({ type: 'file.status', file_id: file.id, status: 'processed' });
     await context.progress({ current: STEPS.length, total: STEPS.length, message: 'done' });
     return result;
   } catch (error) {
@@ -169,12 +171,15 @@ async function settleFailure(db: Db, fileId: string, context: JobContext, perman
   if (permanent || reason?.name === 'TimeoutError') status = 'failed';
   else if (reason && /cancelled/.test(reason.message)) status = 'uploaded';
   else if (!reason && context.attempt >= context.maxAttempts) status = 'failed';
-  if (status) await setStatus(db, fileId, status);
+  if (status) await setStatus(db, fileId, status, context);
 }
 
-async function setStatus(db: Db, fileId: string, status: FileStatus): Promise<void> {
-  await db
+/** Sets the file's status and announces it (realtime subscribers of the file and its owner). */
+async function setStatus(db: Db, fileId: string, status: FileStatus, context: JobContext): Promise<void> {
+  const rows = await db
     .update(files)
     .set({ status, updatedAt: new Date() })
-    .where(and(eq(files.id, fileId), inArray(files.status, ['uploaded', 'processing', 'processed', 'failed'])));
+    .where(and(eq(files.id, fileId), inArray(files.status, ['uploaded', 'processing', 'processed', 'failed'])))
+    .returning({ id: files.id });
+  if (rows.length > 0) context.emit({ type: 'file.status', file_id: fileId, status });
 }

@@ -57,6 +57,8 @@ export interface FileProcessingQueue {
 export interface FileEvents {
   uploaded(tx: Db, file: FileRow): Promise<void>;
 }
+/** Told when a file changes status here (after the change commits), for realtime subscribers. */
+export type FileStatusListener = (file: Pick<FileRow, 'id' | 'ownerId' | 'status'>) => void;
 
 export interface StoredFile {
   file: FileRow;
@@ -81,7 +83,18 @@ export class FileService {
     private readonly limits: FileLimits,
     private readonly processing?: FileProcessingQueue,
     private readonly events?: FileEvents,
+    private readonly onStatus: FileStatusListener = () => undefined,
   ) {}
+
+  private announce(rows: readonly Pick<FileRow, 'id' | 'ownerId' | 'status'>[]): void {
+    for (const row of rows) {
+      try {
+        this.onStatus(row);
+      } catch {
+        // Best effort: the committed row is the record.
+      }
+    }
+  }
 
   /**
    * Streams every part to storage while hashing and inspecting it, then records all files in
@@ -113,6 +126,7 @@ export class FileService {
       await Promise.allSettled(stored.map((row) => this.blobs.delete(row.storageKey)));
       throw error;
     }
+    this.announce(stored);
     return recorded;
   }
 
@@ -316,6 +330,7 @@ export class FileService {
         if (!row) throw ERRORS.conflict('This upload is already complete.');
         return this.queueProcessing(tx, [row], options.process, 'upload');
       });
+      this.announce(completed.map((stored) => stored.file));
       return completed[0]!;
     } catch (error) {
       if (isAppError(error) && error.status < 500 && error.code !== 'conflict') {

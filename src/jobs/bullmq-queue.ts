@@ -46,7 +46,7 @@ export function createBullmqQueue(
   options: BullmqQueueOptions,
   log: JobLogger,
 ): JobQueue {
-  const store = new JobStore(database.db, settings.retentionMs);
+  const store = new JobStore(database.db, settings.retentionMs, settings.onJobEvent);
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
   const queues = new Map<string, Queue<BullData>>();
@@ -256,6 +256,7 @@ class BullmqWorkerPool implements RunningWorkers {
         control,
         executor: this.executor,
         writeProgress: (progress) => this.store.progress(row.id, leaseToken, progress),
+        emit: (event) => this.store.handlerEvent(row, event),
       });
     } finally {
       this.attempts.remove(leaseToken);

@@ -25,7 +25,7 @@ export function createEmbeddedQueue(
   settings: QueueSettings,
   log: JobLogger,
 ): JobQueue {
-  const store = new JobStore(database.db, settings.retentionMs);
+  const store = new JobStore(database.db, settings.retentionMs, settings.onJobEvent);
   const pools = new Set<EmbeddedWorkerPool>();
 
   return {
@@ -226,6 +226,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
         control,
         executor: this.executor,
         writeProgress: (progress) => this.store.progress(row.id, leaseToken, progress),
+        emit: (event) => this.store.handlerEvent(row, event),
       });
       this.attempts.remove(leaseToken);
       if (control.reason === 'lost') return;

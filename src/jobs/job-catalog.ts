@@ -1,4 +1,5 @@
 import { Compile } from 'typebox/compile';
+import type { HandlerEvent } from './job-queue.ts';
 import type { Static, TSchema } from 'typebox';
 import type { Config } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
@@ -133,6 +134,11 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** Writes progress to the job row; readable through the API as soon as it resolves. */
   progress(update: ProgressUpdate): Promise<void>;
+  /**
+   * Announces a domain event about this job's subject (e.g. `file.status`) to the queue's
+   * `onJobEvent` hook, from whichever thread the handler runs in. Fire and forget.
+   */
+  emit(event: HandlerEvent): void;
 }
 
 export type JobHandler<Payload extends TSchema = TSchema, Result = unknown> = (

@@ -2,7 +2,7 @@ import type { JobsConfig } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import { createBullmqQueue } from './bullmq-queue.ts';
 import { createEmbeddedQueue } from './embedded-queue.ts';
-import type { JobLogger, JobQueue, QueueSettings } from './job-queue.ts';
+import type { JobEventSink, JobLogger, JobQueue, QueueSettings } from './job-queue.ts';
 
 export function queueSettingsFrom(config: JobsConfig): QueueSettings {
   return {
@@ -18,9 +18,12 @@ export function queueSettingsFrom(config: JobsConfig): QueueSettings {
   };
 }
 
-/** BullMQ when REDIS_URL is set, otherwise the durable queue on the database. */
-export function createJobQueue(config: JobsConfig, database: Database, log: JobLogger): JobQueue {
-  const settings = queueSettingsFrom(config);
+/**
+ * BullMQ when REDIS_URL is set, otherwise the durable queue on the database. `onJobEvent`
+ * hears every progress write and status change (realtime fan-out).
+ */
+export function createJobQueue(config: JobsConfig, database: Database, log: JobLogger, onJobEvent?: JobEventSink): JobQueue {
+  const settings: QueueSettings = { ...queueSettingsFrom(config), ...(onJobEvent ? { onJobEvent } : {}) };
   if (config.redisUrl) {
     return createBullmqQueue(
       database,

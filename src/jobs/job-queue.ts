@@ -4,7 +4,7 @@ import type { Db } from '../db/database.ts';
 import type { ReadinessCheck } from '../health/readiness.ts';
 import type { JobDefinition, JobRegistry } from './job-catalog.ts';
 import type { JobExecutor } from './job-runner.ts';
-import type { JobRow, JobStatus } from './jobs.schema.ts';
+import type { JobErrorInfo, JobProgress, JobRow, JobStatus } from './jobs.schema.ts';
 
 /**
  * Told of every job that reaches a final status (succeeded, failed, timed_out, cancelled),
@@ -99,6 +99,32 @@ export interface QueueSettings {
   concurrency: Readonly<Record<string, number>>;
   defaultConcurrency: number;
   shutdownGraceMs: number;
+  /**
+   * Told about every progress write and status change the queue makes (after the write), and
+   * about events handlers raise. Realtime fan-out hangs here; it must not throw or block.
+   */
+  onJobEvent?: JobEventSink;
 }
+
+/** Which job an event is about. */
+export interface JobEventSubject {
+  id: string;
+  type: string;
+  ownerId: string | null;
+  fileId: string | null;
+}
+
+/** A domain event a handler raises through `context.emit` (e.g. its file changed status). */
+export interface HandlerEvent {
+  type: string;
+  [field: string]: unknown;
+}
+
+export type JobEvent =
+  | { kind: 'progress'; job: JobEventSubject; progress: JobProgress }
+  | { kind: 'status'; job: JobEventSubject; status: JobStatus; error: JobErrorInfo | null }
+  | { kind: 'handler'; job: JobEventSubject; event: HandlerEvent };
+
+export type JobEventSink = (event: JobEvent) => void;
 
 export type JobLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;

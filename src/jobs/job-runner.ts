@@ -1,7 +1,7 @@
 import { backoffDelayMs, isPermanentJobError, type JobContext, type RegisteredJob } from './job-catalog.ts';
 import type { AttemptRecord, JobStore } from './job-store.ts';
 import type { JobErrorInfo, JobProgress } from './jobs.schema.ts';
-import type { JobLogger } from './job-queue.ts';
+import type { HandlerEvent, JobLogger } from './job-queue.ts';
 
 /** Runs a handler: in this thread, or elsewhere (a worker thread) behind the same signature. */
 export interface JobExecutor {
@@ -60,6 +60,7 @@ export interface AttemptInput {
   control: AttemptControl;
   executor: JobExecutor;
   writeProgress(progress: JobProgress): Promise<void>;
+  emit(event: HandlerEvent): void;
 }
 
 /**
@@ -83,6 +84,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
     signal: control.signal,
     progress: (update) =>
       input.writeProgress({ current: update.current, total: update.total ?? null, message: update.message ?? null }),
+    emit: (event) => input.emit(event),
   };
 
   const softTimer = setTimeout(() => control.abort('soft_timeout'), definition.softTimeLimitMs);

@@ -2,7 +2,7 @@ import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'dri
 import type { Db } from '../db/database.ts';
 import { jobs, type JobErrorInfo, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
 import { payloadProblem, type JobDefinition } from './job-catalog.ts';
-import type { JobLogger, JobOutcomeListener } from './job-queue.ts';
+import type { HandlerEvent, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
 const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
 
@@ -26,6 +26,14 @@ export type AttemptRecord =
   | { status: 'retry'; error: JobErrorInfo; delayMs: number }
   | { status: 'released' };
 
+const SUBJECT_COLUMNS = { id: jobs.id, type: jobs.type, ownerId: jobs.ownerId, fileId: jobs.fileId };
+const STATUS_COLUMNS = { ...SUBJECT_COLUMNS, status: jobs.status, error: jobs.error };
+type StatusRow = Pick<JobRow, 'id' | 'type' | 'ownerId' | 'fileId' | 'status' | 'error'>;
+
+function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'ownerId' | 'fileId'>): JobEventSubject {
+  return { id: row.id, type: row.type, ownerId: row.ownerId, fileId: row.fileId };
+}
+
 function after(ms: number): SQL {
   return sql`now() + make_interval(secs => ${ms / 1000}::double precision)`;
 }
@@ -39,7 +47,27 @@ export class JobStore {
   constructor(
     readonly db: Db,
     private readonly retentionMs: number,
+    /** Told about each write below that changes a job's progress or status (the one realtime hook). */
+    private readonly onEvent?: JobEventSink,
   ) {}
+
+  private statusChanged(rows: readonly StatusRow[]): void {
+    if (!this.onEvent) return;
+    for (const row of rows) this.emitSafely({ kind: 'status', job: subjectOf(row), status: row.status, error: row.error ?? null });
+  }
+
+  private emitSafely(event: Parameters<JobEventSink>[0]): void {
+    try {
+      this.onEvent?.(event);
+    } catch {
+      // Fan-out is best effort; the row is already written and stays the record.
+    }
+  }
+
+  /** A handler's own event (relayed from its thread), about the job it runs. */
+  handlerEvent(job: JobEventSubject, event: HandlerEvent): void {
+    this.emitSafely({ kind: 'handler', job, event });
+  }
 
   /** Inserts the job, or returns the existing one with the same idempotency key. */
   async insert(input: InsertJobInput, tx: Db = this.db): Promise<{ row: JobRow; created: boolean }> {
@@ -105,7 +133,11 @@ export class JobStore {
         startedAt: sql`coalesce(${jobs.startedAt}, now())`,
       })
       .where(and(inArray(jobs.id, due), eq(jobs.status, 'queued')))
-      .returning();
+      .returning()
+      .then((rows) => {
+        this.statusChanged(rows);
+        return rows;
+      });
   }
 
   /**
@@ -128,6 +160,7 @@ export class JobStore {
       })
       .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running']), isNull(jobs.cancelRequestedAt)))
       .returning();
+    if (row) this.statusChanged([row]);
     return row;
   }
 
@@ -150,10 +183,13 @@ export class JobStore {
   }
 
   async progress(id: string, leaseToken: string, progress: JobProgress): Promise<void> {
-    await this.db
+    const rows = await this.db
       .update(jobs)
       .set({ progress })
-      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')));
+      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
+      .returning(SUBJECT_COLUMNS);
+    // Only a write that landed is announced: a lost lease's progress is not news.
+    for (const row of rows) this.emitSafely({ kind: 'progress', job: subjectOf(row), progress });
   }
 
   /**
@@ -183,12 +219,19 @@ export class JobStore {
         .set({ ...releaseLease, ...values } as Partial<typeof jobs.$inferInsert>)
         .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
         .returning();
-    if (!onFinished || !FINAL_STATUSES.includes(record.status as JobStatus)) return (await write(this.db)).length > 0;
-    return this.db.transaction(async (tx) => {
-      const rows = await write(tx);
-      for (const row of rows) await notifyOutcome(tx, row, onFinished);
-      return rows.length > 0;
-    });
+    let rows: JobRow[];
+    if (!onFinished || !FINAL_STATUSES.includes(record.status as JobStatus)) {
+      rows = await write(this.db);
+    } else {
+      rows = await this.db.transaction(async (tx) => {
+        const written = await write(tx);
+        for (const row of written) await notifyOutcome(tx, row, onFinished);
+        return written;
+      });
+    }
+    // Announced once committed: a listener never hears of a status that was rolled back.
+    this.statusChanged(rows);
+    return rows.length > 0;
   }
 
   /**
@@ -220,6 +263,7 @@ export class JobStore {
     if (onFinished) {
       for (const row of rows) if (FINAL_STATUSES.includes(row.status)) await notifyOutcome(db, row, onFinished);
     }
+    this.statusChanged(rows);
     return rows.length;
   }
 
@@ -239,13 +283,14 @@ export class JobStore {
         })
         .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running'])))
         .returning();
-    if (!onFinished) {
-      await write(this.db);
-      return;
-    }
-    await this.db.transaction(async (tx) => {
-      for (const row of await write(tx)) await notifyOutcome(tx, row, onFinished);
-    });
+    const rows = onFinished
+      ? await this.db.transaction(async (tx) => {
+          const written = await write(tx);
+          for (const row of written) await notifyOutcome(tx, row, onFinished);
+          return written;
+        })
+      : await write(this.db);
+    this.statusChanged(rows);
   }
 
   /** Cancels a job that has not started. Undefined when it is not (or no longer) queued. */
@@ -261,6 +306,7 @@ export class JobStore {
       })
       .where(and(eq(jobs.id, id), eq(jobs.status, 'queued')))
       .returning();
+    if (row) this.statusChanged([row]);
     return row;
   }
 

@@ -93,6 +93,9 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
           );
           break;
         }
+        case 'emit':
+          calls.get(message.callId)?.context.emit(message.event);
+          break;
       }
     });
     const fail = (error: Error) => {

@@ -1,3 +1,5 @@
+import type { HandlerEvent } from './job-queue.ts';
+
 /** Messages between the main thread (queue, database) and a worker thread (handlers). */
 export interface SerializedJobContext {
   jobId: string;
@@ -24,7 +26,8 @@ export type FromThread =
   | { kind: 'done'; callId: number; result: unknown }
   | { kind: 'failed'; callId: number; error: SerializedError }
   | { kind: 'query'; requestId: number; text: string; params: unknown[]; rowMode: 'array' | 'object' }
-  | { kind: 'progress'; requestId: number; callId: number; current: number; total: number | null; message: string | null };
+  | { kind: 'progress'; requestId: number; callId: number; current: number; total: number | null; message: string | null }
+  | { kind: 'emit'; callId: number; event: HandlerEvent };
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {

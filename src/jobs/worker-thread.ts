@@ -73,6 +73,7 @@ port.on('message', (message: ToThread) => {
             progress: async (update) => {
               await request({ kind: 'progress', callId, current: update.current, total: update.total ?? null, message: update.message ?? null });
             },
+            emit: (event) => send({ kind: 'emit', callId, event }),
           });
         })
         .then(

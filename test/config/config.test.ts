@@ -14,6 +14,21 @@ describe('configuration', () => {
     expect(config.http.corsOrigins).toEqual([]);
   });
 
+  it('bounds WebSocket connections by default and reads the WS_* limits', () => {
+    expect(loadConfig({}).realtime).toEqual({
+      heartbeatMs: 30_000,
+      authTimeoutMs: 10_000,
+      maxMessageBytes: 4096,
+      rateLimitMessages: 60,
+      rateLimitWindowMs: 10_000,
+      maxBufferedBytes: 1024 * 1024,
+      maxSubscriptions: 100,
+    });
+    expect(loadConfig({ WS_MAX_BUFFERED_BYTES: '65536', WS_HEARTBEAT_MS: '5000' }).realtime).toMatchObject({ maxBufferedBytes: 65536, heartbeatMs: 5000 });
+    // A frame must hold an access token.
+    expect(() => loadConfig({ WS_MAX_MESSAGE_BYTES: '100' })).toThrow(/WS_MAX_MESSAGE_BYTES must be a whole number between 1024/);
+  });
+
   it('is frozen, so nothing can change it after boot', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config)).toBe(true);

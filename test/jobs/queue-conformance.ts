@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { defineJob, JobRegistry, PermanentJobError, type JobDefinitionInput } from '../../src/jobs/job-catalog.ts';
-import type { JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
+import type { JobEvent, JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
 import { jobs, type JobRow } from '../../src/jobs/jobs.schema.ts';
 import { killTestJob } from './fixtures/kill-job.ts';
 import { eventually, uniqueName, type QueueHarness } from './queue-harness.ts';
@@ -87,6 +87,44 @@ export function queueConformance(label: string, makeHarness: () => Promise<Queue
       expect(done.startedAt).toBeInstanceOf(Date);
       expect(done.finishedAt).toBeInstanceOf(Date);
       expect(done.expiresAt).toBeInstanceOf(Date);
+    });
+
+    it('reports progress writes, status changes and handler events to onJobEvent, in order', async () => {
+      const definition = job({ retry: { maxAttempts: 2, backoffMs: 10, maxBackoffMs: 10, jitter: 0 } });
+      const events: JobEvent[] = [];
+      const reporting = harness.createQueue({ onJobEvent: (event) => events.push(event) });
+      let attempts = 0;
+      const workers = await reporting.startWorkers({
+        registry: new JobRegistry().register(definition, async (_payload, context) => {
+          attempts += 1;
+          await context.progress({ current: attempts, total: 2, message: `attempt ${attempts}` });
+          context.emit({ type: 'file.status', file_id: 'f', status: 'processing' });
+          if (attempts === 1) throw new Error('try again');
+          return null;
+        }),
+      });
+      const { id } = await reporting.enqueue(definition, { n: 1 }, { ownerId: '00000000-0000-4000-8000-000000000001' });
+      try {
+        expect((await finished(id)).status).toBe('succeeded');
+        await eventually(async () => (events.some((event) => event.kind === 'status' && event.status === 'succeeded') ? true : undefined));
+      } finally {
+        await workers.close(0);
+        await reporting.close();
+      }
+      const mine = events.filter((event) => event.job.id === id);
+      expect(mine.every((event) => event.job.ownerId === '00000000-0000-4000-8000-000000000001')).toBe(true);
+      expect(mine.map((event) => (event.kind === 'status' ? event.status : event.kind === 'progress' ? `progress ${event.progress.current}` : event.event.type))).toEqual([
+        'running',
+        'progress 1',
+        'file.status',
+        'queued',
+        'running',
+        'progress 2',
+        'file.status',
+        'succeeded',
+      ]);
+      const retry = mine[3];
+      expect(retry?.kind === 'status' && retry.error?.message).toBe('try again');
     });
 
     it('retries a transient error with backoff, then succeeds', async () => {

@@ -95,6 +95,8 @@ export async function createHarness(backend: Backend, broker: 'embedded' | 'bull
       // Empty means unset: the child must not pick up the parent's DATABASE_URL / REDIS_URL.
       return {
         DATA_DIR: dataDir,
+        // Empty, not absent: the child inherits the parent's environment, whose DATABASE_URL and
+        // REDIS_URL (set for the PostgreSQL and BullMQ runs) must not reach a PGlite/embedded child.
         DATABASE_URL: databaseUrl ?? '',
         REDIS_URL: broker === 'bullmq' && redisUrl ? redisUrl : '',
         JOBS_QUEUE_PREFIX: prefix,
