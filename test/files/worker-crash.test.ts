@@ -33,9 +33,12 @@ function startWorker(args: string[], env: Record<string, string>) {
     output: () => output,
     waitFor(match: (line: string) => boolean): Promise<string> {
       return new Promise((resolve, reject) => {
+        // Only a guard so that a hang fails with the worker's log rather than a bare timeout.
+        const guard = setTimeout(() => reject(new Error(`no matching line from the worker:\n${output}`)), 90_000);
         const check = () => {
           const line = output.split('\n').find(match);
           if (line !== undefined) {
+            clearTimeout(guard);
             listeners.delete(check);
             resolve(line);
           }
