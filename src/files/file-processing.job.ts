@@ -135,7 +135,7 @@ export async function processFile(
 
 /**
  * How rows reach the database. Each statement carries its rows as one JSON text parameter
- * (jsonb_to_recordset), not three parameters per row: encoding is one JSON.stringify, the server
+ * (jsonb_to_recordset), not three parameters per row: each row is encoded once, the server
  * parses one value instead of binding thousands, and the text crosses the worker-thread proxy
  * as a single string.
  */
@@ -169,10 +169,10 @@ async function storeRows(
   let lastReport = 0;
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
-  const send = (batch: readonly { row: number; data: Record<string, unknown> }[]) => {
-    const insert = insertBatch(db, file.id, batch).then(
+  const send = (encoded: string[]) => {
+    const insert = insertRows(db, file.id, encoded).then(
       () => {
-        stored += batch.length;
+        stored += encoded.length;
       },
       (error: unknown) => {
         failure ??= { error };
@@ -182,18 +182,24 @@ async function storeRows(
     inFlight.add(tracked);
   };
   try {
-    // The parser's batches are regrouped into statements of plan.statementRows rows.
-    let pending: { row: number; data: Record<string, unknown> }[] = [];
+    // The parser's batches are regrouped into statements of plan.statementRows rows, each row
+    // encoded as soon as it arrives; a statement is also cut at STATEMENT_CHARS so that memory
+    // stays bounded by bytes, not only by rows, when rows are wide.
+    let pending: string[] = [];
+    let pendingChars = 0;
     const flush = async () => {
       send(pending);
       pending = [];
+      pendingChars = 0;
       while (inFlight.size >= plan.concurrency) await Promise.race(inFlight);
       if (failure) throw failure.error;
     };
     for await (const batch of rows) {
       for (const record of batch) {
-        pending.push(record);
-        if (pending.length >= plan.statementRows) await flush();
+        const encoded = JSON.stringify({ row: record.row, data: record.data });
+        pending.push(encoded);
+        pendingChars += encoded.length;
+        if (pending.length >= plan.statementRows || pendingChars >= STATEMENT_CHARS) await flush();
       }
       if (stored - lastReport >= 10_000) {
         lastReport = stored;
@@ -209,17 +215,20 @@ async function storeRows(
   return rows.summary();
 }
 
+/** Largest JSON text one INSERT carries (a single wider row still goes alone). */
+const STATEMENT_CHARS = 16 * 1024 * 1024;
+
 /**
- * One statement per batch: idempotent without a transaction (worker threads have none), since
- * rows already stored by an earlier attempt are skipped by the (file, row) key.
+ * One statement per group of rows: idempotent without a transaction (worker threads have
+ * none), since rows already stored by an earlier attempt are skipped by the (file, row) key.
+ * `encoded` holds each row as the JSON text of `{row, data}`.
  */
-async function insertBatch(db: Db, fileId: string, batch: readonly { row: number; data: Record<string, unknown> }[]): Promise<void> {
-  if (batch.length === 0) return;
-  const payload = JSON.stringify(batch);
+async function insertRows(db: Db, fileId: string, encoded: readonly string[]): Promise<void> {
+  if (encoded.length === 0) return;
   await db.execute(sql`
     insert into ${records} (${sql.identifier(records.fileId.name)}, ${sql.identifier(records.row.name)}, ${sql.identifier(records.data.name)})
     select ${fileId}::uuid, input."row", input.data
-    from jsonb_to_recordset(${payload}::jsonb) as input("row" integer, data jsonb)
+    from jsonb_to_recordset(${`[${encoded.join(',')}]`}::jsonb) as input("row" integer, data jsonb)
     on conflict do nothing`);
 }
 
