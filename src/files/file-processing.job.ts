@@ -147,13 +147,13 @@ export interface InsertPlan {
 }
 
 /**
- * PostgreSQL runs two statements at once on two pooled connections while the parser fills the
+ * PostgreSQL runs three statements at once on pooled connections while the parser fills the
  * next batch. PGlite runs SQL on the main thread's event loop, synchronously inside WebAssembly:
  * small statements one at a time keep each pause short, so `/health` and the API stay
  * responsive while a file is ingested (see bench/README.md, "Ingest").
  */
 export function insertPlan(postgres: boolean): InsertPlan {
-  return postgres ? { statementRows: 10_000, concurrency: 2 } : { statementRows: 250, concurrency: 1 };
+  return postgres ? { statementRows: 5_000, concurrency: 3 } : { statementRows: 250, concurrency: 1 };
 }
 
 async function storeRows(
