@@ -27,7 +27,6 @@ export type AttemptRecord =
   | { status: 'released' };
 
 const SUBJECT_COLUMNS = { id: jobs.id, type: jobs.type, ownerId: jobs.ownerId, fileId: jobs.fileId };
-const STATUS_COLUMNS = { ...SUBJECT_COLUMNS, status: jobs.status, error: jobs.error };
 type StatusRow = Pick<JobRow, 'id' | 'type' | 'ownerId' | 'fileId' | 'status' | 'error'>;
 
 function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'ownerId' | 'fileId'>): JobEventSubject {
