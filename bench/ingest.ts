@@ -19,10 +19,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from '../test/helpers/free-port.ts';
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const requested = process.argv.slice(3);
@@ -65,17 +65,6 @@ async function generateCsv(file: string): Promise<number> {
   out.end(chunk);
   await once(out, 'finish');
   return fs.statSync(file).size;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 function rssMiB(pid: number | undefined): number {

@@ -11,9 +11,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../test/helpers/free-port.ts';
 
 const MIB = 1024 * 1024;
 const TOTAL_BYTES = Number(process.env.UPLOAD_MIB ?? 1024) * MIB;
@@ -25,17 +25,6 @@ interface Measurement {
   mbPerSecond: number;
   rssBeforeMiB: number;
   rssPeakMiB: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 function rssMiB(pid: number): number {
@@ -118,7 +107,7 @@ async function benchIntake(): Promise<Measurement> {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'development',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
       LOG_PRETTY: 'false',
       DATA_DIR: dataDir,
       PORT: String(port),
@@ -129,14 +118,8 @@ async function benchIntake(): Promise<Measurement> {
   });
   try {
     const base = `http://127.0.0.1:${port}`;
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        if ((await fetch(`${base}/health`)).ok) break;
-      } catch {
-        if (attempt > 600) throw new Error('intake did not start');
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    // The API answers before its worker threads have loaded; measure once the process is settled.
+    await waitForLine(child, /worker started/);
     const email = `bench-${Date.now()}@example.test`;
     const password = 'bench password 123';
     await fetch(`${base}/api/v1/auth/register`, {

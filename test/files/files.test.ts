@@ -8,6 +8,7 @@ import { createBlobStore } from '../../src/storage/create-blob-store.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { startAzurite, type RunningAzurite } from '../storage/azurite.ts';
 import { CSV_SAMPLE, multipartBody, PNG_SIGNATURE, type PartSpec } from './multipart.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const MAX_UPLOAD_BYTES = 64 * 1024;
 
@@ -36,17 +37,6 @@ const drivers: Driver[] = [
     },
   },
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 function sha256(content: Buffer | string): string {
   return createHash('sha256').update(content).digest('hex');

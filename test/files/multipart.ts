@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+import type { App } from '../../src/http/app-types.ts';
 import { randomBytes } from 'node:crypto';
 
 export interface PartSpec {
@@ -30,3 +32,25 @@ export const CSV_SAMPLE = 'name,age\nada,36\ngrace,45\n';
 
 /** The smallest well-formed PNG header, enough for magic-byte checks. */
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
+
+/** `POST /api/v1/files` with the given parts, as `user`. */
+export function postFiles(app: App, user: { bearer: { authorization: string } }, parts: PartSpec[], query = '') {
+  const { body, contentType } = multipartBody(parts);
+  return app.inject({
+    method: 'POST',
+    url: `/api/v1/files${query}`,
+    headers: { ...user.bearer, 'content-type': contentType },
+    payload: body,
+  });
+}
+
+/** Uploads one file, expects 201, and answers the stored file with its processing job. */
+export async function uploadOne(
+  app: App,
+  user: { bearer: { authorization: string } },
+  part: PartSpec,
+): Promise<{ id: string; job_id: string; status: string }> {
+  const response = await postFiles(app, user, [part]);
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json().items[0];
+}

@@ -7,7 +7,7 @@ import type { JobQueue } from '../../src/jobs/job-queue.ts';
 import { buildWorker, type WorkerRuntime } from '../../src/worker.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { eventually, silentLog } from '../jobs/queue-harness.ts';
-import { multipartBody, type PartSpec } from './multipart.ts';
+import { multipartBody, uploadOne, type PartSpec } from './multipart.ts';
 
 /**
  * Upload → job → results, end to end, with a real worker on the same database (and, when
@@ -34,17 +34,7 @@ describe('processing pipeline', () => {
     await subject?.close();
   });
 
-  async function upload(part: PartSpec, user = alice): Promise<{ id: string; job_id: string }> {
-    const { body, contentType } = multipartBody([part]);
-    const response = await subject.app.inject({
-      method: 'POST',
-      url: '/api/v1/files',
-      headers: { ...user.bearer, 'content-type': contentType },
-      payload: body,
-    });
-    expect(response.statusCode).toBe(201);
-    return response.json().items[0];
-  }
+  const upload = (part: PartSpec, user = alice) => uploadOne(subject.app, user, part);
 
   async function finished(jobId: string, user = alice) {
     return eventually(async () => {

@@ -7,7 +7,7 @@ import { files } from '../../src/files/file.schema.ts';
 import { jobs } from '../../src/jobs/jobs.schema.ts';
 import { records } from '../../src/records/record.schema.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { multipartBody } from './multipart.ts';
+import { uploadOne } from './multipart.ts';
 
 const ROWS = 60_000;
 
@@ -76,15 +76,7 @@ describe('a worker killed mid-job', () => {
   it('leaves its files.process job to another worker, which stores every row exactly once', async () => {
     subject = await createTestApp();
     const user = await subject.createUser();
-    const { body, contentType } = multipartBody([{ filename: 'customers.csv', contentType: 'text/csv', content: csv(ROWS) }]);
-    const response = await subject.app.inject({
-      method: 'POST',
-      url: '/api/v1/files',
-      headers: { ...user.bearer, 'content-type': contentType },
-      payload: body,
-    });
-    expect(response.statusCode).toBe(201);
-    const { id: fileId, job_id: jobId } = response.json<{ items: { id: string; job_id: string }[] }>().items[0]!;
+    const { id: fileId, job_id: jobId } = await uploadOne(subject.app, user, { filename: 'customers.csv', contentType: 'text/csv', content: csv(ROWS) });
 
     const { config } = subject;
     const env: Record<string, string> = {

@@ -7,7 +7,7 @@ import { createJobQueue } from '../../src/jobs/job-queue-factory.ts';
 import type { JobQueue } from '../../src/jobs/job-queue.ts';
 import { fileFinishedEmailJob } from '../../src/notifications/email.job.ts';
 import { buildWorker, type WorkerRuntime } from '../../src/worker.ts';
-import { multipartBody } from '../files/multipart.ts';
+import { uploadOne } from '../files/multipart.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { eventually, silentLog } from '../jobs/queue-harness.ts';
 
@@ -62,15 +62,11 @@ describe('e-mail notifications', () => {
   });
 
   async function uploadAndFinish(user: TestUser, filename: string, content: string): Promise<{ id: string; job_id: string }> {
-    const { body, contentType } = multipartBody([{ filename, contentType: filename.endsWith('.csv') ? 'text/csv' : 'application/json', content }]);
-    const response = await subject.app.inject({
-      method: 'POST',
-      url: '/api/v1/files',
-      headers: { ...user.bearer, 'content-type': contentType },
-      payload: body,
+    const file = await uploadOne(subject.app, user, {
+      filename,
+      contentType: filename.endsWith('.csv') ? 'text/csv' : 'application/json',
+      content,
     });
-    expect(response.statusCode).toBe(201);
-    const file = response.json().items[0];
     await eventually(async () => {
       const job = (await subject.app.inject({ method: 'GET', url: `/api/v1/jobs/${file.job_id}`, headers: user.bearer })).json();
       return ['succeeded', 'failed'].includes(job.status) || undefined;

@@ -9,7 +9,7 @@ import { EVENT_VERSION } from '../../src/events/realtime-events.ts';
 import { buildWorker, type WorkerRuntime } from '../../src/worker.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { silentLog } from '../jobs/queue-harness.ts';
-import { multipartBody } from '../files/multipart.ts';
+import { uploadOne } from '../files/multipart.ts';
 import { readEventStream, TestSocket, type Frame } from './ws-client.ts';
 
 const CSV = 'name;city;score\nAda;London;10\nGrace;New York;20\nbroken;row\n';
@@ -56,17 +56,7 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
     return buildWorker(subject.config, { database: subject.database, log: silentLog, ...(sharedBus ? { eventBus: sharedBus } : {}) });
   }
 
-  async function upload(user: TestUser): Promise<{ id: string; job_id: string }> {
-    const { body, contentType } = multipartBody([{ filename: 'people.csv', contentType: 'text/csv', content: CSV }]);
-    const response = await subject.app.inject({
-      method: 'POST',
-      url: '/api/v1/files',
-      headers: { ...user.bearer, 'content-type': contentType },
-      payload: body,
-    });
-    expect(response.statusCode).toBe(201);
-    return response.json().items[0];
-  }
+  const upload = (user: TestUser) => uploadOne(subject.app, user, { filename: 'people.csv', contentType: 'text/csv', content: CSV });
 
   async function signedIn(user: TestUser): Promise<TestSocket> {
     const client = new TestSocket(`ws://${base}/api/v1/ws`);

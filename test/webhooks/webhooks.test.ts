@@ -9,7 +9,7 @@ import { webhookDeliveries, webhookDeliveryAttempts } from '../../src/webhooks/w
 import { WebhookService } from '../../src/webhooks/webhook.service.ts';
 import { buildWorker, type WorkerRuntime } from '../../src/worker.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
-import { multipartBody } from '../files/multipart.ts';
+import { multipartBody, uploadOne } from '../files/multipart.ts';
 import { eventually, silentLog } from '../jobs/queue-harness.ts';
 import { startReceiver, type Receiver } from './receiver.ts';
 
@@ -143,15 +143,7 @@ describe('webhooks', () => {
   it('delivers a signed file.uploaded and file.processed for a real upload and its processing', async () => {
     const user = await subject.createUser();
     const endpoint = (await createEndpoint(user, { url: receiver.url, events: ['file.uploaded', 'file.processed', 'job.succeeded'] })).json();
-    const { body, contentType } = multipartBody([{ filename: 'people.csv', contentType: 'text/csv', content: 'name,age\nada,36\n' }]);
-    const upload = await subject.app.inject({
-      method: 'POST',
-      url: '/api/v1/files',
-      headers: { ...user.bearer, 'content-type': contentType },
-      payload: body,
-    });
-    expect(upload.statusCode).toBe(201);
-    const file = upload.json().items[0];
+    const file = await uploadOne(subject.app, user, { filename: 'people.csv', contentType: 'text/csv', content: 'name,age\nada,36\n' });
 
     await eventually(async () => receiver.requests.length >= 3 || undefined, 30_000, 'three deliveries');
     const types = receiver.requests.map((request) => request.headers['intake-event-type']).sort();
