@@ -110,18 +110,7 @@ export function createBullmqQueue(
       payload: Static<Payload>,
       enqueueOptions: EnqueueOptions = {},
     ): Promise<EnqueuedJob> {
-      const { row, created } = await store.insert(
-        {
-          definition,
-          payload,
-          ownerId: enqueueOptions.ownerId ?? null,
-          fileId: enqueueOptions.fileId ?? null,
-          idempotencyKey: enqueueOptions.idempotencyKey ?? null,
-          delayMs: enqueueOptions.delayMs ?? 0,
-          dispatched: false,
-        },
-        enqueueOptions.tx,
-      );
+      const { row, created } = await store.enqueue(definition, payload, enqueueOptions, false);
       // Inside a transaction the row is invisible until commit; the relay dispatches it then.
       if (created && !enqueueOptions.tx) await dispatch([row]);
       return { id: row.id, created, status: row.status };

@@ -35,18 +35,8 @@ export function createEmbeddedQueue(
       payload: Static<Payload>,
       options: EnqueueOptions = {},
     ): Promise<EnqueuedJob> {
-      const { row, created } = await store.insert(
-        {
-          definition,
-          payload,
-          ownerId: options.ownerId ?? null,
-          fileId: options.fileId ?? null,
-          idempotencyKey: options.idempotencyKey ?? null,
-          delayMs: options.delayMs ?? 0,
-          dispatched: true,
-        },
-        options.tx,
-      );
+      // Embedded rows are their own dispatch: workers claim them from the table.
+      const { row, created } = await store.enqueue(definition, payload, options, true);
       if (created && !options.tx) for (const pool of pools) pool.notify(definition.queue);
       return { id: row.id, created, status: row.status };
     },

@@ -2,7 +2,8 @@ import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'dri
 import type { Db } from '../db/database.ts';
 import { jobs, type JobErrorInfo, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
 import { payloadProblem, type JobDefinition } from './job-catalog.ts';
-import type { HandlerEvent, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
+import type { Static, TSchema } from 'typebox';
+import type { EnqueueOptions, HandlerEvent, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
 const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
 
@@ -66,6 +67,27 @@ export class JobStore {
   /** A handler's own event (relayed from its thread), about the job it runs. */
   handlerEvent(job: JobEventSubject, event: HandlerEvent): void {
     this.emitSafely({ kind: 'handler', job, event });
+  }
+
+  /** `insert` from what a caller of `JobQueue.enqueue` passes; `dispatched` is the adapter's business. */
+  enqueue<Payload extends TSchema, Result>(
+    definition: JobDefinition<Payload, Result>,
+    payload: Static<Payload>,
+    options: EnqueueOptions,
+    dispatched: boolean,
+  ): Promise<{ row: JobRow; created: boolean }> {
+    return this.insert(
+      {
+        definition,
+        payload,
+        ownerId: options.ownerId ?? null,
+        fileId: options.fileId ?? null,
+        idempotencyKey: options.idempotencyKey ?? null,
+        delayMs: options.delayMs ?? 0,
+        dispatched,
+      },
+      options.tx,
+    );
   }
 
   /** Inserts the job, or returns the existing one with the same idempotency key. */
