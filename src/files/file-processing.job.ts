@@ -9,6 +9,7 @@ import {
   processPdf,
   processTabular,
   supportedContentType,
+  type RowProblem,
   type TabularSummary,
 } from '../processing/index.ts';
 import type { ProcessingLimits } from '../processing/processing-options.ts';
@@ -167,6 +168,9 @@ async function storeRows(
   onStored: (stored: number) => Promise<void>,
 ): Promise<TabularSummary> {
   const rows = processTabular(file.contentType, input, options);
+  // Rows the database cannot hold (jsonb has no NUL character) become row problems, like the
+  // parser's own, instead of failing the statement and with it the whole file.
+  const refused: RowProblem[] = [];
   let stored = 0;
   let lastReport = 0;
   const inFlight = new Set<Promise<void>>();
@@ -199,6 +203,10 @@ async function storeRows(
     for await (const batch of rows) {
       for (const record of batch) {
         const encoded = JSON.stringify({ row: record.row, data: record.data });
+        if (encoded.includes('\\u0000') && holdsNul(record.data)) {
+          refused.push({ row: record.row, message: 'A value holds a NUL character (\\u0000), which cannot be stored.' });
+          continue;
+        }
         pending.push(encoded);
         pendingChars += encoded.length;
         if (pending.length >= plan.statementRows || pendingChars >= STATEMENT_CHARS) await flush();
@@ -214,7 +222,24 @@ async function storeRows(
     await Promise.all(inFlight);
   }
   if (failure) throw failure.error;
-  return rows.summary();
+  const summary = rows.summary();
+  if (refused.length === 0) return summary;
+  return {
+    ...summary,
+    rows: summary.rows - refused.length,
+    problemCount: summary.problemCount + refused.length,
+    problems: [...summary.problems, ...refused].sort((a, b) => a.row - b.row).slice(0, MAX_REPORTED_PROBLEMS),
+  };
+}
+
+/** As many row problems as the parsers keep. */
+const MAX_REPORTED_PROBLEMS = 100;
+
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([key, item]) => key.includes('\u0000') || holdsNul(item));
+  return false;
 }
 
 /** Largest JSON text one INSERT carries (a single wider row still goes alone). */

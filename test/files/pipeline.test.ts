@@ -113,6 +113,16 @@ describe('processing pipeline', () => {
     expect((await finished(ndjson.job_id)).result).toMatchObject({ rows: 2, problem_count: 1 });
   });
 
+  it('keeps the good rows of a file whose rows hold a NUL character, reporting the others', async () => {
+    const ndjson = '{"a":"fine"}\n{"a":"bad\\u0000value"}\n{"a":"also fine"}\n';
+    const file = await upload({ filename: 'nul.ndjson', contentType: 'application/x-ndjson', content: ndjson });
+    const job = await finished(file.job_id);
+    expect(job.status).toBe('succeeded');
+    expect(job.result).toMatchObject({ rows: 2, problem_count: 1, problems: [{ row: 2 }] });
+    const rows = (await get(`/api/v1/files/${file.id}/records`)).json().items.map((item: { row: number }) => item.row);
+    expect(rows).toEqual([1, 3]);
+  });
+
   it('reads the first sheet of an XLSX workbook', async () => {
     const workbook = new ExcelJS.Workbook();
     const sheet = workbook.addWorksheet('People');
