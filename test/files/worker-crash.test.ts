@@ -6,7 +6,7 @@ import { openDatabase, type Database } from '../../src/db/database.ts';
 import { files } from '../../src/files/file.schema.ts';
 import { jobs } from '../../src/jobs/jobs.schema.ts';
 import { records } from '../../src/records/record.schema.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { createTestApp, workerEnvironmentFor, type TestApp } from '../helpers/app.ts';
 import { uploadOne } from './multipart.ts';
 
 const ROWS = 60_000;
@@ -79,22 +79,14 @@ describe('a worker killed mid-job', () => {
     const { id: fileId, job_id: jobId } = await uploadOne(subject.app, user, { filename: 'customers.csv', contentType: 'text/csv', content: csv(ROWS) });
 
     const { config } = subject;
-    const env: Record<string, string> = {
-      NODE_ENV: 'test',
+    const env = workerEnvironmentFor(config, {
       LOG_LEVEL: 'debug',
-      LOG_PRETTY: 'false',
-      MIGRATE_ON_BOOT: 'false',
-      DATA_DIR: config.dataDir,
-      DATABASE_URL: config.database.url ?? '',
-      REDIS_URL: config.redis.url ?? '',
-      REDIS_KEY_PREFIX: config.redis.keyPrefix,
-      JOBS_QUEUE_PREFIX: config.jobs.prefix,
       // A dead worker's lease runs out in a second, and the survivor notices within a quarter.
       JOBS_LEASE_MS: '1000',
       JOBS_HEARTBEAT_MS: '200',
       JOBS_STALLED_CHECK_MS: '250',
       JOBS_POLL_INTERVAL_MS: '50',
-    };
+    });
     // PGlite is one process at a time: hand the directory to the workers.
     const embedded = config.database.url === undefined;
     if (embedded) await subject.database.close();

@@ -206,3 +206,22 @@ export function cookieSessionFrom(cookies: { name: string; value: string }[], us
 export async function setUserActive(testApp: TestApp, userId: string, isActive: boolean): Promise<void> {
   await testApp.database.db.update(users).set({ isActive }).where(eq(users.id, userId));
 }
+
+/**
+ * The environment of a child `intake worker` (or worker script) that must share this test app's
+ * database, Redis prefixes and queue prefix; `extra` adds or overrides variables.
+ */
+export function workerEnvironmentFor(config: Config, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_PRETTY: 'false',
+    MIGRATE_ON_BOOT: 'false',
+    DATA_DIR: config.dataDir,
+    // Empty, not absent: the child must not inherit the parent's DATABASE_URL or REDIS_URL.
+    DATABASE_URL: config.database.url ?? '',
+    REDIS_URL: config.redis.url ?? '',
+    REDIS_KEY_PREFIX: config.redis.keyPrefix,
+    JOBS_QUEUE_PREFIX: config.jobs.prefix,
+    ...extra,
+  };
+}

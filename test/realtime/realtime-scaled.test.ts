@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
+import { createTestApp, workerEnvironmentFor, type TestApp, type TestUser } from '../helpers/app.ts';
 import { multipartBody } from '../files/multipart.ts';
 import { TestSocket } from './ws-client.ts';
 
@@ -38,16 +38,7 @@ describe.skipIf(!scaled)('realtime across processes (PostgreSQL + Redis)', () =>
     const child = spawn(process.execPath, ['bin/intake.js', 'worker'], {
       env: {
         ...process.env,
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        LOG_PRETTY: 'false',
-        MIGRATE_ON_BOOT: 'false',
-        DATA_DIR: config.dataDir,
-        DATABASE_URL: config.database.url ?? '',
-        REDIS_URL: config.redis.url ?? '',
-        REDIS_KEY_PREFIX: config.redis.keyPrefix,
-        JOBS_QUEUE_PREFIX: config.jobs.prefix,
-        JOBS_WORKER_THREADS: '0',
+        ...workerEnvironmentFor(config, { LOG_LEVEL: 'info', JOBS_WORKER_THREADS: '0' }),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
