@@ -47,6 +47,7 @@ import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.ts';
 import { UserService } from './users/user.service.ts';
 import { usersRoutes } from './users/users.routes.ts';
 import { VERSION } from './version.ts';
+import { activeJobFor } from './jobs/active-job.ts';
 import { QUEUE_NAMES } from './jobs/job-catalog.ts';
 import type { JobQueue } from './jobs/job-queue.ts';
 import { createJobQueue } from './jobs/job-queue-factory.ts';
@@ -269,6 +270,7 @@ function buildServices(config: Config, deps: AppDependencies, log: App['log']) {
       );
       return job.id;
       },
+      active: (fileId, tx) => activeJobFor(tx, processFileJob.name, fileId),
     },
     {
       async uploaded(tx, file) {
@@ -276,6 +278,7 @@ function buildServices(config: Config, deps: AppDependencies, log: App['log']) {
       },
     },
     fileStatusPublisher(deps.eventBus, log),
+    { limiter: deps.rateLimiter, ...config.files.processRateLimit },
   );
   const records = new RecordService(db);
   const jobs = new JobService(db, deps.jobQueue, QUEUE_NAMES);

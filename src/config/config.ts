@@ -99,6 +99,8 @@ export interface FilesConfig {
   readonly directUploadSeconds: number;
   /** How often the API sweeps expired direct uploads and orphaned blobs; 0 turns it off. */
   readonly sweepIntervalSeconds: number;
+  /** Processing requests (`POST /files/{id}/process`) each user may make per window. */
+  readonly processRateLimit: { readonly limit: number; readonly windowSeconds: number };
 }
 
 export type StorageDriver = 'local' | 'azure' | 's3';
@@ -361,6 +363,10 @@ function readFilesConfig(read: EnvReader): FilesConfig {
     maxLinkSeconds: read.integer('SIGNED_LINK_MAX_SECONDS', 7 * 24 * 3600, { min: 1, max: 7 * 24 * 3600 }),
     directUploadSeconds: read.integer('DIRECT_UPLOAD_EXPIRY_SECONDS', 3600, { min: 60, max: 7 * 24 * 3600 }),
     sweepIntervalSeconds: read.integer('FILE_SWEEP_INTERVAL_SECONDS', 3600, { min: 0, max: 7 * 24 * 3600 }),
+    processRateLimit: {
+      limit: read.integer('PROCESS_RATE_LIMIT_PER_USER', 60, { min: 1, max: 1_000_000 }),
+      windowSeconds: read.integer('PROCESS_RATE_LIMIT_WINDOW_SECONDS', 3600, { min: 1, max: 86_400 }),
+    },
   };
 }
 
