@@ -16,6 +16,7 @@ import type { ProcessingLimits } from '../processing/processing-options.ts';
 import { records } from '../records/record.schema.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
+import { FileProgress } from './file-progress.ts';
 import { thumbnailKey } from './file.service.ts';
 
 const ProcessFilePayload = Type.Object({ file_id: Type.String({ format: 'uuid' }) });
@@ -36,8 +37,6 @@ export type FileProcessingResult =
   | { kind: 'image'; width: number; height: number; format: string; thumbnail: boolean }
   | { kind: 'pdf'; page_count: number; info: Record<string, unknown> };
 
-const STEPS = ['validate', 'parse', 'transform', 'store', 'clean up'] as const;
-
 export function registerFileJobs(registry: JobRegistry, deps: JobDependencies): void {
   registry.register(processFileJob, (payload, context) =>
     processFile(deps.db, deps.blobs, deps.config.processing, payload.file_id, context, insertPlan(deps.config.database.url !== undefined)),
@@ -57,8 +56,8 @@ export async function processFile(
   context: JobContext,
   plan: InsertPlan = insertPlan(false),
 ): Promise<FileProcessingResult> {
-  const step = async (index: number, detail?: string) =>
-    context.progress({ current: index, total: STEPS.length, message: detail ? `${STEPS[index]}: ${detail}` : STEPS[index] });
+  const progress = new FileProgress((update) => context.progress(update));
+  const step = (index: number, detail?: string) => progress.step(index, detail);
 
   await step(0);
   const [file] = await db.select().from(files).where(eq(files.id, fileId)).limit(1);
@@ -81,7 +80,9 @@ export async function processFile(
     let metadata: Record<string, unknown>;
     switch (type.family) {
       case 'tabular': {
-        const summary = await storeRows(db, file, stream, options, plan, (stored) => step(3, `${stored} rows`));
+        // XLSX is spooled whole before its first row, so its bytes say nothing about the rows.
+        const byBytes = type.kind === 'xlsx' ? options : { ...options, onProgress: progress.bytes };
+        const summary = await storeRows(db, file, stream, byBytes, plan, (stored) => progress.rowsStored(stored));
         result = {
           kind: 'tabular',
           rows: summary.rows,
@@ -124,7 +125,7 @@ export async function processFile(
       .where(eq(files.id, file.id))
       .returning({ id: files.id });
     if (processed.length > 0) context.emit({ type: 'file.status', file_id: file.id, status: 'processed' });
-    await context.progress({ current: STEPS.length, total: STEPS.length, message: 'done' });
+    await progress.done();
     return result;
   } catch (error) {
     const permanent = isPermanentProcessingError(error);
@@ -172,7 +173,6 @@ async function storeRows(
   // parser's own, instead of failing the statement and with it the whole file.
   const refused: RowProblem[] = [];
   let stored = 0;
-  let lastReport = 0;
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   const send = (encoded: string[]) => {
@@ -211,10 +211,7 @@ async function storeRows(
         pendingChars += encoded.length;
         if (pending.length >= plan.statementRows || pendingChars >= STATEMENT_CHARS) await flush();
       }
-      if (stored - lastReport >= 10_000) {
-        lastReport = stored;
-        await onStored(stored);
-      }
+      await onStored(stored);
     }
     if (pending.length > 0) await flush();
   } finally {
