@@ -65,6 +65,13 @@ import { createEventBus } from './events/create-event-bus.ts';
 import { fileStatusPublisher, jobEventPublisher } from './events/job-event-relay.ts';
 import { RealtimeService } from './realtime/realtime.service.ts';
 import { realtimeRoutes } from './realtime/realtime.routes.ts';
+import { AdminJobsService } from './admin/admin-jobs.service.ts';
+import { adminJobsRoutes } from './admin/admin-jobs.routes.ts';
+import { ConsoleSite } from './http/console-site.ts';
+import { FirstAdminService } from './users/first-admin.service.ts';
+import { announceSetupLink } from './users/setup-announcement.ts';
+import { setupRoutes } from './users/setup.routes.ts';
+import { SetupToken } from './users/setup-token.ts';
 
 /** The adapters the service runs on. A test passes its own; the rest are built from config. */
 export interface AppDependencies {
@@ -165,7 +172,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       );
     });
 
-    registerErrorHandling(app);
+    const consoleSite = new ConsoleSite(config.console.dir, config.publicUrl);
+    registerErrorHandling(app, { notFoundFallback: consoleSite.fallback });
     await registerSecurity(app, config);
     await registerOpenApi(app, config, VERSION);
 
@@ -182,7 +190,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       const client = redis;
       checks.push({ name: 'redis', target: redactUrl(config.redis.url ?? ''), check: async () => void (await client.ping()) });
     }
-    const services = buildServices(config, deps, app.log);
+    const setup = SetupToken.generate();
+    const services = buildServices(config, deps, app.log, setup.token);
+    announceSetupLink(app, services.firstAdmin, `${config.publicUrl}/setup#token=${setup.plaintext}`);
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator);
 
@@ -193,6 +203,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await app.register(problemRoutes);
     await app.register(jwksRoutes, { keys: deps.signingKeys });
     await app.register(apiRoutes(config, services), { prefix: API_PREFIX });
+    await app.register(consoleSite.routes);
     // The local driver's signed links point back at this service (the cloud drivers' at the cloud).
     if (blobStore instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobStore, prefix: API_PREFIX });
     return app;
@@ -237,7 +248,7 @@ function scheduleDeliveryLogSweep(app: App, webhooks: WebhookService, retentionM
 
 type Services = ReturnType<typeof buildServices>;
 
-function buildServices(config: Config, deps: AppDependencies, log: App['log']) {
+function buildServices(config: Config, deps: AppDependencies, log: App['log'], setupToken: SetupToken) {
   const db = deps.database.db;
   const users = new UserService(db);
   const apiKeys = new ApiKeyService(db);
@@ -285,13 +296,17 @@ function buildServices(config: Config, deps: AppDependencies, log: App['log']) {
   const webhooks = new WebhookService(db, outboundGuardFor(config.webhooks), () => loadSecretBox(config.webhooks), webhookPublisher);
   const notifications = new NotificationService(db, config.email.smtpUrl !== undefined);
   const realtime = new RealtimeService(deps.eventBus, jobs, files);
-  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime };
+  const adminJobs = new AdminJobsService(db, deps.jobQueue, QUEUE_NAMES);
+  const firstAdmin = new FirstAdminService(db, new PasswordHasher(), setupToken, config.http.trustProxy);
+  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime, adminJobs, firstAdmin };
 }
 
 function apiRoutes(config: Config, services: Services) {
   return async function api(app: App): Promise<void> {
     await app.register(authRoutes, { auth: services.auth, config: config.auth });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
+    await app.register(setupRoutes, { firstAdmin: services.firstAdmin });
+    await app.register(adminJobsRoutes, { service: services.adminJobs });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
     await app.register(webhooksRoutes, { webhooks: services.webhooks });
     await app.register(notificationsRoutes, { notifications: services.notifications });

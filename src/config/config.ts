@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, EnvReader, type Env } from './config-spec.ts';
 import { SUPPORTED_MIME_TYPES, supportedContentType } from '../processing/content-types.ts';
 import type { ProcessingLimits } from '../processing/processing-options.ts';
@@ -46,6 +47,10 @@ export interface Config {
   readonly webhooks: WebhooksConfig;
   readonly email: EmailConfig;
   readonly realtime: RealtimeConfig;
+  readonly console: {
+    /** The built web console (`npm run build:console` writes it); served at `/`. */
+    readonly dir: string;
+  };
 }
 
 export interface WebhooksConfig {
@@ -140,6 +145,9 @@ export interface StorageConfig {
 }
 
 const MIB = 1024 * 1024;
+
+/** `console/dist` of this package, wherever the process was started from. */
+const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../console/dist', import.meta.url));
 /** Placeholders people paste from examples; a link signed with one can be forged by anyone. */
 const PLACEHOLDER_SECRET = /change-?me|example|placeholder|replace|^(.)\1*$/i;
 
@@ -295,6 +303,7 @@ export function loadConfig(env: Env = process.env): Config {
       workerThreads: read.integer('JOBS_WORKER_THREADS', 1, { min: 0, max: 64 }),
     },
     processing: readProcessingLimits(read),
+    console: { dir: path.resolve(read.string('CONSOLE_DIR', DEFAULT_CONSOLE_DIR)) },
     webhooks: readWebhooksConfig(read, environment, dataDir),
     email: {
       smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:'])?.toString(),
