@@ -16,6 +16,10 @@ import { jobEventPublisher } from './events/job-event-relay.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { VERSION } from './version.ts';
+import { jobMetricsSinkFor } from './app.ts';
+import { allOf } from './metrics/job-metrics.ts';
+import { IntakeMetrics } from './metrics/metrics.ts';
+import { startMetricsServer } from './metrics/metrics-server.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
 
@@ -102,11 +106,13 @@ async function serveWithWorkers(config: Config): Promise<number> {
   const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
   // One bus for the API and the workers of this process: in-process unless REDIS_URL is set.
   const eventBus = createEventBus(config, log);
-  const jobQueue = createJobQueue(config.jobs, database, log, jobEventPublisher(eventBus, log));
+  // One set of metrics for the API and the workers of this process, served at /metrics.
+  const metrics = new IntakeMetrics();
+  const jobQueue = createJobQueue(config.jobs, database, log, allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics)));
   let app: App | undefined;
   try {
     // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
-    app = await buildApp(config, { database, jobQueue, eventBus });
+    app = await buildApp(config, { database, jobQueue, eventBus, metrics });
   } catch (error) {
     await jobQueue.close();
     await eventBus.close();
@@ -127,7 +133,7 @@ async function serveWithWorkers(config: Config): Promise<number> {
   });
   const server = await startServer(api, config);
   announce(api, server.address, config);
-  starting = buildWorker(config, { database, jobQueue, eventBus, log }, { threads: config.jobs.workerThreads }).then(
+  starting = buildWorker(config, { database, jobQueue, eventBus, log, metrics }, { threads: config.jobs.workerThreads }).then(
     (started) => {
       runtime = started;
     },
@@ -158,6 +164,10 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const runtime = await buildWorker(config, {}, { queues });
+  const { workerPort, workerHost, token } = config.metrics;
+  const metricsServer =
+    workerPort === undefined ? undefined : await startMetricsServer({ metrics: runtime.metrics, host: workerHost, port: workerPort, token });
+  if (metricsServer) runtime.log.info({ address: `${metricsServer.address}/metrics` }, 'serving worker metrics');
   return new Promise<number>((resolve) => {
     stop = (signal) => {
       signals += 1;
@@ -168,7 +178,8 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
       }
       runtime.log.info({ signal, grace_ms: config.jobs.shutdownGraceMs }, 'worker shutting down: finishing running jobs');
       runtime.close().then(
-        () => {
+        async () => {
+          await metricsServer?.close();
           runtime.log.info('worker stopped cleanly');
           resolve(0);
         },
