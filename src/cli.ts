@@ -20,6 +20,8 @@ import { jobMetricsSinkFor } from './app.ts';
 import { allOf } from './metrics/job-metrics.ts';
 import { IntakeMetrics } from './metrics/metrics.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
+import { generateFleetKeys } from './config/fleet-keys.ts';
+import { assertFleetSharesState } from './config/fleet-sharing.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
 
@@ -29,6 +31,9 @@ Commands:
   serve      Start the HTTP API (default). In embedded mode it also runs the workers.
   migrate    Apply database migrations and exit.
   worker     Run background workers as their own process.
+  keys generate
+             Print the .env lines of the secrets every process of a fleet must share
+             (JWT_PRIVATE_KEY, STORAGE_SIGNING_SECRET, WEBHOOK_SECRET_KEY).
   create-admin --email <email> [--full-name <name>] [--reset-password]
              Create an administrator, or promote an existing account to administrator.
              The password is asked for (not echoed) on a terminal, or read from stdin:
@@ -66,8 +71,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  if (command === 'keys') return keysCommand(positionals[1]);
+
   loadDotEnv();
   const config = loadConfig();
+  // A fleet whose processes keep their own keys or blobs boots fine and then fails request by request.
+  if (command === 'serve' || command === 'worker') assertFleetSharesState(config);
 
   switch (command) {
     case 'serve':
@@ -191,6 +200,17 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
     };
     for (const signal of pending.splice(0)) stop(signal);
   });
+}
+
+/** `intake keys generate`: needs no configuration, so it runs before any is read. */
+function keysCommand(action: string | undefined): number {
+  if (action !== 'generate') {
+    console.error('intake keys: the only action is `intake keys generate`.');
+    return 2;
+  }
+  console.log('# Secrets every Intake process of this deployment must share (intake keys generate).');
+  for (const line of generateFleetKeys()) console.log(line);
+  return 0;
 }
 
 async function migrate(config: Config): Promise<number> {
