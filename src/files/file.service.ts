@@ -69,7 +69,7 @@ export interface FileEvents {
   uploaded(tx: Db, file: FileRow): Promise<void>;
 }
 /** Told when a file changes status here (after the change commits), for realtime subscribers. */
-export type FileStatusListener = (file: Pick<FileRow, 'id' | 'ownerId' | 'status'>) => void;
+export type FileStatusListener = (file: Pick<FileRow, 'id' | 'ownerId' | 'status' | 'sizeBytes'>) => void;
 
 export interface StoredFile {
   file: FileRow;
@@ -98,7 +98,7 @@ export class FileService {
     private readonly processRateLimit?: ProcessRateLimit,
   ) {}
 
-  private announce(rows: readonly Pick<FileRow, 'id' | 'ownerId' | 'status'>[]): void {
+  private announce(rows: readonly Pick<FileRow, 'id' | 'ownerId' | 'status' | 'sizeBytes'>[]): void {
     for (const row of rows) {
       try {
         this.onStatus(row);
