@@ -82,6 +82,15 @@ export function filePrefix(ownerId: string, fileId: string): string {
   return `files/${ownerId}/${fileId}/`;
 }
 
+/**
+ * Where a direct upload's bytes arrive: the write grant is for this key only, and completing
+ * the upload moves the bytes to the file's own key before checking them, so a PUT after that
+ * (a cloud grant cannot be revoked before it expires) can never change the checked content.
+ */
+export function directUploadKey(file: Pick<FileRow, 'ownerId' | 'id'>): string {
+  return `${filePrefix(file.ownerId, file.id)}upload`;
+}
+
 /** Where the thumbnail of an image lives: beside the original, so deleting the file removes it. */
 export function thumbnailKey(file: Pick<FileRow, 'ownerId' | 'id'>): string {
   return `${filePrefix(file.ownerId, file.id)}thumbnail.webp`;
@@ -306,7 +315,7 @@ export class FileService {
     if (input.sizeBytes > this.limits.maxUploadBytes) throw ERRORS.fileTooLarge(this.limits.maxUploadBytes, filename);
     const id = randomUUID();
     const storageKey = `${filePrefix(owner.id, id)}original`;
-    const upload = await this.blobs.createWriteUrl(storageKey, {
+    const upload = await this.blobs.createWriteUrl(directUploadKey({ ownerId: owner.id, id }), {
       expiresInSeconds: this.limits.directUploadSeconds,
       contentType: type.mime,
       maxBytes: input.sizeBytes,
@@ -337,6 +346,11 @@ export class FileService {
   async completeDirectUpload(caller: Caller, id: string, options: { process: boolean }): Promise<StoredFile> {
     const file = await this.get(caller, id);
     if (file.status !== 'pending') throw ERRORS.conflict('This upload is already complete.');
+    // Out of the grant's reach first, then checked: what is checked is what stays. (A retry
+    // after a crash between the two finds the bytes moved already.)
+    await this.blobs.move(directUploadKey(file), file.storageKey).catch((error: unknown) => {
+      if (!(isAppError(error) && error.code === 'blob_not_found')) throw error;
+    });
     const info = await this.blobs.head(file.storageKey);
     if (!info) throw ERRORS.conflict('Nothing has been uploaded to the upload URL yet.');
     try {
@@ -390,9 +404,9 @@ export class FileService {
   }
 
   private async deleteBlobs(ownerId: string, fileId: string): Promise<void> {
-    // The original by name as well: deleting it ends a direct upload's write grant even when
+    // The direct-upload key by name as well: deleting it ends the local write grant even when
     // nothing was uploaded yet (see BlobStore.delete).
-    await this.blobs.delete(`${filePrefix(ownerId, fileId)}original`);
+    await this.blobs.delete(directUploadKey({ ownerId, id: fileId }));
     for await (const blob of this.blobs.list(filePrefix(ownerId, fileId))) await this.blobs.delete(blob.key);
   }
 
@@ -409,17 +423,22 @@ export class FileService {
     for (const file of expired) await this.deleteBlobs(file.ownerId, file.id);
 
     let orphanBlobs = 0;
-    const known = new Map<string, boolean>();
+    // Per file id seen: its status, or null when it has no row.
+    const known = new Map<string, FileStatus | null>();
     for await (const blob of this.blobs.list('files/')) {
       if (now.getTime() - blob.lastModified.getTime() < graceMs) continue;
-      const fileId = blob.key.split('/')[2];
-      if (!fileId) continue;
-      let exists = known.get(fileId);
-      if (exists === undefined) {
-        exists = isUuid(fileId) && (await this.db.select({ id: files.id }).from(files).where(eq(files.id, fileId)).limit(1)).length > 0;
-        known.set(fileId, exists);
+      const [, ownerId, fileId] = blob.key.split('/');
+      if (!ownerId || !fileId) continue;
+      let status = known.get(fileId);
+      if (status === undefined) {
+        const [row] = isUuid(fileId) ? await this.db.select({ status: files.status }).from(files).where(eq(files.id, fileId)).limit(1) : [];
+        status = row?.status ?? null;
+        known.set(fileId, status);
       }
-      if (!exists) {
+      // Bytes PUT through a cloud grant after the upload was completed reach only the staging
+      // key, which nothing reads: they go too.
+      const lateUpload = status !== null && status !== 'pending' && blob.key === directUploadKey({ ownerId, id: fileId });
+      if (status === null || lateUpload) {
         await this.blobs.delete(blob.key);
         orphanBlobs += 1;
       }
