@@ -17,7 +17,7 @@ import { insertPlan, RecordWriter, type InsertPlan, type RecordRun } from '../re
 import { storableText } from '../records/storable.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
-import { thumbnailKey } from './file.service.ts';
+import { thumbnailKey } from './file-keys.ts';
 
 const ProcessFilePayload = Type.Object({ file_id: Type.String({ format: 'uuid' }) });
 
