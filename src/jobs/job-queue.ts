@@ -125,6 +125,8 @@ export interface QueueSettings {
 export interface JobEventSubject {
   id: string;
   type: string;
+  /** Absent when the emitter does not know it (a handler's event relayed from its thread). */
+  queue?: string;
   ownerId: string | null;
   fileId: string | null;
 }
