@@ -32,6 +32,9 @@ export const SECURITY_SCHEMES = {
   },
 } as const;
 
+/** `security` of an operation that needs a signed-in caller (cookie, bearer JWT or API key). */
+export const SIGNED_IN_SECURITY: { [scheme: string]: string[] }[] = [{ cookieAuth: [] }, { bearerAuth: [] }, { oauth2: [] }];
+
 function errorCodeTable(): string {
   const rows = Object.entries(ERROR_CODES).map(
     ([code, { status, description }]) => `| \`${code}\` | ${status} | ${description} |`,
