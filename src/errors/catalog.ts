@@ -61,7 +61,7 @@ export const ERRORS = {
     new AppError({ code: 'request_timeout', status: 408, title: 'Request Timeout', detail: 'The request was not received in time.' }),
   malformedRequest: () =>
     new AppError({ code: 'malformed_request', status: 400, title: 'Bad Request', detail: 'The request is not valid HTTP.' }),
-  unknownParameters: (names: readonly string[]) =>
+  unknownParameters: (...names: string[]) =>
     new AppError({
       code: 'validation_failed',
       status: 422,

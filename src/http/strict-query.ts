@@ -28,7 +28,7 @@ export function registerStrictQuery(app: App): void {
       const unknown = Object.keys(request.query as object).filter(
         (name) => !known.has(name) && !patterns.some((pattern) => pattern.test(name)),
       );
-      if (unknown.length > 0) throw ERRORS.unknownParameters(unknown.slice(0, 10).map(printable));
+      if (unknown.length > 0) throw ERRORS.unknownParameters(...unknown.slice(0, 10).map(printable));
     };
     const existing = route.preValidation;
     route.preValidation = existing === undefined ? [refuseUnknown] : [refuseUnknown, ...(Array.isArray(existing) ? existing : [existing])];
