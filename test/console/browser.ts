@@ -93,6 +93,8 @@ export interface PageCheck {
   name: string;
   width: number;
   horizontalOverflow: number;
+  /** When the page overflows: the elements sticking out on the right, to say what to fix. */
+  offenders: string[];
 }
 
 /**
@@ -104,9 +106,17 @@ export async function captureWidths(page: Page, name: string): Promise<PageCheck
   const checks: PageCheck[] = [];
   for (const width of [390, 1440]) {
     await page.setViewportSize({ width, height: 900 });
-    const horizontalOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const { horizontalOverflow, offenders } = await page.evaluate(() => {
+      const limit = document.documentElement.clientWidth;
+      const overflow = document.documentElement.scrollWidth - limit;
+      const sticking = overflow <= 0 ? [] : [...document.querySelectorAll('body *')].filter((element) => element.getBoundingClientRect().right > limit + 1);
+      return {
+        horizontalOverflow: overflow,
+        offenders: sticking.slice(0, 5).map((element) => `${element.tagName.toLowerCase()}.${element.className} "${(element.textContent ?? '').slice(0, 30)}"`),
+      };
+    });
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-${width}.png`), fullPage: true });
-    checks.push({ name, width, horizontalOverflow });
+    checks.push({ name, width, horizontalOverflow, offenders });
   }
   await page.setViewportSize({ width: 1440, height: 900 });
   return checks;

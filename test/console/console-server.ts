@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
@@ -25,9 +24,19 @@ const ASSET_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
 };
 
-/** Builds console/dist when a checkout has not (npm install's `prepare` normally has). */
+/**
+ * Builds console/dist when it is missing or older than a source (npm install's `prepare` builds
+ * it once; an edit since then must not be tested against the old bundle).
+ */
 export async function ensureConsoleBuilt(): Promise<void> {
-  if (existsSync(path.join(CONSOLE_DIST, 'index.html'))) return;
+  const built = await stat(path.join(CONSOLE_DIST, 'index.html')).then((info) => info.mtimeMs, () => 0);
+  const sources = [
+    path.join(CONSOLE_DIR, 'index.html'),
+    path.join(CONSOLE_DIR, 'vite.config.ts'),
+    ...(await readdir(path.join(CONSOLE_DIR, 'src'), { recursive: true })).map((name) => path.join(CONSOLE_DIR, 'src', name)),
+  ];
+  const newest = Math.max(...(await Promise.all(sources.map(async (source) => (await stat(source)).mtimeMs))));
+  if (built >= newest) return;
   await build({ configFile: path.join(CONSOLE_DIR, 'vite.config.ts'), logLevel: 'warn' });
 }
 

@@ -4,7 +4,7 @@ import ExcelJS from 'exceljs';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureWidths, hasChromium, CHROMIUM_PATH, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
+import { captureWidths, hasChromium, CHROMIUM_PATH, openBrowser, seriousAxeViolations, type BrowserSession, type PageCheck } from './browser.ts';
 import { startConsoleServer, type ConsoleServer } from './console-server.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -56,7 +56,7 @@ describeInBrowser(title, () => {
   let alice: BrowserSession;
   let page: Page;
   const email = `ada-${Date.now()}@example.com`;
-  const pageChecks: { name: string; width: number; horizontalOverflow: number }[] = [];
+  const pageChecks: PageCheck[] = [];
   let csvFileId = '';
 
   /** Every page passes axe (serious/critical) and scrolls no wider than the window at 390 and 1440 px. */
