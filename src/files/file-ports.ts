@@ -60,7 +60,7 @@ export interface FileEvents {
   uploaded(tx: Db, file: FileRow): Promise<void>;
 }
 /** Told when a file changes status here (after the change commits), for realtime subscribers. */
-export type FileStatusListener = (file: Pick<FileRow, 'id' | 'ownerId' | 'status'>) => void;
+export type FileStatusListener = (file: Pick<FileRow, 'id' | 'ownerId' | 'status' | 'sizeBytes'>) => void;
 
 export interface StoredFile {
   file: FileRow;

@@ -18,6 +18,7 @@ import { storableText } from '../records/storable.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
 import { thumbnailKey } from './file-keys.ts';
+import { FileProgress } from './file-progress.ts';
 
 const ProcessFilePayload = Type.Object({ file_id: Type.String({ format: 'uuid' }) });
 
@@ -36,8 +37,6 @@ export type FileProcessingResult =
   | { kind: 'tabular'; rows: number; columns: string[]; problem_count: number; problems: { row: number; message: string }[]; sheet?: string }
   | { kind: 'image'; width: number; height: number; format: string; thumbnail: boolean }
   | { kind: 'pdf'; page_count: number; info: Record<string, unknown> };
-
-const STEPS = ['validate', 'parse', 'transform', 'store', 'clean up'] as const;
 
 export function registerFileJobs(registry: JobRegistry, deps: JobDependencies): void {
   registry.register(processFileJob, (payload, context) =>
@@ -62,8 +61,8 @@ export async function processFile(
   context: JobContext,
   plan: InsertPlan = insertPlan(false),
 ): Promise<FileProcessingResult> {
-  const step = async (index: number, detail?: string) =>
-    context.progress({ current: index, total: STEPS.length, message: detail ? `${STEPS[index]}: ${detail}` : STEPS[index] });
+  const progress = new FileProgress((update) => context.progress(update));
+  const step = (index: number, detail?: string) => progress.step(index, detail);
 
   await step(0);
   const [file] = await db.select().from(files).where(eq(files.id, fileId)).limit(1);
@@ -89,7 +88,9 @@ export async function processFile(
     let recordsRun: string | null = null;
     switch (type.family) {
       case 'tabular': {
-        const summary = await storeRows(writer, run, file, stream, options, (stored) => step(3, `${stored} rows`));
+        // XLSX is spooled whole before its first row, so its bytes say nothing about the rows.
+        const byBytes = type.kind === 'xlsx' ? options : { ...options, onProgress: progress.bytes };
+        const summary = await storeRows(writer, run, file, stream, byBytes, (stored) => progress.rowsStored(stored));
         result = {
           kind: 'tabular',
           rows: summary.rows,
@@ -144,7 +145,7 @@ export async function processFile(
     } else {
       await writer.discard(run);
     }
-    await context.progress({ current: STEPS.length, total: STEPS.length, message: 'done' });
+    await progress.done();
     return result;
   } catch (error) {
     const permanent = isPermanentProcessingError(error);

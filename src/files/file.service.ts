@@ -67,7 +67,7 @@ export class FileService {
     this.sweeper = new FileSweeper(db, blobs);
   }
 
-  private announce(rows: readonly Pick<FileRow, 'id' | 'ownerId' | 'status'>[]): void {
+  private announce(rows: readonly Pick<FileRow, 'id' | 'ownerId' | 'status' | 'sizeBytes'>[]): void {
     for (const row of rows) {
       try {
         this.onStatus(row);
