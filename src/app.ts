@@ -37,7 +37,7 @@ import { registerStrictQuery } from './http/strict-query.ts';
 import { API_PREFIX, registerOpenApi } from './http/openapi.ts';
 import { problemRoutes } from './http/problem.routes.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
-import { registerSecurity } from './http/security.ts';
+import { browserOrigins, registerSecurity } from './http/security.ts';
 import { loggerOptions } from './logging/logger.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { createBlobStore } from './storage/create-blob-store.ts';
@@ -291,7 +291,7 @@ function buildServices(config: Config, deps: AppDependencies, log: App['log']) {
 
 function apiRoutes(config: Config, services: Services) {
   return async function api(app: App): Promise<void> {
-    await app.register(authRoutes, { auth: services.auth, config: config.auth });
+    await app.register(authRoutes, { auth: services.auth, config: config.auth, allowedOrigins: browserOrigins(config) });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
     await app.register(webhooksRoutes, { webhooks: services.webhooks });
@@ -307,7 +307,7 @@ function apiRoutes(config: Config, services: Services) {
       service: services.realtime,
       authenticator: services.authenticator,
       limits: config.realtime,
-      allowedOrigins: [...new Set([...config.http.corsOrigins.filter((origin) => origin !== '*'), new URL(config.publicUrl).origin])],
+      allowedOrigins: browserOrigins(config),
     });
     await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });
     await app.register(recordsRoutes, { files: services.files, records: services.records });
