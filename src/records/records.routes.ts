@@ -87,7 +87,7 @@ export async function recordsRoutes(app: App, options: RecordsRoutesOptions): Pr
       // `sort=-field` is the common shorthand for a descending sort; it never names a field "-field".
       const descending = query.sort?.startsWith('-') === true;
       const sort = descending ? query.sort?.slice(1) : query.sort;
-      return records.page(file.id, {
+      return records.page({ fileId: file.id, run: file.recordsRun }, {
         limit: query.limit,
         order: descending ? 'desc' : query.order,
         filters: filtersOf(request.url),
@@ -121,7 +121,7 @@ export async function recordsRoutes(app: App, options: RecordsRoutesOptions): Pr
           .header('Content-Type', CONTENT_TYPES[format])
           .header('Content-Disposition', `attachment; filename="${base.replace(/[^\x20-\x7e]|["\\]/g, '_')}.${format}"`)
           .header('Cache-Control', 'no-store');
-        return reply.send(exportRecords(records.all(file.id), format, columns));
+        return reply.send(exportRecords(records.all({ fileId: file.id, run: file.recordsRun }), format, columns));
       },
     );
   exportRoute('/files/:id/records.csv', 'csv');
