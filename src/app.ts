@@ -37,7 +37,7 @@ import { registerStrictQuery } from './http/strict-query.ts';
 import { API_PREFIX, registerOpenApi } from './http/openapi.ts';
 import { problemRoutes } from './http/problem.routes.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
-import { registerSecurity } from './http/security.ts';
+import { browserOrigins, registerSecurity } from './http/security.ts';
 import { loggerOptions } from './logging/logger.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { createBlobStore } from './storage/create-blob-store.ts';
@@ -335,7 +335,7 @@ function uploadCounting(metrics: IntakeMetrics, next: FileStatusListener): FileS
 
 function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
   return async function api(app: App): Promise<void> {
-    await app.register(authRoutes, { auth: services.auth, config: config.auth });
+    await app.register(authRoutes, { auth: services.auth, config: config.auth, allowedOrigins: browserOrigins(config) });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
     await app.register(setupRoutes, { firstAdmin: services.firstAdmin });
     await app.register(adminJobsRoutes, { service: services.adminJobs });
@@ -358,7 +358,7 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
         closed: () => metrics.webSocketConnections.dec(),
         sent: () => metrics.webSocketMessagesSent.inc(),
       },
-      allowedOrigins: [...new Set([...config.http.corsOrigins.filter((origin) => origin !== '*'), new URL(config.publicUrl).origin])],
+      allowedOrigins: browserOrigins(config),
     });
     await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });
     await app.register(recordsRoutes, { files: services.files, records: services.records });

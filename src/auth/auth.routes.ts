@@ -1,9 +1,10 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { Text } from '../http/schema-types.ts';
 import type { AuthConfig } from '../config/config.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
+import { isCrossSiteRequest } from '../http/security.ts';
 import { Email, FullName, Password, toUserResponse, UserResponse } from '../users/user.contract.ts';
 import { AUTH_SECURITY, checkCsrf, requireUser } from './authenticate.ts';
 import type { AuthService, IssuedSession } from './auth.service.ts';
@@ -12,6 +13,8 @@ import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies } from './cookie
 export interface AuthRoutesOptions {
   auth: AuthService;
   config: AuthConfig;
+  /** Origins whose pages may sign in with cookies (login CSRF: see `refuseCrossSite`). */
+  allowedOrigins: readonly string[];
 }
 
 const RegisterBody = Type.Object({ email: Email, password: Password, full_name: Type.Optional(FullName) });
@@ -51,6 +54,12 @@ const RefreshResponse = Type.Object({
 export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<void> {
   const { auth, config } = options;
 
+  // Login CSRF: a page on another site could sign the browser into the attacker's account
+  // (and a refresh re-arms cookies), so the endpoints that set session cookies refuse it.
+  const refuseCrossSite = async (request: FastifyRequest) => {
+    if (isCrossSiteRequest(request.headers, options.allowedOrigins)) throw ERRORS.crossSiteRequest();
+  };
+
   const cookieSession = (reply: FastifyReply, session: IssuedSession) => {
     setSessionCookies(
       reply,
@@ -88,6 +97,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
   app.post(
     '/auth/login',
     {
+      preHandler: refuseCrossSite,
       schema: {
         tags: ['auth'],
         summary: 'Signs in a browser: sets the access_token, refresh_token and csrf_token cookies.',
@@ -125,6 +135,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
   app.post(
     '/auth/refresh',
     {
+      preHandler: refuseCrossSite,
       schema: {
         tags: ['auth'],
         summary: 'Rotates the refresh token: from `{refresh_token}` in the body (bearer clients) or the cookie (browsers, with X-CSRF-Token).',

@@ -87,7 +87,7 @@ const documentOperation: SwaggerTransform = ({ schema, url }) => {
     errors['400'] = PROBLEM_RESPONSE('The request cannot be read (malformed body, path or parameters).');
     errors['422'] = PROBLEM_RESPONSE('The input does not match the schema, or names an unknown parameter; see `errors`.');
   }
-  if (route.security !== undefined) {
+  if (Array.isArray(route.security) && route.security.length > 0) {
     errors['401'] = PROBLEM_RESPONSE('Not signed in, or the credential is invalid, expired or revoked.');
     errors['403'] = PROBLEM_RESPONSE('Signed in, but not allowed (role, CSRF).');
   }

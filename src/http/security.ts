@@ -1,6 +1,7 @@
 import compress from '@fastify/compress';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config/config.ts';
 import type { App } from './app-types.ts';
 
@@ -23,6 +24,23 @@ export const BASELINE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-permitted-cross-domain-policies': 'none',
   'x-xss-protection': '0',
 };
+
+/** Origins whose pages may use the cookie session: this service's own, and the CORS allow-list. */
+export function browserOrigins(config: Config): string[] {
+  return [...new Set([...config.http.corsOrigins.filter((origin) => origin !== '*'), new URL(config.publicUrl).origin])];
+}
+
+/**
+ * Whether a request that would set session cookies comes from a page we trust. A browser
+ * sends `Origin` on every cross-origin POST and `Sec-Fetch-Site` on every request; a client
+ * that sends neither is not a browser, and has no ambient cookies to be tricked with.
+ */
+export function isCrossSiteRequest(headers: IncomingHttpHeaders, allowedOrigins: readonly string[]): boolean {
+  const origin = headers.origin;
+  if (origin !== undefined) return !allowedOrigins.includes(origin);
+  const site = headers['sec-fetch-site'];
+  return site !== undefined && site !== 'same-origin' && site !== 'none';
+}
 
 export async function registerSecurity(app: App, config: Config): Promise<void> {
   await app.register(helmet, {
