@@ -23,7 +23,7 @@ import {
 import type { Config } from './config/config.ts';
 import { redactUrl } from './config/config-spec.ts';
 import { openDatabase, type Database } from './db/database.ts';
-import { FileService } from './files/file.service.ts';
+import { FileService, type FileStatusListener } from './files/file.service.ts';
 import { filesRoutes } from './files/files.routes.ts';
 import { processFileJob } from './files/file-processing.job.ts';
 import { RecordService } from './records/record.service.ts';
@@ -47,6 +47,7 @@ import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.ts';
 import { UserService } from './users/user.service.ts';
 import { usersRoutes } from './users/users.routes.ts';
 import { VERSION } from './version.ts';
+import { activeJobFor } from './jobs/active-job.ts';
 import { QUEUE_NAMES } from './jobs/job-catalog.ts';
 import type { JobQueue } from './jobs/job-queue.ts';
 import { createJobQueue } from './jobs/job-queue-factory.ts';
@@ -64,6 +65,18 @@ import { createEventBus } from './events/create-event-bus.ts';
 import { fileStatusPublisher, jobEventPublisher } from './events/job-event-relay.ts';
 import { RealtimeService } from './realtime/realtime.service.ts';
 import { realtimeRoutes } from './realtime/realtime.routes.ts';
+import { AdminJobsService } from './admin/admin-jobs.service.ts';
+import { adminJobsRoutes } from './admin/admin-jobs.routes.ts';
+import { ConsoleSite } from './http/console-site.ts';
+import { FirstAdminService } from './users/first-admin.service.ts';
+import { announceSetupLink } from './users/setup-announcement.ts';
+import { setupRoutes } from './users/setup.routes.ts';
+import { SetupToken } from './users/setup-token.ts';
+import { IntakeMetrics } from './metrics/metrics.ts';
+import { registerDatabaseGauges } from './metrics/database-gauges.ts';
+import { metricsRoutes, registerHttpMetrics } from './metrics/http-metrics.ts';
+import { allOf, jobMetricsSink } from './metrics/job-metrics.ts';
+import { webhookDeliveryJob } from './webhooks/webhook-delivery.job.ts';
 
 /** The adapters the service runs on. A test passes its own; the rest are built from config. */
 export interface AppDependencies {
@@ -87,6 +100,8 @@ export interface AppDependencies {
 export type AppOverrides = Partial<AppDependencies> & {
   /** Where log lines go instead of stdout; tests read them to check what gets logged. */
   logStream?: DestinationStream;
+  /** The process's metrics, when the app shares them (with workers in `intake serve`). */
+  metrics?: IntakeMetrics;
 };
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
@@ -139,7 +154,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
     const eventBus = overrides.eventBus ?? createEventBus(config, app.log);
     if (!overrides.eventBus) owned.push(eventBus);
-    const jobQueue = overrides.jobQueue ?? createJobQueue(config.jobs, database, app.log, jobEventPublisher(eventBus, app.log));
+    const metrics = overrides.metrics ?? new IntakeMetrics();
+    const jobQueue =
+      overrides.jobQueue ??
+      createJobQueue(config.jobs, database, app.log, allOf(jobEventPublisher(eventBus, app.log), jobMetricsSinkFor(config, metrics)));
     // Closed first (owned closes in reverse): it writes to the database and uses the other adapters.
     if (!overrides.jobQueue) owned.push(jobQueue);
     const deps: AppDependencies = { ...baseDeps, jobQueue, eventBus };
@@ -164,7 +182,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       );
     });
 
-    registerErrorHandling(app);
+    const consoleSite = new ConsoleSite(config.console.dir, config.publicUrl);
+    registerErrorHandling(app, { notFoundFallback: consoleSite.fallback });
+    registerHttpMetrics(app, metrics);
+    registerDatabaseGauges(metrics, database, QUEUE_NAMES);
     await registerSecurity(app, config);
     await registerOpenApi(app, config, VERSION);
 
@@ -181,7 +202,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       const client = redis;
       checks.push({ name: 'redis', target: redactUrl(config.redis.url ?? ''), check: async () => void (await client.ping()) });
     }
-    const services = buildServices(config, deps, app.log);
+    const setup = SetupToken.generate();
+    const services = buildServices(config, deps, app.log, setup.token, metrics);
+    announceSetupLink(app, services.firstAdmin, `${config.publicUrl}/setup#token=${setup.plaintext}`);
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator);
 
@@ -189,9 +212,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     scheduleDeliveryLogSweep(app, services.webhooks, config.webhooks.logRetentionMs);
 
     await app.register(healthRoutes, { checks });
+    await app.register(metricsRoutes, { metrics, token: config.metrics.token });
     await app.register(problemRoutes);
     await app.register(jwksRoutes, { keys: deps.signingKeys });
-    await app.register(apiRoutes(config, services), { prefix: API_PREFIX });
+    await app.register(apiRoutes(config, services, metrics), { prefix: API_PREFIX });
+    await app.register(consoleSite.routes);
     // The local driver's signed links point back at this service (the cloud drivers' at the cloud).
     if (blobStore instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobStore, prefix: API_PREFIX });
     return app;
@@ -236,7 +261,12 @@ function scheduleDeliveryLogSweep(app: App, webhooks: WebhookService, retentionM
 
 type Services = ReturnType<typeof buildServices>;
 
-function buildServices(config: Config, deps: AppDependencies, log: App['log']) {
+/** Job counters and webhook delivery outcomes, from the queue's job events. */
+export function jobMetricsSinkFor(config: Config, metrics: IntakeMetrics) {
+  return jobMetricsSink(metrics, { webhookJobType: webhookDeliveryJob(config.webhooks).name });
+}
+
+function buildServices(config: Config, deps: AppDependencies, log: App['log'], setupToken: SetupToken, metrics: IntakeMetrics) {
   const db = deps.database.db;
   const users = new UserService(db);
   const apiKeys = new ApiKeyService(db);
@@ -269,26 +299,42 @@ function buildServices(config: Config, deps: AppDependencies, log: App['log']) {
       );
       return job.id;
       },
+      active: (fileId, tx) => activeJobFor(tx, processFileJob.name, fileId),
     },
     {
       async uploaded(tx, file) {
         await webhookPublisher.publish(tx, file.ownerId, 'file.uploaded', { file: fileEventData(file) });
       },
     },
-    fileStatusPublisher(deps.eventBus, log),
+    uploadCounting(metrics, fileStatusPublisher(deps.eventBus, log)),
+    { limiter: deps.rateLimiter, ...config.files.processRateLimit },
   );
   const records = new RecordService(db);
   const jobs = new JobService(db, deps.jobQueue, QUEUE_NAMES);
   const webhooks = new WebhookService(db, outboundGuardFor(config.webhooks), () => loadSecretBox(config.webhooks), webhookPublisher);
   const notifications = new NotificationService(db, config.email.smtpUrl !== undefined);
   const realtime = new RealtimeService(deps.eventBus, jobs, files);
-  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime };
+  const adminJobs = new AdminJobsService(db, deps.jobQueue, QUEUE_NAMES);
+  const firstAdmin = new FirstAdminService(db, new PasswordHasher(), setupToken, config.http.trustProxy);
+  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime, adminJobs, firstAdmin };
 }
 
-function apiRoutes(config: Config, services: Services) {
+function uploadCounting(metrics: IntakeMetrics, next: FileStatusListener): FileStatusListener {
+  return (file) => {
+    if (file.status === 'uploaded') {
+      metrics.uploadFiles.inc();
+      metrics.uploadBytes.inc(file.sizeBytes);
+    }
+    next(file);
+  };
+}
+
+function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
   return async function api(app: App): Promise<void> {
     await app.register(authRoutes, { auth: services.auth, config: config.auth });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
+    await app.register(setupRoutes, { firstAdmin: services.firstAdmin });
+    await app.register(adminJobsRoutes, { service: services.adminJobs });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
     await app.register(webhooksRoutes, { webhooks: services.webhooks });
     await app.register(notificationsRoutes, { notifications: services.notifications });
@@ -303,6 +349,11 @@ function apiRoutes(config: Config, services: Services) {
       service: services.realtime,
       authenticator: services.authenticator,
       limits: config.realtime,
+      observer: {
+        opened: () => metrics.webSocketConnections.inc(),
+        closed: () => metrics.webSocketConnections.dec(),
+        sent: () => metrics.webSocketMessagesSent.inc(),
+      },
       allowedOrigins: [...new Set([...config.http.corsOrigins.filter((origin) => origin !== '*'), new URL(config.publicUrl).origin])],
     });
     await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });

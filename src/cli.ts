@@ -8,6 +8,8 @@ import { isAppError } from './errors/app-error.ts';
 import { ERRORS } from './errors/catalog.ts';
 import { createJobQueue } from './jobs/job-queue-factory.ts';
 import { createAdmin } from './users/create-admin.ts';
+import { createFirstAdminThroughServer, loopbackBaseUrl } from './users/create-admin-through-server.ts';
+import { DirectoryInUseError } from './db/directory-lock.ts';
 import { UserService } from './users/user.service.ts';
 import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
@@ -16,6 +18,12 @@ import { jobEventPublisher } from './events/job-event-relay.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { VERSION } from './version.ts';
+import { jobMetricsSinkFor } from './app.ts';
+import { allOf } from './metrics/job-metrics.ts';
+import { IntakeMetrics } from './metrics/metrics.ts';
+import { startMetricsServer } from './metrics/metrics-server.ts';
+import { generateFleetKeys } from './config/fleet-keys.ts';
+import { assertFleetSharesState } from './config/fleet-sharing.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
 
@@ -25,6 +33,9 @@ Commands:
   serve      Start the HTTP API (default). In embedded mode it also runs the workers.
   migrate    Apply database migrations and exit.
   worker     Run background workers as their own process.
+  keys generate
+             Print the .env lines of the secrets every process of a fleet must share
+             (JWT_PRIVATE_KEY, STORAGE_SIGNING_SECRET, WEBHOOK_SECRET_KEY).
   create-admin --email <email> [--full-name <name>] [--reset-password]
              Create an administrator, or promote an existing account to administrator.
              The password is asked for (not echoed) on a terminal, or read from stdin:
@@ -62,8 +73,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  if (command === 'keys') return keysCommand(positionals[1]);
+
   loadDotEnv();
   const config = loadConfig();
+  // A fleet whose processes keep their own keys or blobs boots fine and then fails request by request.
+  if (command === 'serve' || command === 'worker') assertFleetSharesState(config);
 
   switch (command) {
     case 'serve':
@@ -102,11 +117,13 @@ async function serveWithWorkers(config: Config): Promise<number> {
   const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
   // One bus for the API and the workers of this process: in-process unless REDIS_URL is set.
   const eventBus = createEventBus(config, log);
-  const jobQueue = createJobQueue(config.jobs, database, log, jobEventPublisher(eventBus, log));
+  // One set of metrics for the API and the workers of this process, served at /metrics.
+  const metrics = new IntakeMetrics();
+  const jobQueue = createJobQueue(config.jobs, database, log, allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics)));
   let app: App | undefined;
   try {
     // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
-    app = await buildApp(config, { database, jobQueue, eventBus });
+    app = await buildApp(config, { database, jobQueue, eventBus, metrics });
   } catch (error) {
     await jobQueue.close();
     await eventBus.close();
@@ -127,7 +144,7 @@ async function serveWithWorkers(config: Config): Promise<number> {
   });
   const server = await startServer(api, config);
   announce(api, server.address, config);
-  starting = buildWorker(config, { database, jobQueue, eventBus, log }, { threads: config.jobs.workerThreads }).then(
+  starting = buildWorker(config, { database, jobQueue, eventBus, log, metrics }, { threads: config.jobs.workerThreads }).then(
     (started) => {
       runtime = started;
     },
@@ -158,6 +175,10 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const runtime = await buildWorker(config, {}, { queues });
+  const { workerPort, workerHost, token } = config.metrics;
+  const metricsServer =
+    workerPort === undefined ? undefined : await startMetricsServer({ metrics: runtime.metrics, host: workerHost, port: workerPort, token });
+  if (metricsServer) runtime.log.info({ address: `${metricsServer.address}/metrics` }, 'serving worker metrics');
   return new Promise<number>((resolve) => {
     stop = (signal) => {
       signals += 1;
@@ -168,7 +189,8 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
       }
       runtime.log.info({ signal, grace_ms: config.jobs.shutdownGraceMs }, 'worker shutting down: finishing running jobs');
       runtime.close().then(
-        () => {
+        async () => {
+          await metricsServer?.close();
           runtime.log.info('worker stopped cleanly');
           resolve(0);
         },
@@ -180,6 +202,17 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
     };
     for (const signal of pending.splice(0)) stop(signal);
   });
+}
+
+/** `intake keys generate`: needs no configuration, so it runs before any is read. */
+function keysCommand(action: string | undefined): number {
+  if (action !== 'generate') {
+    console.error('intake keys: the only action is `intake keys generate`.');
+    return 2;
+  }
+  console.log('# Secrets every Intake process of this deployment must share (intake keys generate).');
+  for (const line of generateFleetKeys()) console.log(line);
+  return 0;
 }
 
 async function migrate(config: Config): Promise<number> {
@@ -201,7 +234,13 @@ async function createAdminCommand(
     console.error('intake create-admin: --email <address> is required.');
     return 2;
   }
-  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  } catch (error) {
+    if (error instanceof DirectoryInUseError) return createAdminWhileServing(config, options, error.holderPid);
+    throw error;
+  }
   try {
     await database.migrate();
     const users = new UserService(database.db);
@@ -225,6 +264,48 @@ async function createAdminCommand(
     throw error;
   } finally {
     await database.close();
+  }
+}
+
+/**
+ * The embedded database belongs to a running `intake serve`: the first administrator is
+ * created through that server (loopback is trusted there); anything else says what to do.
+ */
+async function createAdminWhileServing(
+  config: Config,
+  options: { email: string | undefined; fullName: string | undefined; resetPassword: boolean },
+  serverPid: number,
+): Promise<number> {
+  const busy = `the embedded database in ${config.dataDir} is held by a running Intake server (process ${serverPid})`;
+  const stopAndRetry = 'or stop the server (Ctrl-C) and run this command again';
+  const baseUrl = loopbackBaseUrl(config.host, config.port);
+  if (options.resetPassword || !baseUrl || !options.email) {
+    console.error(`intake create-admin: ${busy}; ${stopAndRetry}.`);
+    return 1;
+  }
+  const outcome = await createFirstAdminThroughServer(baseUrl, { email: options.email, password: readPassword, fullName: options.fullName });
+  switch (outcome.kind) {
+    case 'done':
+      console.log(`${outcome.created ? 'Created administrator' : 'Promoted to administrator:'} ${outcome.email} (${outcome.id}), through the running server.`);
+      return 0;
+    case 'setup_complete':
+      console.error(
+        `intake create-admin: ${busy}, and an administrator already exists. Sign in to the console as an administrator to promote accounts, ${stopAndRetry}.`,
+      );
+      return 1;
+    case 'token_required':
+      console.error(
+        `intake create-admin: ${busy}, which wants the setup token for this. Open the setup link it printed in its log at start ("No administrator exists yet…"), ${stopAndRetry}.`,
+      );
+      return 1;
+    case 'unreachable':
+      console.error(
+        `intake create-admin: ${busy}, but it does not answer at ${outcome.url}. Open the setup link it printed in its log at start, ${stopAndRetry}.`,
+      );
+      return 1;
+    case 'refused':
+      console.error(`intake create-admin: ${outcome.detail}`);
+      return 2;
   }
 }
 

@@ -14,6 +14,11 @@ import { createEventBus } from './events/create-event-bus.ts';
 import { jobEventPublisher } from './events/job-event-relay.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { createBlobStore, openOnce } from './storage/create-blob-store.ts';
+import { jobMetricsSinkFor } from './app.ts';
+import { QUEUE_NAMES } from './jobs/job-catalog.ts';
+import { registerDatabaseGauges } from './metrics/database-gauges.ts';
+import { allOf } from './metrics/job-metrics.ts';
+import { IntakeMetrics } from './metrics/metrics.ts';
 
 /** What a worker runs on. A test (or `intake serve`, sharing its own) passes some; the rest come from config. */
 export interface WorkerDependencies {
@@ -27,6 +32,8 @@ export interface WorkerDependencies {
   onFinished: JobOutcomeListener;
   /** Where job progress and status changes are published (used when the queue is built here). */
   eventBus: EventBus;
+  /** Counts the jobs of a queue built here; `intake worker` serves them on METRICS_PORT. */
+  metrics: IntakeMetrics;
 }
 
 export interface WorkerOptions {
@@ -39,6 +46,7 @@ export interface WorkerOptions {
 export interface WorkerRuntime {
   readonly workers: RunningWorkers;
   readonly log: JobLogger;
+  readonly metrics: IntakeMetrics;
   /** Finishes or hands back running jobs (after `graceMs`, default JOBS_SHUTDOWN_GRACE_MS), then closes what it built. */
   close(graceMs?: number): Promise<void>;
 }
@@ -57,6 +65,8 @@ export async function buildWorker(
       owned.unshift(database);
       if (config.database.migrateOnBoot) await database.migrate();
     }
+    const metrics = overrides.metrics ?? new IntakeMetrics();
+    if (!overrides.metrics) registerDatabaseGauges(metrics, database, QUEUE_NAMES);
     let jobQueue = overrides.jobQueue;
     if (!jobQueue) {
       let eventBus = overrides.eventBus;
@@ -65,7 +75,7 @@ export async function buildWorker(
         // Closed after the queue (which publishes through it) and before the database.
         owned.unshift(eventBus);
       }
-      jobQueue = createJobQueue(config.jobs, database, log, jobEventPublisher(eventBus, log));
+      jobQueue = createJobQueue(config.jobs, database, log, allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics)));
       owned.unshift(jobQueue);
     }
     let blobStore: BlobStore | undefined = overrides.blobStore;
@@ -113,6 +123,7 @@ export async function buildWorker(
     return {
       workers,
       log,
+      metrics,
       close(graceMs = config.jobs.shutdownGraceMs) {
         closing ??= (async () => {
           await workers.close(graceMs);

@@ -23,6 +23,8 @@ export interface ConnectionDeps {
   authenticator: Authenticator;
   limits: RealtimeConfig;
   log: JobLogger;
+  /** Told of each frame handed to the socket (metrics). */
+  onSent?: () => void;
 }
 
 /** How the socket proved who it is at the handshake, if it did. */
@@ -223,6 +225,7 @@ export class RealtimeConnection {
     }
     // Text frames either way: a Buffer is the already-encoded JSON.
     this.socket.send(text, { binary: false });
+    this.deps.onSent?.();
   }
 
   /** Sends a ping, or ends a peer that never answered the last one. */

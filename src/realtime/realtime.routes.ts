@@ -20,6 +20,14 @@ export interface RealtimeRoutesOptions {
   limits: RealtimeConfig;
   /** Origins whose pages may open a cookie-authenticated socket: CORS_ORIGINS and PUBLIC_URL's. */
   allowedOrigins: readonly string[];
+  /** Told when sockets open and close and when frames are sent (metrics). */
+  observer?: RealtimeObserver;
+}
+
+export interface RealtimeObserver {
+  opened(): void;
+  closed(): void;
+  sent(): void;
 }
 
 const WS_DESCRIPTION = `WebSocket (upgrade with GET). Authenticate with the access cookie (browsers: the handshake's
@@ -63,10 +71,16 @@ export async function realtimeRoutes(app: App, options: RealtimeRoutesOptions): 
       schema: { tags: ['realtime'], summary: 'Live job and file events over a WebSocket.', description: WS_DESCRIPTION },
     },
     (socket, request) => {
-      const connection = new RealtimeConnection(socket, { service, authenticator: options.authenticator, limits, log: request.log }, (closed) =>
-        connections.delete(closed),
+      const { observer } = options;
+      const connection = new RealtimeConnection(
+        socket,
+        { service, authenticator: options.authenticator, limits, log: request.log, ...(observer ? { onSent: observer.sent } : {}) },
+        (closed) => {
+          if (connections.delete(closed)) observer?.closed();
+        },
       );
       connections.add(connection);
+      observer?.opened();
       connection.start(handshakeCredential(request, options.allowedOrigins));
     },
   );

@@ -145,6 +145,20 @@ export function blobStoreConformance(name: string, open: OpenStore, options: Con
       await store.delete(`${newPrefix()}/never-existed`);
     });
 
+    it('moves a blob with its content type, replacing the target, and refuses a missing source', async () => {
+      const prefix = newPrefix();
+      const bytes = randomBytes(2 * CHUNK + 7);
+      await store.put(`${prefix}/from`, chunked(bytes), { contentType: 'text/csv' });
+      await store.put(`${prefix}/to`, Readable.from([Buffer.from('old')]));
+      await store.move(`${prefix}/from`, `${prefix}/to`);
+      expect(await store.head(`${prefix}/from`)).toBeNull();
+      const moved = await store.get(`${prefix}/to`);
+      expect(moved.contentType).toBe('text/csv');
+      expect((await buffer(moved.stream)).equals(bytes)).toBe(true);
+      await expect(store.move(`${prefix}/missing`, `${prefix}/elsewhere`)).rejects.toMatchObject({ code: 'blob_not_found' });
+      expect(await store.head(`${prefix}/elsewhere`)).toBeNull();
+    });
+
     it('leaves nothing behind when the source stream fails mid-way', async () => {
       const prefix = newPrefix();
       const failure = new Error('client went away');
