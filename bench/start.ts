@@ -97,8 +97,15 @@ async function freePort(): Promise<number> {
 
 const floor = timeCommand(['-e', '0'], { PATH: process.env.PATH });
 console.log(`node -e 0 (the floor): ${floor.toFixed(0)} ms (median of ${RUNS})`);
-console.log(`load average: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')} on ${os.cpus().length} cores\n`);
-console.log('| mode | --version | first /health, new DATA_DIR | job thread ready | idle RSS | first /health, existing data | job thread ready | idle RSS |');
+console.log(
+  `load average: ${os
+    .loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ')} on ${os.cpus().length} cores\n`,
+);
+console.log(
+  '| mode | --version | first /health, new DATA_DIR | job thread ready | idle RSS | first /health, existing data | job thread ready | idle RSS |',
+);
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const mode of MODES) {
   const base = { PATH: process.env.PATH, INTAKE_RUN: mode, NODE_ENV: 'development', LOG_PRETTY: 'false', LOG_LEVEL: 'info' };
