@@ -92,7 +92,7 @@ describeInBrowser(title, () => {
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Create an account' }).click();
     await page.getByRole('heading', { name: 'Files', level: 1 }).waitFor();
-    expect(await page.getByRole('cell', { name: /No files yet/ }).count()).toBe(1);
+    await page.getByRole('cell', { name: /No files yet/ }).waitFor();
     // No token in storage: the session lives in HttpOnly cookies.
     expect(await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }))).toEqual({ local: 0, session: 0 });
     const cookies = await alice.context.cookies();
@@ -189,6 +189,15 @@ describeInBrowser(title, () => {
     await checkPage('file-png');
   });
 
+  it('deletes the selected files after asking for confirmation', async () => {
+    await page.goto(`${server.origin}/#/files`);
+    await page.getByRole('checkbox', { name: 'Select sales.xlsx' }).check();
+    await page.getByRole('button', { name: 'Delete selected (1)' }).click();
+    await page.getByRole('button', { name: 'Delete 1' }).click();
+    await page.getByText('3 files', { exact: true }).waitFor();
+    expect(await page.locator('table.files-table').getByRole('link', { name: 'sales.xlsx' }).count()).toBe(0);
+  });
+
   it('creates an API key shown once, which works until it is revoked', async () => {
     await page.getByRole('link', { name: 'Developer' }).click();
     await page.getByLabel('Key name').fill('nightly import');
@@ -200,7 +209,7 @@ describeInBrowser(title, () => {
     const asProgram = () => fetch(`${server.origin}/api/v1/files`, { headers: { authorization: `Bearer ${key}` } });
     const listed = await asProgram();
     expect(listed.status).toBe(200);
-    expect(((await listed.json()) as { total: number }).total).toBe(4);
+    expect(((await listed.json()) as { total: number }).total).toBe(3);
 
     await page.getByRole('button', { name: 'I have stored it' }).click();
     expect(await page.getByLabel('New API key').count()).toBe(0);

@@ -301,7 +301,8 @@ function Users() {
                 <td>
                   <StatusBadge status={user.is_active ? 'active' : 'inactive'} />{' '}
                   <button type="button" disabled={user.id === me.id} onClick={() => void change(user.id, { is_active: !user.is_active })}>
-                    {user.is_active ? `Deactivate ${user.email}` : `Activate ${user.email}`}
+                    {user.is_active ? 'Deactivate' : 'Activate'}
+                    <span class="visually-hidden"> {user.email}</span>
                   </button>
                 </td>
                 <td>{formatDate(user.created_at)}</td>
