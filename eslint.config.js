@@ -17,7 +17,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bin/**', 'bench/**', 'scripts/**', 'src/cli.ts', 'src/cli/**'],
+    files: ['bin/**', 'bench/**', 'scripts/**', 'src/cli.ts', 'src/main.ts', 'src/cli/**'],
     rules: { 'no-console': 'off' },
   },
 );
