@@ -6,6 +6,7 @@ import { AdminPage } from './pages/admin';
 import { DeveloperPage } from './pages/developer';
 import { FilePage } from './pages/file';
 import { FilesPage } from './pages/files';
+import { isSetupLocation, SetupPage } from './pages/setup';
 import { SignInPage } from './pages/sign-in';
 import { href, navigate, useRoute } from './router';
 import { SessionContext, type Me, type SessionState } from './session';
@@ -54,6 +55,8 @@ export function App() {
     };
   }, [phase]);
 
+  // The first-run link (`/setup#token=…`) works whoever is signed in, or nobody.
+  if (isSetupLocation()) return <SetupPage />;
   if (phase.kind === 'loading') {
     return (
       <main id="main" class="centered" aria-busy="true">

@@ -69,7 +69,8 @@ describeInBrowser(title, () => {
 
   beforeAll(async () => {
     // A low per-account limit so the rate-limit message can be reached with a few attempts.
-    server = await startConsoleServer({ LOGIN_RATE_LIMIT_PER_ACCOUNT: '9' });
+    // A shallow JSON depth limit, so a small file fails its processing (for the admin's retry).
+    server = await startConsoleServer({ LOGIN_RATE_LIMIT_PER_ACCOUNT: '9', PROCESSING_MAX_JSON_DEPTH: '3' });
     alice = await openBrowser(server.origin);
     page = alice.page;
   });
@@ -82,6 +83,8 @@ describeInBrowser(title, () => {
   it('creates an account from the sign-in page and lands on the files page', async () => {
     await page.goto(server.origin);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    // From this machine, with no administrator yet, the page offers to create one.
+    await page.getByRole('link', { name: 'Create the administrator' }).waitFor();
     await checkPage('sign-in');
     await page.getByRole('button', { name: 'Create an account' }).click();
     await page.getByLabel('Full name (optional)').fill('Ada Lovelace');
@@ -89,7 +92,7 @@ describeInBrowser(title, () => {
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Create an account' }).click();
     await page.getByRole('heading', { name: 'Files', level: 1 }).waitFor();
-    expect(await page.getByRole('cell', { name: /No files yet/ }).count()).toBe(1);
+    await page.getByRole('cell', { name: /No files yet/ }).waitFor();
     // No token in storage: the session lives in HttpOnly cookies.
     expect(await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }))).toEqual({ local: 0, session: 0 });
     const cookies = await alice.context.cookies();
@@ -125,11 +128,17 @@ describeInBrowser(title, () => {
     await checkPage('files');
   });
 
-  it("shows the API's refusal next to a file of a type it does not accept", async () => {
-    await page.setInputFiles('#file-picker', [{ name: 'notes.exe', mimeType: 'application/x-msdownload', buffer: Buffer.from('MZ\u0090\u0000') }]);
+  it("shows the API's refusal next to a file it does not accept, and a processing failure with its error", async () => {
+    await page.setInputFiles('#file-picker', [
+      { name: 'notes.exe', mimeType: 'application/x-msdownload', buffer: Buffer.from('MZ\u0090\u0000') },
+      { name: 'deep.json', mimeType: 'application/json', buffer: Buffer.from('[{"a":{"b":{"c":{"d":1}}}}]') },
+    ]);
     const refused = page.locator('li.upload[data-phase="refused"]', { hasText: 'notes.exe' });
     await refused.waitFor();
     expect((await refused.getByRole('alert').textContent())?.length).toBeGreaterThan(10);
+    const failed = page.locator('li.upload[data-phase="failed"]', { hasText: 'deep.json' });
+    await failed.waitFor({ timeout: 90_000 });
+    expect(await failed.locator('p.error').textContent()).toMatch(/nest/i);
   });
 
   it('opens the records of the CSV: columns as headers, Next/Previous, a filter, and the row problem', async () => {
@@ -178,6 +187,15 @@ describeInBrowser(title, () => {
     await page.waitForFunction(() => (document.querySelector('img.thumbnail') as HTMLImageElement | null)?.naturalWidth);
     await page.getByText('40 × 30 px').waitFor();
     await checkPage('file-png');
+  });
+
+  it('deletes the selected files after asking for confirmation', async () => {
+    await page.goto(`${server.origin}/#/files`);
+    await page.getByRole('checkbox', { name: 'Select sales.xlsx' }).check();
+    await page.getByRole('button', { name: 'Delete selected (1)' }).click();
+    await page.getByRole('button', { name: 'Delete 1' }).click();
+    await page.getByText('3 files', { exact: true }).waitFor();
+    expect(await page.locator('table.files-table').getByRole('link', { name: 'sales.xlsx' }).count()).toBe(0);
   });
 
   it('creates an API key shown once, which works until it is revoked', async () => {
@@ -258,26 +276,39 @@ describeInBrowser(title, () => {
     }
   });
 
-  it('lets an administrator see the queues and users', async () => {
-    const admin = await server.subject.createUser({ role: 'admin', password: PASSWORD });
+  it('creates the first administrator from the setup page, who sees the queues and users and retries the failed job', async () => {
     const session = await openBrowser(server.origin);
     try {
       page = session.page;
-      await page.goto(server.origin);
-      await page.getByLabel('Email').fill(admin.email);
+      await page.goto(`${server.origin}/setup`);
+      await page.getByRole('heading', { name: 'Create the administrator' }).waitFor();
+      await checkPage('setup');
+      await page.getByLabel('Email').fill(`admin-${Date.now()}@example.com`);
       await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('link', { name: 'Admin' }).click();
-      await page.getByRole('row', { name: /files/ }).first().waitFor();
+      await page.getByRole('button', { name: 'Create the administrator' }).click();
+      await page.getByRole('heading', { name: 'Administration' }).waitFor();
+      expect(new URL(page.url()).pathname).toBe('/');
+      await page.getByRole('row', { name: /^files/ }).first().waitFor();
       await page.getByRole('cell', { name: email, exact: true }).waitFor();
+      const failedJob = page.locator('table.jobs-table tbody tr', { hasText: 'files.process' });
+      await failedJob.getByText(/nest/i).waitFor();
       await checkPage('admin');
+      const [retried] = await Promise.all([
+        page.waitForResponse((response) => /\/api\/v1\/admin\/jobs\/[^/]+\/retry$/.test(response.url())),
+        failedJob.getByRole('button', { name: 'Retry' }).click(),
+      ]);
+      expect(retried.status()).toBe(202);
+      expect(((await retried.json()) as { status: string }).status).toBe('queued');
+      expect(session.pageErrors).toEqual([]);
     } finally {
       page = alice.page;
       await session.close();
     }
   });
 
-  it('loaded nothing from another origin and broke no Content-Security-Policy rule', () => {
+  it('loaded nothing from another origin and broke no Content-Security-Policy rule', async () => {
+    const served = await fetch(`${server.origin}/`);
+    expect(served.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(alice.foreignRequests).toEqual([]);
     expect(alice.pageErrors).toEqual([]);
     expect(pageChecks.length).toBeGreaterThan(0);

@@ -30,17 +30,16 @@ export function onSessionExpired(listener: () => void): void {
 let refreshing: Promise<boolean> | null = null;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
+let lastExpiresIn = 900;
+
 /**
- * Renews the cookies with the refresh cookie. One refresh at a time: the API spends a refresh token
- * on each use and treats a second use as theft, so concurrent 401s must share one attempt.
+ * Renews the cookies with the refresh cookie. One refresh at a time, across tabs too: the API
+ * spends a refresh token on each use and treats a second use as theft (ending the session), so
+ * concurrent 401s share one attempt, and tabs take turns through a Web Lock. A tab that waited
+ * while another refreshed sees a new csrf_token cookie and uses the cookies it left.
  */
 export function refreshSession(): Promise<boolean> {
-  refreshing ??= api
-    .POST('/api/v1/auth/refresh', { body: {} })
-    .then(({ data }) => {
-      if (data) scheduleRefresh(data.expires_in);
-      return data !== undefined;
-    })
+  refreshing ??= refreshInTurn()
     .catch(() => false)
     .finally(() => {
       refreshing = null;
@@ -48,8 +47,23 @@ export function refreshSession(): Promise<boolean> {
   return refreshing;
 }
 
+async function refreshInTurn(): Promise<boolean> {
+  const before = csrfToken();
+  const refresh = async (): Promise<boolean> => {
+    if (before !== undefined && csrfToken() !== before) {
+      scheduleRefresh(lastExpiresIn);
+      return true;
+    }
+    const { data } = await api.POST('/api/v1/auth/refresh', { body: {} });
+    if (data) scheduleRefresh(data.expires_in);
+    return data !== undefined;
+  };
+  return navigator.locks ? navigator.locks.request('intake-session-refresh', refresh) : refresh();
+}
+
 /** Refreshes ahead of the access cookie's expiry so that pages and the WebSocket never see it lapse. */
 export function scheduleRefresh(expiresInSeconds: number): void {
+  lastExpiresIn = expiresInSeconds;
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => void refreshSession(), Math.max(5, expiresInSeconds * 0.8) * 1000);
 }

@@ -46,6 +46,302 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every job, newest first, filtered by queue, type, status, owner or creation time (admins only). */
+        get: {
+            parameters: {
+                query: {
+                    limit: number;
+                    offset: number;
+                    /** @description Only the jobs of this user id. */
+                    owner?: string;
+                    /** @description Queue name, e.g. `files`. */
+                    queue?: string;
+                    /** @description Only jobs created at or after this instant. */
+                    since?: string;
+                    status?: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
+                    /** @description Job type, e.g. `files.process`. */
+                    type?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["def-0"][];
+                            limit: number;
+                            offset: number;
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Any job, with its queue, owner and worker (admins only). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            attempts: number;
+                            /** Format: date-time */
+                            created_at: string;
+                            error: {
+                                details?: unknown;
+                                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
+                                kind: string;
+                                message: string;
+                            } | null;
+                            file_id: string | null;
+                            finished_at: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            max_attempts: number;
+                            owner_id: string | null;
+                            progress: {
+                                current: number;
+                                message: string | null;
+                                percent: number | null;
+                                total: number | null;
+                            };
+                            queue: string;
+                            /** @description What the job produced; null until it succeeds. */
+                            result: unknown;
+                            /**
+                             * Format: date-time
+                             * @description When the job may next run (a retry waits for its backoff).
+                             */
+                            run_at: string;
+                            started_at: string | null;
+                            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
+                            type: string;
+                            worker: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/{id}/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deletes a failed or timed-out job; 409 `job_not_failed` otherwise (admins only). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Runs a failed or timed-out job again with fresh attempts; 409 `job_not_failed` otherwise (admins only). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            attempts: number;
+                            /** Format: date-time */
+                            created_at: string;
+                            error: {
+                                details?: unknown;
+                                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
+                                kind: string;
+                                message: string;
+                            } | null;
+                            file_id: string | null;
+                            finished_at: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            max_attempts: number;
+                            owner_id: string | null;
+                            progress: {
+                                current: number;
+                                message: string | null;
+                                percent: number | null;
+                                total: number | null;
+                            };
+                            queue: string;
+                            /** @description What the job produced; null until it succeeds. */
+                            result: unknown;
+                            /**
+                             * Format: date-time
+                             * @description When the job may next run (a retry waits for its backoff).
+                             */
+                            run_at: string;
+                            started_at: string | null;
+                            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
+                            type: string;
+                            worker: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts per queue and state, the oldest waiting job, recent throughput and busy workers (admins only). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            generated_at: string;
+                            queues: {
+                                counts: {
+                                    cancelled: number;
+                                    failed: number;
+                                    queued: number;
+                                    running: number;
+                                    succeeded: number;
+                                    timed_out: number;
+                                };
+                                /** @description Jobs finished within `throughput_window_seconds` (failed includes timed out). */
+                                finished_recently: {
+                                    failed: number;
+                                    succeeded: number;
+                                };
+                                name: string;
+                                oldest_waiting_seconds: number | null;
+                            }[];
+                            throughput_window_seconds: number;
+                            /** @description Workers running at least one job right now (idle workers are not listed). */
+                            workers: {
+                                id: string;
+                                last_heartbeat_at: string | null;
+                                running: number;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/queues": {
         parameters: {
             query?: never;
@@ -1115,7 +1411,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: components["schemas"]["def-0"][];
+                            items: components["schemas"]["def-1"][];
                             limit: number;
                             offset: number;
                             total: number;
@@ -1332,6 +1628,124 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether the first administrator still has to be created, and whether this client needs the setup token to do it. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            needs_setup: boolean;
+                            /** @description True unless the client is on loopback and TRUST_PROXY is off. */
+                            token_required: boolean;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup/admin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Creates the first administrator (or promotes the existing account whose password is given), from loopback or with the setup token; 409 `setup_complete` once one exists. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: email */
+                        email: string;
+                        full_name?: string | null;
+                        password: string;
+                        /** @description The token of the setup link printed in the server log. */
+                        setup_token?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            created_at: string;
+                            email: string;
+                            full_name: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            is_active: boolean;
+                            role: "user" | "admin";
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            created_at: string;
+                            email: string;
+                            full_name: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            is_active: boolean;
+                            role: "user" | "admin";
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -2234,8 +2648,44 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** JobResponse */
+        /** AdminJobResponse */
         "def-0": {
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            error: {
+                details?: unknown;
+                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
+                kind: string;
+                message: string;
+            } | null;
+            file_id: string | null;
+            finished_at: string | null;
+            /** Format: uuid */
+            id: string;
+            max_attempts: number;
+            owner_id: string | null;
+            progress: {
+                current: number;
+                message: string | null;
+                percent: number | null;
+                total: number | null;
+            };
+            queue: string;
+            /** @description What the job produced; null until it succeeds. */
+            result: unknown;
+            /**
+             * Format: date-time
+             * @description When the job may next run (a retry waits for its backoff).
+             */
+            run_at: string;
+            started_at: string | null;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
+            type: string;
+            worker: string | null;
+        };
+        /** JobResponse */
+        "def-1": {
             attempts: number;
             /** Format: date-time */
             created_at: string;

@@ -41,7 +41,7 @@ export function StatusBadge({ status }: { status: string }) {
 }
 
 /** A destructive action asks again in place (no modal dialog to trap focus). */
-export function ConfirmButton(props: { label: string; confirmLabel: string; question: string; onConfirm: () => void | Promise<void>; disabled?: boolean }) {
+export function ConfirmButton(props: { label: string; accessibleLabel?: string; confirmLabel: string; question: string; onConfirm: () => void | Promise<void>; disabled?: boolean }) {
   const [asking, setAsking] = useState(false);
   const confirmRef = useRef<HTMLButtonElement>(null);
   useEffect(() => {
@@ -49,7 +49,7 @@ export function ConfirmButton(props: { label: string; confirmLabel: string; ques
   }, [asking]);
   if (!asking) {
     return (
-      <button type="button" class="danger" disabled={props.disabled} onClick={() => setAsking(true)}>
+      <button type="button" class="danger" disabled={props.disabled} aria-label={props.accessibleLabel} onClick={() => setAsking(true)}>
         {props.label}
       </button>
     );

@@ -6,7 +6,6 @@ import { formatDate } from '../format';
 import { useSession } from '../session';
 
 type UserList = paths['/api/v1/users']['get']['responses'][200]['content']['application/json'];
-type QueueCounts = paths['/api/v1/admin/queues']['get']['responses'][200]['content']['application/json'];
 
 export function AdminPage() {
   useEffect(() => {
@@ -21,51 +20,209 @@ export function AdminPage() {
   );
 }
 
+type Summary = paths['/api/v1/admin/jobs/summary']['get']['responses'][200]['content']['application/json'];
+type AdminJobs = paths['/api/v1/admin/jobs']['get']['responses'][200]['content']['application/json'];
+type AdminJobsQuery = NonNullable<paths['/api/v1/admin/jobs']['get']['parameters']['query']>;
+type JobStatus = NonNullable<AdminJobsQuery['status']>;
+
+const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+
+/** The queue dashboard: counts per queue and state, throughput, oldest waiting job, live workers, and the jobs themselves. */
 function Queues() {
-  const [counts, setCounts] = useState<QueueCounts | null>(null);
+  const [summary, setSummary] = useState<Summary | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [reload, setReload] = useState(0);
   const load = useCallback(async () => {
-    const { data, error: problem, response } = await api.GET('/api/v1/admin/queues');
-    if (data) setCounts(data);
+    const { data, error: problem, response } = await api.GET('/api/v1/admin/jobs/summary');
+    if (data) setSummary(data);
     else setError(describeProblem(problem, response));
   }, []);
-  useEffect(() => void load(), [load]);
-  const states = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+  useEffect(() => void load(), [load, reload]);
+  const windowMinutes = summary ? Math.round(summary.throughput_window_seconds / 60) : 0;
   return (
-    <Section title="Queues">
-      <div class="toolbar">
-        <span />
-        <button type="button" onClick={() => void load()}>
-          Refresh
-        </button>
-      </div>
+    <>
+      <Section title="Queues">
+        <div class="toolbar">
+          <span class="hint">{summary ? `As of ${formatDate(summary.generated_at)}` : 'Loading…'}</span>
+          <button type="button" onClick={() => setReload((value) => value + 1)}>
+            Refresh
+          </button>
+        </div>
+        <ErrorMessage message={error} />
+        <div class="table-scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Queue</th>
+                {STATES.map((state) => (
+                  <th scope="col" key={state}>
+                    {state.replace('_', ' ')}
+                  </th>
+                ))}
+                <th scope="col">Oldest waiting</th>
+                <th scope="col">Done in {windowMinutes} min</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(summary?.queues ?? []).map((queue) => (
+                <tr key={queue.name}>
+                  <th scope="row">{queue.name}</th>
+                  {STATES.map((state) => (
+                    <td class="number" key={state}>
+                      {queue.counts[state]}
+                    </td>
+                  ))}
+                  <td class="number">{queue.oldest_waiting_seconds === null ? '—' : `${queue.oldest_waiting_seconds} s`}</td>
+                  <td class="number">
+                    {queue.finished_recently.succeeded} ok, {queue.finished_recently.failed} failed
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <h3>Workers running jobs</h3>
+        {summary && summary.workers.length === 0 ? <p class="hint">No worker is running a job right now.</p> : null}
+        <ul>
+          {(summary?.workers ?? []).map((worker) => (
+            <li key={worker.id}>
+              <span class="mono">{worker.id}</span>: {worker.running} running, last heartbeat {formatDate(worker.last_heartbeat_at)}
+            </li>
+          ))}
+        </ul>
+      </Section>
+      <Jobs onChanged={() => setReload((value) => value + 1)} />
+    </>
+  );
+}
+
+const JOBS_PAGE = 20;
+
+function Jobs({ onChanged }: { onChanged: () => void }) {
+  const [status, setStatus] = useState<JobStatus | ''>('failed');
+  const [queue, setQueue] = useState('');
+  const [offset, setOffset] = useState(0);
+  const [jobs, setJobs] = useState<AdminJobs | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(async () => {
+    const query: AdminJobsQuery = { limit: JOBS_PAGE, offset };
+    if (status) query.status = status;
+    if (queue.trim()) query.queue = queue.trim();
+    const { data, error: problem, response } = await api.GET('/api/v1/admin/jobs', { params: { query } });
+    if (data) setJobs(data);
+    else setError(describeProblem(problem, response));
+  }, [status, queue, offset]);
+  useEffect(() => void load(), [load]);
+
+  async function act(id: string, action: 'retry' | 'discard'): Promise<void> {
+    const path = { params: { path: { id } } };
+    const { error: problem, response } =
+      action === 'retry' ? await api.POST('/api/v1/admin/jobs/{id}/retry', path) : await api.POST('/api/v1/admin/jobs/{id}/discard', path);
+    setError(response.ok ? null : describeProblem(problem, response));
+    await load();
+    onChanged();
+  }
+
+  const total = jobs?.total ?? 0;
+  return (
+    <Section title="Jobs">
+      <form class="filters" role="search" aria-label="Filter jobs" onSubmit={(event) => event.preventDefault()}>
+        <div class="field">
+          <label for="jobs-status">Status</label>
+          <select
+            id="jobs-status"
+            value={status}
+            onChange={(event) => {
+              setStatus(event.currentTarget.value as JobStatus | '');
+              setOffset(0);
+            }}
+          >
+            <option value="">Any</option>
+            {STATES.map((state) => (
+              <option key={state} value={state}>
+                {state.replace('_', ' ')}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="jobs-queue">Queue</label>
+          <input
+            id="jobs-queue"
+            value={queue}
+            onInput={(event) => {
+              setQueue(event.currentTarget.value);
+              setOffset(0);
+            }}
+          />
+        </div>
+      </form>
       <ErrorMessage message={error} />
       <div class="table-scroll">
-        <table>
+        <table class="jobs-table">
           <thead>
             <tr>
-              <th scope="col">Queue</th>
-              {states.map((state) => (
-                <th scope="col" key={state}>
-                  {state.replace('_', ' ')}
-                </th>
-              ))}
+              <th scope="col">Job</th>
+              <th scope="col">Status</th>
+              <th scope="col">Attempts</th>
+              <th scope="col">Error</th>
+              <th scope="col">Finished</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
-            {(counts?.queues ?? []).map((queue) => (
-              <tr key={queue.name}>
-                <th scope="row">{queue.name}</th>
-                {states.map((state) => (
-                  <td class="number" key={state}>
-                    {queue.counts[state]}
-                  </td>
-                ))}
+            {(jobs?.items ?? []).map((job) => (
+              <tr key={job.id}>
+                <td>
+                  {job.type}
+                  <br />
+                  <span class="hint mono">{job.queue}</span>
+                </td>
+                <td>
+                  <StatusBadge status={job.status} />
+                </td>
+                <td class="number">
+                  {job.attempts} of {job.max_attempts}
+                </td>
+                <td>{job.error ? `${job.error.kind}: ${job.error.message}` : ''}</td>
+                <td>{formatDate(job.finished_at)}</td>
+                <td>
+                  {['failed', 'timed_out'].includes(job.status) ? (
+                    <span class="actions">
+                      <button type="button" onClick={() => void act(job.id, 'retry')}>
+                        Retry
+                      </button>
+                      <button type="button" class="danger" onClick={() => void act(job.id, 'discard')}>
+                        Discard
+                      </button>
+                    </span>
+                  ) : null}
+                </td>
               </tr>
             ))}
+            {jobs && jobs.items.length === 0 ? (
+              <tr>
+                <td colSpan={6} class="empty">
+                  No jobs{status ? ` with status ${status.replace('_', ' ')}` : ''}.
+                </td>
+              </tr>
+            ) : null}
           </tbody>
         </table>
       </div>
+      <nav class="pager" aria-label="Pages of jobs">
+        <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - JOBS_PAGE))}>
+          Previous
+        </button>
+        <span>
+          {total === 0 ? 0 : offset + 1}–{Math.min(offset + JOBS_PAGE, total)} of {total}
+        </span>
+        <button type="button" disabled={offset + JOBS_PAGE >= total} onClick={() => setOffset(offset + JOBS_PAGE)}>
+          Next
+        </button>
+      </nav>
     </Section>
   );
 }
@@ -144,7 +301,8 @@ function Users() {
                 <td>
                   <StatusBadge status={user.is_active ? 'active' : 'inactive'} />{' '}
                   <button type="button" disabled={user.id === me.id} onClick={() => void change(user.id, { is_active: !user.is_active })}>
-                    {user.is_active ? `Deactivate ${user.email}` : `Activate ${user.email}`}
+                    {user.is_active ? 'Deactivate' : 'Activate'}
+                    <span class="visually-hidden"> {user.email}</span>
                   </button>
                 </td>
                 <td>{formatDate(user.created_at)}</td>

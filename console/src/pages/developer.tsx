@@ -103,7 +103,8 @@ function ApiKeys() {
                 <td>{key.expires_at ? formatDate(key.expires_at) : 'Never'}</td>
                 <td>
                   <ConfirmButton
-                    label={`Revoke ${key.name}`}
+                    label="Revoke"
+                    accessibleLabel={`Revoke ${key.name}`}
                     confirmLabel="Revoke"
                     question={`Revoke ${key.name}? Programs using it stop working at once.`}
                     onConfirm={async () => {

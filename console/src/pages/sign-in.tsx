@@ -13,6 +13,11 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  const [needsAdmin, setNeedsAdmin] = useState(false);
+  useEffect(() => {
+    void api.GET('/api/v1/setup').then(({ data }) => setNeedsAdmin(data !== undefined && data.needs_setup && !data.token_required));
+  }, []);
+
   useEffect(() => {
     document.title = mode === 'sign-in' ? 'Sign in · Intake' : 'Create account · Intake';
   }, [mode]);
@@ -56,6 +61,11 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
         <p class="brand">Intake</p>
         <h1 id="auth-title">{title}</h1>
         <Notice message={notice} />
+        {needsAdmin ? (
+          <p class="notice">
+            No administrator exists yet. <a href="/setup">Create the administrator</a>.
+          </p>
+        ) : null}
         {mode === 'register' ? (
           <div class="field">
             <label for="full-name">Full name (optional)</label>
