@@ -19,6 +19,7 @@ import { QUEUE_NAMES } from './jobs/job-catalog.ts';
 import { registerDatabaseGauges } from './metrics/database-gauges.ts';
 import { allOf } from './metrics/job-metrics.ts';
 import { IntakeMetrics } from './metrics/metrics.ts';
+import { announcePresence } from './jobs/worker-presence.ts';
 
 /** What a worker runs on. A test (or `intake serve`, sharing its own) passes some; the rest come from config. */
 export interface WorkerDependencies {
@@ -66,7 +67,7 @@ export async function buildWorker(
       if (config.database.migrateOnBoot) await database.migrate();
     }
     const metrics = overrides.metrics ?? new IntakeMetrics();
-    if (!overrides.metrics) registerDatabaseGauges(metrics, database, QUEUE_NAMES);
+    if (!overrides.metrics) registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
     let jobQueue = overrides.jobQueue;
     if (!jobQueue) {
       let eventBus = overrides.eventBus;
@@ -109,6 +110,16 @@ export async function buildWorker(
       onFinished,
       ...(options.queues?.length ? { queues: options.queues } : {}),
     });
+    const servedQueues = options.queues?.length ? options.queues : registry.queues();
+    // Seen by the API (metrics, the starved-queue warning) whether or not it is running anything.
+    const presence = await announcePresence(
+      database.db,
+      { workerId: workers.workerId, queues: servedQueues, heartbeatMs: config.jobs.heartbeatMs, leaseMs: config.jobs.leaseMs },
+      log,
+    ).catch(async (error: unknown) => {
+      await workers.close(0);
+      throw error;
+    });
     log.info(
       {
         worker_id: workers.workerId,
@@ -126,6 +137,7 @@ export async function buildWorker(
       metrics,
       close(graceMs = config.jobs.shutdownGraceMs) {
         closing ??= (async () => {
+          await presence.leave().catch((error: unknown) => log.warn({ err: error }, 'could not remove the worker presence row; it expires after a lease'));
           await workers.close(graceMs);
           for (const dependency of owned) await dependency.close();
         })();
