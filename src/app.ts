@@ -47,6 +47,7 @@ import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.ts';
 import { UserService } from './users/user.service.ts';
 import { usersRoutes } from './users/users.routes.ts';
 import { VERSION } from './version.ts';
+import { activeJobFor } from './jobs/active-job.ts';
 import { QUEUE_NAMES } from './jobs/job-catalog.ts';
 import type { JobQueue } from './jobs/job-queue.ts';
 import { createJobQueue } from './jobs/job-queue-factory.ts';
@@ -64,6 +65,13 @@ import { createEventBus } from './events/create-event-bus.ts';
 import { fileStatusPublisher, jobEventPublisher } from './events/job-event-relay.ts';
 import { RealtimeService } from './realtime/realtime.service.ts';
 import { realtimeRoutes } from './realtime/realtime.routes.ts';
+import { AdminJobsService } from './admin/admin-jobs.service.ts';
+import { adminJobsRoutes } from './admin/admin-jobs.routes.ts';
+import { ConsoleSite } from './http/console-site.ts';
+import { FirstAdminService } from './users/first-admin.service.ts';
+import { announceSetupLink } from './users/setup-announcement.ts';
+import { setupRoutes } from './users/setup.routes.ts';
+import { SetupToken } from './users/setup-token.ts';
 import { IntakeMetrics } from './metrics/metrics.ts';
 import { registerDatabaseGauges } from './metrics/database-gauges.ts';
 import { metricsRoutes, registerHttpMetrics } from './metrics/http-metrics.ts';
@@ -178,7 +186,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       );
     });
 
-    registerErrorHandling(app);
+    const consoleSite = new ConsoleSite(config.console.dir, config.publicUrl);
+    registerErrorHandling(app, { notFoundFallback: consoleSite.fallback });
     registerHttpMetrics(app, metrics);
     registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
     await registerSecurity(app, config);
@@ -197,7 +206,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       const client = redis;
       checks.push({ name: 'redis', target: redactUrl(config.redis.url ?? ''), check: async () => void (await client.ping()) });
     }
-    const services = buildServices(config, deps, app.log, metrics);
+    const setup = SetupToken.generate();
+    const services = buildServices(config, deps, app.log, setup.token, metrics);
+    announceSetupLink(app, services.firstAdmin, `${config.publicUrl}/setup#token=${setup.plaintext}`);
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator);
 
@@ -210,6 +221,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await app.register(problemRoutes);
     await app.register(jwksRoutes, { keys: deps.signingKeys });
     await app.register(apiRoutes(config, services, metrics), { prefix: API_PREFIX });
+    await app.register(consoleSite.routes);
     // The local driver's signed links point back at this service (the cloud drivers' at the cloud).
     if (blobStore instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobStore, prefix: API_PREFIX });
     return app;
@@ -268,7 +280,7 @@ export function jobMetricsSinkFor(config: Config, metrics: IntakeMetrics) {
   return jobMetricsSink(metrics, { webhookJobType: webhookDeliveryJob(config.webhooks).name });
 }
 
-function buildServices(config: Config, deps: AppDependencies, log: App['log'], metrics: IntakeMetrics) {
+function buildServices(config: Config, deps: AppDependencies, log: App['log'], setupToken: SetupToken, metrics: IntakeMetrics) {
   const db = deps.database.db;
   const users = new UserService(db);
   const apiKeys = new ApiKeyService(db);
@@ -301,6 +313,7 @@ function buildServices(config: Config, deps: AppDependencies, log: App['log'], m
       );
       return job.id;
       },
+      active: (fileId, tx) => activeJobFor(tx, processFileJob.name, fileId),
     },
     {
       async uploaded(tx, file) {
@@ -308,13 +321,16 @@ function buildServices(config: Config, deps: AppDependencies, log: App['log'], m
       },
     },
     uploadCounting(metrics, fileStatusPublisher(deps.eventBus, log)),
+    { limiter: deps.rateLimiter, ...config.files.processRateLimit },
   );
   const records = new RecordService(db);
   const jobs = new JobService(db, deps.jobQueue, QUEUE_NAMES);
   const webhooks = new WebhookService(db, outboundGuardFor(config.webhooks), () => loadSecretBox(config.webhooks), webhookPublisher);
   const notifications = new NotificationService(db, config.email.smtpUrl !== undefined);
   const realtime = new RealtimeService(deps.eventBus, jobs, files);
-  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime };
+  const adminJobs = new AdminJobsService(db, deps.jobQueue, QUEUE_NAMES);
+  const firstAdmin = new FirstAdminService(db, new PasswordHasher(), setupToken, config.http.trustProxy);
+  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime, adminJobs, firstAdmin };
 }
 
 function uploadCounting(metrics: IntakeMetrics, next: FileStatusListener): FileStatusListener {
@@ -331,6 +347,8 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
   return async function api(app: App): Promise<void> {
     await app.register(authRoutes, { auth: services.auth, config: config.auth });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
+    await app.register(setupRoutes, { firstAdmin: services.firstAdmin });
+    await app.register(adminJobsRoutes, { service: services.adminJobs });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
     await app.register(webhooksRoutes, { webhooks: services.webhooks });
     await app.register(notificationsRoutes, { notifications: services.notifications });

@@ -3,9 +3,11 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { and, asc, count, desc, eq, ilike, lt, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
+import { isUuid } from '../db/uuid.ts';
 import { isAppError } from '../errors/app-error.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { contentTypeForFileName, supportedContentType, type SupportedContentType } from '../processing/content-types.ts';
+import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
 import type { BlobDownload, BlobStore, ByteRange, SignedUrl, SignedWriteUrl } from '../storage/blob-store.ts';
 import { ContentInspector } from './content-inspector.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
@@ -51,6 +53,15 @@ export interface ListFilesQuery {
  */
 export interface FileProcessingQueue {
   enqueue(file: FileRow, tx: Db, reason: 'upload' | 'request'): Promise<string>;
+  /** The file's processing job that is queued or running, if any (read inside `tx`). */
+  active(fileId: string, tx: Db): Promise<string | null>;
+}
+
+/** Per-user budget of processing requests (`POST /files/{id}/process`). */
+export interface ProcessRateLimit {
+  limiter: RateLimiter;
+  limit: number;
+  windowSeconds: number;
 }
 
 /** Told of files once recorded as uploaded, inside the transaction that records them. */
@@ -84,6 +95,7 @@ export class FileService {
     private readonly processing?: FileProcessingQueue,
     private readonly events?: FileEvents,
     private readonly onStatus: FileStatusListener = () => undefined,
+    private readonly processRateLimit?: ProcessRateLimit,
   ) {}
 
   private announce(rows: readonly Pick<FileRow, 'id' | 'ownerId' | 'status' | 'sizeBytes'>[]): void {
@@ -140,13 +152,29 @@ export class FileService {
     return result;
   }
 
-  /** Queues (re)processing of a stored file; answers the job id. */
+  /**
+   * Queues (re)processing of a stored file and answers the job id. While a run of the file is
+   * queued or running, asking again answers that run: the file's row is locked while we look,
+   * so requests at the same moment queue one job between them.
+   */
   async process(caller: Caller, id: string): Promise<StoredFile> {
     const file = await this.get(caller, id);
     if (file.status === 'pending') throw ERRORS.conflict('The upload of this file has not been completed.');
-    if (!this.processing) throw ERRORS.serviceUnavailable('Processing is not available.');
-    const [queued] = await this.db.transaction((tx) => this.queueProcessing(tx, [file], true, 'request'));
-    return queued!;
+    const processing = this.processing;
+    if (!processing) throw ERRORS.serviceUnavailable('Processing is not available.');
+    if (this.processRateLimit) {
+      const { limiter, limit, windowSeconds } = this.processRateLimit;
+      const decision = await limiter.consume(`files.process:user:${caller.id}`, limit, windowSeconds);
+      if (!decision.allowed) throw ERRORS.rateLimited(decision.retryAfterSeconds);
+    }
+    return this.db.transaction(async (tx) => {
+      const [locked] = await tx.select().from(files).where(eq(files.id, file.id)).for('update');
+      if (!locked) throw ERRORS.notFound('No such file.');
+      const running = await processing.active(locked.id, tx);
+      if (running) return { file: locked, jobId: running };
+      const [queued] = await this.queueProcessing(tx, [locked], true, 'request');
+      return queued!;
+    });
   }
 
   private async storePart(ownerId: string, part: IncomingFile, signal: AbortSignal | undefined): Promise<FileRow> {
@@ -188,6 +216,7 @@ export class FileService {
       status: 'uploaded',
       expectedSha256: null,
       uploadExpiresAt: null,
+      recordsRun: null,
       metadata: null,
       createdAt: now,
       updatedAt: now,
@@ -361,6 +390,9 @@ export class FileService {
   }
 
   private async deleteBlobs(ownerId: string, fileId: string): Promise<void> {
+    // The original by name as well: deleting it ends a direct upload's write grant even when
+    // nothing was uploaded yet (see BlobStore.delete).
+    await this.blobs.delete(`${filePrefix(ownerId, fileId)}original`);
     for await (const blob of this.blobs.list(filePrefix(ownerId, fileId))) await this.blobs.delete(blob.key);
   }
 
@@ -402,11 +434,6 @@ export class FileService {
 
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
 
 function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (character) => `\\${character}`);

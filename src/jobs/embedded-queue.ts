@@ -6,6 +6,7 @@ import type { JobDefinition } from './job-catalog.ts';
 import type { CancelOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerOptions } from './job-queue.ts';
 import { ActiveAttempts, AttemptControl, inlineExecutor, runAttempt, Wakeup, type JobExecutor } from './job-runner.ts';
 import { JobStore, type OutcomeHook } from './job-store.ts';
+import { deleteFailedJob, requeueFailedJob } from './failed-jobs.ts';
 import type { JobRow } from './jobs.schema.ts';
 import { FINISHED_STATUSES } from './jobs.schema.ts';
 
@@ -45,6 +46,12 @@ export function createEmbeddedQueue(
         for (const pool of pools) pool.abortJob(id);
       });
     },
+    async retry(jobId: string) {
+      const retried = await requeueFailedJob(database.db, jobId, true, settings.onJobEvent);
+      if (retried.outcome === 'retried') for (const pool of pools) pool.notify(retried.job.queue);
+      return retried;
+    },
+    discard: (jobId: string) => deleteFailedJob(database.db, jobId),
     async startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
       // NOTIFY from the jobs trigger wakes idle workers in every process at once; polling stays the fallback.
       let unlisten: (() => Promise<void>) | undefined;

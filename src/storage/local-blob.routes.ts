@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
+import { sendBlob } from './blob-reply.ts';
 import { parseRangeHeader, validateBlobKey } from './blob-store.ts';
 import type { LocalBlobStore } from './local-blob-store.ts';
 
@@ -13,7 +14,7 @@ type SignedQuery = Record<string, string | string[] | undefined>;
 
 /**
  * Serves the links the local driver signs: `GET /blobs/<key>` (with Range) and `PUT /blobs/<key>`
- * for direct uploads. The signature is the only credential, so these routes sit outside any
+ * for direct uploads (single use: see `LocalBlobStore.putGranted`). The signature is the only credential, so these routes sit outside any
  * authentication; register them under the same prefix as `STORAGE` links (`/api/v1`).
  */
 export async function localBlobRoutes(app: App, options: LocalBlobRoutesOptions): Promise<void> {
@@ -39,15 +40,7 @@ export async function localBlobRoutes(app: App, options: LocalBlobRoutesOptions)
       // The signature is the grant: a page on another site may embed or fetch the download.
       .header('Cross-Origin-Resource-Policy', 'cross-origin');
     if (grant.contentDisposition !== undefined) reply.header('Content-Disposition', grant.contentDisposition);
-    if (download.range) {
-      reply
-        .code(206)
-        .header('Content-Range', `bytes ${download.range.start}-${download.range.end}/${download.totalBytes}`)
-        .header('Content-Length', String(download.range.end - download.range.start + 1));
-    } else {
-      reply.header('Content-Length', String(download.totalBytes));
-    }
-    return reply.send(download.stream);
+    return sendBlob(reply, download);
   });
 
   app.put('/blobs/*', { schema: { hide: true }, bodyLimit: Number.MAX_SAFE_INTEGER }, async (request, reply) => {
@@ -65,7 +58,7 @@ export async function localBlobRoutes(app: App, options: LocalBlobRoutesOptions)
     const body = detachedBody(request.raw);
     let result;
     try {
-      result = await store.put(key, body, {
+      result = await store.putGranted(key, body, {
         ...(sentType === undefined ? {} : { contentType: sentType }),
         ...(grant.maxBytes === undefined ? {} : { maxBytes: grant.maxBytes }),
       });
