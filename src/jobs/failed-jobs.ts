@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import type { DiscardOutcome, JobEventSink, RetryOutcome } from './job-queue.ts';
-import { jobs, type JobRow, type JobStatus } from './jobs.schema.ts';
+import { jobs, type JobStatus } from './jobs.schema.ts';
 
 /** The final statuses an administrator may retry or discard: the job's own failures. */
 export const FAILED_STATUSES: readonly JobStatus[] = ['failed', 'timed_out'];
