@@ -45,7 +45,7 @@ Options:
   --queues LIST    worker: serve only these queues (comma-separated, e.g. files), so that
                    heavy and light work can run on different machines.
 
-Configuration comes from environment variables and ./.env; see the README's table.
+Configuration comes from environment variables and ./.env; see docs/configuration.md.
 Without DATABASE_URL the data lives in an embedded PostgreSQL (PGlite) under DATA_DIR.`;
 
 async function main(argv: string[]): Promise<number> {
