@@ -22,6 +22,7 @@ import { IntakeMetrics } from './metrics/metrics.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { generateFleetKeys } from './config/fleet-keys.ts';
 import { assertFleetSharesState } from './config/fleet-sharing.ts';
+import { jobAttemptLog } from './jobs/job-attempt-log.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
 
@@ -117,7 +118,13 @@ async function serveWithWorkers(config: Config): Promise<number> {
   const eventBus = createEventBus(config, log);
   // One set of metrics for the API and the workers of this process, served at /metrics.
   const metrics = new IntakeMetrics();
-  const jobQueue = createJobQueue(config.jobs, database, log, allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics)));
+  let runtime: Awaited<ReturnType<typeof buildWorker>> | undefined;
+  const jobQueue = createJobQueue(
+    config.jobs,
+    database,
+    log,
+    allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics), jobAttemptLog(log, () => runtime?.workers.workerId)),
+  );
   let app: App | undefined;
   try {
     // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
@@ -130,7 +137,6 @@ async function serveWithWorkers(config: Config): Promise<number> {
   }
   const api = app;
   // The API answers while the worker threads load the parsers; jobs wait in the queue meanwhile.
-  let runtime: Awaited<ReturnType<typeof buildWorker>> | undefined;
   let starting: Promise<void> = Promise.resolve();
   api.addHook('onClose', async () => {
     await starting;

@@ -20,6 +20,7 @@ import { registerDatabaseGauges } from './metrics/database-gauges.ts';
 import { allOf } from './metrics/job-metrics.ts';
 import { IntakeMetrics } from './metrics/metrics.ts';
 import { announcePresence } from './jobs/worker-presence.ts';
+import { jobAttemptLog } from './jobs/job-attempt-log.ts';
 
 /** What a worker runs on. A test (or `intake serve`, sharing its own) passes some; the rest come from config. */
 export interface WorkerDependencies {
@@ -67,6 +68,7 @@ export async function buildWorker(
       if (config.database.migrateOnBoot) await database.migrate();
     }
     const metrics = overrides.metrics ?? new IntakeMetrics();
+    let startedWorkerId: string | undefined;
     if (!overrides.metrics) registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
     let jobQueue = overrides.jobQueue;
     if (!jobQueue) {
@@ -76,7 +78,12 @@ export async function buildWorker(
         // Closed after the queue (which publishes through it) and before the database.
         owned.unshift(eventBus);
       }
-      jobQueue = createJobQueue(config.jobs, database, log, allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics)));
+      jobQueue = createJobQueue(
+        config.jobs,
+        database,
+        log,
+        allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics), jobAttemptLog(log, () => startedWorkerId)),
+      );
       owned.unshift(jobQueue);
     }
     let blobStore: BlobStore | undefined = overrides.blobStore;
@@ -110,6 +117,7 @@ export async function buildWorker(
       onFinished,
       ...(options.queues?.length ? { queues: options.queues } : {}),
     });
+    startedWorkerId = workers.workerId;
     const servedQueues = options.queues?.length ? options.queues : registry.queues();
     // Seen by the API (metrics, the starved-queue warning) whether or not it is running anything.
     const presence = await announcePresence(
