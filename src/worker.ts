@@ -68,7 +68,8 @@ export async function buildWorker(
       if (config.database.migrateOnBoot) await database.migrate();
     }
     const metrics = overrides.metrics ?? new IntakeMetrics();
-    let startedWorkerId: string | undefined;
+    // Known once the workers start; attempt log lines name it.
+    const started: { workerId?: string } = {};
     if (!overrides.metrics) registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
     let jobQueue = overrides.jobQueue;
     if (!jobQueue) {
@@ -82,7 +83,7 @@ export async function buildWorker(
         config.jobs,
         database,
         log,
-        allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics), jobAttemptLog(log, () => startedWorkerId)),
+        allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics), jobAttemptLog(log, () => started.workerId)),
       );
       owned.unshift(jobQueue);
     }
@@ -117,7 +118,7 @@ export async function buildWorker(
       onFinished,
       ...(options.queues?.length ? { queues: options.queues } : {}),
     });
-    startedWorkerId = workers.workerId;
+    started.workerId = workers.workerId;
     const servedQueues = options.queues?.length ? options.queues : registry.queues();
     // Seen by the API (metrics, the starved-queue warning) whether or not it is running anything.
     const presence = await announcePresence(
