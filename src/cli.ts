@@ -8,6 +8,8 @@ import { isAppError } from './errors/app-error.ts';
 import { ERRORS } from './errors/catalog.ts';
 import { createJobQueue } from './jobs/job-queue-factory.ts';
 import { createAdmin } from './users/create-admin.ts';
+import { createFirstAdminThroughServer, loopbackBaseUrl } from './users/create-admin-through-server.ts';
+import { DirectoryInUseError } from './db/directory-lock.ts';
 import { UserService } from './users/user.service.ts';
 import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
@@ -238,7 +240,13 @@ async function createAdminCommand(
     console.error('intake create-admin: --email <address> is required.');
     return 2;
   }
-  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  } catch (error) {
+    if (error instanceof DirectoryInUseError) return createAdminWhileServing(config, options, error.holderPid);
+    throw error;
+  }
   try {
     await database.migrate();
     const users = new UserService(database.db);
@@ -262,6 +270,48 @@ async function createAdminCommand(
     throw error;
   } finally {
     await database.close();
+  }
+}
+
+/**
+ * The embedded database belongs to a running `intake serve`: the first administrator is
+ * created through that server (loopback is trusted there); anything else says what to do.
+ */
+async function createAdminWhileServing(
+  config: Config,
+  options: { email: string | undefined; fullName: string | undefined; resetPassword: boolean },
+  serverPid: number,
+): Promise<number> {
+  const busy = `the embedded database in ${config.dataDir} is held by a running Intake server (process ${serverPid})`;
+  const stopAndRetry = 'or stop the server (Ctrl-C) and run this command again';
+  const baseUrl = loopbackBaseUrl(config.host, config.port);
+  if (options.resetPassword || !baseUrl || !options.email) {
+    console.error(`intake create-admin: ${busy}; ${stopAndRetry}.`);
+    return 1;
+  }
+  const outcome = await createFirstAdminThroughServer(baseUrl, { email: options.email, password: readPassword, fullName: options.fullName });
+  switch (outcome.kind) {
+    case 'done':
+      console.log(`${outcome.created ? 'Created administrator' : 'Promoted to administrator:'} ${outcome.email} (${outcome.id}), through the running server.`);
+      return 0;
+    case 'setup_complete':
+      console.error(
+        `intake create-admin: ${busy}, and an administrator already exists. Sign in to the console as an administrator to promote accounts, ${stopAndRetry}.`,
+      );
+      return 1;
+    case 'token_required':
+      console.error(
+        `intake create-admin: ${busy}, which wants the setup token for this. Open the setup link it printed in its log at start ("No administrator exists yet…"), ${stopAndRetry}.`,
+      );
+      return 1;
+    case 'unreachable':
+      console.error(
+        `intake create-admin: ${busy}, but it does not answer at ${outcome.url}. Open the setup link it printed in its log at start, ${stopAndRetry}.`,
+      );
+      return 1;
+    case 'refused':
+      console.error(`intake create-admin: ${outcome.detail}`);
+      return 2;
   }
 }
 

@@ -7,7 +7,7 @@ import type { JobLogger, JobOutcomeListener, JobQueue, RunningWorkers } from './
 import { createJobOutcomeNotifier } from './notifications/job-outcome-notifier.ts';
 import { createJobQueue } from './jobs/job-queue-factory.ts';
 import { inlineExecutor, type JobExecutor } from './jobs/job-runner.ts';
-import { createThreadExecutor } from './jobs/thread-executor.ts';
+import { createThreadExecutor, siblingModule } from './jobs/thread-executor.ts';
 import { loggerOptions } from './logging/logger.ts';
 import type { EventBus } from './events/event-bus.ts';
 import { createEventBus } from './events/create-event-bus.ts';
@@ -103,7 +103,7 @@ export async function buildWorker(
     if (!overrides.executor && (options.threads ?? 0) > 0) {
       executor = createThreadExecutor({
         threads: options.threads ?? 1,
-        registryModule: new URL('./jobs/job-handlers.ts', import.meta.url).href,
+        registryModule: siblingModule('./jobs/job-handlers.ts', import.meta.url),
         config,
         database,
         log,

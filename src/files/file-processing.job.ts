@@ -18,7 +18,7 @@ import { storableText } from '../records/storable.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
 import { FileProgress } from './file-progress.ts';
-import { thumbnailKey } from './file.service.ts';
+import { thumbnailKey } from './file-keys.ts';
 
 const ProcessFilePayload = Type.Object({ file_id: Type.String({ format: 'uuid' }) });
 

@@ -39,7 +39,7 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
   const threads: Thread[] = [];
   let nextCall = 0;
   let closed = false;
-  const bootstrap = threadBootstrap(new URL('./worker-thread.ts', import.meta.url).href);
+  const bootstrap = threadBootstrap(siblingModule('./worker-thread.ts', import.meta.url));
 
   function spawn(): Thread {
     const worker = new Worker(bootstrap, {
@@ -164,8 +164,18 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
   };
 }
 
-/** The thread runs TypeScript sources: register tsx's loader there before importing the entry. */
+/**
+ * The URL of a module next to `base`, named by its source path. Compiled (dist/*.js) the
+ * module is the emitted `.js`; run from the sources through tsx it is the `.ts` itself.
+ */
+export function siblingModule(sourcePath: string, base: string): string {
+  const extension = base.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(sourcePath.replace(/\.ts$/, extension), base).href;
+}
+
+/** From the sources the thread registers tsx's loader before importing the entry; compiled it imports it directly. */
 function threadBootstrap(entry: string): string {
+  if (!entry.endsWith('.ts')) return `import(${JSON.stringify(entry)});`;
   const tsx = import.meta.resolve('tsx/esm/api');
   return `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
 }

@@ -72,7 +72,6 @@ export class RecordWriter {
   ): Promise<WrittenRecords> {
     const refused: RefusedRow[] = [];
     let stored = 0;
-    let lastReport = 0;
     const inFlight = new Set<Promise<void>>();
     let failure: { error: unknown } | undefined;
     const send = (encoded: string[]) => {
@@ -111,10 +110,9 @@ export class RecordWriter {
           pendingChars += storable.encoded.length;
           if (pending.length >= this.plan.statementRows || pendingChars >= STATEMENT_CHARS) await flush();
         }
-        if (stored - lastReport >= 10_000) {
-          lastReport = stored;
-          await onStored(stored);
-        }
+        // After every parsed batch: the caller decides what is worth reporting (FileProgress
+        // reports a whole percent of the bytes read, or every 10,000 rows without a size).
+        await onStored(stored);
       }
       if (pending.length > 0) await flush();
     } finally {

@@ -6,10 +6,9 @@
  * refuse the whole file. Values are left alone and the row is reported instead, since changing
  * a user's value silently would store something the file does not say.
  */
-// The NUL character is exactly what this pattern exists to find.
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- NUL is exactly what PostgreSQL cannot store
 const UNSTORABLE = /\u0000|\p{Cs}/u;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- as above
 const UNSTORABLE_ALL = /\u0000|\p{Cs}/gu;
 /** How JSON.stringify writes the same characters (it escapes lone surrogates, never pairs). */
 const UNSTORABLE_ESCAPE = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;

@@ -158,6 +158,24 @@ export class LocalBlobStore implements BlobStore {
     };
   }
 
+  async move(from: string, to: string): Promise<void> {
+    const source = this.pathOf(from);
+    const target = this.pathOf(to);
+    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+    await fs.mkdir(path.dirname(this.metadataPathOf(to)), { recursive: true, mode: 0o700 });
+    try {
+      // The sidecar first: it is trusted only when it describes a file of the blob's size.
+      await fs.rename(this.metadataPathOf(from), this.metadataPathOf(to)).catch((error: unknown) => {
+        if (!isMissing(error)) throw error;
+      });
+      await fs.rename(source, target);
+    } catch (error) {
+      if (isMissing(error)) throw ERRORS.blobNotFound();
+      throw error;
+    }
+    await fsyncDirectory(path.dirname(target));
+  }
+
   /** Also ends any write grant for `key`: a signed PUT link cannot bring a deleted blob back. */
   async delete(key: string): Promise<void> {
     await fs.rm(this.grantPathOf(key), { force: true });
@@ -173,7 +191,7 @@ export class LocalBlobStore implements BlobStore {
    */
   async putGranted(key: string, body: Readable, options: PutBlobOptions = {}): Promise<PutBlobResult> {
     const grant = this.grantPathOf(key);
-    const claimed = path.join(this.root, TEMPORARY_DIR, `${randomUUID()}.grant`);
+    const claimed = `${grant}.claimed-${randomUUID()}`;
     try {
       await fs.rename(grant, claimed);
     } catch (error) {
