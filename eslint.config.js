@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'dist/', 'coverage/', 'drizzle/'] },
+  { ignores: ['node_modules/', 'data/', 'dist/', 'coverage/', 'drizzle/', 'console/dist/', 'test-output/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -17,7 +17,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bin/**', 'bench/**', 'src/cli.ts', 'src/cli/**'],
+    files: ['bin/**', 'bench/**', 'scripts/**', 'src/cli.ts', 'src/main.ts', 'src/cli/**'],
     rules: { 'no-console': 'off' },
   },
 );

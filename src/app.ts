@@ -32,6 +32,8 @@ import { healthRoutes } from './health/health.routes.ts';
 import type { ReadinessCheck } from './health/readiness.ts';
 import type { App } from './http/app-types.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { frameworkErrorOptions } from './http/framework-errors.ts';
+import { registerStrictQuery } from './http/strict-query.ts';
 import { API_PREFIX, registerOpenApi } from './http/openapi.ts';
 import { problemRoutes } from './http/problem.routes.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
@@ -154,6 +156,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       return503OnClosing: true,
       forceCloseConnections: 'idle',
       ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true } },
+      ...frameworkErrorOptions(),
     }).withTypeProvider<TypeBoxTypeProvider>();
 
     const eventBus = overrides.eventBus ?? createEventBus(config, app.log);
@@ -190,6 +193,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerErrorHandling(app, { notFoundFallback: consoleSite.fallback });
     registerHttpMetrics(app, metrics);
     registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
+    registerStrictQuery(app);
     await registerSecurity(app, config);
     await registerOpenApi(app, config, VERSION);
 

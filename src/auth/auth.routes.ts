@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
+import { Text } from '../http/schema-types.ts';
 import type { AuthConfig } from '../config/config.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
@@ -17,8 +18,8 @@ const RegisterBody = Type.Object({ email: Email, password: Password, full_name: 
 
 // One schema for JSON ({email, password}) and HTML/OAuth2 forms (username, password).
 const CredentialsBody = Type.Object({
-  email: Type.Optional(Type.String({ maxLength: 254 })),
-  username: Type.Optional(Type.String({ maxLength: 254 })),
+  email: Type.Optional(Text({ maxLength: 254 })),
+  username: Type.Optional(Text({ maxLength: 254 })),
   password: Type.String({ minLength: 1, maxLength: 128 }),
   grant_type: Type.Optional(Type.Literal('password')),
 });
@@ -37,7 +38,7 @@ const TokenResponse = Type.Object({
   expires_in: Type.Integer(),
 });
 
-const RefreshBody = Type.Union([Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 4096 })) }), Type.Null()]);
+const RefreshBody = Type.Union([Type.Object({ refresh_token: Type.Optional(Text({ maxLength: 4096 })) }), Type.Null()]);
 
 const RefreshResponse = Type.Object({
   access_token: Type.Optional(Type.String()),

@@ -4,6 +4,26 @@ import helmet from '@fastify/helmet';
 import type { Config } from '../config/config.ts';
 import type { App } from './app-types.ts';
 
+/**
+ * What helmet sets on every API answer, for the answers written before any hook runs (a path
+ * Fastify cannot route, a request Node's HTTP parser refuses). A test checks that they match
+ * what helmet sends on an ordinary answer.
+ */
+export const BASELINE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-site',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
+
 export async function registerSecurity(app: App, config: Config): Promise<void> {
   await app.register(helmet, {
     // An API answers JSON, never pages, so nothing may load or frame it; /docs sets its own policy.

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
+import { SIGNED_IN_SECURITY } from '../http/openapi.ts';
 import type { JobService } from './job.service.ts';
 import { JobIdParams, JobListQuery, JobListResponse, JobResponse, QueueCountsResponse, toJobResponse } from './job-responses.ts';
 
@@ -32,6 +33,7 @@ export async function jobsRoutes(app: App, options: JobsRoutesOptions): Promise<
     {
       schema: {
         tags: ['jobs'],
+        security: SIGNED_IN_SECURITY,
         summary: 'A job of mine: status, progress, attempts, result or error.',
         params: JobIdParams,
         response: { 200: JobResponse },
@@ -48,7 +50,8 @@ export async function jobsRoutes(app: App, options: JobsRoutesOptions): Promise<
     {
       schema: {
         tags: ['jobs'],
-        summary: 'My jobs, newest first, optionally filtered by status.',
+        security: SIGNED_IN_SECURITY,
+        summary: 'My jobs, newest first, optionally filtered by status or file.',
         querystring: JobListQuery,
         response: { 200: JobListResponse },
       },
@@ -65,6 +68,7 @@ export async function jobsRoutes(app: App, options: JobsRoutesOptions): Promise<
     {
       schema: {
         tags: ['jobs'],
+        security: SIGNED_IN_SECURITY,
         summary: 'Cancel a job: 200 when it had not started, 202 while a running task stops; 409 when it has finished.',
         params: JobIdParams,
         response: { 200: JobResponse, 202: JobResponse },
@@ -82,6 +86,7 @@ export async function jobsRoutes(app: App, options: JobsRoutesOptions): Promise<
     {
       schema: {
         tags: ['admin'],
+        security: SIGNED_IN_SECURITY,
         summary: 'Job counts per queue and state (admins only).',
         response: { 200: QueueCountsResponse },
       },

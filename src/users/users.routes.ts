@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Id, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
 import type { AuthService } from '../auth/auth.service.ts';
 import type { App } from '../http/app-types.ts';
@@ -10,10 +11,7 @@ export interface UsersRoutesOptions {
   auth: AuthService;
 }
 
-const Page = {
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
-};
+const Page = pageQueryFields();
 
 export async function usersRoutes(app: App, options: UsersRoutesOptions): Promise<void> {
   const { users, auth } = options;
@@ -72,7 +70,7 @@ export async function usersRoutes(app: App, options: UsersRoutesOptions): Promis
         tags: ['users'],
         summary: 'Admin: lists users, optionally those whose email contains `email`.',
         security: AUTH_SECURITY,
-        querystring: Type.Object({ email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })), ...Page }),
+        querystring: Type.Object({ email: Type.Optional(Text({ minLength: 1, maxLength: 254 })), ...Page }),
         response: {
           200: Type.Object({ items: Type.Array(UserResponse), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
         },
@@ -93,7 +91,7 @@ export async function usersRoutes(app: App, options: UsersRoutesOptions): Promis
         tags: ['users'],
         summary: 'Admin: changes a user’s role or deactivates them (their tokens stop working at once).',
         security: AUTH_SECURITY,
-        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        params: Type.Object({ id: Id() }),
         body: Type.Object(
           {
             role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])),
