@@ -25,7 +25,8 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
     DATA_DIR=/data \
-    LOG_PRETTY=false
+    LOG_PRETTY=false \
+    INTAKE_RUN=compiled
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=builder /app/dist ./dist

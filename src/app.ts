@@ -79,6 +79,10 @@ import { registerDatabaseGauges } from './metrics/database-gauges.ts';
 import { metricsRoutes, registerHttpMetrics } from './metrics/http-metrics.ts';
 import { allOf, jobMetricsSink } from './metrics/job-metrics.ts';
 import { webhookDeliveryJob } from './webhooks/webhook-delivery.job.ts';
+import { StarvedQueueWatch } from './jobs/queue-health.ts';
+
+/** One warning per starved queue every five minutes, however long the outage. */
+const STARVED_QUEUE_QUIET_MS = 5 * 60_000;
 
 /** The adapters the service runs on. A test passes its own; the rest are built from config. */
 export interface AppDependencies {
@@ -188,7 +192,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const consoleSite = new ConsoleSite(config.console.dir, config.publicUrl);
     registerErrorHandling(app, { notFoundFallback: consoleSite.fallback });
     registerHttpMetrics(app, metrics);
-    registerDatabaseGauges(metrics, database, QUEUE_NAMES);
+    registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
     registerStrictQuery(app);
     await registerSecurity(app, config);
     await registerOpenApi(app, config, VERSION);
@@ -213,6 +217,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerAuthentication(app, services.authenticator);
 
     scheduleFileSweep(app, services.files, config.files.sweepIntervalSeconds);
+    scheduleStarvedQueueWatch(app, new StarvedQueueWatch(database.db, app.log, { leaseMs: config.jobs.leaseMs, quietMs: STARVED_QUEUE_QUIET_MS }), config.jobs.leaseMs);
     scheduleDeliveryLogSweep(app, services.webhooks, config.webhooks.logRetentionMs);
 
     await app.register(healthRoutes, { checks });
@@ -244,6 +249,15 @@ function scheduleFileSweep(app: App, files: FileService, intervalSeconds: number
       (error: unknown) => app.log.warn({ err: error }, 'file sweep failed; it runs again at the next interval'),
     );
   }, intervalSeconds * 1000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+}
+
+/** Warns (rate-limited) when jobs wait and no worker of their queue is alive; checks once per lease. */
+function scheduleStarvedQueueWatch(app: App, watch: StarvedQueueWatch, intervalMs: number): void {
+  const timer = setInterval(() => {
+    watch.check().catch((error: unknown) => app.log.debug({ err: error }, 'starved-queue check failed; /ready reports the database'));
+  }, intervalMs);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
 }

@@ -24,6 +24,7 @@ import { IntakeMetrics } from './metrics/metrics.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { generateFleetKeys } from './config/fleet-keys.ts';
 import { assertFleetSharesState } from './config/fleet-sharing.ts';
+import { jobAttemptLog } from './jobs/job-attempt-log.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
 
@@ -47,7 +48,7 @@ Options:
   --queues LIST    worker: serve only these queues (comma-separated, e.g. files), so that
                    heavy and light work can run on different machines.
 
-Configuration comes from environment variables and ./.env; see the README's table.
+Configuration comes from environment variables and ./.env; see docs/configuration.md.
 Without DATABASE_URL the data lives in an embedded PostgreSQL (PGlite) under DATA_DIR.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -119,7 +120,13 @@ async function serveWithWorkers(config: Config): Promise<number> {
   const eventBus = createEventBus(config, log);
   // One set of metrics for the API and the workers of this process, served at /metrics.
   const metrics = new IntakeMetrics();
-  const jobQueue = createJobQueue(config.jobs, database, log, allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics)));
+  let runtime: Awaited<ReturnType<typeof buildWorker>> | undefined;
+  const jobQueue = createJobQueue(
+    config.jobs,
+    database,
+    log,
+    allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics), jobAttemptLog(log, () => runtime?.workers.workerId)),
+  );
   let app: App | undefined;
   try {
     // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
@@ -132,7 +139,6 @@ async function serveWithWorkers(config: Config): Promise<number> {
   }
   const api = app;
   // The API answers while the worker threads load the parsers; jobs wait in the queue meanwhile.
-  let runtime: Awaited<ReturnType<typeof buildWorker>> | undefined;
   let starting: Promise<void> = Promise.resolve();
   api.addHook('onClose', async () => {
     await starting;

@@ -19,6 +19,8 @@ import { QUEUE_NAMES } from './jobs/job-catalog.ts';
 import { registerDatabaseGauges } from './metrics/database-gauges.ts';
 import { allOf } from './metrics/job-metrics.ts';
 import { IntakeMetrics } from './metrics/metrics.ts';
+import { announcePresence } from './jobs/worker-presence.ts';
+import { jobAttemptLog } from './jobs/job-attempt-log.ts';
 
 /** What a worker runs on. A test (or `intake serve`, sharing its own) passes some; the rest come from config. */
 export interface WorkerDependencies {
@@ -66,7 +68,9 @@ export async function buildWorker(
       if (config.database.migrateOnBoot) await database.migrate();
     }
     const metrics = overrides.metrics ?? new IntakeMetrics();
-    if (!overrides.metrics) registerDatabaseGauges(metrics, database, QUEUE_NAMES);
+    // Known once the workers start; attempt log lines name it.
+    const started: { workerId?: string } = {};
+    if (!overrides.metrics) registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
     let jobQueue = overrides.jobQueue;
     if (!jobQueue) {
       let eventBus = overrides.eventBus;
@@ -75,7 +79,12 @@ export async function buildWorker(
         // Closed after the queue (which publishes through it) and before the database.
         owned.unshift(eventBus);
       }
-      jobQueue = createJobQueue(config.jobs, database, log, allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics)));
+      jobQueue = createJobQueue(
+        config.jobs,
+        database,
+        log,
+        allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics), jobAttemptLog(log, () => started.workerId)),
+      );
       owned.unshift(jobQueue);
     }
     let blobStore: BlobStore | undefined = overrides.blobStore;
@@ -109,6 +118,17 @@ export async function buildWorker(
       onFinished,
       ...(options.queues?.length ? { queues: options.queues } : {}),
     });
+    started.workerId = workers.workerId;
+    const servedQueues = options.queues?.length ? options.queues : registry.queues();
+    // Seen by the API (metrics, the starved-queue warning) whether or not it is running anything.
+    const presence = await announcePresence(
+      database.db,
+      { workerId: workers.workerId, queues: servedQueues, heartbeatMs: config.jobs.heartbeatMs, leaseMs: config.jobs.leaseMs },
+      log,
+    ).catch(async (error: unknown) => {
+      await workers.close(0);
+      throw error;
+    });
     log.info(
       {
         worker_id: workers.workerId,
@@ -126,6 +146,7 @@ export async function buildWorker(
       metrics,
       close(graceMs = config.jobs.shutdownGraceMs) {
         closing ??= (async () => {
+          await presence.leave().catch((error: unknown) => log.warn({ err: error }, 'could not remove the worker presence row; it expires after a lease'));
           await workers.close(graceMs);
           for (const dependency of owned) await dependency.close();
         })();
