@@ -61,13 +61,22 @@ function operationsOf(document: { paths: Record<string, Record<string, Record<st
   return operations;
 }
 
+/** Percent-encodes a value; a lone surrogate (which encodeURIComponent refuses) goes as its raw bytes. */
+function encoded(value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return '%ED%A0%80';
+  }
+}
+
 function urlFor(operation: Operation, override?: { name: string; in: string; value: unknown }): string {
   let path = operation.path.replace(/\{([^}]+)\}/g, (_match, name: string) =>
-    override?.in === 'path' && override.name === name ? encodeURIComponent(String(override.value)).slice(0, 300) : VALID_ID,
+    override?.in === 'path' && override.name === name ? encoded(String(override.value)).slice(0, 300) : VALID_ID,
   );
   if (override?.in === 'query') {
     const value = typeof override.value === 'object' ? JSON.stringify(override.value) : String(override.value);
-    path += `?${encodeURIComponent(override.name)}=${encodeURIComponent(value)}`;
+    path += `?${encoded(override.name)}=${encoded(value)}`;
   }
   return path;
 }
