@@ -171,9 +171,16 @@ describe('webhooks', () => {
     const signedAt = Number(/t=(\d+)/.exec(header)?.[1]);
     expect(verifySignature(endpoint.secret, request.body, header, signedAt + 301)).toBe(false);
 
-    const log = await deliveries(user, endpoint.id);
-    expect(log.total).toBe(3);
-    expect(log.items.every((item) => item.status === 'succeeded' && item.attempt === 1 && item.status_code === 204)).toBe(true);
+    // The receiver answers before the delivery job records its outcome: wait for the log.
+    const log = await eventually(
+      async () => {
+        const page = await deliveries(user, endpoint.id);
+        return page.items.every((item) => item.status === 'succeeded') && page.total === 3 ? page : undefined;
+      },
+      30_000,
+      'three delivered entries in the log',
+    );
+    expect(log.items.every((item) => item.attempt === 1 && item.status_code === 204)).toBe(true);
   });
 
   it('announces a completed direct upload as file.uploaded', async () => {

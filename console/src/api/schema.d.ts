@@ -3359,24 +3359,6 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Not signed in, or the credential is invalid, expired or revoked. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Signed in, but not allowed (role, CSRF). */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
                 /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
                 503: {
                     headers: {
@@ -3477,24 +3459,6 @@ export interface paths {
                 };
                 /** @description The request cannot be read (malformed body, path or parameters). */
                 400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Not signed in, or the credential is invalid, expired or revoked. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Signed in, but not allowed (role, CSRF). */
-                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5327,7 +5291,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: every configured component answers. 503 with Retry-After when one does not. */
+        /**
+         * Readiness: every configured component answers. 503 with Retry-After when one does not.
+         * @description Anyone sees each component's name and state; administrators (signed in) also see where it lives and why a check failed.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -5345,11 +5312,13 @@ export interface paths {
                     content: {
                         "application/json": {
                             components: {
+                                /** @description Why the check failed; shown to administrators only. */
                                 error?: string;
                                 latency_ms: number;
                                 name: string;
                                 status: "up" | "down";
-                                target: string;
+                                /** @description Where the component lives; shown to administrators only. */
+                                target?: string;
                             }[];
                             status: "ready" | "unavailable";
                         };
@@ -5363,11 +5332,13 @@ export interface paths {
                     content: {
                         "application/json": {
                             components: {
+                                /** @description Why the check failed; shown to administrators only. */
                                 error?: string;
                                 latency_ms: number;
                                 name: string;
                                 status: "up" | "down";
-                                target: string;
+                                /** @description Where the component lives; shown to administrators only. */
+                                target?: string;
                             }[];
                             status: "ready" | "unavailable";
                         };
