@@ -1,18 +1,16 @@
 import { parseArgs } from 'node:util';
 import pino, { type LoggerOptions } from 'pino';
 import { buildApp } from './app.ts';
+import { buildInfrastructure, openConfiguredDatabase } from './composition/infrastructure.ts';
+import { ShutdownSignals } from './composition/shutdown-signals.ts';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/config.ts';
-import { openDatabase } from './db/database.ts';
 import { PasswordHasher } from './auth/password-hasher.ts';
 import { isAppError } from './errors/app-error.ts';
 import { ERRORS } from './errors/catalog.ts';
-import { createJobQueue } from './jobs/job-queue-factory.ts';
-import { createAdmin } from './users/create-admin.ts';
+import { createAdmin } from './auth/create-admin.ts';
 import { UserService } from './users/user.service.ts';
 import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
-import { createEventBus } from './events/create-event-bus.ts';
-import { jobEventPublisher } from './events/job-event-relay.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { VERSION } from './version.ts';
@@ -93,24 +91,19 @@ async function serve(config: Config): Promise<number> {
 }
 
 /**
- * The embedded mode: one process serves the API and runs the jobs. PGlite allows one
- * connection, so the main thread owns the database and the queue; handlers run in worker
- * threads (JOBS_WORKER_THREADS) and reach the database through the main thread.
+ * The embedded mode: one process serves the API and runs the jobs, on one infrastructure (PGlite
+ * allows one connection, so the main thread owns the database and the queue; handlers run in
+ * worker threads, JOBS_WORKER_THREADS, and reach the database through the main thread).
  */
 async function serveWithWorkers(config: Config): Promise<number> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
-  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
-  // One bus for the API and the workers of this process: in-process unless REDIS_URL is set.
-  const eventBus = createEventBus(config, log);
-  const jobQueue = createJobQueue(config.jobs, database, log, jobEventPublisher(eventBus, log));
-  let app: App | undefined;
+  // Migrated here (MIGRATE_ON_BOOT) before the API answers or a worker claims.
+  const infrastructure = await buildInfrastructure(config, log);
+  let app: App;
   try {
-    // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
-    app = await buildApp(config, { database, jobQueue, eventBus });
+    app = await buildApp(config, { infrastructure });
   } catch (error) {
-    await jobQueue.close();
-    await eventBus.close();
-    await database.close();
+    await infrastructure.close();
     throw error;
   }
   const api = app;
@@ -121,13 +114,11 @@ async function serveWithWorkers(config: Config): Promise<number> {
     await starting;
     // Within the HTTP grace period: jobs still running after it go back to the queue.
     await runtime?.close(Math.max(0, config.http.shutdownGraceMs - 2_000));
-    await jobQueue.close();
-    await eventBus.close();
-    await database.close();
+    await infrastructure.close();
   });
   const server = await startServer(api, config);
   announce(api, server.address, config);
-  starting = buildWorker(config, { database, jobQueue, eventBus, log }, { threads: config.jobs.workerThreads }).then(
+  starting = buildWorker(config, { infrastructure, log }, { threads: config.jobs.workerThreads }).then(
     (started) => {
       runtime = started;
     },
@@ -149,41 +140,37 @@ function announce(app: App, origin: string, config: Config): void {
 
 /** `intake worker`: runs jobs until SIGTERM/SIGINT, then finishes or hands back the running ones. */
 async function worker(config: Config, queues: string[] | undefined): Promise<number> {
-  // Signals are heard from the start: one arriving while the worker is still starting stops it
-  // as soon as it has started, instead of killing the process with its default action.
-  let signals = 0;
-  let stop: ((signal: NodeJS.Signals) => void) | undefined;
-  const pending: NodeJS.Signals[] = [];
-  const onSignal = (signal: NodeJS.Signals) => (stop ? stop(signal) : pending.push(signal));
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  const runtime = await buildWorker(config, {}, { queues });
-  return new Promise<number>((resolve) => {
-    stop = (signal) => {
-      signals += 1;
-      if (signals > 1) {
-        runtime.log.warn({ signal }, 'second signal: exiting now; running jobs will be re-run after their lease');
-        resolve(130);
-        return;
+  // Heard from the start: a signal arriving while the worker starts stops it once started.
+  const signals = new ShutdownSignals();
+  let runtime: Awaited<ReturnType<typeof buildWorker>>;
+  try {
+    runtime = await buildWorker(config, {}, { queues });
+  } catch (error) {
+    signals.dispose();
+    throw error;
+  }
+  const { log } = runtime;
+  return signals.handle({
+    async graceful(signal) {
+      log.info({ signal, grace_ms: config.jobs.shutdownGraceMs }, 'worker shutting down: finishing running jobs');
+      try {
+        await runtime.close();
+        log.info('worker stopped cleanly');
+        return 0;
+      } catch (error) {
+        log.error({ err: error }, 'error while stopping the worker');
+        return 1;
       }
-      runtime.log.info({ signal, grace_ms: config.jobs.shutdownGraceMs }, 'worker shutting down: finishing running jobs');
-      runtime.close().then(
-        () => {
-          runtime.log.info('worker stopped cleanly');
-          resolve(0);
-        },
-        (error: unknown) => {
-          runtime.log.error({ err: error }, 'error while stopping the worker');
-          resolve(1);
-        },
-      );
-    };
-    for (const signal of pending.splice(0)) stop(signal);
+    },
+    immediate(signal) {
+      log.warn({ signal }, 'second signal: exiting now; running jobs will be re-run after their lease');
+      return 130;
+    },
   });
 }
 
 async function migrate(config: Config): Promise<number> {
-  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  const database = await openConfiguredDatabase(config);
   try {
     await database.migrate();
     console.log(`Migrations applied to ${database.kind} ${database.location}.`);
@@ -201,7 +188,7 @@ async function createAdminCommand(
     console.error('intake create-admin: --email <address> is required.');
     return 2;
   }
-  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  const database = await openConfiguredDatabase(config);
   try {
     await database.migrate();
     const users = new UserService(database.db);

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.ts';
-import { defineJob, PermanentJobError, type JobContext, type JobDependencies, type JobRegistry } from '../jobs/job-catalog.ts';
+import { defineJob, PermanentJobError, stopReasonOf, type JobContext } from '../jobs/job-definition.ts';
+import type { JobRegistry } from '../jobs/job-registry.ts';
 import {
   isPermanentProcessingError,
   processImage,
@@ -38,10 +39,17 @@ export type FileProcessingResult =
 
 const STEPS = ['validate', 'parse', 'transform', 'store', 'clean up'] as const;
 
-export function registerFileJobs(registry: JobRegistry, deps: JobDependencies): void {
-  registry.register(processFileJob, (payload, context) =>
-    processFile(deps.db, deps.blobs, deps.config.processing, payload.file_id, context, insertPlan(deps.config.database.url !== undefined)),
-  );
+/** What the processing job needs, and nothing more (it crosses into worker threads). */
+export interface FileJobDependencies {
+  db: Db;
+  /** The blob store, opened on first use (a worker thread opens its own). */
+  blobs: () => Promise<BlobStore>;
+  limits: Readonly<ProcessingLimits>;
+  plan: InsertPlan;
+}
+
+export function registerFileJobs(registry: JobRegistry, deps: FileJobDependencies): void {
+  registry.register(processFileJob, (payload, context) => processFile(deps.db, deps.blobs, deps.limits, payload.file_id, context, deps.plan));
 }
 
 /**
@@ -130,7 +138,7 @@ export async function processFile(
     const permanent = isPermanentProcessingError(error);
     await settleFailure(db, file.id, context, permanent);
     if (permanent) {
-      throw new PermanentJobError(error.message, { cause: error, details: { code: error.code } });
+      throw new PermanentJobError(error.message, { cause: error });
     }
     throw error;
   }
@@ -265,11 +273,11 @@ async function insertRows(db: Db, fileId: string, encoded: readonly string[]): P
  * leaves it processing for the attempt that will run it again.
  */
 async function settleFailure(db: Db, fileId: string, context: JobContext, permanent: boolean): Promise<void> {
-  const reason = context.signal.aborted ? (context.signal.reason as Error | undefined) : undefined;
+  const stopped = stopReasonOf(context.signal);
   let status: FileStatus | undefined;
-  if (permanent || reason?.name === 'TimeoutError') status = 'failed';
-  else if (reason && /cancelled/.test(reason.message)) status = 'uploaded';
-  else if (!reason && context.attempt >= context.maxAttempts) status = 'failed';
+  if (permanent || stopped === 'soft_timeout') status = 'failed';
+  else if (stopped === 'cancel') status = 'uploaded';
+  else if (!context.signal.aborted && context.attempt >= context.maxAttempts) status = 'failed';
   if (status) await setStatus(db, fileId, status, context);
 }
 

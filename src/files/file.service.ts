@@ -10,6 +10,7 @@ import type { BlobDownload, BlobStore, ByteRange, SignedUrl, SignedWriteUrl } fr
 import { ContentInspector } from './content-inspector.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
 import { attachmentDisposition, sanitizeFilename } from './filename.ts';
+import type { Caller as HttpCaller } from '../http/caller.ts';
 
 export interface FileLimits {
   maxUploadBytes: number;
@@ -28,10 +29,8 @@ export interface IncomingFile {
   stream: Readable;
 }
 
-export interface Caller {
-  id: string;
-  role: 'user' | 'admin';
-}
+/** Files decide by who is asking (the one caller type), not by how they signed in. */
+export type Caller = Pick<HttpCaller, 'id' | 'role'>;
 
 export interface ListFilesQuery {
   limit: number;

@@ -1,6 +1,6 @@
 import type { Multipart } from '@fastify/multipart';
 import { Type, type Static } from 'typebox';
-import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
 import { parseRange } from './byte-range.ts';

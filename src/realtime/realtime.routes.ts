@@ -1,7 +1,8 @@
 import websocket from '@fastify/websocket';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { AUTH_SECURITY, bearerCredential, requireUser } from '../auth/authenticate.ts';
+import { bearerCredential } from '../auth/authenticate.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import { ACCESS_COOKIE } from '../auth/cookies.ts';
 import type { RealtimeConfig } from '../config/config.ts';

@@ -2,11 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
-import { parseRangeHeader, validateBlobKey } from './blob-store.ts';
-import type { LocalBlobStore } from './local-blob-store.ts';
+import { parseRangeHeader, validateBlobKey, type BlobStore } from './blob-store.ts';
+import type { SignedBlobGrant } from './signed-url.ts';
+
+/** What these routes need of the store: its reads and writes, and the check of a signed link. */
+export interface SignedLinkStore extends Pick<BlobStore, 'get' | 'put'> {
+  verifySignedRequest(method: string, key: string, query: Readonly<Record<string, string | string[] | undefined>>): SignedBlobGrant;
+}
 
 export interface LocalBlobRoutesOptions {
-  store: LocalBlobStore;
+  store: SignedLinkStore;
 }
 
 type SignedQuery = Record<string, string | string[] | undefined>;
