@@ -8,7 +8,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import { createEventBus } from '../events/create-event-bus.ts';
 import { jobEventPublisher } from '../events/job-event-relay.ts';
 import { fileStatusFromJob } from '../files/file-status-events.ts';
-import type { ReadinessCheck } from '../health/readiness.ts';
+import type { ReadinessCheck } from '../http/readiness-check.ts';
 import type { JobLogger, JobQueue } from '../jobs/job-queue.ts';
 import { createJobQueue } from '../jobs/job-queue-factory.ts';
 import { DatabaseRateLimiter } from '../rate-limit/database-rate-limiter.ts';

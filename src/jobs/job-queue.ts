@@ -1,7 +1,7 @@
 import type { Static, TSchema } from 'typebox';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
-import type { ReadinessCheck } from '../health/readiness.ts';
+import type { ReadinessCheck } from '../http/readiness-check.ts';
 import type { HandlerEvent, JobDefinition } from './job-definition.ts';
 import type { JobError } from './job-error.ts';
 import type { JobExecutor } from './job-executor.ts';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ERRORS } from '../errors/catalog.ts';
-import type { ReadinessCheck } from '../health/readiness.ts';
+import type { ReadinessCheck } from '../http/readiness-check.ts';
 import type { App } from '../http/app-types.ts';
 
 /**

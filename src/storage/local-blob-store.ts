@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS } from '../errors/catalog.ts';
-import type { ReadinessCheck } from '../health/readiness.ts';
+import type { ReadinessCheck } from '../http/readiness-check.ts';
 import {
   DEFAULT_CONTENT_TYPE,
   resolveByteRange,

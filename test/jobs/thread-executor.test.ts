@@ -1,5 +1,4 @@
 import { eq } from 'drizzle-orm';
-import { loadConfig } from '../../src/config/config.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
 import type { JobExecutor } from '../../src/jobs/job-executor.ts';
@@ -14,7 +13,6 @@ describe('running handlers in worker threads (embedded serve)', () => {
   let executor: JobExecutor;
   let workers: RunningWorkers;
 
-  const config = loadConfig({ NODE_ENV: 'test' });
 
   beforeAll(async () => {
     harness = await createHarness('pglite', 'embedded');
