@@ -60,6 +60,8 @@ export type AppOverrides = InfrastructureOverrides & {
   infrastructure?: Infrastructure;
   /** Where log lines go instead of stdout; tests read them to check what gets logged. */
   logStream?: DestinationStream;
+  /** The time in ms, for token lifetimes (Date.now unless a test passes its own clock). */
+  clock?: () => number;
 };
 
 /**
@@ -109,7 +111,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await app.register(cookie);
     await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
 
-    const services = buildServices(config, infrastructure, adapters, app.log);
+    const services = buildServices(config, infrastructure, adapters, app.log, overrides.clock ?? Date.now);
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator);
 
@@ -165,15 +167,16 @@ function scheduleDeliveryLogSweep(app: App, webhooks: WebhookService, retentionM
 
 type Services = ReturnType<typeof buildServices>;
 
-function buildServices(config: Config, infrastructure: Infrastructure, adapters: ApiInfrastructure, log: App['log']) {
+function buildServices(config: Config, infrastructure: Infrastructure, adapters: ApiInfrastructure, log: App['log'], clock: () => number) {
   const db = infrastructure.database.db;
   const { jobQueue, eventBus } = infrastructure;
   const users = new UserService(db);
   const apiKeys = new ApiKeyService(db);
-  const tokens = new JwtTokens(adapters.signingKeys, {
-    accessSeconds: config.auth.accessTokenTtlSeconds,
-    refreshSeconds: config.auth.refreshTokenTtlSeconds,
-  });
+  const tokens = new JwtTokens(
+    adapters.signingKeys,
+    { accessSeconds: config.auth.accessTokenTtlSeconds, refreshSeconds: config.auth.refreshTokenTtlSeconds },
+    clock,
+  );
   const auth = new AuthService({
     db,
     users,
@@ -218,7 +221,7 @@ function buildServices(config: Config, infrastructure: Infrastructure, adapters:
   );
   const notifications = new NotificationService(db, config.email.smtpUrl !== undefined);
   const realtime = new RealtimeService(eventBus, jobs, files);
-  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime };
+  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime, clock };
 }
 
 function apiRoutes(config: Config, services: Services) {
@@ -233,6 +236,7 @@ function apiRoutes(config: Config, services: Services) {
       service: services.realtime,
       authenticator: services.authenticator,
       limits: config.realtime,
+      now: services.clock,
       allowedOrigins: [...new Set([...config.http.corsOrigins.filter((origin) => origin !== '*'), new URL(config.publicUrl).origin])],
     });
     await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });

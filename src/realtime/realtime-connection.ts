@@ -24,6 +24,8 @@ export interface ConnectionDeps {
   authenticator: Authenticator;
   limits: RealtimeConfig;
   log: JobLogger;
+  /** The time in ms (Date.now unless a test passes its own): decides how long a token has left. */
+  now?: () => number;
 }
 
 /** How the socket proved who it is at the handshake, if it did. */
@@ -178,13 +180,10 @@ export class RealtimeConnection {
     }
     if (this.closed) return;
     const expiresAt = caller.session?.tokenExpiresAt;
-    if (expiresAt) {
-      const remaining = expiresAt.getTime() - Date.now();
-      if (remaining <= 0) {
-        this.close(CLOSE.unauthorized, 'token expired');
-        return;
-      }
-      this.expiryTimer = setTimeout(() => this.close(CLOSE.unauthorized, 'token expired'), Math.min(remaining, MAX_TIMER_MS));
+    const remaining = expiresAt ? expiresAt.getTime() - (this.deps.now ?? Date.now)() : undefined;
+    if (remaining !== undefined && remaining <= 0) {
+      this.close(CLOSE.unauthorized, 'token expired');
+      return;
     }
     this.caller = caller;
     const unlisten = await this.deps.service.listen(caller.id, (event) => this.relay(event));
@@ -195,6 +194,8 @@ export class RealtimeConnection {
     this.unlisten = unlisten;
     // Cookie and handshake-header callers are ready at once; the answer tells them who they are all the same.
     this.sendFrame({ type: 'auth.ok', user_id: caller.id, ...(viaMessage ? {} : { method }) });
+    // Armed once the client has heard it is in, so `auth.ok` always precedes the expiry close.
+    if (remaining !== undefined) this.expiryTimer = setTimeout(() => this.close(CLOSE.unauthorized, 'token expired'), Math.min(remaining, MAX_TIMER_MS));
   }
 
   private relay(event: RealtimeEvent): void {

@@ -21,6 +21,8 @@ export interface RealtimeRoutesOptions {
   limits: RealtimeConfig;
   /** Origins whose pages may open a cookie-authenticated socket: CORS_ORIGINS and PUBLIC_URL's. */
   allowedOrigins: readonly string[];
+  /** The time in ms; tests pass their own clock (see ConnectionDeps.now). */
+  now?: () => number;
 }
 
 const WS_DESCRIPTION = `WebSocket (upgrade with GET). Authenticate with the access cookie (browsers: the handshake's
@@ -64,7 +66,7 @@ export async function realtimeRoutes(app: App, options: RealtimeRoutesOptions): 
       schema: { tags: ['realtime'], summary: 'Live job and file events over a WebSocket.', description: WS_DESCRIPTION },
     },
     (socket, request) => {
-      const connection = new RealtimeConnection(socket, { service, authenticator: options.authenticator, limits, log: request.log }, (closed) =>
+      const connection = new RealtimeConnection(socket, { service, authenticator: options.authenticator, limits, log: request.log, ...(options.now ? { now: options.now } : {}) }, (closed) =>
         connections.delete(closed),
       );
       connections.add(connection);
