@@ -21,7 +21,9 @@ import {
 } from './composition/infrastructure.ts';
 import { QUEUE_NAMES } from './composition/job-types.ts';
 import type { Config } from './config/config.ts';
-import { FileService } from './files/file.service.ts';
+import { AdminJobsService } from './admin/admin-jobs.service.ts';
+import { adminJobsRoutes } from './admin/admin-jobs.routes.ts';
+import { FileService, type FileStatusListener } from './files/file.service.ts';
 import { filesRoutes } from './files/files.routes.ts';
 import { processFileJob } from './files/file-processing.job.ts';
 import { fileEventData } from './files/file-lookup.ts';
@@ -30,6 +32,7 @@ import { RecordService } from './records/record.service.ts';
 import { recordsRoutes } from './records/records.routes.ts';
 import { healthRoutes } from './health/health.routes.ts';
 import type { App } from './http/app-types.ts';
+import { ConsoleSite } from './http/console-site.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { API_PREFIX, registerOpenApi } from './http/openapi.ts';
 import { problemRoutes } from './http/problem.routes.ts';
@@ -39,7 +42,14 @@ import { loggerOptions } from './logging/logger.ts';
 import { UserService } from './users/user.service.ts';
 import { usersRoutes } from './users/users.routes.ts';
 import { VERSION } from './version.ts';
+import { activeJobFor } from './jobs/active-job.ts';
 import { JobService } from './jobs/job.service.ts';
+import type { IntakeMetrics } from './metrics/metrics.ts';
+import { metricsRoutes, registerHttpMetrics } from './metrics/http-metrics.ts';
+import { FirstAdminService } from './users/first-admin.service.ts';
+import { announceSetupLink } from './users/setup-announcement.ts';
+import { setupRoutes } from './users/setup.routes.ts';
+import { SetupToken } from './users/setup-token.ts';
 import { jobsRoutes } from './jobs/jobs.routes.ts';
 import { NotificationService } from './notifications/notification.service.ts';
 import { notificationsRoutes } from './notifications/notifications.routes.ts';
@@ -103,7 +113,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       );
     });
 
-    registerErrorHandling(app);
+    const { metrics } = infrastructure;
+    const consoleSite = new ConsoleSite(config.console.dir, config.publicUrl);
+    registerErrorHandling(app, { notFoundFallback: consoleSite.fallback });
+    registerHttpMetrics(app, metrics);
     await registerSecurity(app, config);
     await registerOpenApi(app, config, VERSION);
 
@@ -111,7 +124,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await app.register(cookie);
     await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
 
-    const services = buildServices(config, infrastructure, adapters, app.log, overrides.clock ?? Date.now);
+    const setup = SetupToken.generate();
+    const services = buildServices(config, infrastructure, adapters, app.log, overrides.clock ?? Date.now, setup.token);
+    announceSetupLink(app, services.firstAdmin, `${config.publicUrl}/setup#token=${setup.plaintext}`);
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator);
 
@@ -119,9 +134,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     scheduleDeliveryLogSweep(app, services.webhooks, config.webhooks.logRetentionMs);
 
     await app.register(healthRoutes, { checks: infrastructure.readiness() });
+    await app.register(metricsRoutes, { metrics, token: config.metrics.token });
     await app.register(problemRoutes);
     await app.register(jwksRoutes, { keys: adapters.signingKeys });
-    await app.register(apiRoutes(config, services), { prefix: API_PREFIX });
+    await app.register(apiRoutes(config, services, metrics), { prefix: API_PREFIX });
+    await app.register(consoleSite.routes);
     // A driver whose signed links point back at this service (the local one) serves them here.
     const blobRoutes = adapters.blobStore.httpRoutes;
     if (blobRoutes) await app.register(blobRoutes, { prefix: API_PREFIX });
@@ -167,7 +184,15 @@ function scheduleDeliveryLogSweep(app: App, webhooks: WebhookService, retentionM
 
 type Services = ReturnType<typeof buildServices>;
 
-function buildServices(config: Config, infrastructure: Infrastructure, adapters: ApiInfrastructure, log: App['log'], clock: () => number) {
+function buildServices(
+  config: Config,
+  infrastructure: Infrastructure,
+  adapters: ApiInfrastructure,
+  log: App['log'],
+  clock: () => number,
+  setupToken: SetupToken,
+) {
+  const { metrics } = infrastructure;
   const db = infrastructure.database.db;
   const { jobQueue, eventBus } = infrastructure;
   const users = new UserService(db);
@@ -202,13 +227,15 @@ function buildServices(config: Config, infrastructure: Infrastructure, adapters:
         );
         return job.id;
       },
+      active: (fileId, tx) => activeJobFor(tx, processFileJob.name, fileId),
     },
     {
       async uploaded(tx, file) {
         await webhookPublisher.publish(tx, file.ownerId, 'file.uploaded', { file: fileEventData(file) });
       },
     },
-    fileStatusPublisher(eventBus, log),
+    uploadCounting(metrics, fileStatusPublisher(eventBus, log)),
+    { limiter: adapters.rateLimiter, ...config.files.processRateLimit },
   );
   const records = new RecordService(db);
   const jobs = new JobService(db, jobQueue, QUEUE_NAMES);
@@ -221,13 +248,27 @@ function buildServices(config: Config, infrastructure: Infrastructure, adapters:
   );
   const notifications = new NotificationService(db, config.email.smtpUrl !== undefined);
   const realtime = new RealtimeService(eventBus, jobs, files);
-  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime, clock };
+  const adminJobs = new AdminJobsService(db, jobQueue, QUEUE_NAMES);
+  const firstAdmin = new FirstAdminService(db, new PasswordHasher(), setupToken, config.http.trustProxy);
+  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime, adminJobs, firstAdmin, clock };
 }
 
-function apiRoutes(config: Config, services: Services) {
+function uploadCounting(metrics: IntakeMetrics, next: FileStatusListener): FileStatusListener {
+  return (file) => {
+    if (file.status === 'uploaded') {
+      metrics.uploadFiles.inc();
+      metrics.uploadBytes.inc(file.sizeBytes);
+    }
+    next(file);
+  };
+}
+
+function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
   return async function api(app: App): Promise<void> {
     await app.register(authRoutes, { auth: services.auth, config: config.auth });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
+    await app.register(setupRoutes, { firstAdmin: services.firstAdmin });
+    await app.register(adminJobsRoutes, { service: services.adminJobs });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
     await app.register(webhooksRoutes, { webhooks: services.webhooks });
     await app.register(notificationsRoutes, { notifications: services.notifications });
@@ -237,6 +278,11 @@ function apiRoutes(config: Config, services: Services) {
       authenticator: services.authenticator,
       limits: config.realtime,
       now: services.clock,
+      observer: {
+        opened: () => metrics.webSocketConnections.inc(),
+        closed: () => metrics.webSocketConnections.dec(),
+        sent: () => metrics.webSocketMessagesSent.inc(),
+      },
       allowedOrigins: [...new Set([...config.http.corsOrigins.filter((origin) => origin !== '*'), new URL(config.publicUrl).origin])],
     });
     await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });

@@ -8,12 +8,17 @@ import { PasswordHasher } from './auth/password-hasher.ts';
 import { isAppError } from './errors/app-error.ts';
 import { ERRORS } from './errors/catalog.ts';
 import { createAdmin } from './auth/create-admin.ts';
+import { createFirstAdminThroughServer, loopbackBaseUrl } from './users/create-admin-through-server.ts';
+import { DirectoryInUseError } from './db/directory-lock.ts';
 import { UserService } from './users/user.service.ts';
 import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { VERSION } from './version.ts';
+import { startMetricsServer } from './metrics/metrics-server.ts';
+import { generateFleetKeys } from './config/fleet-keys.ts';
+import { assertFleetSharesState } from './config/fleet-sharing.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
 
@@ -23,6 +28,9 @@ Commands:
   serve      Start the HTTP API (default). In embedded mode it also runs the workers.
   migrate    Apply database migrations and exit.
   worker     Run background workers as their own process.
+  keys generate
+             Print the .env lines of the secrets every process of a fleet must share
+             (JWT_PRIVATE_KEY, STORAGE_SIGNING_SECRET, WEBHOOK_SECRET_KEY).
   create-admin --email <email> [--full-name <name>] [--reset-password]
              Create an administrator, or promote an existing account to administrator.
              The password is asked for (not echoed) on a terminal, or read from stdin:
@@ -60,8 +68,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  if (command === 'keys') return keysCommand(positionals[1]);
+
   loadDotEnv();
   const config = loadConfig();
+  // A fleet whose processes keep their own keys or blobs boots fine and then fails request by request.
+  if (command === 'serve' || command === 'worker') assertFleetSharesState(config);
 
   switch (command) {
     case 'serve':
@@ -93,7 +105,8 @@ async function serve(config: Config): Promise<number> {
 /**
  * The embedded mode: one process serves the API and runs the jobs, on one infrastructure (PGlite
  * allows one connection, so the main thread owns the database and the queue; handlers run in
- * worker threads, JOBS_WORKER_THREADS, and reach the database through the main thread).
+ * worker threads, JOBS_WORKER_THREADS, and reach the database through the main thread). One set
+ * of metrics for both, served at /metrics.
  */
 async function serveWithWorkers(config: Config): Promise<number> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
@@ -143,18 +156,23 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
   // Heard from the start: a signal arriving while the worker starts stops it once started.
   const signals = new ShutdownSignals();
   let runtime: Awaited<ReturnType<typeof buildWorker>>;
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   try {
     runtime = await buildWorker(config, {}, { queues });
+    const { workerPort, workerHost, token } = config.metrics;
+    if (workerPort !== undefined) metricsServer = await startMetricsServer({ metrics: runtime.metrics, host: workerHost, port: workerPort, token });
   } catch (error) {
     signals.dispose();
     throw error;
   }
   const { log } = runtime;
+  if (metricsServer) log.info({ address: `${metricsServer.address}/metrics` }, 'serving worker metrics');
   return signals.handle({
     async graceful(signal) {
       log.info({ signal, grace_ms: config.jobs.shutdownGraceMs }, 'worker shutting down: finishing running jobs');
       try {
         await runtime.close();
+        await metricsServer?.close();
         log.info('worker stopped cleanly');
         return 0;
       } catch (error) {
@@ -167,6 +185,17 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
       return 130;
     },
   });
+}
+
+/** `intake keys generate`: needs no configuration, so it runs before any is read. */
+function keysCommand(action: string | undefined): number {
+  if (action !== 'generate') {
+    console.error('intake keys: the only action is `intake keys generate`.');
+    return 2;
+  }
+  console.log('# Secrets every Intake process of this deployment must share (intake keys generate).');
+  for (const line of generateFleetKeys()) console.log(line);
+  return 0;
 }
 
 async function migrate(config: Config): Promise<number> {
@@ -188,7 +217,13 @@ async function createAdminCommand(
     console.error('intake create-admin: --email <address> is required.');
     return 2;
   }
-  const database = await openConfiguredDatabase(config);
+  let database: Awaited<ReturnType<typeof openConfiguredDatabase>>;
+  try {
+    database = await openConfiguredDatabase(config);
+  } catch (error) {
+    if (error instanceof DirectoryInUseError) return createAdminWhileServing(config, options, error.holderPid);
+    throw error;
+  }
   try {
     await database.migrate();
     const users = new UserService(database.db);
@@ -212,6 +247,48 @@ async function createAdminCommand(
     throw error;
   } finally {
     await database.close();
+  }
+}
+
+/**
+ * The embedded database belongs to a running `intake serve`: the first administrator is
+ * created through that server (loopback is trusted there); anything else says what to do.
+ */
+async function createAdminWhileServing(
+  config: Config,
+  options: { email: string | undefined; fullName: string | undefined; resetPassword: boolean },
+  serverPid: number,
+): Promise<number> {
+  const busy = `the embedded database in ${config.dataDir} is held by a running Intake server (process ${serverPid})`;
+  const stopAndRetry = 'or stop the server (Ctrl-C) and run this command again';
+  const baseUrl = loopbackBaseUrl(config.host, config.port);
+  if (options.resetPassword || !baseUrl || !options.email) {
+    console.error(`intake create-admin: ${busy}; ${stopAndRetry}.`);
+    return 1;
+  }
+  const outcome = await createFirstAdminThroughServer(baseUrl, { email: options.email, password: readPassword, fullName: options.fullName });
+  switch (outcome.kind) {
+    case 'done':
+      console.log(`${outcome.created ? 'Created administrator' : 'Promoted to administrator:'} ${outcome.email} (${outcome.id}), through the running server.`);
+      return 0;
+    case 'setup_complete':
+      console.error(
+        `intake create-admin: ${busy}, and an administrator already exists. Sign in to the console as an administrator to promote accounts, ${stopAndRetry}.`,
+      );
+      return 1;
+    case 'token_required':
+      console.error(
+        `intake create-admin: ${busy}, which wants the setup token for this. Open the setup link it printed in its log at start ("No administrator exists yet…"), ${stopAndRetry}.`,
+      );
+      return 1;
+    case 'unreachable':
+      console.error(
+        `intake create-admin: ${busy}, but it does not answer at ${outcome.url}. Open the setup link it printed in its log at start, ${stopAndRetry}.`,
+      );
+      return 1;
+    case 'refused':
+      console.error(`intake create-admin: ${outcome.detail}`);
+      return 2;
   }
 }
 

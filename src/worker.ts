@@ -8,6 +8,7 @@ import type { JobLogger, JobOutcomeListener, RunningWorkers } from './jobs/job-q
 import type { JobRegistry } from './jobs/job-registry.ts';
 import { createThreadExecutor } from './jobs/thread-executor.ts';
 import { loggerOptions } from './logging/logger.ts';
+import type { IntakeMetrics } from './metrics/metrics.ts';
 
 /** What a worker runs on. A test (or `intake serve`, sharing its own) passes some; the rest come from config. */
 export type WorkerOverrides = InfrastructureOverrides & {
@@ -31,6 +32,7 @@ export interface WorkerRunOptions {
 export interface WorkerRuntime {
   readonly workers: RunningWorkers;
   readonly log: JobLogger;
+  readonly metrics: IntakeMetrics;
   /** Finishes or hands back running jobs (after `graceMs`, default JOBS_SHUTDOWN_GRACE_MS), then closes what it built. */
   close(graceMs?: number): Promise<void>;
 }
@@ -78,6 +80,7 @@ export async function buildWorker(config: Config, overrides: WorkerOverrides = {
     return {
       workers,
       log,
+      metrics: infrastructure.metrics,
       close(graceMs = config.jobs.shutdownGraceMs) {
         closing ??= (async () => {
           await workers.close(graceMs);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isUuid } from '../db/uuid.ts';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { ERRORS } from '../errors/catalog.ts';
 import { JWT_ALGORITHM, type SigningKeys } from './signing-keys.ts';
@@ -25,7 +26,6 @@ export interface IssuedToken {
   expiresAt: Date;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Signs and verifies the service's JWTs. Knows nothing of HTTP or the database. */
 export class JwtTokens {
@@ -67,11 +67,11 @@ export class JwtTokens {
     }
     if (
       typeof sub !== 'string' ||
-      !UUID.test(sub) ||
+      !isUuid(sub) ||
       typeof jti !== 'string' ||
-      !UUID.test(jti) ||
+      !isUuid(jti) ||
       typeof sid !== 'string' ||
-      !UUID.test(sid) ||
+      !isUuid(sid) ||
       typeof iat !== 'number' ||
       typeof exp !== 'number'
     ) {

@@ -9,13 +9,18 @@ import { createEventBus } from '../events/create-event-bus.ts';
 import { jobEventPublisher } from '../events/job-event-relay.ts';
 import { fileStatusFromJob } from '../files/file-status-events.ts';
 import type { ReadinessCheck } from '../http/readiness-check.ts';
-import type { JobLogger, JobQueue } from '../jobs/job-queue.ts';
+import type { JobEventSink, JobLogger, JobQueue } from '../jobs/job-queue.ts';
 import { createJobQueue } from '../jobs/job-queue-factory.ts';
+import { registerDatabaseGauges } from '../metrics/database-gauges.ts';
+import { allOf, jobMetricsSink } from '../metrics/job-metrics.ts';
+import { IntakeMetrics } from '../metrics/metrics.ts';
 import { DatabaseRateLimiter } from '../rate-limit/database-rate-limiter.ts';
 import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
 import { RedisRateLimiter } from '../rate-limit/redis-rate-limiter.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { createBlobStore, openOnce } from '../storage/create-blob-store.ts';
+import { webhookDeliveryJob } from '../webhooks/webhook-delivery.job.ts';
+import { QUEUE_NAMES } from './job-types.ts';
 
 /**
  * The adapters the service runs on, built from Config by this one module for `intake serve`,
@@ -28,6 +33,8 @@ export interface Infrastructure {
   /** Realtime fan-out: Redis pub/sub when REDIS_URL is set, else in-process. */
   readonly eventBus: EventBus;
   readonly jobQueue: JobQueue;
+  /** This process's metrics (one set for the API and the workers of `intake serve`), served at /metrics. */
+  readonly metrics: IntakeMetrics;
   /** The blob store, opened on first use: a worker whose handlers run in threads never needs it here. */
   blobs(): Promise<BlobStore>;
   /** What only the API needs (signing keys, rate limits, revocations), built on first call. */
@@ -52,6 +59,7 @@ export interface ApiInfrastructure {
 }
 
 export type InfrastructureOverrides = Partial<{
+  metrics: IntakeMetrics;
   database: Database;
   eventBus: EventBus;
   jobQueue: JobQueue;
@@ -90,8 +98,14 @@ export async function buildInfrastructure(config: Config, log: JobLogger, overri
       // Before anyone claims a job or answers a request.
       if (config.database.migrateOnBoot) await database.migrate();
     }
+    let metrics = overrides.metrics;
+    if (!metrics) {
+      metrics = new IntakeMetrics();
+      registerDatabaseGauges(metrics, database, QUEUE_NAMES);
+    }
     const eventBus = overrides.eventBus ?? own('event bus', createEventBus(config, log));
-    const jobQueue = overrides.jobQueue ?? own('job queue', createJobQueue(config.jobs, database, log, jobEventPublisher(eventBus, log, [fileStatusFromJob])));
+    const onJobEvent = allOf(jobEventPublisher(eventBus, log, [fileStatusFromJob]), jobMetricsSinkFor(config, metrics));
+    const jobQueue = overrides.jobQueue ?? own('job queue', createJobQueue(config.jobs, database, log, onJobEvent));
     const db = database;
 
     let blobReadiness: ReadinessCheck | undefined;
@@ -138,6 +152,7 @@ export async function buildInfrastructure(config: Config, log: JobLogger, overri
       database,
       eventBus,
       jobQueue,
+      metrics,
       blobs,
       api,
       readiness() {
@@ -154,4 +169,9 @@ export async function buildInfrastructure(config: Config, log: JobLogger, overri
     await close();
     throw error;
   }
+}
+
+/** Job counters and webhook delivery outcomes, from the queue's job events. */
+export function jobMetricsSinkFor(config: Pick<Config, 'webhooks'>, metrics: IntakeMetrics): JobEventSink {
+  return jobMetricsSink(metrics, { webhookJobType: webhookDeliveryJob(config.webhooks).name });
 }

@@ -3,19 +3,18 @@
 // `createJobRegistry`), so it must only build values.
 import type { Config, EmailConfig, StorageConfig, WebhooksConfig } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
-import { registerFileJobs, insertPlan } from '../files/file-processing.job.ts';
+import { registerFileJobs } from '../files/file-processing.job.ts';
+import { insertPlan } from '../records/record-writer.ts';
 import { findFile } from '../files/file-lookup.ts';
 import { JobRegistry } from '../jobs/job-registry.ts';
 import { registerSystemJobs } from '../jobs/system-jobs.ts';
-import type { ThreadRegistrySource } from '../jobs/thread-executor.ts';
+import { siblingModule, type ThreadRegistrySource } from '../jobs/thread-executor.ts';
 import { registerEmailJobs, type FileEmailRecipient } from '../notifications/email.job.ts';
 import type { ProcessingLimits } from '../processing/processing-options.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { createBlobStore, openOnce } from '../storage/create-blob-store.ts';
 import { UserService } from '../users/user.service.ts';
 import { registerWebhookJobs } from '../webhooks/webhook-delivery.job.ts';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /** The queues the service's job types are routed to; each worker runs a pool per queue. */
 export const QUEUE_NAMES = ['files', 'notifications'] as const;
@@ -63,9 +62,8 @@ export function createJobRegistry(db: Db, settings: JobSettings, blobs?: () => P
 
 /** Where the worker threads find `createJobRegistry`, with the settings they get. */
 export function threadRegistrySource(settings: JobSettings): ThreadRegistrySource {
-  // This file's own extension: `.ts` from the sources, `.js` once compiled to dist/.
-  const module = new URL(`./job-types${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
-  return { module, exportName: 'createJobRegistry', settings };
+  // This very file: `.ts` from the sources, `.js` once compiled to dist/.
+  return { module: siblingModule('./job-types.ts', import.meta.url), exportName: 'createJobRegistry', settings };
 }
 
 /** The file e-mail's recipient, from the files and users features (their tables, their code). */

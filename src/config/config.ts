@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, EnvReader, type Env } from './config-spec.ts';
 import { SUPPORTED_MIME_TYPES, supportedContentType } from '../processing/content-types.ts';
 import type { ProcessingLimits } from '../processing/processing-options.ts';
@@ -46,6 +47,24 @@ export interface Config {
   readonly webhooks: WebhooksConfig;
   readonly email: EmailConfig;
   readonly realtime: RealtimeConfig;
+  readonly console: {
+    /** The built web console (`npm run build:console` writes it); served at `/`. */
+    readonly dir: string;
+  };
+  readonly metrics: MetricsConfig;
+  /**
+   * Every process of this deployment uses this same DATA_DIR (a single process, or a volume all
+   * of them mount), so keys and blobs generated there are shared: the fleet check lets them be.
+   */
+  readonly dataDirShared: boolean;
+}
+
+export interface MetricsConfig {
+  /** Set: `/metrics` answers only `Authorization: Bearer <token>`. */
+  readonly token: string | undefined;
+  /** `intake worker` serves `/metrics` and `/health` on this port; absent: no metrics server. */
+  readonly workerPort: number | undefined;
+  readonly workerHost: string;
 }
 
 export interface WebhooksConfig {
@@ -99,6 +118,8 @@ export interface FilesConfig {
   readonly directUploadSeconds: number;
   /** How often the API sweeps expired direct uploads and orphaned blobs; 0 turns it off. */
   readonly sweepIntervalSeconds: number;
+  /** Processing requests (`POST /files/{id}/process`) each user may make per window. */
+  readonly processRateLimit: { readonly limit: number; readonly windowSeconds: number };
 }
 
 export type StorageDriver = 'local' | 'azure' | 's3';
@@ -138,6 +159,9 @@ export interface StorageConfig {
 }
 
 const MIB = 1024 * 1024;
+
+/** `console/dist` of this package, wherever the process was started from. */
+const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../console/dist', import.meta.url));
 /** Placeholders people paste from examples; a link signed with one can be forged by anyone. */
 const PLACEHOLDER_SECRET = /change-?me|example|placeholder|replace|^(.)\1*$/i;
 
@@ -293,6 +317,7 @@ export function loadConfig(env: Env = process.env): Config {
       workerThreads: read.integer('JOBS_WORKER_THREADS', 1, { min: 0, max: 64 }),
     },
     processing: readProcessingLimits(read),
+    console: { dir: path.resolve(read.string('CONSOLE_DIR', DEFAULT_CONSOLE_DIR)) },
     webhooks: readWebhooksConfig(read, environment, dataDir),
     email: {
       smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:'])?.toString(),
@@ -307,8 +332,19 @@ export function loadConfig(env: Env = process.env): Config {
       maxBufferedBytes: read.integer('WS_MAX_BUFFERED_BYTES', 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
       maxSubscriptions: read.integer('WS_MAX_SUBSCRIPTIONS', 100, { min: 1, max: 100_000 }),
     },
+    metrics: readMetricsConfig(read, host),
+    dataDirShared: read.boolean('DATA_DIR_SHARED', false),
   };
   return deepFreeze(config);
+}
+
+function readMetricsConfig(read: EnvReader, host: string): MetricsConfig {
+  const token = read.optionalString('METRICS_TOKEN');
+  if (token !== undefined && token.length < 16) {
+    throw new ConfigError('METRICS_TOKEN', 'at least 16 characters (e.g. `openssl rand -base64 24`)', '***');
+  }
+  const port = read.raw('METRICS_PORT') === undefined ? undefined : read.integer('METRICS_PORT', 0, { min: 0, max: 65535 });
+  return { token, workerPort: port, workerHost: read.string('METRICS_HOST', host) };
 }
 
 function readWebhooksConfig(read: EnvReader, environment: Environment, dataDir: string): WebhooksConfig {
@@ -361,6 +397,10 @@ function readFilesConfig(read: EnvReader): FilesConfig {
     maxLinkSeconds: read.integer('SIGNED_LINK_MAX_SECONDS', 7 * 24 * 3600, { min: 1, max: 7 * 24 * 3600 }),
     directUploadSeconds: read.integer('DIRECT_UPLOAD_EXPIRY_SECONDS', 3600, { min: 60, max: 7 * 24 * 3600 }),
     sweepIntervalSeconds: read.integer('FILE_SWEEP_INTERVAL_SECONDS', 3600, { min: 0, max: 7 * 24 * 3600 }),
+    processRateLimit: {
+      limit: read.integer('PROCESS_RATE_LIMIT_PER_USER', 60, { min: 1, max: 1_000_000 }),
+      windowSeconds: read.integer('PROCESS_RATE_LIMIT_WINDOW_SECONDS', 3600, { min: 1, max: 86_400 }),
+    },
   };
 }
 

@@ -49,6 +49,8 @@ export interface Database {
    * that stops listening. PostgreSQL: one dedicated connection outside the pool.
    */
   listen(channel: string, onNotification: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Connections of the pool (PostgreSQL): open, idle, and callers waiting for one. PGlite has no pool. */
+  poolUsage?(): { total: number; idle: number; waiting: number; max: number };
   close(): Promise<void>;
 }
 
@@ -137,6 +139,9 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     },
     async ping() {
       await pool.query('select 1');
+    },
+    poolUsage() {
+      return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize };
     },
     async query(text, params, rowMode) {
       const result = await pool.query({ text, values: params, ...(rowMode === 'array' ? { rowMode: 'array' as const } : {}) });

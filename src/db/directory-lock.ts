@@ -5,6 +5,22 @@ export interface DirectoryLock {
   release(): void;
 }
 
+/** Another live process holds the lock (for PGlite: a running `intake serve`). */
+export class DirectoryInUseError extends Error {
+  constructor(
+    readonly directory: string,
+    readonly holderPid: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${directory} is in use by process ${holderPid}; the embedded database allows one process at a time ` +
+        '(stop it, or set DATABASE_URL to share a PostgreSQL server)',
+      options,
+    );
+    this.name = 'DirectoryInUseError';
+  }
+}
+
 /**
  * An exclusive lock file holding our pid. A lock whose process is gone (a crash, SIGKILL)
  * is taken over, so a crash never needs manual clean-up.
@@ -27,11 +43,7 @@ export function acquireDirectoryLock(directory: string, name: string): Directory
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number(fs.readFileSync(file, 'utf8').trim());
       if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-        throw new Error(
-          `${directory} is in use by process ${holder}; the embedded database allows one process at a time ` +
-            '(stop it, or set DATABASE_URL to share a PostgreSQL server)',
-          { cause: error },
-        );
+        throw new DirectoryInUseError(directory, holder, { cause: error });
       }
       fs.rmSync(file, { force: true });
     }

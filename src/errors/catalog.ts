@@ -55,6 +55,21 @@ export const ERRORS = {
       title: 'Conflict',
       detail: `The job has already finished (${status}); there is nothing to cancel.`,
     }),
+  jobNotFailed: (status: string) =>
+    new AppError({
+      code: 'job_not_failed',
+      status: 409,
+      title: 'Conflict',
+      detail: `Only a failed or timed-out job can be retried or discarded; this one is ${status}.`,
+    }),
+  jobStillFinishing: () =>
+    new AppError({
+      code: 'job_still_finishing',
+      status: 409,
+      title: 'Conflict',
+      detail: 'The queue is still recording the end of this job’s last attempt; try again in a moment.',
+      headers: { 'Retry-After': '1' },
+    }),
   rateLimited: (retryAfterSeconds: number) =>
     new AppError({
       code: 'rate_limited',
@@ -123,6 +138,21 @@ export const ERRORS = {
     }),
   emailTaken: () =>
     new AppError({ code: 'email_taken', status: 409, title: 'Conflict', detail: 'An account with this email already exists.' }),
+  setupComplete: () =>
+    new AppError({
+      code: 'setup_complete',
+      status: 409,
+      title: 'Conflict',
+      detail: 'An administrator already exists; sign in, or ask an administrator for access.',
+    }),
+  setupTokenRequired: (detail: string) => new AppError({ code: 'setup_token_required', status: 403, title: 'Forbidden', detail }),
+  setupTokenInvalid: () =>
+    new AppError({
+      code: 'setup_token_invalid',
+      status: 403,
+      title: 'Forbidden',
+      detail: 'The setup token is wrong or already used; use the link the server printed in its log at start.',
+    }),
   serviceUnavailable: (detail: string, retryAfterSeconds = 5) =>
     new AppError({
       code: 'service_unavailable',
@@ -220,6 +250,8 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   conflict: { status: 409, description: 'The request conflicts with the current state of the resource.' },
   job_not_found: { status: 404, description: 'The job does not exist, has expired, or belongs to someone else.' },
   job_already_finished: { status: 409, description: 'The job has already finished; it cannot be cancelled.' },
+  job_not_failed: { status: 409, description: 'Only a failed or timed-out job can be retried or discarded.' },
+  job_still_finishing: { status: 409, description: 'The queue is still recording the job’s last attempt; retry after `Retry-After` seconds.' },
   rate_limited: { status: 429, description: 'Too many requests; wait for `Retry-After` seconds.' },
   unauthenticated: { status: 401, description: 'No credentials were sent; see `WWW-Authenticate`.' },
   invalid_token: { status: 401, description: 'The token is malformed, badly signed, of the wrong type, or the API key is unknown.' },
@@ -234,6 +266,12 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   csrf_mismatch: { status: 403, description: 'The `X-CSRF-Token` header differs from the `csrf_token` cookie.' },
   registration_closed: { status: 403, description: 'Self-registration is turned off (`REGISTRATION_OPEN=false`).' },
   email_taken: { status: 409, description: 'An account with this email (compared case-insensitively) exists.' },
+  setup_complete: { status: 409, description: 'First-run setup is over: an administrator already exists.' },
+  setup_token_required: {
+    status: 403,
+    description: 'Creating the first administrator needs the setup token from the server log (the client is not on loopback, or `TRUST_PROXY` is on).',
+  },
+  setup_token_invalid: { status: 403, description: 'The setup token is wrong or was already used.' },
   service_unavailable: { status: 503, description: 'A dependency is down; retry after `Retry-After` seconds.' },
   file_too_large: { status: 413, description: 'A file exceeds its size limit; see `limit_bytes`.' },
   too_many_files: { status: 400, description: 'An upload request holds more files than allowed; see `limit`.' },

@@ -3,7 +3,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import { EVENT_VERSION } from '../events/realtime-events.ts';
 import type { JobLogger } from '../jobs/job-queue.ts';
 import { FILE_STATUSES, type FileStatus } from './file.schema.ts';
-import type { FileStatusListener } from './file.service.ts';
+import type { FileStatusListener } from './file-ports.ts';
 
 /** The file service's status listener, publishing `file.status` to realtime subscribers. */
 export function fileStatusPublisher(bus: EventBus, log: JobLogger): FileStatusListener {

@@ -25,6 +25,8 @@ export const files = pgTable(
     /** Direct uploads: after this moment an uncompleted upload is swept away. */
     uploadExpiresAt: timestamp('upload_expires_at', { withTimezone: true }),
     /** What processing learned (image size, PDF info, row counts). */
+    /** The complete processing run whose records readers are served; null until one succeeds. */
+    recordsRun: uuid('records_run'),
     metadata: jsonb('metadata').$type<Record<string, unknown>>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

@@ -3,7 +3,8 @@ import { Type, type Static } from 'typebox';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
-import { parseRange } from './byte-range.ts';
+import { sendBlob } from '../storage/blob-reply.ts';
+import { parseRangeHeader } from '../storage/blob-store.ts';
 import type { FileRow } from './file.schema.ts';
 import type { Caller, FileService, IncomingFile, StoredFile } from './file.service.ts';
 import { API_PREFIX } from '../http/openapi.ts';
@@ -228,25 +229,12 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
       // If-Range with a stale validator means "send it all".
       const ifRange = request.headers['if-range'];
       const rangeHeader = ifRange && ifRange !== etag ? undefined : request.headers.range;
-      const range = parseRange(rangeHeader, file.sizeBytes);
-      if (range.kind === 'unsatisfiable') {
-        reply.header('Content-Range', `bytes */${file.sizeBytes}`);
-        throw ERRORS.rangeNotSatisfiable(file.sizeBytes);
-      }
-      const { content } = await service.download(caller, file.id, range.kind === 'satisfiable' ? range.range : undefined);
+      const { content } = await service.download(caller, file.id, parseRangeHeader(rangeHeader));
       reply
         .header('Content-Type', file.contentType)
         .header('Content-Disposition', attachmentDisposition(file.filename))
         .header('X-Content-Type-Options', 'nosniff');
-      if (content.range) {
-        reply
-          .code(206)
-          .header('Content-Range', `bytes ${content.range.start}-${content.range.end}/${content.totalBytes}`)
-          .header('Content-Length', String(content.range.end - content.range.start + 1));
-      } else {
-        reply.header('Content-Length', String(content.totalBytes));
-      }
-      return reply.send(content.stream);
+      return sendBlob(reply, content);
     },
   );
 

@@ -97,7 +97,10 @@ function decodePointer(segment: string): string {
   return segment.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
-export function registerErrorHandling(app: App): void {
+/** Answers an unmatched request before it becomes a 404 problem (the console's pages); true when it did. */
+export type NotFoundFallback = (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>;
+
+export function registerErrorHandling(app: App, options: { notFoundFallback?: NotFoundFallback } = {}): void {
   const methods = new MethodIndex();
   app.addHook('onRoute', (route) => {
     const routeMethods = Array.isArray(route.method) ? route.method : [route.method];
@@ -114,7 +117,8 @@ export function registerErrorHandling(app: App): void {
     return sendProblem(reply, appError);
   });
 
-  app.setNotFoundHandler((request, reply) => {
+  app.setNotFoundHandler(async (request, reply) => {
+    if (options.notFoundFallback && (await options.notFoundFallback(request, reply))) return reply;
     const path = request.url.split('?')[0] ?? '/';
     const allowed = methods.allowedFor(path);
     if (allowed.length > 0 && !allowed.includes(request.method)) {

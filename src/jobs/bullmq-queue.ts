@@ -6,11 +6,24 @@ import type { Database } from '../db/database.ts';
 import { redactUrl } from '../config/config-spec.ts';
 import type { JobDefinition } from './job-definition.ts';
 import { inlineExecutor, type JobExecutor } from './job-executor.ts';
-import type { CancelOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerPoolOptions } from './job-queue.ts';
+import type {
+  CancelOutcome,
+  DiscardOutcome,
+  RetryOutcome,
+  EnqueuedJob,
+  EnqueueOptions,
+  JobLogger,
+  JobQueue,
+  QueueSettings,
+  RunningWorkers,
+  WorkerPoolOptions,
+} from './job-queue.ts';
 import { ActiveAttempts, AttemptControl, runAttempt } from './job-runner.ts';
 import { JobStore, type OutcomeHook } from './job-store.ts';
 import type { JobRow } from './jobs.schema.ts';
 import { cancelThroughStore, defaultWorkerId } from './embedded-queue.ts';
+import { bullAttemptStillActive, removeFinishedBullJob } from './bullmq-failed-jobs.ts';
+import { deleteFailedJob, FAILED_STATUSES, requeueFailedJob } from './failed-jobs.ts';
 
 export interface BullmqQueueOptions {
   redisUrl: string;
@@ -133,6 +146,38 @@ export function createBullmqQueue(
             });
         },
       );
+    },
+    // The row's conditional update picks one winner among concurrent calls; only the winner
+    // touches Redis, so a loser can never remove the job the winner has just dispatched.
+    async retry(jobId: string): Promise<RetryOutcome> {
+      const row = await store.get(jobId);
+      if (!row) return { outcome: 'not_found' };
+      if (!FAILED_STATUSES.includes(row.status)) return { outcome: 'not_failed', status: row.status };
+      if (await bullAttemptStillActive(queueFor(row.queue), row.id)) return { outcome: 'busy' };
+      const retried = await requeueFailedJob(database.db, jobId, false, settings.onJobEvent);
+      if (retried.outcome !== 'retried') return retried;
+      try {
+        await removeFinishedBullJob(queueFor(row.queue), row.id);
+        await dispatch([retried.job]);
+      } catch (error) {
+        // The relay hands the row to Redis later: the retry is recorded either way.
+        log.warn({ err: error, job_id: jobId }, 'could not hand a retried job to redis yet');
+      }
+      return retried;
+    },
+    async discard(jobId: string): Promise<DiscardOutcome> {
+      const row = await store.get(jobId);
+      if (!row) return { outcome: 'not_found' };
+      if (!FAILED_STATUSES.includes(row.status)) return { outcome: 'not_failed', status: row.status };
+      if (await bullAttemptStillActive(queueFor(row.queue), row.id)) return { outcome: 'busy' };
+      const discarded = await deleteFailedJob(database.db, jobId);
+      if (discarded.outcome === 'discarded') {
+        // Left behind, it would only expire with BullMQ's own retention.
+        await removeFinishedBullJob(queueFor(row.queue), row.id).catch((error: unknown) =>
+          log.warn({ err: error, job_id: jobId }, 'could not remove a discarded job from redis'),
+        );
+      }
+      return discarded;
     },
     async startWorkers(workerOptions: WorkerPoolOptions): Promise<RunningWorkers> {
       const jobState = (queue: string, jobId: string) => queueFor(queue).getJobState(jobId);

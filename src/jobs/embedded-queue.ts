@@ -7,6 +7,7 @@ import { inlineExecutor, type JobExecutor } from './job-executor.ts';
 import type { CancelOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerPoolOptions } from './job-queue.ts';
 import { ActiveAttempts, AttemptControl, runAttempt, Wakeup } from './job-runner.ts';
 import { JobStore, type OutcomeHook } from './job-store.ts';
+import { deleteFailedJob, requeueFailedJob } from './failed-jobs.ts';
 import type { JobRow } from './jobs.schema.ts';
 import { FINISHED_STATUSES } from './jobs.schema.ts';
 
@@ -46,6 +47,12 @@ export function createEmbeddedQueue(
         for (const pool of pools) pool.abortJob(id);
       });
     },
+    async retry(jobId: string) {
+      const retried = await requeueFailedJob(database.db, jobId, true, settings.onJobEvent);
+      if (retried.outcome === 'retried') for (const pool of pools) pool.notify(retried.job.queue);
+      return retried;
+    },
+    discard: (jobId: string) => deleteFailedJob(database.db, jobId),
     async startWorkers(options: WorkerPoolOptions): Promise<RunningWorkers> {
       // NOTIFY from the jobs trigger wakes idle workers in every process at once; polling stays the fallback.
       let unlisten: (() => Promise<void>) | undefined;

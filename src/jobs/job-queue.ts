@@ -47,6 +47,17 @@ export type CancelOutcome =
   | 'already_finished'
   | 'not_found';
 
+/** What an administrator's retry of a failed job did. */
+export type RetryOutcome =
+  | { outcome: 'retried'; job: JobRow }
+  /** The job exists but has not failed (queued, running, succeeded, cancelled). */
+  | { outcome: 'not_failed'; status: JobStatus }
+  /** BullMQ: Redis still holds the attempt that just failed; a moment later the retry works. */
+  | { outcome: 'busy' }
+  | { outcome: 'not_found' };
+
+export type DiscardOutcome = { outcome: 'discarded' } | { outcome: 'not_failed'; status: JobStatus } | { outcome: 'busy' } | { outcome: 'not_found' };
+
 /** How one process's pool of queue workers runs (`JobQueue.startWorkers`). */
 export interface WorkerPoolOptions {
   registry: JobRegistry;
@@ -80,6 +91,10 @@ export interface JobQueue {
     options?: EnqueueOptions,
   ): Promise<EnqueuedJob>;
   cancel(jobId: string): Promise<CancelOutcome>;
+  /** Runs a failed (or timed-out) job again with fresh attempts (admin dashboard). */
+  retry(jobId: string): Promise<RetryOutcome>;
+  /** Deletes a failed (or timed-out) job (admin dashboard). */
+  discard(jobId: string): Promise<DiscardOutcome>;
   startWorkers(options: WorkerPoolOptions): Promise<RunningWorkers>;
   /** Deletes finished jobs past retention (workers also run it periodically); returns how many. */
   sweep(): Promise<number>;
@@ -113,6 +128,8 @@ export interface QueueSettings {
 export interface JobEventSubject {
   id: string;
   type: string;
+  /** Absent when the emitter does not know it (a handler's event relayed from its thread). */
+  queue?: string;
   ownerId: string | null;
   fileId: string | null;
 }

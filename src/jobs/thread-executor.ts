@@ -1,5 +1,3 @@
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../db/database.ts';
 import { JobInterruptedError, type JobContext } from './job-definition.ts';
@@ -49,7 +47,7 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
   const threads: Thread[] = [];
   let nextCall = 0;
   let closed = false;
-  const bootstrap = threadBootstrap(siblingModule('worker-thread'));
+  const bootstrap = threadBootstrap(siblingModule('./worker-thread.ts', import.meta.url));
 
   function spawn(): Thread {
     const worker = new Worker(bootstrap, {
@@ -172,17 +170,15 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
 }
 
 /**
- * A module next to this one, with this file's own extension: `.ts` when run from the sources,
- * `.js` when run compiled from dist/.
+ * The URL of a module next to `base`, named by its source path. Compiled (dist/*.js) the
+ * module is the emitted `.js`; run from the sources through tsx it is the `.ts` itself.
  */
-function siblingModule(name: string): string {
-  return new URL(`./${name}${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
+export function siblingModule(sourcePath: string, base: string): string {
+  const extension = base.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(sourcePath.replace(/\.ts$/, extension), base).href;
 }
 
-/**
- * Compiled JavaScript loads as it is; TypeScript sources need tsx's loader registered in the
- * thread before the entry is imported.
- */
+/** From the sources the thread registers tsx's loader before importing the entry; compiled it imports it directly. */
 function threadBootstrap(entry: string): string {
   if (!entry.endsWith('.ts')) return `import(${JSON.stringify(entry)});`;
   const tsx = import.meta.resolve('tsx/esm/api');

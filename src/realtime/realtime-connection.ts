@@ -26,6 +26,8 @@ export interface ConnectionDeps {
   log: JobLogger;
   /** The time in ms (Date.now unless a test passes its own): decides how long a token has left. */
   now?: () => number;
+  /** Told of each frame handed to the socket (metrics). */
+  onSent?: () => void;
 }
 
 /** How the socket proved who it is at the handshake, if it did. */
@@ -225,6 +227,7 @@ export class RealtimeConnection {
     }
     // Text frames either way: a Buffer is the already-encoded JSON.
     this.socket.send(text, { binary: false });
+    this.deps.onSent?.();
   }
 
   /** Sends a ping, or ends a peer that never answered the last one. */

@@ -23,6 +23,14 @@ export interface RealtimeRoutesOptions {
   allowedOrigins: readonly string[];
   /** The time in ms; tests pass their own clock (see ConnectionDeps.now). */
   now?: () => number;
+  /** Told when sockets open and close and when frames are sent (metrics). */
+  observer?: RealtimeObserver;
+}
+
+export interface RealtimeObserver {
+  opened(): void;
+  closed(): void;
+  sent(): void;
 }
 
 const WS_DESCRIPTION = `WebSocket (upgrade with GET). Authenticate with the access cookie (browsers: the handshake's
@@ -66,10 +74,23 @@ export async function realtimeRoutes(app: App, options: RealtimeRoutesOptions): 
       schema: { tags: ['realtime'], summary: 'Live job and file events over a WebSocket.', description: WS_DESCRIPTION },
     },
     (socket, request) => {
-      const connection = new RealtimeConnection(socket, { service, authenticator: options.authenticator, limits, log: request.log, ...(options.now ? { now: options.now } : {}) }, (closed) =>
-        connections.delete(closed),
+      const { observer } = options;
+      const connection = new RealtimeConnection(
+        socket,
+        {
+          service,
+          authenticator: options.authenticator,
+          limits,
+          log: request.log,
+          ...(observer ? { onSent: observer.sent } : {}),
+          ...(options.now ? { now: options.now } : {}),
+        },
+        (closed) => {
+          if (connections.delete(closed)) observer?.closed();
+        },
       );
       connections.add(connection);
+      observer?.opened();
       connection.start(handshakeCredential(request, options.allowedOrigins));
     },
   );

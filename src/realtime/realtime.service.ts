@@ -5,8 +5,7 @@ import type { FileService } from '../files/file.service.ts';
 import type { JobService } from '../jobs/job.service.ts';
 import { storedJobError } from '../jobs/job-error.ts';
 import { FINISHED_STATUSES, type JobRow } from '../jobs/jobs.schema.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../db/uuid.ts';
 
 /** A channel a client may subscribe to: one job, one file, or everything of its own. */
 export type Channel = { kind: 'user' } | { kind: 'job'; id: string } | { kind: 'file'; id: string };
@@ -14,7 +13,7 @@ export type Channel = { kind: 'user' } | { kind: 'job'; id: string } | { kind: '
 export function parseChannel(text: string): Channel | undefined {
   if (text === 'user') return { kind: 'user' };
   const match = /^(job|file):(.+)$/.exec(text);
-  if (!match?.[2] || !UUID.test(match[2])) return undefined;
+  if (!match?.[2] || !isUuid(match[2])) return undefined;
   return { kind: match[1] as 'job' | 'file', id: match[2].toLowerCase() };
 }
 
@@ -76,7 +75,7 @@ export class RealtimeService {
   }
 
   async job(jobId: string, userId: string): Promise<JobRow> {
-    if (!UUID.test(jobId)) throw new SubjectNotFound();
+    if (!isUuid(jobId)) throw new SubjectNotFound();
     return this.jobs.getJob(jobId, userId).catch(notFoundAsSubject);
   }
 }

@@ -44,7 +44,8 @@ async function* csvLines(batches: RecordBatches, knownColumns: readonly string[]
     }
     let text = '';
     for (const record of batch) {
-      text += `${[record.row, ...columns.map((column) => record.data[column])].map(csvCell).join(',')}\r\n`;
+      // Own fields only: a row without `constructor` has no value there, not Object's.
+      text += `${[record.row, ...columns.map((column) => (Object.hasOwn(record.data, column) ? record.data[column] : undefined))].map(csvCell).join(',')}\r\n`;
     }
     yield text;
   }

@@ -2,8 +2,9 @@ import { integer, jsonb, pgTable, primaryKey, uuid } from 'drizzle-orm/pg-core';
 import { files } from '../files/file.schema.ts';
 
 /**
- * One parsed row of a tabular file. The key (file, row) makes a re-run or a retry idempotent:
- * the same bytes yield the same row numbers, and inserts skip rows already stored.
+ * One parsed row of a tabular file, from one processing run. The key (file, run, row) makes a
+ * retry of a run idempotent (the same bytes yield the same row numbers, and inserts skip rows
+ * already stored), and keeps a re-run's rows apart from the complete run readers are served.
  */
 export const records = pgTable(
   'records',
@@ -11,10 +12,12 @@ export const records = pgTable(
     fileId: uuid('file_id')
       .notNull()
       .references(() => files.id, { onDelete: 'cascade' }),
+    /** The processing run (its job id) that wrote the row; readers see only the file's `records_run`. */
+    run: uuid('run').notNull(),
     row: integer('row').notNull(),
     data: jsonb('data').$type<Record<string, unknown>>().notNull(),
   },
-  (table) => [primaryKey({ columns: [table.fileId, table.row] })],
+  (table) => [primaryKey({ columns: [table.fileId, table.run, table.row] })],
 );
 
 export type RecordRow = typeof records.$inferSelect;

@@ -28,11 +28,20 @@ interface Position {
 const FIELD_NAME = /^\P{Cc}{1,200}$/u;
 const MAX_FILTERS = 10;
 
+/**
+ * Which records a reader is served: the file's current complete run (`null` before any run has
+ * completed, which reads as no records).
+ */
+export interface RecordSource {
+  fileId: string;
+  run: string | null;
+}
+
 /** Reads a file's records page by page with opaque keyset cursors: constant cost per page. */
 export class RecordService {
   constructor(private readonly db: Db) {}
 
-  async page(fileId: string, query: RecordQuery): Promise<RecordPage> {
+  async page(source: RecordSource, query: RecordQuery): Promise<RecordPage> {
     const filterEntries = Object.entries(query.filters);
     if (filterEntries.length > MAX_FILTERS) throw ERRORS.badRequest(`At most ${MAX_FILTERS} filters are allowed.`);
     for (const [field] of filterEntries) {
@@ -44,7 +53,8 @@ export class RecordService {
     if (position && (position.sort !== query.sort || position.order !== query.order)) {
       throw ERRORS.badRequest('The cursor belongs to a different sort; start again without it.');
     }
-    const conditions: (SQL | undefined)[] = [eq(records.fileId, fileId)];
+    if (source.run === null) return { items: [], next_cursor: null };
+    const conditions: (SQL | undefined)[] = [eq(records.fileId, source.fileId), eq(records.run, source.run)];
     for (const [field, value] of filterEntries) conditions.push(sql`${records.data} ->> ${field} = ${value}`);
 
     let rows: { row: number; data: Record<string, unknown>; value?: string | null }[];
@@ -89,13 +99,14 @@ export class RecordService {
   }
 
   /** Every record in row order, fetched in bounded batches: memory stays flat for any file size. */
-  async *all(fileId: string, batchSize = 1_000): AsyncGenerator<{ row: number; data: Record<string, unknown> }[]> {
+  async *all(source: RecordSource, batchSize = 1_000): AsyncGenerator<{ row: number; data: Record<string, unknown> }[]> {
+    if (source.run === null) return;
     let after = 0;
     for (;;) {
       const batch = await this.db
         .select({ row: records.row, data: records.data })
         .from(records)
-        .where(and(eq(records.fileId, fileId), gt(records.row, after)))
+        .where(and(eq(records.fileId, source.fileId), eq(records.run, source.run), gt(records.row, after)))
         .orderBy(asc(records.row))
         .limit(batchSize);
       if (batch.length === 0) return;

@@ -69,7 +69,7 @@ export async function recordsRoutes(app: App, options: RecordsRoutesOptions): Pr
       const user = requireUser(request);
       const file = await files.get({ id: user.id, role: user.role }, request.params.id);
       const query = request.query;
-      return records.page(file.id, {
+      return records.page({ fileId: file.id, run: file.recordsRun }, {
         limit: query.limit,
         order: query.order,
         filters: filtersOf(request.url),
@@ -103,7 +103,7 @@ export async function recordsRoutes(app: App, options: RecordsRoutesOptions): Pr
           .header('Content-Type', CONTENT_TYPES[format])
           .header('Content-Disposition', `attachment; filename="${base.replace(/[^\x20-\x7e]|["\\]/g, '_')}.${format}"`)
           .header('Cache-Control', 'no-store');
-        return reply.send(exportRecords(records.all(file.id), format, columns));
+        return reply.send(exportRecords(records.all({ fileId: file.id, run: file.recordsRun }), format, columns));
       },
     );
   exportRoute('/files/:id/records.csv', 'csv');

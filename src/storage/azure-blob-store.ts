@@ -193,6 +193,20 @@ export class AzureBlobStore implements BlobStore {
     }
   }
 
+  async move(from: string, to: string): Promise<void> {
+    validateBlobKey(from);
+    validateBlobKey(to);
+    try {
+      // Within one account the service copies by itself, authorised by our own credential.
+      const copy = await this.blob(to).beginCopyFromURL(this.blob(from).url);
+      await copy.pollUntilDone();
+    } catch (error) {
+      if (statusOf(error) === 404) throw ERRORS.blobNotFound();
+      throw error;
+    }
+    await this.delete(from);
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.blob(key).deleteIfExists({ deleteSnapshots: 'include' });

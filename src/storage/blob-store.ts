@@ -33,7 +33,16 @@ export interface BlobStore {
   /** `null` when the blob does not exist. */
   head(key: string): Promise<BlobInfo | null>;
 
-  /** Idempotent: deleting a missing blob succeeds. */
+  /**
+   * Moves the blob `from` to `to` (replacing what is there), content type included; `from` is
+   * gone afterwards. Throws `blob_not_found` when `from` does not exist.
+   */
+  move(from: string, to: string): Promise<void>;
+
+  /**
+   * Idempotent: deleting a missing blob succeeds. The local driver also ends the write grant of
+   * `key`; Azure SAS and S3 presigned URLs cannot be revoked (see `createWriteUrl`).
+   */
   delete(key: string): Promise<void>;
 
   /** Every blob whose key starts with `prefix`, for sweeps of orphans; order is unspecified. */
@@ -42,7 +51,13 @@ export interface BlobStore {
   /** A URL that downloads the blob with no credentials until it expires. */
   createReadUrl(key: string, options: ReadUrlOptions): Promise<SignedUrl>;
 
-  /** A URL that accepts one `PUT` of the blob's bytes, with the headers the client must send. */
+  /**
+   * A URL that accepts a `PUT` of the blob's bytes, with the headers the client must send. The
+   * local driver's links are single use (one stored PUT; `delete(key)` ends them too). Azure SAS
+   * and S3 presigned URLs stay valid until they expire, whatever happens to the blob: grant them
+   * on a staging key that is moved away from before its bytes are checked, so that a later PUT
+   * cannot change what was checked.
+   */
   createWriteUrl(key: string, options: WriteUrlOptions): Promise<SignedWriteUrl>;
 
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -48,6 +48,8 @@ interface SidecarMetadata {
 // Keys never have a segment starting with ".", so these folders cannot collide with a blob.
 const TEMPORARY_DIR = '.tmp';
 const METADATA_DIR = '.meta';
+/** Open write grants, one file per key: a signed PUT link works only while its grant is here. */
+const GRANTS_DIR = '.grants';
 /** Older in-progress files were left by a crash; younger ones may belong to a live upload. */
 const STALE_TEMPORARY_MS = 24 * 3600 * 1000;
 
@@ -78,6 +80,7 @@ export class LocalBlobStore implements BlobStore {
     const store = new LocalBlobStore(options);
     await fs.mkdir(path.join(store.root, TEMPORARY_DIR), { recursive: true, mode: 0o700 });
     await fs.mkdir(path.join(store.root, METADATA_DIR), { recursive: true, mode: 0o700 });
+    await fs.mkdir(path.join(store.root, GRANTS_DIR), { recursive: true, mode: 0o700 });
     await store.removeStaleTemporaries();
     return store;
   }
@@ -159,9 +162,55 @@ export class LocalBlobStore implements BlobStore {
     };
   }
 
+  async move(from: string, to: string): Promise<void> {
+    const source = this.pathOf(from);
+    const target = this.pathOf(to);
+    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+    await fs.mkdir(path.dirname(this.metadataPathOf(to)), { recursive: true, mode: 0o700 });
+    try {
+      // The sidecar first: it is trusted only when it describes a file of the blob's size.
+      await fs.rename(this.metadataPathOf(from), this.metadataPathOf(to)).catch((error: unknown) => {
+        if (!isMissing(error)) throw error;
+      });
+      await fs.rename(source, target);
+    } catch (error) {
+      if (isMissing(error)) throw ERRORS.blobNotFound();
+      throw error;
+    }
+    await fsyncDirectory(path.dirname(target));
+  }
+
+  /** Also ends any write grant for `key`: a signed PUT link cannot bring a deleted blob back. */
   async delete(key: string): Promise<void> {
+    await fs.rm(this.grantPathOf(key), { force: true });
     await fs.rm(this.pathOf(key), { force: true });
     await fs.rm(this.metadataPathOf(key), { force: true });
+  }
+
+  /**
+   * The PUT of a signed write link: single use. The key's grant is claimed (renamed away, so two
+   * PUTs at once cannot both have it) before the bytes are stored, given back if storing fails,
+   * and gone once they are stored. After that, or after `delete`, the link answers 409 and the
+   * stored bytes stay as they are. The signature must have been verified by the caller.
+   */
+  async putGranted(key: string, body: Readable, options: PutBlobOptions = {}): Promise<PutBlobResult> {
+    const grant = this.grantPathOf(key);
+    const claimed = `${grant}.claimed-${randomUUID()}`;
+    try {
+      await fs.rename(grant, claimed);
+    } catch (error) {
+      if (isMissing(error)) throw ERRORS.conflict('This upload link has been used already, or its upload was completed or deleted.');
+      throw error;
+    }
+    let result: PutBlobResult;
+    try {
+      result = await this.put(key, body, options);
+    } catch (error) {
+      await fs.rename(claimed, grant).catch(() => undefined);
+      throw error;
+    }
+    await fs.rm(claimed, { force: true });
+    return result;
   }
 
   async *list(prefix: string): AsyncIterable<BlobListEntry> {
@@ -216,6 +265,7 @@ export class LocalBlobStore implements BlobStore {
     validateExpiry(options.expiresInSeconds);
     validateHeaderValue('Content-Type', options.contentType);
     const expiresAt = this.expiry(options.expiresInSeconds);
+    await fs.writeFile(this.grantPathOf(key), JSON.stringify({ key, expires_at: expiresAt.toISOString() }), { mode: 0o600, flush: true });
     const url = createSignedBlobUrl({
       baseUrl: this.options.publicBaseUrl,
       secret: this.options.signingSecret,
@@ -248,6 +298,11 @@ export class LocalBlobStore implements BlobStore {
   private pathOf(key: string): string {
     validateBlobKey(key);
     return path.join(this.root, ...key.split('/'));
+  }
+
+  private grantPathOf(key: string): string {
+    validateBlobKey(key);
+    return path.join(this.root, GRANTS_DIR, createHash('sha256').update(key).digest('hex'));
   }
 
   private metadataPathOf(key: string): string {

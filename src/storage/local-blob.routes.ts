@@ -1,13 +1,16 @@
+import type { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
-import { parseRangeHeader, validateBlobKey, type BlobStore } from './blob-store.ts';
+import { sendBlob } from './blob-reply.ts';
+import { parseRangeHeader, validateBlobKey, type BlobStore, type PutBlobOptions, type PutBlobResult } from './blob-store.ts';
 import type { SignedBlobGrant } from './signed-url.ts';
 
-/** What these routes need of the store: its reads and writes, and the check of a signed link. */
-export interface SignedLinkStore extends Pick<BlobStore, 'get' | 'put'> {
+/** What these routes need of the store: reads, single-use granted writes, and the check of a signed link. */
+export interface SignedLinkStore extends Pick<BlobStore, 'get'> {
   verifySignedRequest(method: string, key: string, query: Readonly<Record<string, string | string[] | undefined>>): SignedBlobGrant;
+  putGranted(key: string, body: Readable, options?: PutBlobOptions): Promise<PutBlobResult>;
 }
 
 export interface LocalBlobRoutesOptions {
@@ -18,7 +21,7 @@ type SignedQuery = Record<string, string | string[] | undefined>;
 
 /**
  * Serves the links the local driver signs: `GET /blobs/<key>` (with Range) and `PUT /blobs/<key>`
- * for direct uploads. The signature is the only credential, so these routes sit outside any
+ * for direct uploads (single use: see `LocalBlobStore.putGranted`). The signature is the only credential, so these routes sit outside any
  * authentication; register them under the same prefix as `STORAGE` links (`/api/v1`).
  */
 export async function localBlobRoutes(app: App, options: LocalBlobRoutesOptions): Promise<void> {
@@ -44,15 +47,7 @@ export async function localBlobRoutes(app: App, options: LocalBlobRoutesOptions)
       // The signature is the grant: a page on another site may embed or fetch the download.
       .header('Cross-Origin-Resource-Policy', 'cross-origin');
     if (grant.contentDisposition !== undefined) reply.header('Content-Disposition', grant.contentDisposition);
-    if (download.range) {
-      reply
-        .code(206)
-        .header('Content-Range', `bytes ${download.range.start}-${download.range.end}/${download.totalBytes}`)
-        .header('Content-Length', String(download.range.end - download.range.start + 1));
-    } else {
-      reply.header('Content-Length', String(download.totalBytes));
-    }
-    return reply.send(download.stream);
+    return sendBlob(reply, download);
   });
 
   app.put('/blobs/*', { schema: { hide: true }, bodyLimit: Number.MAX_SAFE_INTEGER }, async (request, reply) => {
@@ -70,7 +65,7 @@ export async function localBlobRoutes(app: App, options: LocalBlobRoutesOptions)
     const body = detachedBody(request.raw);
     let result;
     try {
-      result = await store.put(key, body, {
+      result = await store.putGranted(key, body, {
         ...(sentType === undefined ? {} : { contentType: sentType }),
         ...(grant.maxBytes === undefined ? {} : { maxBytes: grant.maxBytes }),
       });

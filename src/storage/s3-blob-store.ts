@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -161,6 +162,19 @@ export class S3BlobStore implements BlobStore {
       if (statusOf(error) === 404) return null;
       throw error;
     }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    validateBlobKey(from);
+    validateBlobKey(to);
+    try {
+      // Keys are URL-safe by construction (validateBlobKey); one CopyObject holds up to 5 GB.
+      await this.client.send(new CopyObjectCommand({ Bucket: this.options.bucket, Key: to, CopySource: `${this.options.bucket}/${from}` }));
+    } catch (error) {
+      if (statusOf(error) === 404 || (error as { name?: string }).name === 'NoSuchKey') throw ERRORS.blobNotFound();
+      throw error;
+    }
+    await this.delete(from);
   }
 
   async delete(key: string): Promise<void> {

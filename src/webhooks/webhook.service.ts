@@ -1,7 +1,7 @@
 import { and, count, desc, eq, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
-import { isUuid } from '../files/file.service.ts';
+import { isUuid } from '../db/uuid.ts';
 import { OutboundRequestError, type OutboundGuard } from '../net/safe-http.ts';
 import { newEvent, type WebhookEvent, type WebhookPublisher } from './webhook-events.ts';
 import { generateEndpointSecret, type SecretBox } from './webhook-signature.ts';

@@ -20,7 +20,8 @@ async function childEnvironment(extra: Record<string, string> = {}): Promise<Nod
     PATH: process.env.PATH,
     NODE_ENV: 'test',
     DATA_DIR: subject.dataDir,
-    ...(subject.url ? { DATABASE_URL: subject.url } : {}),
+    // The only process on its database: its DATA_DIR is the deployment's.
+    ...(subject.url ? { DATABASE_URL: subject.url, DATA_DIR_SHARED: 'true' } : {}),
     ...extra,
   };
 }

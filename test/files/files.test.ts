@@ -370,6 +370,46 @@ describe.each(drivers)('files on $name storage', (driver) => {
       expect(again.statusCode).toBe(409);
     });
 
+    async function startUpload(user: TestUser, content: string) {
+      const start = await subject.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        headers: user.bearer,
+        payload: { filename: 'granted.csv', content_type: 'text/csv', size_bytes: content.length, sha256: sha256(content) },
+      });
+      expect(start.statusCode).toBe(201);
+      return start.json() as { file_id: string; upload_url: string; method: string; headers: Record<string, string> };
+    }
+
+    it('ends the write grant when the upload is completed: a later PUT never changes the checked bytes', async () => {
+      const { file_id, upload_url, method, headers } = await startUpload(alice, CSV_SAMPLE);
+      expect((await fetch(upload_url, { method, headers, body: CSV_SAMPLE })).status).toBe(201);
+      const complete = await subject.app.inject({ method: 'POST', url: `/api/v1/files/${file_id}/complete`, headers: alice.bearer });
+      expect(complete.statusCode).toBe(200);
+
+      const forged = CSV_SAMPLE.replace('ada', 'eve');
+      const late = await fetch(upload_url, { method, headers, body: forged });
+      await late.arrayBuffer();
+      // Local links are single use; a cloud SAS cannot be revoked, but reaches only the staging key.
+      if (driver.name === 'local') expect([403, 409]).toContain(late.status);
+      const content = await subject.app.inject({ method: 'GET', url: `/api/v1/files/${file_id}/content`, headers: alice.bearer });
+      expect(content.body).toBe(CSV_SAMPLE);
+      expect(content.headers.etag).toBe(`"${sha256(CSV_SAMPLE)}"`);
+    });
+
+    it('ends the write grant when the pending upload is deleted: a PUT afterwards stores nothing', async () => {
+      const carol = await subject.createUser();
+      const { file_id, upload_url, method, headers } = await startUpload(carol, CSV_SAMPLE);
+      expect((await subject.app.inject({ method: 'DELETE', url: `/api/v1/files/${file_id}`, headers: carol.bearer })).statusCode).toBe(204);
+      const late = await fetch(upload_url, { method, headers, body: CSV_SAMPLE });
+      await late.arrayBuffer();
+      if (driver.name === 'local') {
+        expect([403, 409]).toContain(late.status);
+        expect(await storedBlobKeys(carol)).toEqual([]);
+      }
+      expect((await subject.app.inject({ method: 'GET', url: `/api/v1/files/${file_id}`, headers: carol.bearer })).statusCode).toBe(404);
+    });
+
     it('refuses to complete an upload whose bytes lie about their type, and removes them', async () => {
       const start = await subject.app.inject({
         method: 'POST',

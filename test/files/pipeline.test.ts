@@ -123,6 +123,55 @@ describe('processing pipeline', () => {
     expect(rows).toEqual([1, 3]);
   });
 
+  async function storedRows(fileId: string) {
+    return (await get(`/api/v1/files/${fileId}/records`)).json().items.map((item: { row: number }) => item.row);
+  }
+
+  it('keeps the other rows when a JSON or NDJSON value holds an unpaired surrogate (CSV uploads must be UTF-8 throughout)', async () => {
+    const cases = [
+      { filename: 'lone.json', contentType: 'application/json', content: '[{"a":"fine"},{"a":"bad\\ud800"},{"a":"fine too"}]' },
+      { filename: 'lone.ndjson', contentType: 'application/x-ndjson', content: '{"a":"fine"}\n{"a":["x",{"b":"\\udc00y"}]}\n{"a":"fine too"}\n' },
+    ];
+    for (const part of cases) {
+      const file = await upload(part);
+      const job = await finished(file.job_id);
+      expect(job, part.filename).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(job.result, part.filename).toMatchObject({ rows: 2, problem_count: 1, problems: [{ row: 2, message: expect.stringMatching(/surrogate/) }] });
+      expect(await storedRows(file.id), part.filename).toEqual([1, 3]);
+      expect((await get(`/api/v1/files/${file.id}`)).json()).toMatchObject({ status: 'processed' });
+    }
+  });
+
+  it('sanitises column names the database cannot hold (NUL, unpaired surrogates) instead of failing the file', async () => {
+    const json = await upload({ filename: 'keys.json', contentType: 'application/json', content: '[{"a\\u0000b":1,"c\\ud800":2},{"a\\u0000b":3}]' });
+    const job = await finished(json.job_id);
+    expect(job).toMatchObject({ status: 'succeeded', result: { rows: 2, problem_count: 0, columns: ['a\ufffdb', 'c\ufffd'] } });
+    expect((await get(`/api/v1/files/${json.id}/records`)).json().items).toEqual([
+      { row: 1, data: { 'a\ufffdb': 1, 'c\ufffd': 2 } },
+      { row: 2, data: { 'a\ufffdb': 3 } },
+    ]);
+    // A NUL in a CSV header past the 8 KiB the upload sniffs.
+    const header = `${'x'.repeat(9_000)},na\u0000me`;
+    const csv = await upload({ filename: 'header.csv', contentType: 'text/csv', content: `${header}\n1,Ada\n2,Grace\n` });
+    const csvJob = await finished(csv.job_id);
+    expect(csvJob).toMatchObject({ status: 'succeeded', result: { rows: 2 } });
+    expect(csvJob.result.columns[1]).toBe('na\ufffdme');
+    expect((await get(`/api/v1/files/${csv.id}`)).json()).toMatchObject({ status: 'processed', metadata: { rows: 2 } });
+    expect((await get(`/api/v1/files/${csv.id}/records`)).json().items[1].data['na\ufffdme']).toBe('Grace');
+  });
+
+  it('exports only own fields: rows without `__proto__` or `constructor` export empty cells', async () => {
+    const ndjson = '{"__proto__":"p","constructor":"c","name":"Ada"}\n{"name":"Grace"}\n';
+    const file = await upload({ filename: 'proto.ndjson', contentType: 'application/x-ndjson', content: ndjson });
+    expect((await finished(file.job_id)).status).toBe('succeeded');
+    const csv = (await get(`/api/v1/files/${file.id}/records.csv`)).body;
+    expect(csv).toBe('row,__proto__,constructor,name\r\n1,p,c,Ada\r\n2,,,Grace\r\n');
+    const lines = (await get(`/api/v1/files/${file.id}/records.ndjson`)).body.trim().split('\n');
+    expect(lines[1]).toBe('{"row":2,"name":"Grace"}');
+    const filtered = (await get(`/api/v1/files/${file.id}/records?filter[constructor]=c`)).json();
+    expect(filtered.items.map((item: { row: number }) => item.row)).toEqual([1]);
+  });
+
   it('reads the first sheet of an XLSX workbook', async () => {
     const workbook = new ExcelJS.Workbook();
     const sheet = workbook.addWorksheet('People');

@@ -222,6 +222,8 @@ export function workerEnvironmentFor(config: Config, extra: Record<string, strin
     REDIS_URL: config.redis.url ?? '',
     REDIS_KEY_PREFIX: config.redis.keyPrefix,
     JOBS_QUEUE_PREFIX: config.jobs.prefix,
+    // The child shares this test's DATA_DIR (keys, blobs), which the fleet check must accept.
+    DATA_DIR_SHARED: 'true',
     ...extra,
   };
 }

@@ -134,6 +134,23 @@ describe('LocalBlobStore', () => {
     expect(await local.store.head('u/big')).toBeNull();
   });
 
+  it('accepts one stored PUT per write link, and none once the blob is deleted', async () => {
+    const local = await openLocal({});
+    opened.push(local);
+    const link = await local.store.createWriteUrl('u/once', { expiresInSeconds: 60 });
+    expect((await fetch(link.url, { method: 'PUT', body: 'first' })).status).toBe(201);
+    const again = await fetch(link.url, { method: 'PUT', body: 'second' });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ code: 'conflict' });
+    const stored = await local.store.get('u/once');
+    expect(Buffer.concat(await stored.stream.toArray()).toString()).toBe('first');
+
+    const unused = await local.store.createWriteUrl('u/revoked', { expiresInSeconds: 60 });
+    await local.store.delete('u/revoked');
+    expect((await fetch(unused.url, { method: 'PUT', body: 'late' })).status).toBe(409);
+    expect(await local.store.head('u/revoked')).toBeNull();
+  });
+
   it('refuses a direct upload with another content type than the link was signed for', async () => {
     const local = await openLocal({});
     opened.push(local);

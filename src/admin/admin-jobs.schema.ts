@@ -1,0 +1,99 @@
+import { Type, type Static } from 'typebox';
+import { JobResponse, JobStatusSchema, toJobResponse } from '../jobs/job-responses.ts';
+import type { JobRow } from '../jobs/jobs.schema.ts';
+import type { JobsSummary } from './admin-jobs.service.ts';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const AdminJobListQuery = Type.Object({
+  queue: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Queue name, e.g. `files`.' })),
+  type: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Job type, e.g. `files.process`.' })),
+  status: Type.Optional(JobStatusSchema),
+  owner: Type.Optional(Type.String({ format: 'uuid', description: 'Only the jobs of this user id.' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created at or after this instant.' })),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+});
+
+export const AdminJobResponse = Type.Object(
+  {
+    ...JobResponse.properties,
+    queue: Type.String(),
+    owner_id: Nullable(Type.String({ format: 'uuid' })),
+    run_at: Type.String({ format: 'date-time', description: 'When the job may next run (a retry waits for its backoff).' }),
+    worker: Nullable(Type.String({ description: 'The worker running it now.' })),
+  },
+  { $id: 'AdminJobResponse' },
+);
+export type AdminJobResponse = Static<typeof AdminJobResponse>;
+
+export const AdminJobListResponse = Type.Object({
+  items: Type.Array(AdminJobResponse),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+});
+
+const StatusCounts = Type.Object({
+  queued: Type.Integer(),
+  running: Type.Integer(),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+  cancelled: Type.Integer(),
+  timed_out: Type.Integer(),
+});
+
+export const JobsSummaryResponse = Type.Object(
+  {
+    queues: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        counts: StatusCounts,
+        oldest_waiting_seconds: Nullable(Type.Integer({ description: 'Age of the longest-waiting due job; null when none waits.' })),
+        finished_recently: Type.Object(
+          { succeeded: Type.Integer(), failed: Type.Integer() },
+          { description: 'Jobs finished within `throughput_window_seconds` (failed includes timed out).' },
+        ),
+      }),
+    ),
+    throughput_window_seconds: Type.Integer(),
+    workers: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        running: Type.Integer(),
+        last_heartbeat_at: Nullable(Type.String({ format: 'date-time' })),
+      }),
+      { description: 'Workers running at least one job right now (idle workers are not listed).' },
+    ),
+    generated_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'JobsSummaryResponse' },
+);
+
+export function toAdminJobResponse(row: JobRow): AdminJobResponse {
+  return {
+    ...toJobResponse(row),
+    queue: row.queue,
+    owner_id: row.ownerId,
+    run_at: row.runAt.toISOString(),
+    worker: row.status === 'running' ? row.lockedBy : null,
+  };
+}
+
+export function toJobsSummaryResponse(summary: JobsSummary, now: Date): Static<typeof JobsSummaryResponse> {
+  return {
+    queues: summary.queues.map((queue) => ({
+      name: queue.name,
+      counts: queue.counts,
+      oldest_waiting_seconds: queue.oldestWaitingSeconds,
+      finished_recently: queue.finishedRecently,
+    })),
+    throughput_window_seconds: summary.throughputWindowSeconds,
+    workers: summary.workers.map((worker) => ({
+      id: worker.id,
+      running: worker.running,
+      last_heartbeat_at: worker.lastHeartbeatAt?.toISOString() ?? null,
+    })),
+    generated_at: now.toISOString(),
+  };
+}
