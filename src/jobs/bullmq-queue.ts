@@ -154,7 +154,7 @@ export function createBullmqQueue(
       if (!row) return { outcome: 'not_found' };
       if (!FAILED_STATUSES.includes(row.status)) return { outcome: 'not_failed', status: row.status };
       if (await bullAttemptStillActive(queueFor(row.queue), row.id)) return { outcome: 'busy' };
-      const retried = await requeueFailedJob(database.db, jobId, false, settings.onJobEvent);
+      const retried = await requeueFailedJob(database.db, jobId, false, log, settings.onJobEvent);
       if (retried.outcome !== 'retried') return retried;
       try {
         await removeFinishedBullJob(queueFor(row.queue), row.id);

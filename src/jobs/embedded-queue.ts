@@ -48,7 +48,7 @@ export function createEmbeddedQueue(
       });
     },
     async retry(jobId: string) {
-      const retried = await requeueFailedJob(database.db, jobId, true, settings.onJobEvent);
+      const retried = await requeueFailedJob(database.db, jobId, true, log, settings.onJobEvent);
       if (retried.outcome === 'retried') for (const pool of pools) pool.notify(retried.job.queue);
       return retried;
     },

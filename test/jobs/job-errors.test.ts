@@ -48,7 +48,7 @@ describe('job errors', () => {
   const logLines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
-    const sharedBus = process.env.REDIS_URL ? undefined : new MemoryEventBus();
+    const sharedBus = process.env.REDIS_URL ? undefined : new MemoryEventBus(silentLog);
     subject = await createTestApp({
       env: { JOBS_POLL_INTERVAL_MS: '50', JOBS_RELAY_INTERVAL_MS: '50', WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' },
       overrides: sharedBus ? { eventBus: sharedBus } : {},

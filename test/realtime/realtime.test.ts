@@ -30,7 +30,7 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
   let frozenAt: number | undefined;
 
   beforeAll(async () => {
-    sharedBus = process.env.REDIS_URL ? undefined : new MemoryEventBus();
+    sharedBus = process.env.REDIS_URL ? undefined : new MemoryEventBus(silentLog);
     subject = await createTestApp({
       env: {
         JOBS_POLL_INTERVAL_MS: '50',
