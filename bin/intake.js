@@ -25,7 +25,9 @@ if (state === 'fresh') {
   }
   if (register) {
     if (process.stderr.isTTY && state !== 'forced') {
-      console.error(`intake: dist/ is ${state === 'missing' ? 'missing' : 'older than src/'}: running the sources through tsx (\`npm run build\` compiles them).`);
+      console.error(
+        `intake: dist/ is ${state === 'missing' ? 'missing' : 'older than src/'}: running the sources through tsx (\`npm run build\` compiles them).`,
+      );
     }
     register();
     await import(pathToFileURL(SOURCE_ENTRY).href);

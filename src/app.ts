@@ -34,10 +34,12 @@ import { healthRoutes } from './health/health.routes.ts';
 import type { App } from './http/app-types.ts';
 import { ConsoleSite } from './http/console-site.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { frameworkErrorOptions } from './http/framework-errors.ts';
+import { registerStrictQuery } from './http/strict-query.ts';
 import { API_PREFIX, registerOpenApi } from './http/openapi.ts';
 import { problemRoutes } from './http/problem.routes.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
-import { registerSecurity } from './http/security.ts';
+import { browserOrigins, registerSecurity } from './http/security.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { UserService } from './users/user.service.ts';
 import { usersRoutes } from './users/users.routes.ts';
@@ -60,6 +62,10 @@ import { WebhookService } from './webhooks/webhook.service.ts';
 import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
 import { RealtimeService } from './realtime/realtime.service.ts';
 import { realtimeRoutes } from './realtime/realtime.routes.ts';
+import { StarvedQueueWatch } from './jobs/queue-health.ts';
+
+/** One warning per starved queue every five minutes, however long the outage. */
+const STARVED_QUEUE_QUIET_MS = 5 * 60_000;
 
 /**
  * What a caller of `buildApp` may pass instead of what the configuration says: single
@@ -89,6 +95,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true } },
+    ...frameworkErrorOptions(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const infrastructure = overrides.infrastructure ?? (await buildInfrastructure(config, app.log, overrides));
@@ -117,6 +124,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const consoleSite = new ConsoleSite(config.console.dir, config.publicUrl);
     registerErrorHandling(app, { notFoundFallback: consoleSite.fallback });
     registerHttpMetrics(app, metrics);
+    registerStrictQuery(app);
     await registerSecurity(app, config);
     await registerOpenApi(app, config, VERSION);
 
@@ -131,6 +139,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerAuthentication(app, services.authenticator);
 
     scheduleFileSweep(app, services.files, config.files.sweepIntervalSeconds);
+    scheduleStarvedQueueWatch(app, new StarvedQueueWatch(infrastructure.database.db, app.log, { leaseMs: config.jobs.leaseMs, quietMs: STARVED_QUEUE_QUIET_MS }), config.jobs.leaseMs);
     scheduleDeliveryLogSweep(app, services.webhooks, config.webhooks.logRetentionMs);
 
     await app.register(healthRoutes, { checks: infrastructure.readiness() });
@@ -163,6 +172,15 @@ function scheduleFileSweep(app: App, files: FileService, intervalSeconds: number
       (error: unknown) => app.log.warn({ err: error }, 'file sweep failed; it runs again at the next interval'),
     );
   }, intervalSeconds * 1000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+}
+
+/** Warns (rate-limited) when jobs wait and no worker of their queue is alive; checks once per lease. */
+function scheduleStarvedQueueWatch(app: App, watch: StarvedQueueWatch, intervalMs: number): void {
+  const timer = setInterval(() => {
+    watch.check().catch((error: unknown) => app.log.debug({ err: error }, 'starved-queue check failed; /ready reports the database'));
+  }, intervalMs);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
 }
@@ -265,7 +283,7 @@ function uploadCounting(metrics: IntakeMetrics, next: FileStatusListener): FileS
 
 function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
   return async function api(app: App): Promise<void> {
-    await app.register(authRoutes, { auth: services.auth, config: config.auth });
+    await app.register(authRoutes, { auth: services.auth, config: config.auth, allowedOrigins: browserOrigins(config) });
     await app.register(usersRoutes, { users: services.users, auth: services.auth });
     await app.register(setupRoutes, { firstAdmin: services.firstAdmin });
     await app.register(adminJobsRoutes, { service: services.adminJobs });
@@ -283,7 +301,7 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
         closed: () => metrics.webSocketConnections.dec(),
         sent: () => metrics.webSocketMessagesSent.inc(),
       },
-      allowedOrigins: [...new Set([...config.http.corsOrigins.filter((origin) => origin !== '*'), new URL(config.publicUrl).origin])],
+      allowedOrigins: browserOrigins(config),
     });
     await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });
     await app.register(recordsRoutes, { files: services.files, records: services.records });

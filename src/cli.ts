@@ -42,7 +42,7 @@ Options:
   --queues LIST    worker: serve only these queues (comma-separated, e.g. files), so that
                    heavy and light work can run on different machines.
 
-Configuration comes from environment variables and ./.env; see the README's table.
+Configuration comes from environment variables and ./.env; see docs/configuration.md.
 Without DATABASE_URL the data lives in an embedded PostgreSQL (PGlite) under DATA_DIR.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -112,6 +112,7 @@ async function serveWithWorkers(config: Config): Promise<number> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
   // Migrated here (MIGRATE_ON_BOOT) before the API answers or a worker claims.
   const infrastructure = await buildInfrastructure(config, log);
+  let runtime: Awaited<ReturnType<typeof buildWorker>> | undefined;
   let app: App;
   try {
     app = await buildApp(config, { infrastructure });
@@ -121,7 +122,6 @@ async function serveWithWorkers(config: Config): Promise<number> {
   }
   const api = app;
   // The API answers while the worker threads load the parsers; jobs wait in the queue meanwhile.
-  let runtime: Awaited<ReturnType<typeof buildWorker>> | undefined;
   let starting: Promise<void> = Promise.resolve();
   api.addHook('onClose', async () => {
     await starting;

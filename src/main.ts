@@ -11,5 +11,5 @@ const { values } = parseArgs({
   options: { version: { type: 'boolean', short: 'v' } },
 });
 
-if (values.version === true) console.log(VERSION);
+if (values.version === true) process.stdout.write(`${VERSION}\n`);
 else await import('./cli.ts');

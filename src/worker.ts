@@ -9,6 +9,7 @@ import type { JobRegistry } from './jobs/job-registry.ts';
 import { createThreadExecutor } from './jobs/thread-executor.ts';
 import { loggerOptions } from './logging/logger.ts';
 import type { IntakeMetrics } from './metrics/metrics.ts';
+import { announcePresence } from './jobs/worker-presence.ts';
 
 /** What a worker runs on. A test (or `intake serve`, sharing its own) passes some; the rest come from config. */
 export type WorkerOverrides = InfrastructureOverrides & {
@@ -66,6 +67,17 @@ export async function buildWorker(config: Config, overrides: WorkerOverrides = {
       onFinished,
       ...(options.queues?.length ? { queues: options.queues } : {}),
     });
+    infrastructure.nameWorker(workers.workerId);
+    const servedQueues = options.queues?.length ? options.queues : registry.queues();
+    // Seen by the API (metrics, the starved-queue warning) whether or not it is running anything.
+    const presence = await announcePresence(
+      infrastructure.database.db,
+      { workerId: workers.workerId, queues: servedQueues, heartbeatMs: config.jobs.heartbeatMs, leaseMs: config.jobs.leaseMs },
+      log,
+    ).catch(async (error: unknown) => {
+      await workers.close(0);
+      throw error;
+    });
     log.info(
       {
         worker_id: workers.workerId,
@@ -83,6 +95,7 @@ export async function buildWorker(config: Config, overrides: WorkerOverrides = {
       metrics: infrastructure.metrics,
       close(graceMs = config.jobs.shutdownGraceMs) {
         closing ??= (async () => {
+          await presence.leave().catch((error: unknown) => log.warn({ err: error }, 'could not remove the worker presence row; it expires after a lease'));
           await workers.close(graceMs);
           if (!overrides.executor) await executor.close();
           await closeInfrastructure();

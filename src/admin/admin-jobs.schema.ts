@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { Id, pageQueryFields, Text } from '../http/schema-types.ts';
 import { JobResponse, JobStatusSchema, toJobResponse } from '../jobs/job-responses.ts';
 import type { JobRow } from '../jobs/jobs.schema.ts';
 import type { JobsSummary } from './admin-jobs.service.ts';
@@ -6,13 +7,12 @@ import type { JobsSummary } from './admin-jobs.service.ts';
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const AdminJobListQuery = Type.Object({
-  queue: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Queue name, e.g. `files`.' })),
-  type: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Job type, e.g. `files.process`.' })),
+  queue: Type.Optional(Text({ minLength: 1, maxLength: 100, description: 'Queue name, e.g. `files`.' })),
+  type: Type.Optional(Text({ minLength: 1, maxLength: 100, description: 'Job type, e.g. `files.process`.' })),
   status: Type.Optional(JobStatusSchema),
-  owner: Type.Optional(Type.String({ format: 'uuid', description: 'Only the jobs of this user id.' })),
+  owner: Type.Optional(Id({ description: 'Only the jobs of this user id.' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created at or after this instant.' })),
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  ...pageQueryFields(),
 });
 
 export const AdminJobResponse = Type.Object(

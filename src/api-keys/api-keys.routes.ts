@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Id, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import type { ApiKeyRow } from './api-key.schema.ts';
@@ -41,7 +42,7 @@ export async function apiKeysRoutes(app: App, options: { apiKeys: ApiKeyService 
         summary: 'Creates an API key for machines. The key is in this answer only; send it as `Authorization: Bearer <key>`.',
         security: AUTH_SECURITY,
         body: Type.Object({
-          name: Type.String({ minLength: 1, maxLength: 100 }),
+          name: Text({ minLength: 1, maxLength: 100 }),
           expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
         }),
         response: { 201: CreatedApiKeyResponse },
@@ -64,8 +65,7 @@ export async function apiKeysRoutes(app: App, options: { apiKeys: ApiKeyService 
         summary: 'Lists your API keys (never the keys themselves).',
         security: AUTH_SECURITY,
         querystring: Type.Object({
-          limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-          offset: Type.Integer({ minimum: 0, default: 0 }),
+          ...pageQueryFields(),
         }),
         response: {
           200: Type.Object({ items: Type.Array(ApiKeyResponse), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
@@ -87,7 +87,7 @@ export async function apiKeysRoutes(app: App, options: { apiKeys: ApiKeyService 
         tags: ['api-keys'],
         summary: 'Deletes one of your API keys; it stops working at once.',
         security: AUTH_SECURITY,
-        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        params: Type.Object({ id: Id() }),
         response: { 204: Type.Null() },
       },
     },

@@ -1,8 +1,10 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { Text } from '../http/schema-types.ts';
 import type { AuthConfig } from '../config/config.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
+import { isCrossSiteRequest } from '../http/security.ts';
 import { Email, FullName, Password, toUserResponse, UserResponse } from '../users/user.contract.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { checkCsrf } from './authenticate.ts';
@@ -12,14 +14,16 @@ import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies } from './cookie
 export interface AuthRoutesOptions {
   auth: AuthService;
   config: AuthConfig;
+  /** Origins whose pages may sign in with cookies (login CSRF: see `refuseCrossSite`). */
+  allowedOrigins: readonly string[];
 }
 
 const RegisterBody = Type.Object({ email: Email, password: Password, full_name: Type.Optional(FullName) });
 
 // One schema for JSON ({email, password}) and HTML/OAuth2 forms (username, password).
 const CredentialsBody = Type.Object({
-  email: Type.Optional(Type.String({ maxLength: 254 })),
-  username: Type.Optional(Type.String({ maxLength: 254 })),
+  email: Type.Optional(Text({ maxLength: 254 })),
+  username: Type.Optional(Text({ maxLength: 254 })),
   password: Type.String({ minLength: 1, maxLength: 128 }),
   grant_type: Type.Optional(Type.Literal('password')),
 });
@@ -38,7 +42,7 @@ const TokenResponse = Type.Object({
   expires_in: Type.Integer(),
 });
 
-const RefreshBody = Type.Union([Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 4096 })) }), Type.Null()]);
+const RefreshBody = Type.Union([Type.Object({ refresh_token: Type.Optional(Text({ maxLength: 4096 })) }), Type.Null()]);
 
 const RefreshResponse = Type.Object({
   access_token: Type.Optional(Type.String()),
@@ -50,6 +54,12 @@ const RefreshResponse = Type.Object({
 
 export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<void> {
   const { auth, config } = options;
+
+  // Login CSRF: a page on another site could sign the browser into the attacker's account
+  // (and a refresh re-arms cookies), so the endpoints that set session cookies refuse it.
+  const refuseCrossSite = async (request: FastifyRequest) => {
+    if (isCrossSiteRequest(request.headers, options.allowedOrigins)) throw ERRORS.crossSiteRequest();
+  };
 
   const cookieSession = (reply: FastifyReply, session: IssuedSession) => {
     setSessionCookies(
@@ -88,6 +98,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
   app.post(
     '/auth/login',
     {
+      preHandler: refuseCrossSite,
       schema: {
         tags: ['auth'],
         summary: 'Signs in a browser: sets the access_token, refresh_token and csrf_token cookies.',
@@ -125,6 +136,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
   app.post(
     '/auth/refresh',
     {
+      preHandler: refuseCrossSite,
       schema: {
         tags: ['auth'],
         summary: 'Rotates the refresh token: from `{refresh_token}` in the body (bearer clients) or the cookie (browsers, with X-CSRF-Token).',

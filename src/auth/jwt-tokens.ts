@@ -26,6 +26,8 @@ export interface IssuedToken {
   expiresAt: Date;
 }
 
+/** Seconds a peer's clock may run ahead of ours; the same tolerance applies to `exp`. */
+const CLOCK_SKEW_SECONDS = 5;
 
 /** Signs and verifies the service's JWTs. Knows nothing of HTTP or the database. */
 export class JwtTokens {
@@ -54,7 +56,7 @@ export class JwtTokens {
         audience: TOKEN_AUDIENCE,
         requiredClaims: ['sub', 'exp', 'iat', 'jti', 'type', 'sid'],
         currentDate: new Date(this.now()),
-        clockTolerance: 5,
+        clockTolerance: CLOCK_SKEW_SECONDS,
       });
       payload = result.payload;
     } catch (error) {
@@ -77,6 +79,9 @@ export class JwtTokens {
     ) {
       throw ERRORS.invalidToken();
     }
+    // jose checks `iat` only against a maximum age: a token "issued" in the future would
+    // outlive its stated lifetime, so it is as invalid as a bad signature.
+    if (iat > this.now() / 1000 + CLOCK_SKEW_SECONDS) throw ERRORS.invalidToken('The token was issued in the future.');
     return { sub, jti, sid, type: expected, iat, exp };
   }
 

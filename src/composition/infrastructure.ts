@@ -10,6 +10,7 @@ import { jobEventPublisher } from '../events/job-event-relay.ts';
 import { fileStatusFromJob } from '../files/file-status-events.ts';
 import type { ReadinessCheck } from '../http/readiness-check.ts';
 import type { JobEventSink, JobLogger, JobQueue } from '../jobs/job-queue.ts';
+import { jobAttemptLog } from '../jobs/job-attempt-log.ts';
 import { createJobQueue } from '../jobs/job-queue-factory.ts';
 import { registerDatabaseGauges } from '../metrics/database-gauges.ts';
 import { allOf, jobMetricsSink } from '../metrics/job-metrics.ts';
@@ -35,6 +36,8 @@ export interface Infrastructure {
   readonly jobQueue: JobQueue;
   /** This process's metrics (one set for the API and the workers of `intake serve`), served at /metrics. */
   readonly metrics: IntakeMetrics;
+  /** Names the workers started on `jobQueue` in this process, for the job attempt log. */
+  nameWorker(workerId: string): void;
   /** The blob store, opened on first use: a worker whose handlers run in threads never needs it here. */
   blobs(): Promise<BlobStore>;
   /** What only the API needs (signing keys, rate limits, revocations), built on first call. */
@@ -101,10 +104,16 @@ export async function buildInfrastructure(config: Config, log: JobLogger, overri
     let metrics = overrides.metrics;
     if (!metrics) {
       metrics = new IntakeMetrics();
-      registerDatabaseGauges(metrics, database, QUEUE_NAMES);
+      registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
     }
     const eventBus = overrides.eventBus ?? own('event bus', createEventBus(config, log));
-    const onJobEvent = allOf(jobEventPublisher(eventBus, log, [fileStatusFromJob]), jobMetricsSinkFor(config, metrics));
+    // Known once this process's workers start; attempt log lines name it.
+    let workerId: string | undefined;
+    const onJobEvent = allOf(
+      jobEventPublisher(eventBus, log, [fileStatusFromJob]),
+      jobMetricsSinkFor(config, metrics),
+      jobAttemptLog(log, () => workerId),
+    );
     const jobQueue = overrides.jobQueue ?? own('job queue', createJobQueue(config.jobs, database, log, onJobEvent));
     const db = database;
 
@@ -153,6 +162,9 @@ export async function buildInfrastructure(config: Config, log: JobLogger, overri
       eventBus,
       jobQueue,
       metrics,
+      nameWorker(id) {
+        workerId = id;
+      },
       blobs,
       api,
       readiness() {

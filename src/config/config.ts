@@ -307,7 +307,9 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs,
       heartbeatMs,
       pollIntervalMs: read.integer('JOBS_POLL_INTERVAL_MS', 1_000, { min: 10, max: 60_000 }),
-      stalledCheckMs: read.integer('JOBS_STALLED_CHECK_MS', Math.max(100, Math.floor(leaseMs / 2)), { min: 10, max: 60 * 60_000 }),
+      // A dead worker's jobs are taken over within lease + this interval: the lease runs out at most
+      // a lease after its last heartbeat, and the next check after that requeues them.
+      stalledCheckMs: read.integer('JOBS_STALLED_CHECK_MS', heartbeatMs, { min: 10, max: 60 * 60_000 }),
       maxStalledCount: read.integer('JOBS_MAX_STALLED_COUNT', 2, { min: 0, max: 100 }),
       retentionMs: read.integer('JOBS_RETENTION_SECONDS', 24 * 60 * 60, { min: 0, max: 365 * 24 * 60 * 60 }) * 1000,
       sweepIntervalMs: read.integer('JOBS_SWEEP_INTERVAL_MS', 5 * 60_000, { min: 100, max: 24 * 60 * 60_000 }),

@@ -1,6 +1,8 @@
 import { jobs } from '../jobs/jobs.schema.ts';
+import { jobWorkers } from '../jobs/worker-presence.schema.ts';
 
 export * from '../jobs/jobs.schema.ts';
+export * from '../jobs/worker-presence.schema.ts';
 
 /**
  * The whole database schema, gathered from each domain's own `*.schema.ts` so that Drizzle
@@ -24,6 +26,6 @@ export * from '../records/record.schema.ts';
 export * from '../webhooks/webhook.schema.ts';
 export * from '../notifications/notification.schema.ts';
 
-export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files, records, jobs, webhookEndpoints, webhookDeliveries, webhookDeliveryAttempts, notificationPreferences };
+export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files, records, jobs, jobWorkers, webhookEndpoints, webhookDeliveries, webhookDeliveryAttempts, notificationPreferences };
 
 export type Schema = typeof schema;

@@ -46,6 +46,29 @@ export const ERRORS = {
   unsupportedMediaType: (detail: string) =>
     new AppError({ code: 'unsupported_media_type', status: 415, title: 'Unsupported Media Type', detail }),
   conflict: (detail: string) => new AppError({ code: 'conflict', status: 409, title: 'Conflict', detail }),
+  invalidPath: () =>
+    new AppError({ code: 'invalid_path', status: 400, title: 'Bad Request', detail: 'The request path is not valid percent-encoded UTF-8.' }),
+  pathTooLong: () =>
+    new AppError({ code: 'path_too_long', status: 414, title: 'URI Too Long', detail: 'A segment of the request path is longer than any id.' }),
+  headersTooLarge: () =>
+    new AppError({
+      code: 'headers_too_large',
+      status: 431,
+      title: 'Request Header Fields Too Large',
+      detail: 'The request headers exceed the size the server accepts.',
+    }),
+  requestTimeout: () =>
+    new AppError({ code: 'request_timeout', status: 408, title: 'Request Timeout', detail: 'The request was not received in time.' }),
+  malformedRequest: () =>
+    new AppError({ code: 'malformed_request', status: 400, title: 'Bad Request', detail: 'The request is not valid HTTP.' }),
+  unknownParameters: (...names: string[]) =>
+    new AppError({
+      code: 'validation_failed',
+      status: 422,
+      title: 'Unprocessable Content',
+      detail: `Unknown query parameter${names.length === 1 ? '' : 's'}: ${names.join(', ')}.`,
+      extensions: { errors: names.map((name) => ({ path: `querystring.${name}`, message: 'is not a parameter of this operation' })) },
+    }),
   // ── jobs ───────────────────────────────────────────────────────────────────────
   jobNotFound: () => new AppError({ code: 'job_not_found', status: 404, title: 'Not Found', detail: 'No job with this id.' }),
   jobAlreadyFinished: (status: string) =>
@@ -128,6 +151,13 @@ export const ERRORS = {
       status: 403,
       title: 'Forbidden',
       detail: 'The X-CSRF-Token header does not match the csrf_token cookie.',
+    }),
+  crossSiteRequest: () =>
+    new AppError({
+      code: 'cross_site_request',
+      status: 403,
+      title: 'Forbidden',
+      detail: 'Sign-in from another site is refused: the request must come from this service\'s own pages or an allowed origin.',
     }),
   registrationClosed: () =>
     new AppError({
@@ -247,6 +277,11 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   validation_failed: { status: 422, description: 'The body, query or path does not match the schema; see `errors`.' },
   payload_too_large: { status: 413, description: 'The body or an uploaded file exceeds its configured limit.' },
   unsupported_media_type: { status: 415, description: 'The content type is not accepted here.' },
+  invalid_path: { status: 400, description: 'The request path is not valid percent-encoded UTF-8.' },
+  path_too_long: { status: 414, description: 'A path segment is longer than any id the API uses.' },
+  headers_too_large: { status: 431, description: 'The request headers exceed the server\'s limit.' },
+  request_timeout: { status: 408, description: 'The client did not send the whole request in time.' },
+  malformed_request: { status: 400, description: 'The request is not valid HTTP (rejected before routing).' },
   conflict: { status: 409, description: 'The request conflicts with the current state of the resource.' },
   job_not_found: { status: 404, description: 'The job does not exist, has expired, or belongs to someone else.' },
   job_already_finished: { status: 409, description: 'The job has already finished; it cannot be cancelled.' },
@@ -264,6 +299,7 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   forbidden: { status: 403, description: 'Authenticated, but the role does not allow this action.' },
   csrf_missing: { status: 403, description: 'A cookie-authenticated change lacks the `X-CSRF-Token` header.' },
   csrf_mismatch: { status: 403, description: 'The `X-CSRF-Token` header differs from the `csrf_token` cookie.' },
+  cross_site_request: { status: 403, description: 'A request that sets session cookies came from another site (`Origin`, `Sec-Fetch-Site`).' },
   registration_closed: { status: 403, description: 'Self-registration is turned off (`REGISTRATION_OPEN=false`).' },
   email_taken: { status: 409, description: 'An account with this email (compared case-insensitively) exists.' },
   setup_complete: { status: 409, description: 'First-run setup is over: an administrator already exists.' },

@@ -18,8 +18,8 @@ import { insertPlan, RecordWriter, type InsertPlan, type RecordRun } from '../re
 import { storableText } from '../records/storable.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
-import { FileProgress } from './file-progress.ts';
 import { thumbnailKey } from './file-keys.ts';
+import { FileProgress } from './file-progress.ts';
 
 const ProcessFilePayload = Type.Object({ file_id: Type.String({ format: 'uuid' }) });
 

@@ -1,10 +1,11 @@
-import type { Multipart } from '@fastify/multipart';
 import { Type, type Static } from 'typebox';
+import { BoundedInteger, Id, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
 import { sendBlob } from '../storage/blob-reply.ts';
 import { parseRangeHeader } from '../storage/blob-store.ts';
+import { multipartFiles } from '../http/multipart-input.ts';
 import type { FileRow } from './file.schema.ts';
 import type { Caller, FileService, IncomingFile, StoredFile } from './file.service.ts';
 import { API_PREFIX } from '../http/openapi.ts';
@@ -48,32 +49,31 @@ const ProcessResponse = Type.Object({
   status_url: Type.String({ description: 'Poll it, or follow the job over WebSocket or SSE.' }),
 });
 
-const FileParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const FileParams = Type.Object({ id: Id() });
 
 const UploadQuery = Type.Object({
   process: Type.Boolean({ default: true, description: 'Queue processing of the uploaded files (default true).' }),
 });
 
 const ListQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  ...pageQueryFields(),
   status: Type.Optional(FileStatus),
-  content_type: Type.Optional(Type.String({ maxLength: 200 })),
-  filename: Type.Optional(Type.String({ maxLength: 255, description: 'Substring of the file name, case-insensitive.' })),
+  content_type: Type.Optional(Text({ maxLength: 200 })),
+  filename: Type.Optional(Text({ maxLength: 255, description: 'Substring of the file name, case-insensitive.' })),
   sort: Type.Union([Type.Literal('created_at'), Type.Literal('filename')], { default: 'created_at' }),
   order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'desc' }),
-  owner_id: Type.Optional(Type.String({ format: 'uuid', description: 'Admins only: list this user\'s files.' })),
+  owner_id: Type.Optional(Id({ description: 'Admins only: list this user\'s files.' })),
 });
 
 const LinkBody = Type.Object({
-  expires_in: Type.Integer({ minimum: 1, default: 3600, description: 'Seconds until the link stops working.' }),
+  expires_in: BoundedInteger({ minimum: 1, default: 3600, description: 'Seconds until the link stops working.' }),
 });
 const LinkResponse = Type.Object({ url: Type.String(), expires_at: Type.String({ format: 'date-time' }) });
 
 const DirectUploadBody = Type.Object({
-  filename: Type.String({ minLength: 1, maxLength: 1024 }),
-  content_type: Type.String({ minLength: 1, maxLength: 200 }),
-  size_bytes: Type.Integer({ minimum: 1 }),
+  filename: Text({ minLength: 1, maxLength: 1024 }),
+  content_type: Text({ minLength: 1, maxLength: 200 }),
+  size_bytes: BoundedInteger({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
   sha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })),
 });
 const DirectUploadResponse = Type.Object({
@@ -106,14 +106,6 @@ function toStoredFileResponse(stored: StoredFile): Static<typeof StoredFileRespo
 function callerOf(request: Parameters<typeof requireUser>[0]): Caller {
   const user = requireUser(request);
   return { id: user.id, role: user.role };
-}
-
-/** Hands the multipart file parts over as plain streams; other fields are skipped. */
-async function* fileParts(parts: AsyncIterableIterator<Multipart>): AsyncGenerator<IncomingFile> {
-  for await (const part of parts) {
-    if (part.type !== 'file') continue;
-    yield { fieldName: part.fieldname, filename: part.filename, declaredType: part.mimetype, stream: part.file };
-  }
 }
 
 export interface FilesRoutesOptions {
@@ -149,20 +141,18 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
       request.raw.once('close', () => {
         if (!request.raw.complete) abort.abort(new Error('client went away'));
       });
-      const parts = request.parts({
-        limits: {
-          // One byte over the limit lets storage see, and report, that the file is too large.
-          fileSize: options.maxUploadBytes + 1,
-          files: options.maxFilesPerRequest + 1,
-          fields: 20,
-          fieldSize: 1024,
-          parts: options.maxFilesPerRequest + 21,
-        },
+      const upload = multipartFiles(request, {
+        // One byte over the limit lets storage see, and report, that the file is too large.
+        fileSize: options.maxUploadBytes + 1,
+        files: options.maxFilesPerRequest + 1,
+        fields: 20,
+        fieldSize: 1024,
+        parts: options.maxFilesPerRequest + 21,
       });
-      const stored = await service.upload(callerOf(request), fileParts(parts), {
-        process: request.query.process,
-        signal: abort.signal,
-      });
+      const files: AsyncIterable<IncomingFile> = upload.files;
+      const stored = await service
+        .upload(callerOf(request), files, { process: request.query.process, signal: abort.signal })
+        .catch(async (error: unknown) => Promise.reject(await upload.clientFault(error)));
       return reply.code(201).send({ items: stored.map(toStoredFileResponse) });
     },
   );

@@ -2,7 +2,9 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../errors/app-error.ts';
 import { ERRORS, type ValidationIssue } from '../errors/catalog.ts';
 import type { App } from './app-types.ts';
+import { dependencyOutage, OutageLog } from './dependency-outage.ts';
 import { MethodIndex } from './method-index.ts';
+import { API_PREFIX } from './openapi.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -21,16 +23,20 @@ export function problemTypeFor(code: string): string {
   return `/problems/${code}`;
 }
 
-export function problemBody(error: AppError, request: FastifyRequest): ProblemBody {
+/**
+ * `instance` is the path of a routed request; a request refused before routing (a path that is
+ * not valid, too long) gets none, so the problem never echoes what the router could not read.
+ */
+export function problemBody(error: AppError, requestId: string, instance?: string): ProblemBody {
   return {
     ...error.extensions,
     type: problemTypeFor(error.code),
     title: error.title,
     status: error.status,
     ...(error.detail === undefined ? {} : { detail: error.detail }),
-    instance: request.url.split('?')[0],
+    ...(instance === undefined ? {} : { instance }),
     code: error.code,
-    request_id: request.id,
+    request_id: requestId,
   };
 }
 
@@ -38,12 +44,14 @@ export function problemBody(error: AppError, request: FastifyRequest): ProblemBo
  * Sends an AppError as RFC 9457 problem details. The body is serialized here rather than by
  * the route's response schema, which would strip the problem's members.
  */
-export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+export function sendProblem(reply: FastifyReply, error: AppError, options: { instance?: boolean } = {}): FastifyReply {
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  const request: FastifyRequest = reply.request;
+  const instance = options.instance === false ? undefined : request.url.split('?')[0];
   return reply
     .code(error.status)
     .type(PROBLEM_CONTENT_TYPE)
-    .send(JSON.stringify(problemBody(error, reply.request)));
+    .send(JSON.stringify(problemBody(error, request.id, instance)));
 }
 
 /** Translates the errors Fastify and its plugins raise into our catalog. */
@@ -74,6 +82,7 @@ export function toAppError(error: FastifyError | Error): AppError {
   if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
     return ERRORS.malformedBody('The body is not valid JSON.');
   }
+  if (dependencyOutage(error)) return ERRORS.serviceUnavailable('A service Intake depends on is unreachable; retry shortly.');
   const status = fastifyError.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // A client error from a plugin we have not mapped: keep its status, never its internals.
@@ -107,9 +116,18 @@ export function registerErrorHandling(app: App, options: { notFoundFallback?: No
     methods.add(routeMethods, route.url ?? route.path);
   });
 
+  const outages = new OutageLog(app.log);
+  app.addHook('onResponse', async (request, reply) => {
+    // An API call that succeeded has read the database (every one authenticates or looks something up).
+    if (outages.outages > 0 && request.routeOptions.url?.startsWith(API_PREFIX) && reply.statusCode < 300) outages.succeeded();
+  });
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
-    if (appError.status >= 500) {
+    const outage = appError.code === 'service_unavailable' && !isAppError(error) ? dependencyOutage(error) : undefined;
+    if (outage) {
+      outages.refused(outage, error, request.id);
+    } else if (appError.status >= 500) {
       request.log.error({ err: error }, 'request failed');
     } else {
       request.log.info({ code: appError.code, status: appError.status }, appError.detail ?? appError.title);

@@ -1,4 +1,6 @@
-import swagger from '@fastify/swagger';
+import swagger, { type SwaggerTransform } from '@fastify/swagger';
+import type { FastifySchema } from 'fastify';
+import type { OpenAPIV3_1 } from 'openapi-types';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config/config.ts';
 import { ERROR_CODES } from '../errors/catalog.ts';
@@ -31,6 +33,76 @@ export const SECURITY_SCHEMES = {
     flows: { password: { tokenUrl: `${API_PREFIX}/auth/token`, refreshUrl: `${API_PREFIX}/auth/refresh`, scopes: {} } },
   },
 } as const;
+
+/** RFC 9457 problem details as every error is answered (see src/http/error-handler.ts). */
+const PROBLEM_SCHEMA: OpenAPIV3_1.SchemaObject = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'code', 'request_id'],
+  properties: {
+    type: { type: 'string', description: '`/problems/<code>`, which describes the code.' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    code: { type: 'string', description: 'Stable machine-readable code; see the table above.' },
+    request_id: { type: 'string', description: 'Quote it when reporting a problem; the log holds the details under it.' },
+    errors: {
+      type: 'array',
+      description: 'Validation failures (422): which input, and what is wrong with it.',
+      items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } },
+    },
+  },
+  additionalProperties: true,
+};
+
+const PROBLEM_RESPONSE = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+});
+
+interface DocumentedSchema {
+  body?: unknown;
+  querystring?: unknown;
+  params?: unknown;
+  consumes?: readonly string[];
+  security?: unknown;
+  response?: Record<string, unknown>;
+  hide?: boolean;
+}
+
+/**
+ * Completes each operation of the document (never the runtime schemas): the problem answers a
+ * route can give, and for multipart uploads a request body with binary parts, which Swagger UI
+ * shows as a file picker and client generators type. The upload itself is not validated
+ * against it: its parts are streamed to storage as they arrive.
+ */
+const documentOperation: SwaggerTransform = ({ schema, url }) => {
+  const route = (schema ?? {}) as DocumentedSchema;
+  if (route.hide) return { schema, url };
+  const errors: Record<string, unknown> = {};
+  if (route.body !== undefined || route.querystring !== undefined || route.params !== undefined || route.consumes !== undefined) {
+    errors['400'] = PROBLEM_RESPONSE('The request cannot be read (malformed body, path or parameters).');
+    errors['422'] = PROBLEM_RESPONSE('The input does not match the schema, or names an unknown parameter; see `errors`.');
+  }
+  if (Array.isArray(route.security) && route.security.length > 0) {
+    errors['401'] = PROBLEM_RESPONSE('Not signed in, or the credential is invalid, expired or revoked.');
+    errors['403'] = PROBLEM_RESPONSE('Signed in, but not allowed (role, CSRF).');
+  }
+  if (route.params !== undefined) errors['404'] = PROBLEM_RESPONSE('No such resource, or it belongs to someone else.');
+  errors['503'] = PROBLEM_RESPONSE('A dependency is unavailable; retry after `Retry-After` seconds.');
+  errors.default = PROBLEM_RESPONSE('Any other error, as RFC 9457 problem details.');
+  const documented: DocumentedSchema = { ...route, response: { ...errors, ...route.response } };
+  if (route.body === undefined && route.consumes?.includes('multipart/form-data')) {
+    documented.body = {
+      type: 'object',
+      required: ['files'],
+      properties: {
+        files: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'One or more files, each a part named "files".' },
+      },
+    };
+  }
+  return { schema: documented as FastifySchema, url };
+};
 
 function errorCodeTable(): string {
   const rows = Object.entries(ERROR_CODES).map(
@@ -65,8 +137,9 @@ export async function registerOpenApi(app: App, config: Config, version: string)
         { name: 'users', description: 'Your account; administrators manage everyone’s' },
         { name: 'api-keys', description: 'Long-lived keys for machines, sent as `Authorization: Bearer <key>`' },
       ],
-      components: { securitySchemes: SECURITY_SCHEMES },
+      components: { securitySchemes: SECURITY_SCHEMES, schemas: { Problem: PROBLEM_SCHEMA } },
     },
+    transform: documentOperation,
   });
 
   await app.register(swaggerUi, {

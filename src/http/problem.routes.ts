@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Text } from './schema-types.ts';
 import { ERRORS, ERROR_CODES } from '../errors/catalog.ts';
 import type { App } from './app-types.ts';
 
@@ -12,7 +13,7 @@ export async function problemRoutes(app: App): Promise<void> {
       schema: {
         tags: ['service'],
         summary: 'Describes an error code used in problem details.',
-        params: Type.Object({ code: Type.String({ maxLength: 64 }) }),
+        params: Type.Object({ code: Text({ maxLength: 64 }) }),
         response: { 200: ProblemType },
       },
     },

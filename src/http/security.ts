@@ -1,8 +1,46 @@
 import compress from '@fastify/compress';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config/config.ts';
 import type { App } from './app-types.ts';
+
+/**
+ * What helmet sets on every API answer, for the answers written before any hook runs (a path
+ * Fastify cannot route, a request Node's HTTP parser refuses). A test checks that they match
+ * what helmet sends on an ordinary answer.
+ */
+export const BASELINE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-site',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
+
+/** Origins whose pages may use the cookie session: this service's own, and the CORS allow-list. */
+export function browserOrigins(config: Config): string[] {
+  return [...new Set([...config.http.corsOrigins.filter((origin) => origin !== '*'), new URL(config.publicUrl).origin])];
+}
+
+/**
+ * Whether a request that would set session cookies comes from a page we trust. A browser
+ * sends `Origin` on every cross-origin POST and `Sec-Fetch-Site` on every request; a client
+ * that sends neither is not a browser, and has no ambient cookies to be tricked with.
+ */
+export function isCrossSiteRequest(headers: IncomingHttpHeaders, allowedOrigins: readonly string[]): boolean {
+  const origin = headers.origin;
+  if (origin !== undefined) return !allowedOrigins.includes(origin);
+  const site = headers['sec-fetch-site'];
+  return site !== undefined && site !== 'same-origin' && site !== 'none';
+}
 
 export async function registerSecurity(app: App, config: Config): Promise<void> {
   await app.register(helmet, {

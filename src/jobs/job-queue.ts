@@ -130,6 +130,8 @@ export interface JobEventSubject {
   type: string;
   /** Absent when the emitter does not know it (a handler's event relayed from its thread). */
   queue?: string;
+  /** Attempts counted so far (the running one included); absent as `queue` is. */
+  attempt?: number;
   ownerId: string | null;
   fileId: string | null;
 }

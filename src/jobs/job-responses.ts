@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { Id, pageQueryFields } from '../http/schema-types.ts';
 import { JOB_ERROR_CODES, storedJobError, type JobErrorCode } from './job-error.ts';
 import type { JobRow } from './jobs.schema.ts';
 
@@ -59,11 +60,11 @@ export const JobListResponse = Type.Object({
 
 export const JobListQuery = Type.Object({
   status: Type.Optional(JobStatusSchema),
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  file_id: Type.Optional(Id({ description: 'Only the jobs of this file.' })),
+  ...pageQueryFields(),
 });
 
-export const JobIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+export const JobIdParams = Type.Object({ id: Id() });
 
 export const QueueCountsResponse = Type.Object({
   queues: Type.Array(

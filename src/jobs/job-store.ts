@@ -28,11 +28,11 @@ export type AttemptRecord =
   | { status: 'retry'; error: JobError; delayMs: number }
   | { status: 'released' };
 
-const SUBJECT_COLUMNS = { id: jobs.id, type: jobs.type, queue: jobs.queue, ownerId: jobs.ownerId, fileId: jobs.fileId };
-type StatusRow = Pick<JobRow, 'id' | 'type' | 'queue' | 'ownerId' | 'fileId' | 'status' | 'error'>;
+const SUBJECT_COLUMNS = { id: jobs.id, type: jobs.type, queue: jobs.queue, attempts: jobs.attempts, ownerId: jobs.ownerId, fileId: jobs.fileId };
+type StatusRow = Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'ownerId' | 'fileId' | 'status' | 'error'>;
 
-function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'queue' | 'ownerId' | 'fileId'>): JobEventSubject {
-  return { id: row.id, type: row.type, queue: row.queue, ownerId: row.ownerId, fileId: row.fileId };
+function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'ownerId' | 'fileId'>): JobEventSubject {
+  return { id: row.id, type: row.type, queue: row.queue, attempt: row.attempts, ownerId: row.ownerId, fileId: row.fileId };
 }
 
 function after(ms: number): SQL {

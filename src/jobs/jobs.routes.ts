@@ -39,7 +39,7 @@ export async function jobsRoutes(app: App, options: JobsRoutesOptions): Promise<
       schema: {
         tags: ['jobs'],
         security: AUTH_SECURITY,
-        summary: 'My jobs, newest first, optionally filtered by status.',
+        summary: 'My jobs, newest first, optionally filtered by status or file.',
         querystring: JobListQuery,
         response: { 200: JobListResponse },
       },

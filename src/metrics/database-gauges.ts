@@ -1,50 +1,43 @@
 import type { Database } from '../db/database.ts';
+import { backlogByQueue } from '../jobs/queue-health.ts';
+import { liveWorkersByQueue } from '../jobs/worker-presence.ts';
 import type { IntakeMetrics } from './metrics.ts';
 
 /**
  * Gauges read from the database at scrape time: the jobs table is the record on both queue
- * adapters, so queue depth and the age of the oldest waiting job mean the same on each. Every
- * API process reports the same fleet-wide values (aggregate them with max, not sum).
+ * adapters, so queue depth, the age of the oldest waiting job and the live workers mean the
+ * same on each. Every process reports the same fleet-wide values (aggregate them with max).
  */
-export function registerDatabaseGauges(metrics: IntakeMetrics, database: Database, queues: readonly string[]): void {
-  // Both queue gauges read one query per scrape: the second reuses the first's answer.
-  let last: { at: number; answer: ReturnType<typeof read> } | undefined;
-  const waiting = () => {
-    if (!last || performance.now() - last.at > 1_000) last = { at: performance.now(), answer: read() };
+export function registerDatabaseGauges(metrics: IntakeMetrics, database: Database, options: { queues: readonly string[]; leaseMs: number }): void {
+  // Both backlog gauges read one query per scrape: the second reuses the first's answer.
+  let last: { at: number; answer: ReturnType<typeof backlogByQueue> } | undefined;
+  const backlog = () => {
+    if (!last || performance.now() - last.at > 1_000) last = { at: performance.now(), answer: backlogByQueue(database.db) };
     return last.answer;
   };
-  const read = async () => {
-    const { rows } = await database.query(
-      `select queue,
-              count(*)::int as depth,
-              coalesce(extract(epoch from now() - min(run_at)), 0)::float8 as oldest_seconds
-         from jobs
-        where status = 'queued' and run_at <= now()
-        group by queue`,
-      [],
-      'object',
-    );
-    const byQueue = new Map<string, { depth: number; oldest: number }>(queues.map((queue) => [queue, { depth: 0, oldest: 0 }]));
-    for (const row of rows as { queue: string; depth: number; oldest_seconds: number }[]) {
-      byQueue.set(row.queue, { depth: Number(row.depth), oldest: Math.max(0, Number(row.oldest_seconds)) });
-    }
-    return byQueue;
+  const perQueue = async <T>(read: () => Promise<Map<string, T>>, value: (entry: T | undefined) => number) => {
+    const found = await read();
+    const queues = new Set([...options.queues, ...found.keys()]);
+    return [...queues].map((queue) => ({ labels: { queue }, value: value(found.get(queue)) }));
   };
-  metrics.gauge('intake_queue_depth', 'Jobs due and waiting for a worker, per queue (delayed retries excluded).', ['queue'], async () =>
-    [...(await waiting())].map(([queue, value]) => ({ labels: { queue }, value: value.depth })),
+  metrics.gauge('intake_queue_depth', 'Jobs due and waiting for a worker, per queue (delayed retries excluded).', ['queue'], () =>
+    perQueue(backlog, (entry) => entry?.depth ?? 0),
   );
-  metrics.gauge('intake_queue_oldest_waiting_seconds', 'How long the oldest due job of each queue has waited (0 when none).', ['queue'], async () =>
-    [...(await waiting())].map(([queue, value]) => ({ labels: { queue }, value: value.oldest })),
+  metrics.gauge('intake_queue_oldest_waiting_seconds', 'How long the oldest due job of each queue has waited (0 when none).', ['queue'], () =>
+    perQueue(backlog, (entry) => entry?.oldestSeconds ?? 0),
+  );
+  metrics.gauge('intake_queue_workers', 'Worker processes alive (heartbeat within a lease) serving each queue.', ['queue'], () =>
+    perQueue(() => liveWorkersByQueue(database.db, options.leaseMs), (count) => count ?? 0),
   );
   const usage = database.poolUsage?.bind(database);
   if (usage) {
-    metrics.gauge('intake_db_pool_connections', 'Database pool connections by state (in use, idle) and the pool maximum.', ['state'], () => {
-      const { total, idle, waiting: queued, max } = usage();
+    metrics.gauge('intake_db_pool_connections', 'Database pool connections by state (in use, idle), the pool maximum, and callers waiting for one.', ['state'], () => {
+      const { total, idle, waiting, max } = usage();
       return [
         { labels: { state: 'in_use' }, value: total - idle },
         { labels: { state: 'idle' }, value: idle },
         { labels: { state: 'max' }, value: max },
-        { labels: { state: 'waiting_clients' }, value: queued },
+        { labels: { state: 'waiting_clients' }, value: waiting },
       ];
     });
   }

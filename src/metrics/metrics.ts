@@ -42,8 +42,8 @@ export class IntakeMetrics {
   readonly jobsSucceeded = this.jobCounter('intake_jobs_succeeded_total', 'Jobs that succeeded in this process.');
   readonly jobsFailed = new Counter({
     name: 'intake_jobs_failed_total',
-    help: 'Jobs that ended failed or timed out (no attempt left, or a permanent error), by error kind.',
-    labelNames: ['queue', 'type', 'error_kind'] as const,
+    help: 'Jobs that ended failed or timed out (no attempt left, a permanent error, or stalled too often), by error code.',
+    labelNames: ['queue', 'type', 'error_code'] as const,
     registers: [this.registry],
   });
   readonly jobsRetried = this.jobCounter('intake_jobs_retried_total', 'Attempts that failed and were scheduled again.');

@@ -93,6 +93,10 @@ const FORBIDDEN_V6: [string, number][] = [
   // IPv4-compatible (deprecated) addresses; IPv4-mapped ones are unwrapped and checked as IPv4.
   ['::', 96],
   ['100::', 64],
+  // Local-use NAT64 (RFC 8215) places the IPv4 address around a reserved octet, Teredo
+  // (RFC 4380) obfuscates it: neither is a destination a webhook needs, so both are refused.
+  ['64:ff9b:1::', 48],
+  ['2001::', 32],
   ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
@@ -115,6 +119,10 @@ function embeddedIpv4(address: string): string | undefined {
   const [g0, g1, g2, g3, g4, g5, g6, g7] = groups as [number, number, number, number, number, number, number, number];
   // ::ffff:a.b.c.d (mapped)
   if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) return toV4(g6, g7);
+  // ::ffff:0:a.b.c.d (IPv4-translated, RFC 2765)
+  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0xffff && g5 === 0) return toV4(g6, g7);
+  // ::a.b.c.d (IPv4-compatible, deprecated): also refused as a whole by the ::/96 range
+  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0 && (g6 !== 0 || g7 > 1)) return toV4(g6, g7);
   // 64:ff9b::/96 (NAT64)
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return toV4(g6, g7);
   // 2002:AABB:CCDD::/48 (6to4)

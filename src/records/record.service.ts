@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
+import { MAX_INT32 } from '../http/schema-types.ts';
 import { records } from './record.schema.ts';
 
 export interface RecordQuery {
@@ -117,17 +118,30 @@ export class RecordService {
   }
 }
 
+/**
+ * A cursor comes back from the client: every member is checked as strictly as a query
+ * parameter, so a forged one is a 400 and never a value the `integer` row column cannot hold.
+ */
+function isPosition(value: unknown): value is Position {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { row, order, sort, value: sortValue } = value as Record<string, unknown>;
+  if (typeof row !== 'number' || !Number.isInteger(row) || row < 0 || row > MAX_INT32) return false;
+  if (order !== 'asc' && order !== 'desc') return false;
+  if (sort !== undefined && (typeof sort !== 'string' || !FIELD_NAME.test(sort))) return false;
+  // The value was read from a stored row, which can hold any character but NUL.
+  if (sortValue !== undefined && sortValue !== null && (typeof sortValue !== 'string' || sortValue.includes('\u0000'))) return false;
+  return true;
+}
+
 function encodeCursor(position: Position): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
 function decodeCursor(cursor: string): Position {
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<Position>;
-    if (typeof parsed.row !== 'number' || !Number.isInteger(parsed.row) || (parsed.order !== 'asc' && parsed.order !== 'desc')) {
-      throw new Error('bad cursor');
-    }
-    return parsed as Position;
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!isPosition(parsed)) throw new Error('bad cursor');
+    return parsed;
   } catch {
     throw ERRORS.badRequest('The cursor is not valid; use next_cursor from a previous page.');
   }

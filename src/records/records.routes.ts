@@ -2,17 +2,32 @@ import { Type } from 'typebox';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { FileService } from '../files/file.service.ts';
 import type { App } from '../http/app-types.ts';
+import { BoundedInteger, Id, Text } from '../http/schema-types.ts';
 import { exportRecords, type ExportFormat } from './record-export.ts';
 import type { RecordService } from './record.service.ts';
 
-const FileParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const FileParams = Type.Object({ id: Id() });
 
-const RecordsQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-  cursor: Type.Optional(Type.String({ maxLength: 2048, description: 'next_cursor from the previous page.' })),
-  sort: Type.Optional(Type.String({ maxLength: 200, description: 'A field of the records to sort on (as text); default: row order.' })),
-  order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }),
-});
+const FILTER_PARAMETER = '^filter\\[.{1,200}\\]$';
+
+const RecordsQuery = Type.Object(
+  {
+    limit: BoundedInteger({ minimum: 1, maximum: 1000, default: 100 }),
+    cursor: Type.Optional(Text({ maxLength: 2048, description: 'next_cursor from the previous page.' })),
+    sort: Type.Optional(
+      Text({
+        minLength: 1,
+        maxLength: 201,
+        description: 'A field of the records to sort on (as text); `-field` sorts it descending. Default: row order.',
+      }),
+    ),
+    order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }),
+  },
+  {
+    // `filter[field]=value`: equality on a top-level field, compared as text.
+    patternProperties: { [FILTER_PARAMETER]: Text({ maxLength: 1000 }) },
+  },
+);
 
 const RecordsPage = Type.Object({
   items: Type.Array(Type.Object({ row: Type.Integer(), data: Type.Record(Type.String(), Type.Unknown()) })),
@@ -69,12 +84,15 @@ export async function recordsRoutes(app: App, options: RecordsRoutesOptions): Pr
       const user = requireUser(request);
       const file = await files.get({ id: user.id, role: user.role }, request.params.id);
       const query = request.query;
+      // `sort=-field` is the common shorthand for a descending sort; it never names a field "-field".
+      const descending = query.sort?.startsWith('-') === true;
+      const sort = descending ? query.sort?.slice(1) : query.sort;
       return records.page({ fileId: file.id, run: file.recordsRun }, {
         limit: query.limit,
-        order: query.order,
+        order: descending ? 'desc' : query.order,
         filters: filtersOf(request.url),
         ...(query.cursor ? { cursor: query.cursor } : {}),
-        ...(query.sort ? { sort: query.sort } : {}),
+        ...(sort === undefined ? {} : { sort }),
       });
     },
   );

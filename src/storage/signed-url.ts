@@ -73,8 +73,10 @@ export function verifySignedBlobUrl(input: VerifyBlobUrlInput): SignedBlobGrant 
     ...(single(PARAM.contentType) === undefined ? {} : { contentType: single(PARAM.contentType) }),
     ...(maxBytesRaw === undefined ? {} : { maxBytes: Number(maxBytesRaw) }),
   };
-  const expected = Buffer.from(signature(input.secret, method, input.key, expires, grant), 'base64url');
-  const given = Buffer.from(provided, 'base64url');
+  // Compared as text, not as decoded bytes: base64 decoders accept other spellings of the same
+  // bytes (padding, `+/`, stray bits in the last character), and a link has one valid form.
+  const expected = Buffer.from(signature(input.secret, method, input.key, expires, grant), 'utf8');
+  const given = Buffer.from(provided, 'utf8');
   // The signature is checked before the expiry so a forged link never learns anything else.
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw ERRORS.signedUrlInvalid();
   if (Number(expires) * 1000 <= (input.now ?? new Date()).getTime()) throw ERRORS.signedUrlExpired();

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Text } from '../http/schema-types.ts';
 import type { App } from '../http/app-types.ts';
 import type { FirstAdminService } from './first-admin.service.ts';
 import { Email, FullName, Password, toUserResponse, UserResponse } from './user.contract.ts';
@@ -7,7 +8,7 @@ export interface SetupRoutesOptions {
   firstAdmin: FirstAdminService;
 }
 
-const SetupToken = Type.String({ minLength: 1, maxLength: 200, description: 'The token of the setup link printed in the server log.' });
+const SetupToken = Text({ minLength: 1, maxLength: 200, description: 'The token of the setup link printed in the server log.' });
 
 /** First run: no authentication, since no one can sign in as an administrator yet. */
 export async function setupRoutes(app: App, { firstAdmin }: SetupRoutesOptions): Promise<void> {

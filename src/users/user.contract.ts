@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { SAFE_LINE_PATTERN, Text } from '../http/schema-types.ts';
 import type { UserRow } from './user.schema.ts';
 
 export const UserResponse = Type.Object({
@@ -12,10 +13,10 @@ export const UserResponse = Type.Object({
 });
 export type UserResponse = Static<typeof UserResponse>;
 
-export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
+export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254, pattern: SAFE_LINE_PATTERN });
 /** 8–128: long enough to resist guessing, short enough that hashing cannot be used to exhaust memory or time. */
 export const Password = Type.String({ minLength: 8, maxLength: 128 });
-export const FullName = Type.String({ minLength: 1, maxLength: 200 });
+export const FullName = Text({ minLength: 1, maxLength: 200 });
 
 export function toUserResponse(row: UserRow): UserResponse {
   return {

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Id, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import { FullName, Password, toUserResponse, UserResponse } from './user.contract.ts';
@@ -19,10 +20,7 @@ export interface UsersRoutesOptions {
   auth: AccountSecurity;
 }
 
-const Page = {
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
-};
+const Page = pageQueryFields();
 
 export async function usersRoutes(app: App, options: UsersRoutesOptions): Promise<void> {
   const { users, auth } = options;
@@ -81,7 +79,7 @@ export async function usersRoutes(app: App, options: UsersRoutesOptions): Promis
         tags: ['users'],
         summary: 'Admin: lists users, optionally those whose email contains `email`.',
         security: AUTH_SECURITY,
-        querystring: Type.Object({ email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })), ...Page }),
+        querystring: Type.Object({ email: Type.Optional(Text({ minLength: 1, maxLength: 254 })), ...Page }),
         response: {
           200: Type.Object({ items: Type.Array(UserResponse), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
         },
@@ -102,7 +100,7 @@ export async function usersRoutes(app: App, options: UsersRoutesOptions): Promis
         tags: ['users'],
         summary: 'Admin: changes a user’s role or deactivates them (their tokens stop working at once).',
         security: AUTH_SECURITY,
-        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        params: Type.Object({ id: Id() }),
         body: Type.Object(
           {
             role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])),

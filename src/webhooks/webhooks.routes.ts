@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import type { DeliveryWithAttempts, WebhookService } from './webhook.service.ts';
@@ -9,9 +10,9 @@ export interface WebhooksRoutesOptions {
 }
 
 const EventType = Type.Union(WEBHOOK_EVENT_TYPES.map((type) => Type.Literal(type)));
-const Url = Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL that receives the POSTed events.' });
+const Url = Text({ minLength: 1, maxLength: 2048, description: 'http(s) URL that receives the POSTed events.' });
 // Null first: with type coercion on, a string branch first would turn null into "".
-const Description = Type.Union([Type.Null(), Type.String({ maxLength: 500 })]);
+const Description = Type.Union([Type.Null(), Text({ maxLength: 500, multiline: true })]);
 const Events = Type.Array(EventType, { minItems: 1, maxItems: WEBHOOK_EVENT_TYPES.length, uniqueItems: true });
 
 const EndpointResponse = Type.Object({
@@ -57,11 +58,8 @@ const QueuedDeliveryResponse = Type.Object({
   event_type: Type.String(),
   status_url: Type.String(),
 });
-const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
-const Page = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
-});
+const IdParams = Type.Object({ id: Text({ maxLength: 64 }) });
+const Page = Type.Object(pageQueryFields());
 const pageOf = <T extends ReturnType<typeof Type.Object>>(item: T) =>
   Type.Object({ items: Type.Array(item), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() });
 

@@ -82,7 +82,9 @@ describe('the compiled CLI', () => {
         encoding: 'utf8',
       });
       expect(result.status).toBe(1);
-      expect(result.stderr.trim()).toBe('intake: the compiled files (dist/) are missing: run `npm run build` (`npm install` runs it too).');
+      expect(result.stderr.trim()).toBe(
+        'intake: the compiled files (dist/) are missing: run `npm run build` (`npm install` runs it too).',
+      );
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }

@@ -33,7 +33,7 @@ describe('processing runs', () => {
         ...context,
         async progress(update) {
           await context.progress(update);
-          if (holding && update.message?.startsWith('store')) {
+          if (holding && /^store: [1-9]/.test(update.message ?? '')) {
             holding = false;
             held?.();
             // Until the cancellation reaches the attempt; the handler then sees its signal.
@@ -81,7 +81,7 @@ describe('processing runs', () => {
     const reached = heldRun();
     const file = await uploadOne(subject.app, alice, { filename: 'cancelled.csv', contentType: 'text/csv', content: CSV });
     await reached;
-    expect((await get(`/api/v1/jobs/${file.job_id}`)).json().progress.message).toMatch(/^store/);
+    expect((await get(`/api/v1/jobs/${file.job_id}`)).json().progress.message).toMatch(/^store: [1-9]/);
 
     const cancel = await subject.app.inject({ method: 'POST', url: `/api/v1/jobs/${file.job_id}/cancel`, headers: alice.bearer });
     expect(cancel.statusCode).toBe(202);

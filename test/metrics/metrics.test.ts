@@ -92,6 +92,9 @@ describe('GET /metrics', () => {
     expect(sampleValue(api, 'intake_upload_bytes_total')! - (sampleValue(before, 'intake_upload_bytes_total') ?? 0)).toBe(Buffer.byteLength(CSV_SAMPLE));
     expect(labelValues(api, 'intake_queue_depth', 'queue').sort()).toEqual(['files', 'notifications']);
     expect(sampleValue(api, 'intake_queue_oldest_waiting_seconds', { queue: 'files' })).toBeGreaterThanOrEqual(0);
+    // The worker's presence row: one live worker on each queue.
+    expect(sampleValue(api, 'intake_queue_workers', { queue: 'files' })).toBe(1);
+    expect(sampleValue(api, 'intake_queue_workers', { queue: 'notifications' })).toBe(1);
 
     const worker = await scrapeWorker();
     const labels = { queue: 'files', type: 'files.process' };

@@ -1,0 +1,128 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, describeProblem, scheduleRefresh } from '../api/client';
+import { ErrorMessage, Notice } from '../components/common';
+import type { Me } from '../session';
+
+type Mode = 'sign-in' | 'register';
+
+export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSignedIn: (me: Me) => void }) {
+  const [mode, setMode] = useState<Mode>('sign-in');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [fullName, setFullName] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const [needsAdmin, setNeedsAdmin] = useState(false);
+  useEffect(() => {
+    void api.GET('/api/v1/setup').then(({ data }) => setNeedsAdmin(data !== undefined && data.needs_setup && !data.token_required));
+  }, []);
+
+  useEffect(() => {
+    document.title = mode === 'sign-in' ? 'Sign in · Intake' : 'Create account · Intake';
+  }, [mode]);
+
+  async function signIn(): Promise<void> {
+    const { data, error: problem, response } = await api.POST('/api/v1/auth/login', { body: { email, password } });
+    if (!data) {
+      setError(describeProblem(problem, response));
+      return;
+    }
+    scheduleRefresh(data.expires_in);
+    onSignedIn(data.user);
+  }
+
+  async function submit(event: Event): Promise<void> {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      if (mode === 'register') {
+        const { error: problem, response } = await api.POST('/api/v1/auth/register', {
+          body: { email, password, ...(fullName ? { full_name: fullName } : {}) },
+        });
+        if (!response.ok) {
+          setError(describeProblem(problem, response));
+          return;
+        }
+      }
+      await signIn();
+    } catch {
+      setError('The service cannot be reached. Check your connection and try again.');
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const title = mode === 'sign-in' ? 'Sign in' : 'Create an account';
+  return (
+    <main id="main" class="centered">
+      <form class="card auth-card" onSubmit={submit} aria-labelledby="auth-title" noValidate={false}>
+        <p class="brand">Intake</p>
+        <h1 id="auth-title">{title}</h1>
+        <Notice message={notice} />
+        {needsAdmin ? (
+          <p class="notice">
+            No administrator exists yet. <a href="/setup">Create the administrator</a>.
+          </p>
+        ) : null}
+        {mode === 'register' ? (
+          <div class="field">
+            <label for="full-name">Full name (optional)</label>
+            <input id="full-name" name="full_name" autoComplete="name" value={fullName} onInput={(event) => setFullName(event.currentTarget.value)} />
+          </div>
+        ) : null}
+        <div class="field">
+          <label for="email">Email</label>
+          <input
+            id="email"
+            name="email"
+            type="email"
+            autoComplete="username"
+            required
+            value={email}
+            onInput={(event) => setEmail(event.currentTarget.value)}
+            aria-describedby={error ? 'auth-error' : undefined}
+          />
+        </div>
+        <div class="field">
+          <label for="password">Password</label>
+          <input
+            id="password"
+            name="password"
+            type="password"
+            autoComplete={mode === 'sign-in' ? 'current-password' : 'new-password'}
+            required
+            minLength={mode === 'register' ? 8 : undefined}
+            maxLength={128}
+            value={password}
+            onInput={(event) => setPassword(event.currentTarget.value)}
+            aria-describedby={mode === 'register' ? 'password-hint' : undefined}
+          />
+          {mode === 'register' ? (
+            <p class="hint" id="password-hint">
+              8 to 128 characters.
+            </p>
+          ) : null}
+        </div>
+        <ErrorMessage message={error} id="auth-error" />
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Please wait…' : title}
+        </button>
+        <p class="switch">
+          {mode === 'sign-in' ? 'New here? ' : 'Already have an account? '}
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              setMode(mode === 'sign-in' ? 'register' : 'sign-in');
+              setError(null);
+            }}
+          >
+            {mode === 'sign-in' ? 'Create an account' : 'Sign in instead'}
+          </button>
+        </p>
+      </form>
+    </main>
+  );
+}
