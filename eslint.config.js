@@ -1,5 +1,19 @@
 import js from '@eslint/js';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers of src/ (docs/architecture.md draws them). Lower layers are the machinery every
+ * feature builds on; they never import a feature. Features may import lower layers and, through
+ * a service or a port, each other; only the composition root (src/composition, app.ts,
+ * worker.ts, server.ts, cli.ts) imports everything.
+ */
+const LOWER_LAYERS = ['processing', 'storage', 'jobs', 'events', 'db', 'config', 'errors', 'net', 'http', 'logging', 'rate-limit', 'metrics'];
+const FEATURES = ['auth', 'users', 'api-keys', 'files', 'records', 'webhooks', 'notifications', 'realtime', 'health', 'admin'];
+const COMPOSITION = ['composition/**', 'app.ts', 'worker.ts', 'server.ts', 'cli.ts', 'main.ts'];
+
+/** `../<folder>/…` imports from inside src/<layer>/. */
+const forbidden = (folders) => folders.map((folder) => `../${folder}/*`);
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'data/', 'dist/', 'coverage/', 'drizzle/', 'console/dist/', 'test-output/'] },
@@ -19,5 +33,49 @@ export default tseslint.config(
   {
     files: ['bin/**', 'bench/**', 'scripts/**', 'src/cli.ts', 'src/main.ts', 'src/cli/**'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // No import cycles in src/ (import-x skips type-only imports; test/architecture checks
+    // those too, and the folder graph).
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js'] })],
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  ...LOWER_LAYERS.map((layer) => ({
+    files: [`src/${layer}/**/*.ts`],
+    // db/schema.ts gathers every feature's tables for Drizzle: the one place allowed to list them.
+    ignores: ['src/db/schema.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...forbidden(FEATURES), ...COMPOSITION.map((entry) => `../${entry}`)],
+              message: `src/${layer} is a lower layer: it never imports a feature or the composition root (see docs/architecture.md). Take a port or a plain value instead.`,
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  {
+    // Features never reach into the composition root; it reaches into them.
+    files: FEATURES.map((feature) => `src/${feature}/**/*.ts`),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: COMPOSITION.map((entry) => `../${entry}`), message: 'Features are wired by the composition root, never the other way round.' },
+          ],
+        },
+      ],
+    },
   },
 );

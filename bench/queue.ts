@@ -11,7 +11,7 @@ import pino from 'pino';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { createBullmqQueue } from '../src/jobs/bullmq-queue.ts';
 import { createEmbeddedQueue } from '../src/jobs/embedded-queue.ts';
-import { JobRegistry } from '../src/jobs/job-catalog.ts';
+import { JobRegistry } from '../src/jobs/job-registry.ts';
 import type { JobQueue, QueueSettings } from '../src/jobs/job-queue.ts';
 import { jobs } from '../src/jobs/jobs.schema.ts';
 import { noopJob } from '../src/jobs/system-jobs.ts';

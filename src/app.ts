@@ -4,7 +4,6 @@ import multipart from '@fastify/multipart';
 import Fastify, { LogController } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DestinationStream } from 'pino';
-import { Redis } from 'ioredis';
 import { ApiKeyService } from './api-keys/api-key.service.ts';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.ts';
 import { registerAuthentication } from './auth/authenticate.ts';
@@ -14,23 +13,26 @@ import { AuthService } from './auth/auth.service.ts';
 import { jwksRoutes } from './auth/jwks.routes.ts';
 import { JwtTokens } from './auth/jwt-tokens.ts';
 import { PasswordHasher } from './auth/password-hasher.ts';
-import { loadSigningKeys, type SigningKeys } from './auth/signing-keys.ts';
 import {
-  DatabaseTokenRevocationStore,
-  RedisTokenRevocationStore,
-  type TokenRevocationStore,
-} from './auth/token-revocation-store.ts';
+  buildInfrastructure,
+  type ApiInfrastructure,
+  type Infrastructure,
+  type InfrastructureOverrides,
+} from './composition/infrastructure.ts';
+import { QUEUE_NAMES } from './composition/job-types.ts';
 import type { Config } from './config/config.ts';
-import { redactUrl } from './config/config-spec.ts';
-import { openDatabase, type Database } from './db/database.ts';
+import { AdminJobsService } from './admin/admin-jobs.service.ts';
+import { adminJobsRoutes } from './admin/admin-jobs.routes.ts';
 import { FileService, type FileStatusListener } from './files/file.service.ts';
 import { filesRoutes } from './files/files.routes.ts';
 import { processFileJob } from './files/file-processing.job.ts';
+import { fileEventData } from './files/file-lookup.ts';
+import { fileStatusPublisher } from './files/file-status-events.ts';
 import { RecordService } from './records/record.service.ts';
 import { recordsRoutes } from './records/records.routes.ts';
 import { healthRoutes } from './health/health.routes.ts';
-import type { ReadinessCheck } from './health/readiness.ts';
 import type { App } from './http/app-types.ts';
+import { ConsoleSite } from './http/console-site.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { frameworkErrorOptions } from './http/framework-errors.ts';
 import { registerStrictQuery } from './http/strict-query.ts';
@@ -39,139 +41,68 @@ import { problemRoutes } from './http/problem.routes.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
 import { browserOrigins, registerSecurity } from './http/security.ts';
 import { loggerOptions } from './logging/logger.ts';
-import type { BlobStore } from './storage/blob-store.ts';
-import { createBlobStore } from './storage/create-blob-store.ts';
-import { localBlobRoutes } from './storage/local-blob.routes.ts';
-import { LocalBlobStore } from './storage/local-blob-store.ts';
-import { DatabaseRateLimiter } from './rate-limit/database-rate-limiter.ts';
-import type { RateLimiter } from './rate-limit/rate-limiter.ts';
-import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.ts';
 import { UserService } from './users/user.service.ts';
 import { usersRoutes } from './users/users.routes.ts';
 import { VERSION } from './version.ts';
 import { activeJobFor } from './jobs/active-job.ts';
-import { QUEUE_NAMES } from './jobs/job-catalog.ts';
-import type { JobQueue } from './jobs/job-queue.ts';
-import { createJobQueue } from './jobs/job-queue-factory.ts';
 import { JobService } from './jobs/job.service.ts';
-import { jobsRoutes } from './jobs/jobs.routes.ts';
-import { NotificationService } from './notifications/notification.service.ts';
-import { notificationsRoutes } from './notifications/notifications.routes.ts';
-import { outboundGuardFor } from './webhooks/webhook-delivery.job.ts';
-import { fileEventData, WebhookPublisher } from './webhooks/webhook-events.ts';
-import { loadSecretBox } from './webhooks/webhook-signature.ts';
-import { WebhookService } from './webhooks/webhook.service.ts';
-import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
-import type { EventBus } from './events/event-bus.ts';
-import { createEventBus } from './events/create-event-bus.ts';
-import { fileStatusPublisher, jobEventPublisher } from './events/job-event-relay.ts';
-import { RealtimeService } from './realtime/realtime.service.ts';
-import { realtimeRoutes } from './realtime/realtime.routes.ts';
-import { AdminJobsService } from './admin/admin-jobs.service.ts';
-import { adminJobsRoutes } from './admin/admin-jobs.routes.ts';
-import { ConsoleSite } from './http/console-site.ts';
+import type { IntakeMetrics } from './metrics/metrics.ts';
+import { metricsRoutes, registerHttpMetrics } from './metrics/http-metrics.ts';
 import { FirstAdminService } from './users/first-admin.service.ts';
 import { announceSetupLink } from './users/setup-announcement.ts';
 import { setupRoutes } from './users/setup.routes.ts';
 import { SetupToken } from './users/setup-token.ts';
-import { IntakeMetrics } from './metrics/metrics.ts';
-import { registerDatabaseGauges } from './metrics/database-gauges.ts';
-import { metricsRoutes, registerHttpMetrics } from './metrics/http-metrics.ts';
-import { allOf, jobMetricsSink } from './metrics/job-metrics.ts';
-import { webhookDeliveryJob } from './webhooks/webhook-delivery.job.ts';
+import { jobsRoutes } from './jobs/jobs.routes.ts';
+import { NotificationService } from './notifications/notification.service.ts';
+import { notificationsRoutes } from './notifications/notifications.routes.ts';
+import { outboundGuardFor } from './webhooks/webhook-delivery.job.ts';
+import { WebhookPublisher } from './webhooks/webhook-events.ts';
+import { loadSecretBox } from './webhooks/webhook-signature.ts';
+import { WebhookService } from './webhooks/webhook.service.ts';
+import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
+import { RealtimeService } from './realtime/realtime.service.ts';
+import { realtimeRoutes } from './realtime/realtime.routes.ts';
 import { StarvedQueueWatch } from './jobs/queue-health.ts';
 
 /** One warning per starved queue every five minutes, however long the outage. */
 const STARVED_QUEUE_QUIET_MS = 5 * 60_000;
 
-/** The adapters the service runs on. A test passes its own; the rest are built from config. */
-export interface AppDependencies {
-  database: Database;
-  blobStore: BlobStore;
-  /** Keys that sign and verify JWTs: from config, or generated under DATA_DIR. */
-  signingKeys: SigningKeys;
-  /** Redis when REDIS_URL is set, else the database. */
-  rateLimiter: RateLimiter;
-  /** Redis when REDIS_URL is set, else the database. */
-  tokenRevocations: TokenRevocationStore;
-  jobQueue: JobQueue;
-  /** Realtime fan-out: Redis pub/sub when REDIS_URL is set, else in-process. */
-  eventBus: EventBus;
-}
-
 /**
- * The one composition root of the HTTP service: builds what `overrides` does not provide,
- * wires routes and plugins, and closes what it built when the app closes. It never listens.
+ * What a caller of `buildApp` may pass instead of what the configuration says: single
+ * adapters (a test's own), or a whole infrastructure shared with workers (the embedded mode),
+ * which then stays the caller's to close.
  */
-export type AppOverrides = Partial<AppDependencies> & {
+export type AppOverrides = InfrastructureOverrides & {
+  infrastructure?: Infrastructure;
   /** Where log lines go instead of stdout; tests read them to check what gets logged. */
   logStream?: DestinationStream;
-  /** The process's metrics, when the app shares them (with workers in `intake serve`). */
-  metrics?: IntakeMetrics;
+  /** The time in ms, for token lifetimes (Date.now unless a test passes its own clock). */
+  clock?: () => number;
 };
 
+/**
+ * The HTTP service: builds (or takes) the infrastructure, wires the features' services and
+ * routes, and closes what it built when the app closes. It never listens.
+ */
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
-  const owned: { close(): Promise<void> }[] = [];
-  const database = overrides.database ?? (await openDatabase({ ...config.database, dataDir: config.dataDir }));
-  if (!overrides.database) owned.push(database);
+  const app: App = Fastify({
+    logger: loggerOptions(config, overrides.logStream),
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true } },
+    ...frameworkErrorOptions(),
+  }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const infrastructure = overrides.infrastructure ?? (await buildInfrastructure(config, app.log, overrides));
   try {
-    if (config.database.migrateOnBoot) await database.migrate();
-    let redis: Redis | undefined;
-    const needsRedis = config.redis.url !== undefined && (!overrides.rateLimiter || !overrides.tokenRevocations);
-    if (needsRedis && config.redis.url) {
-      redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
-      // Errors surface on each command (and in /ready); unhandled, the event would crash the process.
-      redis.on('error', () => undefined);
-      const client = redis;
-      owned.push({ close: async () => void (await client.quit().catch(() => client.disconnect())) });
-    }
-    const blobStore = overrides.blobStore ?? (await createBlobStore(config.storage));
-    if (!overrides.blobStore) owned.push(blobStore);
-    const baseDeps: Omit<AppDependencies, 'jobQueue' | 'eventBus'> = {
-      database,
-      blobStore,
-      signingKeys:
-        overrides.signingKeys ??
-        (await loadSigningKeys({
-          privateKey: config.auth.jwtPrivateKey,
-          retiredPublicKeys: config.auth.jwtPublicKeys,
-          dataDir: config.dataDir,
-        })),
-      rateLimiter:
-        overrides.rateLimiter ??
-        (redis ? new RedisRateLimiter(redis, config.redis.keyPrefix) : new DatabaseRateLimiter(database.db)),
-      tokenRevocations:
-        overrides.tokenRevocations ??
-        (redis ? new RedisTokenRevocationStore(redis, config.redis.keyPrefix) : new DatabaseTokenRevocationStore(database.db)),
-    };
-
-    const app: App = Fastify({
-      logger: loggerOptions(config, overrides.logStream),
-      genReqId: requestIdFor,
-      requestIdHeader: false,
-      logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
-      bodyLimit: config.http.bodyLimitBytes,
-      trustProxy: config.http.trustProxy,
-      return503OnClosing: true,
-      forceCloseConnections: 'idle',
-      ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true } },
-      ...frameworkErrorOptions(),
-    }).withTypeProvider<TypeBoxTypeProvider>();
-
-    const eventBus = overrides.eventBus ?? createEventBus(config, app.log);
-    if (!overrides.eventBus) owned.push(eventBus);
-    const metrics = overrides.metrics ?? new IntakeMetrics();
-    const jobQueue =
-      overrides.jobQueue ??
-      createJobQueue(config.jobs, database, app.log, allOf(jobEventPublisher(eventBus, app.log), jobMetricsSinkFor(config, metrics)));
-    // Closed first (owned closes in reverse): it writes to the database and uses the other adapters.
-    if (!overrides.jobQueue) owned.push(jobQueue);
-    const deps: AppDependencies = { ...baseDeps, jobQueue, eventBus };
-    app.addHook('onClose', async () => {
-      // The database last: the others may still write to it while closing.
-      for (const dependency of [...owned].reverse()) await dependency.close();
-    });
+    // Built here, closed here; a shared one is closed by whoever built it.
+    if (!overrides.infrastructure) app.addHook('onClose', async () => infrastructure.close());
+    const adapters = await infrastructure.api();
 
     app.addHook('onRequest', async (request, reply) => {
       reply.header('X-Request-ID', request.id);
@@ -189,10 +120,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       );
     });
 
+    const { metrics } = infrastructure;
     const consoleSite = new ConsoleSite(config.console.dir, config.publicUrl);
     registerErrorHandling(app, { notFoundFallback: consoleSite.fallback });
     registerHttpMetrics(app, metrics);
-    registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
     registerStrictQuery(app);
     await registerSecurity(app, config);
     await registerOpenApi(app, config, VERSION);
@@ -201,36 +132,28 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await app.register(cookie);
     await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
 
-    const checks: ReadinessCheck[] = [
-      { name: 'database', target: `${database.kind} ${database.location}`, check: () => database.ping() },
-      blobStore.readiness,
-      ...jobQueue.readiness(),
-    ];
-    if (redis) {
-      const client = redis;
-      checks.push({ name: 'redis', target: redactUrl(config.redis.url ?? ''), check: async () => void (await client.ping()) });
-    }
     const setup = SetupToken.generate();
-    const services = buildServices(config, deps, app.log, setup.token, metrics);
+    const services = buildServices(config, infrastructure, adapters, app.log, overrides.clock ?? Date.now, setup.token);
     announceSetupLink(app, services.firstAdmin, `${config.publicUrl}/setup#token=${setup.plaintext}`);
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator);
 
     scheduleFileSweep(app, services.files, config.files.sweepIntervalSeconds);
-    scheduleStarvedQueueWatch(app, new StarvedQueueWatch(database.db, app.log, { leaseMs: config.jobs.leaseMs, quietMs: STARVED_QUEUE_QUIET_MS }), config.jobs.leaseMs);
+    scheduleStarvedQueueWatch(app, new StarvedQueueWatch(infrastructure.database.db, app.log, { leaseMs: config.jobs.leaseMs, quietMs: STARVED_QUEUE_QUIET_MS }), config.jobs.leaseMs);
     scheduleDeliveryLogSweep(app, services.webhooks, config.webhooks.logRetentionMs);
 
-    await app.register(healthRoutes, { checks });
+    await app.register(healthRoutes, { checks: infrastructure.readiness() });
     await app.register(metricsRoutes, { metrics, token: config.metrics.token });
     await app.register(problemRoutes);
-    await app.register(jwksRoutes, { keys: deps.signingKeys });
+    await app.register(jwksRoutes, { keys: adapters.signingKeys });
     await app.register(apiRoutes(config, services, metrics), { prefix: API_PREFIX });
     await app.register(consoleSite.routes);
-    // The local driver's signed links point back at this service (the cloud drivers' at the cloud).
-    if (blobStore instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobStore, prefix: API_PREFIX });
+    // A driver whose signed links point back at this service (the local one) serves them here.
+    const blobRoutes = adapters.blobStore.httpRoutes;
+    if (blobRoutes) await app.register(blobRoutes, { prefix: API_PREFIX });
     return app;
   } catch (error) {
-    await Promise.allSettled(owned.map((dependency) => dependency.close()));
+    if (!overrides.infrastructure) await infrastructure.close();
     throw error;
   }
 }
@@ -279,43 +202,48 @@ function scheduleDeliveryLogSweep(app: App, webhooks: WebhookService, retentionM
 
 type Services = ReturnType<typeof buildServices>;
 
-/** Job counters and webhook delivery outcomes, from the queue's job events. */
-export function jobMetricsSinkFor(config: Config, metrics: IntakeMetrics) {
-  return jobMetricsSink(metrics, { webhookJobType: webhookDeliveryJob(config.webhooks).name });
-}
-
-function buildServices(config: Config, deps: AppDependencies, log: App['log'], setupToken: SetupToken, metrics: IntakeMetrics) {
-  const db = deps.database.db;
+function buildServices(
+  config: Config,
+  infrastructure: Infrastructure,
+  adapters: ApiInfrastructure,
+  log: App['log'],
+  clock: () => number,
+  setupToken: SetupToken,
+) {
+  const { metrics } = infrastructure;
+  const db = infrastructure.database.db;
+  const { jobQueue, eventBus } = infrastructure;
   const users = new UserService(db);
   const apiKeys = new ApiKeyService(db);
-  const tokens = new JwtTokens(deps.signingKeys, {
-    accessSeconds: config.auth.accessTokenTtlSeconds,
-    refreshSeconds: config.auth.refreshTokenTtlSeconds,
-  });
+  const tokens = new JwtTokens(
+    adapters.signingKeys,
+    { accessSeconds: config.auth.accessTokenTtlSeconds, refreshSeconds: config.auth.refreshTokenTtlSeconds },
+    clock,
+  );
   const auth = new AuthService({
     db,
     users,
     passwords: new PasswordHasher(),
     tokens,
-    revocations: deps.tokenRevocations,
-    rateLimiter: deps.rateLimiter,
+    revocations: adapters.tokenRevocations,
+    rateLimiter: adapters.rateLimiter,
     config: config.auth,
   });
-  const authenticator = new Authenticator(db, tokens, deps.tokenRevocations, apiKeys);
-  const webhookPublisher = new WebhookPublisher(deps.jobQueue, config.webhooks);
+  const authenticator = new Authenticator(db, tokens, adapters.tokenRevocations, apiKeys);
+  const webhookPublisher = new WebhookPublisher(jobQueue, config.webhooks);
   const files = new FileService(
     db,
-    deps.blobStore,
+    adapters.blobStore,
     config.files,
     {
       async enqueue(file, tx, reason) {
-      const job = await deps.jobQueue.enqueue(
-        processFileJob,
-        { file_id: file.id },
-        // An upload queues its processing once; an explicit request always queues a new run.
-        { ownerId: file.ownerId, fileId: file.id, tx, ...(reason === 'upload' ? { idempotencyKey: `upload:${file.id}` } : {}) },
-      );
-      return job.id;
+        const job = await jobQueue.enqueue(
+          processFileJob,
+          { file_id: file.id },
+          // An upload queues its processing once; an explicit request always queues a new run.
+          { ownerId: file.ownerId, fileId: file.id, tx, ...(reason === 'upload' ? { idempotencyKey: `upload:${file.id}` } : {}) },
+        );
+        return job.id;
       },
       active: (fileId, tx) => activeJobFor(tx, processFileJob.name, fileId),
     },
@@ -324,17 +252,23 @@ function buildServices(config: Config, deps: AppDependencies, log: App['log'], s
         await webhookPublisher.publish(tx, file.ownerId, 'file.uploaded', { file: fileEventData(file) });
       },
     },
-    uploadCounting(metrics, fileStatusPublisher(deps.eventBus, log)),
-    { limiter: deps.rateLimiter, ...config.files.processRateLimit },
+    uploadCounting(metrics, fileStatusPublisher(eventBus, log)),
+    { limiter: adapters.rateLimiter, ...config.files.processRateLimit },
   );
   const records = new RecordService(db);
-  const jobs = new JobService(db, deps.jobQueue, QUEUE_NAMES);
-  const webhooks = new WebhookService(db, outboundGuardFor(config.webhooks), () => loadSecretBox(config.webhooks), webhookPublisher);
+  const jobs = new JobService(db, jobQueue, QUEUE_NAMES);
+  const webhooks = new WebhookService(
+    db,
+    outboundGuardFor(config.webhooks),
+    () => loadSecretBox(config.webhooks),
+    webhookPublisher,
+    (ids) => jobs.nextRuns(ids),
+  );
   const notifications = new NotificationService(db, config.email.smtpUrl !== undefined);
-  const realtime = new RealtimeService(deps.eventBus, jobs, files);
-  const adminJobs = new AdminJobsService(db, deps.jobQueue, QUEUE_NAMES);
+  const realtime = new RealtimeService(eventBus, jobs, files);
+  const adminJobs = new AdminJobsService(db, jobQueue, QUEUE_NAMES);
   const firstAdmin = new FirstAdminService(db, new PasswordHasher(), setupToken, config.http.trustProxy);
-  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime, adminJobs, firstAdmin };
+  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime, adminJobs, firstAdmin, clock };
 }
 
 function uploadCounting(metrics: IntakeMetrics, next: FileStatusListener): FileStatusListener {
@@ -356,17 +290,12 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
     await app.register(webhooksRoutes, { webhooks: services.webhooks });
     await app.register(notificationsRoutes, { notifications: services.notifications });
-    await app.register(async (jobsScope: App) => {
-      jobsScope.addHook('preHandler', jobsScope.authenticate);
-      await jobsScope.register(jobsRoutes, {
-        service: services.jobs,
-        resolveUser: (request) => request.user && { id: request.user.id, role: request.user.role },
-      });
-    });
+    await app.register(jobsRoutes, { service: services.jobs });
     await app.register(realtimeRoutes, {
       service: services.realtime,
       authenticator: services.authenticator,
       limits: config.realtime,
+      now: services.clock,
       observer: {
         opened: () => metrics.webSocketConnections.inc(),
         closed: () => metrics.webSocketConnections.dec(),

@@ -1,30 +1,24 @@
 import { parseArgs } from 'node:util';
 import pino, { type LoggerOptions } from 'pino';
 import { buildApp } from './app.ts';
+import { buildInfrastructure, openConfiguredDatabase } from './composition/infrastructure.ts';
+import { ShutdownSignals } from './composition/shutdown-signals.ts';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/config.ts';
-import { openDatabase } from './db/database.ts';
 import { PasswordHasher } from './auth/password-hasher.ts';
 import { isAppError } from './errors/app-error.ts';
 import { ERRORS } from './errors/catalog.ts';
-import { createJobQueue } from './jobs/job-queue-factory.ts';
-import { createAdmin } from './users/create-admin.ts';
+import { createAdmin } from './auth/create-admin.ts';
 import { createFirstAdminThroughServer, loopbackBaseUrl } from './users/create-admin-through-server.ts';
 import { DirectoryInUseError } from './db/directory-lock.ts';
 import { UserService } from './users/user.service.ts';
 import { startServer } from './server.ts';
 import { buildWorker } from './worker.ts';
-import { createEventBus } from './events/create-event-bus.ts';
-import { jobEventPublisher } from './events/job-event-relay.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { VERSION } from './version.ts';
-import { jobMetricsSinkFor } from './app.ts';
-import { allOf } from './metrics/job-metrics.ts';
-import { IntakeMetrics } from './metrics/metrics.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { generateFleetKeys } from './config/fleet-keys.ts';
 import { assertFleetSharesState } from './config/fleet-sharing.ts';
-import { jobAttemptLog } from './jobs/job-attempt-log.ts';
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
 
@@ -109,32 +103,21 @@ async function serve(config: Config): Promise<number> {
 }
 
 /**
- * The embedded mode: one process serves the API and runs the jobs. PGlite allows one
- * connection, so the main thread owns the database and the queue; handlers run in worker
- * threads (JOBS_WORKER_THREADS) and reach the database through the main thread.
+ * The embedded mode: one process serves the API and runs the jobs, on one infrastructure (PGlite
+ * allows one connection, so the main thread owns the database and the queue; handlers run in
+ * worker threads, JOBS_WORKER_THREADS, and reach the database through the main thread). One set
+ * of metrics for both, served at /metrics.
  */
 async function serveWithWorkers(config: Config): Promise<number> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
-  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
-  // One bus for the API and the workers of this process: in-process unless REDIS_URL is set.
-  const eventBus = createEventBus(config, log);
-  // One set of metrics for the API and the workers of this process, served at /metrics.
-  const metrics = new IntakeMetrics();
+  // Migrated here (MIGRATE_ON_BOOT) before the API answers or a worker claims.
+  const infrastructure = await buildInfrastructure(config, log);
   let runtime: Awaited<ReturnType<typeof buildWorker>> | undefined;
-  const jobQueue = createJobQueue(
-    config.jobs,
-    database,
-    log,
-    allOf(jobEventPublisher(eventBus, log), jobMetricsSinkFor(config, metrics), jobAttemptLog(log, () => runtime?.workers.workerId)),
-  );
-  let app: App | undefined;
+  let app: App;
   try {
-    // buildApp migrates (MIGRATE_ON_BOOT) before the workers start claiming.
-    app = await buildApp(config, { database, jobQueue, eventBus, metrics });
+    app = await buildApp(config, { infrastructure });
   } catch (error) {
-    await jobQueue.close();
-    await eventBus.close();
-    await database.close();
+    await infrastructure.close();
     throw error;
   }
   const api = app;
@@ -144,13 +127,11 @@ async function serveWithWorkers(config: Config): Promise<number> {
     await starting;
     // Within the HTTP grace period: jobs still running after it go back to the queue.
     await runtime?.close(Math.max(0, config.http.shutdownGraceMs - 2_000));
-    await jobQueue.close();
-    await eventBus.close();
-    await database.close();
+    await infrastructure.close();
   });
   const server = await startServer(api, config);
   announce(api, server.address, config);
-  starting = buildWorker(config, { database, jobQueue, eventBus, log, metrics }, { threads: config.jobs.workerThreads }).then(
+  starting = buildWorker(config, { infrastructure, log }, { threads: config.jobs.workerThreads }).then(
     (started) => {
       runtime = started;
     },
@@ -172,41 +153,37 @@ function announce(app: App, origin: string, config: Config): void {
 
 /** `intake worker`: runs jobs until SIGTERM/SIGINT, then finishes or hands back the running ones. */
 async function worker(config: Config, queues: string[] | undefined): Promise<number> {
-  // Signals are heard from the start: one arriving while the worker is still starting stops it
-  // as soon as it has started, instead of killing the process with its default action.
-  let signals = 0;
-  let stop: ((signal: NodeJS.Signals) => void) | undefined;
-  const pending: NodeJS.Signals[] = [];
-  const onSignal = (signal: NodeJS.Signals) => (stop ? stop(signal) : pending.push(signal));
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  const runtime = await buildWorker(config, {}, { queues });
-  const { workerPort, workerHost, token } = config.metrics;
-  const metricsServer =
-    workerPort === undefined ? undefined : await startMetricsServer({ metrics: runtime.metrics, host: workerHost, port: workerPort, token });
-  if (metricsServer) runtime.log.info({ address: `${metricsServer.address}/metrics` }, 'serving worker metrics');
-  return new Promise<number>((resolve) => {
-    stop = (signal) => {
-      signals += 1;
-      if (signals > 1) {
-        runtime.log.warn({ signal }, 'second signal: exiting now; running jobs will be re-run after their lease');
-        resolve(130);
-        return;
+  // Heard from the start: a signal arriving while the worker starts stops it once started.
+  const signals = new ShutdownSignals();
+  let runtime: Awaited<ReturnType<typeof buildWorker>>;
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  try {
+    runtime = await buildWorker(config, {}, { queues });
+    const { workerPort, workerHost, token } = config.metrics;
+    if (workerPort !== undefined) metricsServer = await startMetricsServer({ metrics: runtime.metrics, host: workerHost, port: workerPort, token });
+  } catch (error) {
+    signals.dispose();
+    throw error;
+  }
+  const { log } = runtime;
+  if (metricsServer) log.info({ address: `${metricsServer.address}/metrics` }, 'serving worker metrics');
+  return signals.handle({
+    async graceful(signal) {
+      log.info({ signal, grace_ms: config.jobs.shutdownGraceMs }, 'worker shutting down: finishing running jobs');
+      try {
+        await runtime.close();
+        await metricsServer?.close();
+        log.info('worker stopped cleanly');
+        return 0;
+      } catch (error) {
+        log.error({ err: error }, 'error while stopping the worker');
+        return 1;
       }
-      runtime.log.info({ signal, grace_ms: config.jobs.shutdownGraceMs }, 'worker shutting down: finishing running jobs');
-      runtime.close().then(
-        async () => {
-          await metricsServer?.close();
-          runtime.log.info('worker stopped cleanly');
-          resolve(0);
-        },
-        (error: unknown) => {
-          runtime.log.error({ err: error }, 'error while stopping the worker');
-          resolve(1);
-        },
-      );
-    };
-    for (const signal of pending.splice(0)) stop(signal);
+    },
+    immediate(signal) {
+      log.warn({ signal }, 'second signal: exiting now; running jobs will be re-run after their lease');
+      return 130;
+    },
   });
 }
 
@@ -222,7 +199,7 @@ function keysCommand(action: string | undefined): number {
 }
 
 async function migrate(config: Config): Promise<number> {
-  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  const database = await openConfiguredDatabase(config);
   try {
     await database.migrate();
     console.log(`Migrations applied to ${database.kind} ${database.location}.`);
@@ -240,9 +217,9 @@ async function createAdminCommand(
     console.error('intake create-admin: --email <address> is required.');
     return 2;
   }
-  let database: Awaited<ReturnType<typeof openDatabase>>;
+  let database: Awaited<ReturnType<typeof openConfiguredDatabase>>;
   try {
-    database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+    database = await openConfiguredDatabase(config);
   } catch (error) {
     if (error instanceof DirectoryInUseError) return createAdminWhileServing(config, options, error.holderPid);
     throw error;

@@ -1,5 +1,5 @@
-import type { EventEmitter } from 'node:events';
 import type { Config } from './config/config.ts';
+import { ShutdownSignals, type SignalSource } from './composition/shutdown-signals.ts';
 import type { App } from './http/app-types.ts';
 
 export interface RunningServer {
@@ -9,15 +9,21 @@ export interface RunningServer {
   shutdown(reason: string): Promise<number>;
 }
 
-type SignalSource = Pick<EventEmitter, 'on' | 'off'>;
-
 /**
- * Listens, and turns SIGTERM/SIGINT into a graceful shutdown: stop accepting, let in-flight
- * requests finish within the grace period, close the database. A second signal, or the end of
- * the grace period, ends it at once. `signals` is the process unless a test passes its own.
+ * Listens, and shuts down gracefully on SIGTERM/SIGINT (through ShutdownSignals): stop
+ * accepting, let in-flight requests finish within the grace period, close the app (and with
+ * it what the composition root built). A second signal, or the end of the grace period, ends
+ * it at once. `signals` is the process unless a test passes its own.
  */
 export async function startServer(app: App, config: Config, signals: SignalSource = process): Promise<RunningServer> {
-  const address = await app.listen({ host: config.host, port: config.port });
+  const shutdownSignals = new ShutdownSignals(signals);
+  let address: string;
+  try {
+    address = await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    shutdownSignals.dispose();
+    throw error;
+  }
   let closing: Promise<number> | undefined;
   let resolveClosed!: (code: number) => void;
   const closed = new Promise<number>((resolve) => {
@@ -25,9 +31,8 @@ export async function startServer(app: App, config: Config, signals: SignalSourc
   });
 
   const shutdown = (reason: string): Promise<number> => {
-    if (closing) return closing;
-    app.log.info({ reason, grace_ms: config.http.shutdownGraceMs }, 'shutting down: finishing in-flight requests');
-    closing = new Promise<number>((resolve) => {
+    closing ??= new Promise<number>((resolve) => {
+      app.log.info({ reason, grace_ms: config.http.shutdownGraceMs }, 'shutting down: finishing in-flight requests');
       const timer = setTimeout(() => {
         app.log.warn('grace period over: closing the remaining connections');
         app.server.closeAllConnections();
@@ -47,27 +52,23 @@ export async function startServer(app: App, config: Config, signals: SignalSourc
         },
       );
     }).then((code) => {
-      signals.off('SIGTERM', onSignal);
-      signals.off('SIGINT', onSignal);
+      shutdownSignals.dispose();
       resolveClosed(code);
       return code;
     });
     return closing;
   };
 
-  let signalsSeen = 0;
-  function onSignal(signal: NodeJS.Signals): void {
-    signalsSeen += 1;
-    if (signalsSeen > 1) {
-      app.log.warn({ signal }, 'second signal: exiting now');
-      app.server.closeAllConnections();
-      resolveClosed(130);
-      return;
-    }
-    void shutdown(signal);
-  }
-  signals.on('SIGTERM', onSignal);
-  signals.on('SIGINT', onSignal);
+  void shutdownSignals
+    .handle({
+      graceful: (signal) => shutdown(signal),
+      immediate: (signal) => {
+        app.log.warn({ signal }, 'second signal: exiting now');
+        app.server.closeAllConnections();
+        return 130;
+      },
+    })
+    .then(resolveClosed);
 
   return { address, closed, shutdown };
 }

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { AUTH_SECURITY } from '../auth/authenticate.ts';
+import { AUTH_SECURITY } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import { JobIdParams } from '../jobs/job-responses.ts';
 import {

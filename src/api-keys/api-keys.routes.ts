@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { Id, pageQueryFields, Text } from '../http/schema-types.ts';
-import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import type { ApiKeyRow } from './api-key.schema.ts';
 import type { ApiKeyService } from './api-key.service.ts';

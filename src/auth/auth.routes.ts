@@ -6,7 +6,8 @@ import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
 import { isCrossSiteRequest } from '../http/security.ts';
 import { Email, FullName, Password, toUserResponse, UserResponse } from '../users/user.contract.ts';
-import { AUTH_SECURITY, checkCsrf, requireUser } from './authenticate.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
+import { checkCsrf } from './authenticate.ts';
 import type { AuthService, IssuedSession } from './auth.service.ts';
 import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies } from './cookies.ts';
 
@@ -176,11 +177,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
     },
     async (request, reply) => {
       const user = requireUser(request);
-      await auth.logout(
-        user.session
-          ? { id: user.session.id, tokenId: user.session.token_id, tokenExpiresAt: user.session.token_expires_at }
-          : null,
-      );
+      await auth.logout(user.session);
       clearSessionCookies(reply, config.cookieSecure);
       return reply.code(204).send(null);
     },

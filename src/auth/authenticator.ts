@@ -2,23 +2,14 @@ import { and, eq } from 'drizzle-orm';
 import { isApiKey, type ApiKeyService } from '../api-keys/api-key.service.ts';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
-import { users, type UserRole } from '../users/user.schema.ts';
+import type { Caller } from '../http/caller.ts';
+import { users } from '../users/user.schema.ts';
 import { authSessions } from './auth.schema.ts';
 import type { JwtTokens } from './jwt-tokens.ts';
 import type { TokenRevocationStore } from './token-revocation-store.ts';
 
-/** Who is calling, once a credential has been checked. */
-export interface Principal {
-  id: string;
-  role: UserRole;
-  /** Set for JWT callers: the session and access token used. */
-  session?: { id: string; tokenId: string; tokenExpiresAt: Date };
-  /** Set for API-key callers. */
-  apiKeyId?: string;
-}
-
 /**
- * Turns a credential into a principal. Every call re-reads the user and the session, so a
+ * Turns a credential into a caller. Every call re-reads the user and the session, so a
  * deactivation, a logout or a password change takes effect on the very next request.
  */
 export class Authenticator {
@@ -30,15 +21,16 @@ export class Authenticator {
   ) {}
 
   /** A bearer credential: an API key (`ik_…`) or an access JWT. */
-  async fromBearer(credential: string): Promise<Principal> {
+  async fromBearer(credential: string): Promise<Caller> {
     if (isApiKey(credential)) {
       const owner = await this.apiKeys.authenticate(credential);
-      return { id: owner.userId, role: owner.role, apiKeyId: owner.keyId };
+      return { id: owner.userId, role: owner.role, method: 'api_key', session: null, apiKeyId: owner.keyId };
     }
-    return this.fromAccessToken(credential);
+    return this.fromAccessToken(credential, 'bearer');
   }
 
-  async fromAccessToken(token: string): Promise<Principal> {
+  /** An access JWT, presented in the `Authorization` header or the access cookie (`method`). */
+  async fromAccessToken(token: string, method: 'cookie' | 'bearer'): Promise<Caller> {
     const claims = await this.tokens.verify(token, 'access');
     // Primary-key lookups only, run side by side: the cost of checking on every request.
     const [revoked, rows] = await Promise.all([
@@ -57,7 +49,9 @@ export class Authenticator {
     return {
       id: claims.sub,
       role: row.role,
+      method,
       session: { id: claims.sid, tokenId: claims.jti, tokenExpiresAt: new Date(claims.exp * 1000) },
+      apiKeyId: null,
     };
   }
 }

@@ -17,6 +17,18 @@ export const ARGON2_OPTIONS = {
   outputLen: 32,
 } as const;
 
+/**
+ * A stored hash argon2 cannot read: a damaged row, not a wrong password. Answered as a 500
+ * (and logged by the error handler) so that it is noticed and fixed, never as "wrong password".
+ * Carries no part of the hash.
+ */
+export class CorruptPasswordHashError extends Error {
+  constructor(cause: unknown) {
+    super('a stored password hash cannot be read', { cause });
+    this.name = 'CorruptPasswordHashError';
+  }
+}
+
 export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
 
@@ -24,11 +36,12 @@ export class PasswordHasher {
     return hash(password, ARGON2_OPTIONS);
   }
 
+  /** False for a wrong password; throws CorruptPasswordHashError when the hash itself is unreadable. */
   async verify(passwordHash: string, password: string): Promise<boolean> {
     try {
       return await verify(passwordHash, password);
-    } catch {
-      return false;
+    } catch (error) {
+      throw new CorruptPasswordHashError(error);
     }
   }
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, EnvReader, type Env } from './config-spec.ts';
 import { SUPPORTED_MIME_TYPES, supportedContentType } from '../processing/content-types.ts';
 import type { ProcessingLimits } from '../processing/processing-options.ts';
-import { readProcessingLimits } from '../processing/processing-config.ts';
+import { readProcessingLimits } from './processing-config.ts';
 
 export type Environment = 'development' | 'test' | 'production';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -18,3 +18,6 @@ export interface EventBus {
 }
 
 export type Unsubscribe = () => Promise<void>;
+
+/** Where a bus reports a listener that threw (the other listeners still get the event). */
+export type EventBusLog = { warn(details: object, message: string): void };

@@ -1,10 +1,12 @@
-import type { EventBus, EventListener, Unsubscribe } from './event-bus.ts';
+import type { EventBus, EventBusLog, EventListener, Unsubscribe } from './event-bus.ts';
 import { ownerChannel, type RealtimeEvent } from './realtime-events.ts';
 
 /** In-process fan-out for the embedded mode: the API and the worker share one process. */
 export class MemoryEventBus implements EventBus {
   readonly kind = 'memory';
   private readonly channels = new Map<string, Set<EventListener>>();
+
+  constructor(private readonly log: EventBusLog) {}
 
   async publish(event: RealtimeEvent): Promise<void> {
     const listeners = this.channels.get(ownerChannel(event.owner_id));
@@ -13,8 +15,9 @@ export class MemoryEventBus implements EventBus {
     for (const listener of [...listeners]) {
       try {
         listener(event);
-      } catch {
+      } catch (error) {
         // One broken listener must not keep the event from the others, nor fail the publisher.
+        this.log.warn({ err: error, event: event.type }, 'realtime event listener failed');
       }
     }
   }

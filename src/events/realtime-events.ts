@@ -1,4 +1,4 @@
-import type { FileStatus } from '../files/file.schema.ts';
+import type { JobError } from '../jobs/job-error.ts';
 import type { JobStatus } from '../jobs/jobs.schema.ts';
 
 /**
@@ -33,13 +33,15 @@ export interface JobStatusEvent extends EventBase {
   job_id: string;
   file_id: string | null;
   status: JobStatus;
-  error?: { kind: string; message: string };
+  /** The job's stored error: a code and a bounded message, nothing more. */
+  error?: JobError;
 }
 
 export interface FileStatusEvent extends EventBase {
   type: 'file.status';
   file_id: string;
-  status: FileStatus;
+  /** The file's status as files/ names it (FILE_STATUSES); this layer only carries it. */
+  status: string;
 }
 
 export type RealtimeEvent = JobProgressEvent | JobStatusEvent | FileStatusEvent;

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { EventBus, EventListener, Unsubscribe } from './event-bus.ts';
+import type { EventBus, EventBusLog, EventListener, Unsubscribe } from './event-bus.ts';
 import { ownerChannel, parseRealtimeEvent, type RealtimeEvent } from './realtime-events.ts';
 
 export interface RedisEventBusOptions {
@@ -7,6 +7,8 @@ export interface RedisEventBusOptions {
   /** REDIS_KEY_PREFIX: channels are `<prefix>events:<channel>`, so deployments sharing a Redis stay apart. */
   prefix: string;
   onError?: (error: unknown) => void;
+  /** Where a listener that threw is reported. */
+  log: EventBusLog;
 }
 
 /**
@@ -48,8 +50,9 @@ export class RedisEventBus implements EventBus {
       for (const listener of [...entry.listeners]) {
         try {
           listener(event);
-        } catch {
+        } catch (error) {
           // One broken listener must not keep the event from the others.
+          this.options.log.warn({ err: error, event: event.type }, 'realtime event listener failed');
         }
       }
     });

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Db } from '../db/database.ts';
+import type { Caller as HttpCaller } from '../http/caller.ts';
 import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
 import type { FileRow, FileStatus } from './file.schema.ts';
 
@@ -21,10 +22,8 @@ export interface IncomingFile {
   stream: Readable;
 }
 
-export interface Caller {
-  id: string;
-  role: 'user' | 'admin';
-}
+/** Files decide by who is asking (the one caller type, src/http/caller.ts), not by how they signed in. */
+export type Caller = Pick<HttpCaller, 'id' | 'role'>;
 
 export interface ListFilesQuery {
   limit: number;

@@ -3,7 +3,8 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.ts';
-import { defineJob, PermanentJobError, type JobContext, type JobDependencies, type JobRegistry } from '../jobs/job-catalog.ts';
+import { defineJob, PermanentJobError, stopReasonOf, type JobContext } from '../jobs/job-definition.ts';
+import type { JobRegistry } from '../jobs/job-registry.ts';
 import {
   isPermanentProcessingError,
   processImage,
@@ -38,10 +39,17 @@ export type FileProcessingResult =
   | { kind: 'image'; width: number; height: number; format: string; thumbnail: boolean }
   | { kind: 'pdf'; page_count: number; info: Record<string, unknown> };
 
-export function registerFileJobs(registry: JobRegistry, deps: JobDependencies): void {
-  registry.register(processFileJob, (payload, context) =>
-    processFile(deps.db, deps.blobs, deps.config.processing, payload.file_id, context, insertPlan(deps.config.database.url !== undefined)),
-  );
+/** What the processing job needs, and nothing more (it crosses into worker threads). */
+export interface FileJobDependencies {
+  db: Db;
+  /** The blob store, opened on first use (a worker thread opens its own). */
+  blobs: () => Promise<BlobStore>;
+  limits: Readonly<ProcessingLimits>;
+  plan: InsertPlan;
+}
+
+export function registerFileJobs(registry: JobRegistry, deps: FileJobDependencies): void {
+  registry.register(processFileJob, (payload, context) => processFile(deps.db, deps.blobs, deps.limits, payload.file_id, context, deps.plan));
 }
 
 /**
@@ -153,7 +161,7 @@ export async function processFile(
     // A run that will not be retried is never read: its rows go now.
     if (settled) await writer.discard(run);
     if (permanent) {
-      throw new PermanentJobError(error.message, { cause: error, details: { code: error.code } });
+      throw new PermanentJobError(error.message, { cause: error });
     }
     throw error;
   }
@@ -195,12 +203,12 @@ const MAX_REPORTED_PROBLEMS = 100;
  * leaves it processing for the attempt that will run it again.
  */
 async function settleFailure(db: Db, file: FileRow, context: JobContext, permanent: boolean): Promise<boolean> {
-  const reason = context.signal.aborted ? (context.signal.reason as Error | undefined) : undefined;
+  const stopped = stopReasonOf(context.signal);
   let status: FileStatus | undefined;
-  if (permanent || reason?.name === 'TimeoutError') status = 'failed';
+  if (permanent || stopped === 'soft_timeout') status = 'failed';
   // The previous complete run (if any) is still what readers are served.
-  else if (reason && /cancelled/.test(reason.message)) status = file.metadata ? 'processed' : 'uploaded';
-  else if (!reason && context.attempt >= context.maxAttempts) status = 'failed';
+  else if (stopped === 'cancel') status = file.metadata ? 'processed' : 'uploaded';
+  else if (!context.signal.aborted && context.attempt >= context.maxAttempts) status = 'failed';
   if (status) await setStatus(db, file.id, status, context);
   return status !== undefined;
 }

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { BoundedInteger, Id, pageQueryFields, Text } from '../http/schema-types.ts';
-import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
 import { sendBlob } from '../storage/blob-reply.ts';

@@ -1,13 +1,6 @@
-/**
- * A component whose health decides whether this process should receive traffic: the
- * database, the queue, blob storage. Each adapter that talks to a server provides one.
- */
-export interface ReadinessCheck {
-  readonly name: string;
-  /** Where the component lives (a masked URL, a directory), shown to operators. */
-  readonly target: string;
-  check(signal: AbortSignal): Promise<void>;
-}
+import type { ReadinessCheck } from '../http/readiness-check.ts';
+
+export type { ReadinessCheck };
 
 export interface ComponentState {
   name: string;

@@ -34,9 +34,6 @@ export const SECURITY_SCHEMES = {
   },
 } as const;
 
-/** `security` of an operation that needs a signed-in caller (cookie, bearer JWT or API key). */
-export const SIGNED_IN_SECURITY: { [scheme: string]: string[] }[] = [{ cookieAuth: [] }, { bearerAuth: [] }, { oauth2: [] }];
-
 /** RFC 9457 problem details as every error is answered (see src/http/error-handler.ts). */
 const PROBLEM_SCHEMA: OpenAPIV3_1.SchemaObject = {
   type: 'object',

@@ -1,3 +1,4 @@
+import { storedJobError, type JobErrorCode } from './job-error.ts';
 import type { JobEvent, JobEventSink, JobEventSubject } from './job-queue.ts';
 
 /** How an attempt ended, as an operator reads it. */
@@ -12,12 +13,12 @@ export type AttemptObservation =
 /** Attempts whose start this process saw; bounded so attempts finished elsewhere cannot grow it forever. */
 const MAX_TRACKED_ATTEMPTS = 10_000;
 
-/** The code of a stored job error, whichever shape the row holds (`code`, or the older `kind`). */
-export function errorCodeOf(error: unknown): string | null {
-  if (error === null || typeof error !== 'object') return null;
-  const { code, kind } = error as { code?: unknown; kind?: unknown };
-  if (typeof code === 'string') return code;
-  return typeof kind === 'string' ? kind : null;
+/**
+ * The code of a stored job error, one of JOB_ERROR_CODES (rows written before codes existed are
+ * read through `storedJobError`), so metric labels and log fields stay a bounded set.
+ */
+export function errorCodeOf(error: unknown): JobErrorCode | null {
+  return storedJobError(error)?.code ?? null;
 }
 
 /**

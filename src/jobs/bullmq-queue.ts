@@ -4,9 +4,21 @@ import { Redis } from 'ioredis';
 import type { Static, TSchema } from 'typebox';
 import type { Database } from '../db/database.ts';
 import { redactUrl } from '../config/config-spec.ts';
-import type { JobDefinition } from './job-catalog.ts';
-import type { CancelOutcome, DiscardOutcome, RetryOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerOptions } from './job-queue.ts';
-import { ActiveAttempts, AttemptControl, inlineExecutor, runAttempt, type JobExecutor } from './job-runner.ts';
+import type { JobDefinition } from './job-definition.ts';
+import { inlineExecutor, type JobExecutor } from './job-executor.ts';
+import type {
+  CancelOutcome,
+  DiscardOutcome,
+  RetryOutcome,
+  EnqueuedJob,
+  EnqueueOptions,
+  JobLogger,
+  JobQueue,
+  QueueSettings,
+  RunningWorkers,
+  WorkerPoolOptions,
+} from './job-queue.ts';
+import { ActiveAttempts, AttemptControl, runAttempt } from './job-runner.ts';
 import { JobStore, type OutcomeHook } from './job-store.ts';
 import type { JobRow } from './jobs.schema.ts';
 import { cancelThroughStore, defaultWorkerId } from './embedded-queue.ts';
@@ -48,7 +60,7 @@ export function createBullmqQueue(
   options: BullmqQueueOptions,
   log: JobLogger,
 ): JobQueue {
-  const store = new JobStore(database.db, settings.retentionMs, settings.onJobEvent);
+  const store = new JobStore(database.db, { retentionMs: settings.retentionMs, onEvent: settings.onJobEvent, log });
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
   const queues = new Map<string, Queue<BullData>>();
@@ -128,7 +140,10 @@ export function createBullmqQueue(
           // Best effort: a job Redis has already handed out finds its row cancelled and skips.
           await queueFor(row.queue)
             .remove(row.id)
-            .catch(() => 0);
+            .catch((error: unknown) => {
+              log.warn({ err: error, job_id: row.id }, 'could not remove a cancelled job from redis; its worker will skip it');
+              return 0;
+            });
         },
       );
     },
@@ -139,7 +154,7 @@ export function createBullmqQueue(
       if (!row) return { outcome: 'not_found' };
       if (!FAILED_STATUSES.includes(row.status)) return { outcome: 'not_failed', status: row.status };
       if (await bullAttemptStillActive(queueFor(row.queue), row.id)) return { outcome: 'busy' };
-      const retried = await requeueFailedJob(database.db, jobId, false, settings.onJobEvent);
+      const retried = await requeueFailedJob(database.db, jobId, false, log, settings.onJobEvent);
       if (retried.outcome !== 'retried') return retried;
       try {
         await removeFinishedBullJob(queueFor(row.queue), row.id);
@@ -164,8 +179,9 @@ export function createBullmqQueue(
       }
       return discarded;
     },
-    async startWorkers(workerOptions: WorkerOptions): Promise<RunningWorkers> {
-      const pool = new BullmqWorkerPool(store, settings, options, workerOptions, log, () => pools.delete(pool));
+    async startWorkers(workerOptions: WorkerPoolOptions): Promise<RunningWorkers> {
+      const jobState = (queue: string, jobId: string) => queueFor(queue).getJobState(jobId);
+      const pool = new BullmqWorkerPool(store, settings, options, workerOptions, log, jobState, () => pools.delete(pool));
       pools.add(pool);
       await pool.start();
       return pool;
@@ -203,8 +219,10 @@ class BullmqWorkerPool implements RunningWorkers {
     private readonly store: JobStore,
     private readonly settings: QueueSettings,
     private readonly bullOptions: BullmqQueueOptions,
-    private readonly options: WorkerOptions,
+    private readonly options: WorkerPoolOptions,
     private readonly log: JobLogger,
+    /** Where BullMQ holds a job now ('failed', 'wait', …). */
+    private readonly jobState: (queue: string, jobId: string) => Promise<string>,
     private readonly onClosed: () => void,
   ) {
     this.workerId = options.workerId ?? defaultWorkerId();
@@ -232,12 +250,9 @@ class BullmqWorkerPool implements RunningWorkers {
         },
       });
       worker.on('error', (error) => this.log.warn({ err: error, queue: name }, 'bullmq worker error'));
-      worker.on('failed', (job, error) => {
-        // BullMQ failing a job itself (too many stalls) bypasses our processor: record it.
-        if (job?.id && /stalled/i.test(error.message)) {
-          void this.store.failStalled(job.id, error.message, this.outcomeHook).catch(() => undefined);
-        }
-      });
+      // A stalled job either goes back to the wait list (our processor runs it again) or, past
+      // maxStalledCount, is failed by BullMQ itself, bypassing our processor: record that.
+      worker.on('stalled', (jobId: string) => void this.recordStalled(name, jobId));
       this.workers.push(worker);
     }
     await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
@@ -251,6 +266,17 @@ class BullmqWorkerPool implements RunningWorkers {
 
   abortJob(jobId: string): void {
     this.attempts.abortJob(jobId, 'cancel');
+  }
+
+  private async recordStalled(queue: string, jobId: string): Promise<void> {
+    try {
+      if ((await this.jobState(queue, jobId)) !== 'failed') return;
+      await this.store.failStalled(jobId, this.outcomeHook);
+      this.log.warn({ job_id: jobId, queue }, 'bullmq failed a job that stalled too often; recorded as failed');
+    } catch (error) {
+      // The row may stay `running` until an operator looks: say so loudly, with the job id.
+      this.log.error({ err: error, job_id: jobId, queue }, 'could not record a job bullmq failed after stalling');
+    }
   }
 
   private async process(job: Job<BullData>, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
@@ -278,6 +304,7 @@ class BullmqWorkerPool implements RunningWorkers {
         },
         control,
         executor: this.executor,
+        log: this.log,
         writeProgress: (progress) => this.store.progress(row.id, leaseToken, progress),
         emit: (event) => this.store.handlerEvent(row, event),
       });

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Static, TSchema } from 'typebox';
 import type { Database } from '../db/database.ts';
-import type { JobDefinition } from './job-catalog.ts';
-import type { CancelOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerOptions } from './job-queue.ts';
-import { ActiveAttempts, AttemptControl, inlineExecutor, runAttempt, Wakeup, type JobExecutor } from './job-runner.ts';
+import type { JobDefinition } from './job-definition.ts';
+import { inlineExecutor, type JobExecutor } from './job-executor.ts';
+import type { CancelOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerPoolOptions } from './job-queue.ts';
+import { ActiveAttempts, AttemptControl, runAttempt, Wakeup } from './job-runner.ts';
 import { JobStore, type OutcomeHook } from './job-store.ts';
 import { deleteFailedJob, requeueFailedJob } from './failed-jobs.ts';
 import type { JobRow } from './jobs.schema.ts';
@@ -26,7 +27,7 @@ export function createEmbeddedQueue(
   settings: QueueSettings,
   log: JobLogger,
 ): JobQueue {
-  const store = new JobStore(database.db, settings.retentionMs, settings.onJobEvent);
+  const store = new JobStore(database.db, { retentionMs: settings.retentionMs, onEvent: settings.onJobEvent, log });
   const pools = new Set<EmbeddedWorkerPool>();
 
   return {
@@ -47,17 +48,17 @@ export function createEmbeddedQueue(
       });
     },
     async retry(jobId: string) {
-      const retried = await requeueFailedJob(database.db, jobId, true, settings.onJobEvent);
+      const retried = await requeueFailedJob(database.db, jobId, true, log, settings.onJobEvent);
       if (retried.outcome === 'retried') for (const pool of pools) pool.notify(retried.job.queue);
       return retried;
     },
     discard: (jobId: string) => deleteFailedJob(database.db, jobId),
-    async startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
+    async startWorkers(options: WorkerPoolOptions): Promise<RunningWorkers> {
       // NOTIFY from the jobs trigger wakes idle workers in every process at once; polling stays the fallback.
       let unlisten: (() => Promise<void>) | undefined;
       const pool = new EmbeddedWorkerPool(store, settings, options, log, () => {
         pools.delete(pool);
-        void unlisten?.().catch(() => undefined);
+        void unlisten?.().catch((error: unknown) => log.warn({ err: error }, 'could not UNLISTEN after the workers closed'));
       });
       pools.add(pool);
       if (database.listen) {
@@ -122,7 +123,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
   constructor(
     private readonly store: JobStore,
     private readonly settings: QueueSettings,
-    private readonly options: WorkerOptions,
+    private readonly options: WorkerPoolOptions,
     private readonly log: JobLogger,
     private readonly onClosed: () => void,
   ) {
@@ -154,7 +155,12 @@ class EmbeddedWorkerPool implements RunningWorkers {
       if (removed > 0) this.log.info({ count: removed }, 'removed finished jobs past retention');
     });
     // A crash before this boot may have left jobs running with no one behind them.
-    void this.store.recoverStalled(this.outcomeHook).catch(() => undefined);
+    this.store.recoverStalled(this.outcomeHook).then(
+      (recovered) => {
+        if (recovered > 0) this.log.warn({ count: recovered }, 'requeued jobs left running by an earlier process');
+      },
+      (error: unknown) => this.log.warn({ err: error }, 'could not recover stalled jobs at start-up; the periodic check tries again'),
+    );
   }
 
   notify(queue: string): void {
@@ -222,6 +228,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
         },
         control,
         executor: this.executor,
+        log: this.log,
         writeProgress: (progress) => this.store.progress(row.id, leaseToken, progress),
         emit: (event) => this.store.handlerEvent(row, event),
       });

@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
-import type { DiscardOutcome, JobEventSink, RetryOutcome } from './job-queue.ts';
+import type { DiscardOutcome, JobEventSink, JobLogger, RetryOutcome } from './job-queue.ts';
 import { jobs, type JobStatus } from './jobs.schema.ts';
 
 /** The final statuses an administrator may retry or discard: the job's own failures. */
@@ -13,7 +13,7 @@ export const FAILED_STATUSES: readonly JobStatus[] = ['failed', 'timed_out'];
  * the other is told the job is no longer failed. `dispatched` is false for BullMQ, whose
  * adapter hands the row to Redis itself.
  */
-export async function requeueFailedJob(db: Db, id: string, dispatched: boolean, onEvent?: JobEventSink): Promise<RetryOutcome> {
+export async function requeueFailedJob(db: Db, id: string, dispatched: boolean, log: JobLogger, onEvent?: JobEventSink): Promise<RetryOutcome> {
   const [row] = await db
     .update(jobs)
     .set({
@@ -38,8 +38,9 @@ export async function requeueFailedJob(db: Db, id: string, dispatched: boolean, 
   if (row) {
     try {
       onEvent?.({ kind: 'status', job: { id: row.id, type: row.type, ownerId: row.ownerId, fileId: row.fileId }, status: 'queued', error: null });
-    } catch {
+    } catch (error) {
       // Fan-out is best effort; the row is the record.
+      log.warn({ err: error, job_id: row.id }, 'job event listener failed; the job row stays the record');
     }
     return { outcome: 'retried', job: row };
   }

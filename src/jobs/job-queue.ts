@@ -1,10 +1,12 @@
 import type { Static, TSchema } from 'typebox';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
-import type { ReadinessCheck } from '../health/readiness.ts';
-import type { JobDefinition, JobRegistry } from './job-catalog.ts';
-import type { JobExecutor } from './job-runner.ts';
-import type { JobErrorInfo, JobProgress, JobRow, JobStatus } from './jobs.schema.ts';
+import type { ReadinessCheck } from '../http/readiness-check.ts';
+import type { HandlerEvent, JobDefinition } from './job-definition.ts';
+import type { JobError } from './job-error.ts';
+import type { JobExecutor } from './job-executor.ts';
+import type { JobRegistry } from './job-registry.ts';
+import type { JobProgress, JobRow, JobStatus } from './jobs.schema.ts';
 
 /**
  * Told of every job that reaches a final status (succeeded, failed, timed_out, cancelled),
@@ -56,7 +58,8 @@ export type RetryOutcome =
 
 export type DiscardOutcome = { outcome: 'discarded' } | { outcome: 'not_failed'; status: JobStatus } | { outcome: 'busy' } | { outcome: 'not_found' };
 
-export interface WorkerOptions {
+/** How one process's pool of queue workers runs (`JobQueue.startWorkers`). */
+export interface WorkerPoolOptions {
   registry: JobRegistry;
   /** Identifies this worker in the jobs table (`locked_by`) and logs. */
   workerId?: string;
@@ -92,7 +95,7 @@ export interface JobQueue {
   retry(jobId: string): Promise<RetryOutcome>;
   /** Deletes a failed (or timed-out) job (admin dashboard). */
   discard(jobId: string): Promise<DiscardOutcome>;
-  startWorkers(options: WorkerOptions): Promise<RunningWorkers>;
+  startWorkers(options: WorkerPoolOptions): Promise<RunningWorkers>;
   /** Deletes finished jobs past retention (workers also run it periodically); returns how many. */
   sweep(): Promise<number>;
   readiness(): ReadinessCheck[];
@@ -133,15 +136,9 @@ export interface JobEventSubject {
   fileId: string | null;
 }
 
-/** A domain event a handler raises through `context.emit` (e.g. its file changed status). */
-export interface HandlerEvent {
-  type: string;
-  [field: string]: unknown;
-}
-
 export type JobEvent =
   | { kind: 'progress'; job: JobEventSubject; progress: JobProgress }
-  | { kind: 'status'; job: JobEventSubject; status: JobStatus; error: JobErrorInfo | null }
+  | { kind: 'status'; job: JobEventSubject; status: JobStatus; error: JobError | null }
   | { kind: 'handler'; job: JobEventSubject; event: HandlerEvent };
 
 export type JobEventSink = (event: JobEvent) => void;

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Id, pageQueryFields } from '../http/schema-types.ts';
+import { JOB_ERROR_CODES, storedJobError, type JobErrorCode } from './job-error.ts';
 import type { JobRow } from './jobs.schema.ts';
 
 export const JobStatusSchema = Type.Union([
@@ -23,9 +24,12 @@ export const JobProgressResponse = Type.Object({
 });
 
 export const JobErrorResponse = Type.Object({
-  kind: Type.String({ description: 'permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload' }),
-  message: Type.String(),
-  details: Type.Optional(Type.Unknown()),
+  code: Type.Unsafe<JobErrorCode>({
+    type: 'string',
+    enum: [...JOB_ERROR_CODES],
+    description: 'Why the job failed: a stable code from a fixed set, to branch on.',
+  }),
+  message: Type.String({ maxLength: 1024, description: 'For people: says what happened, never how the service is built.' }),
 });
 
 export const JobResponse = Type.Object(
@@ -93,7 +97,7 @@ export function toJobResponse(row: JobRow): JobResponse {
     attempts: row.attempts,
     max_attempts: row.maxAttempts,
     result: row.result ?? null,
-    error: row.error ?? null,
+    error: storedJobError(row.error),
     created_at: row.createdAt.toISOString(),
     started_at: row.startedAt?.toISOString() ?? null,
     finished_at: row.finishedAt?.toISOString() ?? null,

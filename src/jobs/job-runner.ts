@@ -1,26 +1,10 @@
-import { backoffDelayMs, isPermanentJobError, type JobContext, type RegisteredJob } from './job-catalog.ts';
+import { backoffDelayMs, JobInterruptedError, type HandlerEvent, type JobContext, type StopReason } from './job-definition.ts';
+import { classifyFailure, jobError, loggableError } from './job-error.ts';
+import type { JobExecutor } from './job-executor.ts';
+import type { RegisteredJob } from './job-registry.ts';
 import type { AttemptRecord, JobStore } from './job-store.ts';
-import type { JobErrorInfo, JobProgress } from './jobs.schema.ts';
-import type { HandlerEvent, JobLogger } from './job-queue.ts';
-
-/** Runs a handler: in this thread, or elsewhere (a worker thread) behind the same signature. */
-export interface JobExecutor {
-  execute(job: RegisteredJob, payload: unknown, context: JobContext): Promise<unknown>;
-  /**
-   * Resolves once handlers can run. Workers wait for it before claiming, so that a job's time
-   * limits never count a thread's start-up (loading the parsers takes seconds on a busy machine).
-   */
-  ready?(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export const inlineExecutor: JobExecutor = {
-  execute: (job, payload, context) => job.handler(payload, context),
-  close: async () => undefined,
-};
-
-/** Why an attempt's signal fired. `shutdown` and `lost` abandon the attempt without waiting. */
-export type StopReason = 'cancel' | 'soft_timeout' | 'shutdown' | 'lost';
+import type { JobProgress } from './jobs.schema.ts';
+import type { JobLogger } from './job-queue.ts';
 
 export class AttemptControl {
   private readonly controller = new AbortController();
@@ -38,9 +22,7 @@ export class AttemptControl {
   abort(reason: StopReason): void {
     if (this.reason === undefined) {
       this.reason = reason;
-      const error = new Error(`job ${reason === 'soft_timeout' ? 'reached its soft time limit' : reason === 'cancel' ? 'was cancelled' : 'was interrupted'}`);
-      error.name = reason === 'soft_timeout' ? 'TimeoutError' : 'AbortError';
-      this.controller.abort(error);
+      this.controller.abort(new JobInterruptedError(reason));
     }
     if (reason === 'shutdown' || reason === 'lost') this.abandon();
   }
@@ -59,6 +41,8 @@ export interface AttemptInput {
   };
   control: AttemptControl;
   executor: JobExecutor;
+  /** Where a failure's internals go (the stored error only says what its owner may read). */
+  log: JobLogger;
   writeProgress(progress: JobProgress): Promise<void>;
   emit(event: HandlerEvent): void;
 }
@@ -69,9 +53,9 @@ export interface AttemptInput {
  */
 export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
   const { registered, job, control } = input;
-  if (!registered) return failed('no_handler', `no handler is registered for job type ${job.type}`);
+  if (!registered) return { status: 'failed', error: jobError('no_handler', `No worker can run jobs of type ${job.type}.`) };
   const problem = registered.validate(job.payload);
-  if (problem !== undefined) return failed('invalid_payload', `payload does not match ${job.type}: ${problem}`);
+  if (problem !== undefined) return { status: 'failed', error: jobError('invalid_payload', `The job's payload does not match ${job.type}: ${problem}`) };
 
   const { definition } = registered;
   const context: JobContext = {
@@ -104,37 +88,32 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
     if (settled === 'hard_limit') {
       // The task ignored its signal: the worker gives up on it so the slot serves other jobs.
       control.abort('soft_timeout');
-      return { status: 'timed_out', error: { kind: 'timed_out', message: `exceeded the hard time limit of ${definition.hardTimeLimitMs} ms` } };
+      return { status: 'timed_out', error: jobError('timed_out', `Exceeded the hard time limit of ${definition.hardTimeLimitMs} ms.`) };
     }
     if (control.reason === 'soft_timeout') {
-      return { status: 'timed_out', error: { kind: 'timed_out', message: `exceeded the soft time limit of ${definition.softTimeLimitMs} ms` } };
+      return { status: 'timed_out', error: jobError('timed_out', `Exceeded the soft time limit of ${definition.softTimeLimitMs} ms.`) };
     }
-    if (control.reason === 'cancel') return { status: 'cancelled', error: { kind: 'cancelled', message: 'cancelled while running' } };
+    if (control.reason === 'cancel') return { status: 'cancelled', error: jobError('cancelled', 'Cancelled while running.') };
     if (settled.ok) return { status: 'succeeded', result: settled.result ?? null };
-    const error = settled.error;
-    if (isPermanentJobError(error)) {
-      return { status: 'failed', error: { kind: 'permanent', message: error.message, ...detailsOf(error) } };
+    const { permanent, error } = classifyFailure(settled.error);
+    const retry = !permanent && job.attempt < job.maxAttempts;
+    // The whole story (SQL, parameters, stack) goes to the log under the job id, never to the row.
+    input.log.warn(
+      { job_id: job.id, type: job.type, attempt: job.attempt, max_attempts: job.maxAttempts, code: error.code, retry, err: loggableError(settled.error) },
+      'job attempt failed',
+    );
+    if (retry) {
+      const message = `Attempt ${job.attempt} of ${job.maxAttempts} failed on an internal error; it will be retried.`;
+      return { status: 'retry', error: jobError(error.code, message), delayMs: backoffDelayMs(definition.retry, job.attempt) };
     }
-    const info: JobErrorInfo = { kind: 'transient', message: messageOf(error) };
-    if (job.attempt < job.maxAttempts) return { status: 'retry', error: info, delayMs: backoffDelayMs(definition.retry, job.attempt) };
-    return { status: 'failed', error: info };
+    if (!permanent && job.maxAttempts > 1) {
+      return { status: 'failed', error: jobError(error.code, `The job failed on an internal error after ${job.attempt} attempts; the details are logged under its id.`) };
+    }
+    return { status: 'failed', error };
   } finally {
     clearTimeout(softTimer);
     clearTimeout(hardTimer);
   }
-}
-
-function failed(kind: string, message: string): AttemptRecord {
-  return { status: 'failed', error: { kind, message } };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function detailsOf(error: unknown): { details?: unknown } {
-  const details = (error as { details?: unknown }).details;
-  return details === undefined ? {} : { details };
 }
 
 /**

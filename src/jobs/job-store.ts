@@ -1,9 +1,10 @@
 import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
-import { jobs, type JobErrorInfo, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
-import { payloadProblem, type JobDefinition } from './job-catalog.ts';
+import { jobs, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
+import { payloadProblem, type HandlerEvent, type JobDefinition } from './job-definition.ts';
+import { jobError, type JobError } from './job-error.ts';
 import type { Static, TSchema } from 'typebox';
-import type { EnqueueOptions, HandlerEvent, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
+import type { EnqueueOptions, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
 const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
 
@@ -23,8 +24,8 @@ export interface InsertJobInput {
 /** How an attempt ended, as the row records it. */
 export type AttemptRecord =
   | { status: 'succeeded'; result: unknown }
-  | { status: 'failed' | 'timed_out' | 'cancelled'; error: JobErrorInfo }
-  | { status: 'retry'; error: JobErrorInfo; delayMs: number }
+  | { status: 'failed' | 'timed_out' | 'cancelled'; error: JobError }
+  | { status: 'retry'; error: JobError; delayMs: number }
   | { status: 'released' };
 
 const SUBJECT_COLUMNS = { id: jobs.id, type: jobs.type, queue: jobs.queue, attempts: jobs.attempts, ownerId: jobs.ownerId, fileId: jobs.fileId };
@@ -43,13 +44,28 @@ function after(ms: number): SQL {
  * an attempt is fenced by its lease token: an attempt that lost its lease (its worker was
  * presumed dead and the job re-run elsewhere) can no longer change the row.
  */
+export interface JobStoreOptions {
+  /** How long a finished job is kept before the sweep deletes it. */
+  retentionMs: number;
+  /** Told about each write below that changes a job's progress or status (the one realtime hook). */
+  onEvent?: JobEventSink;
+  /** Where a failing `onEvent` is reported. */
+  log: JobLogger;
+}
+
 export class JobStore {
+  private readonly retentionMs: number;
+  private readonly onEvent: JobEventSink | undefined;
+  private readonly log: JobLogger;
+
   constructor(
     readonly db: Db,
-    private readonly retentionMs: number,
-    /** Told about each write below that changes a job's progress or status (the one realtime hook). */
-    private readonly onEvent?: JobEventSink,
-  ) {}
+    options: JobStoreOptions,
+  ) {
+    this.retentionMs = options.retentionMs;
+    this.onEvent = options.onEvent;
+    this.log = options.log;
+  }
 
   private statusChanged(rows: readonly StatusRow[]): void {
     if (!this.onEvent) return;
@@ -59,8 +75,9 @@ export class JobStore {
   private emitSafely(event: Parameters<JobEventSink>[0]): void {
     try {
       this.onEvent?.(event);
-    } catch {
+    } catch (error) {
       // Fan-out is best effort; the row is already written and stays the record.
+      this.log.warn({ err: error, job_id: event.job.id, event: event.kind }, 'job event listener failed; the job row stays the record');
     }
   }
 
@@ -271,7 +288,7 @@ export class JobStore {
         status: sql`case when ${jobs.cancelRequestedAt} is not null then 'cancelled'
                          when ${jobs.attempts} >= ${jobs.maxAttempts} then 'failed'
                          else 'queued' end`,
-        error: sql`jsonb_build_object('kind', 'stalled', 'message', 'the worker running this job stopped responding')`,
+        error: sql`${JSON.stringify(jobError('stalled', 'The worker running this job stopped responding.'))}::jsonb`,
         leaseToken: null,
         lockedBy: null,
         lockedUntil: null,
@@ -289,13 +306,13 @@ export class JobStore {
   }
 
   /** BullMQ adapter: Redis gave up on a job after too many stalls; the row must not stay `running`. */
-  async failStalled(id: string, message: string, onFinished?: OutcomeHook): Promise<void> {
+  async failStalled(id: string, onFinished?: OutcomeHook): Promise<void> {
     const write = (db: Db) =>
       db
         .update(jobs)
         .set({
           status: 'failed',
-          error: { kind: 'stalled', message },
+          error: jobError('stalled', 'The worker running this job stopped responding too many times.'),
           leaseToken: null,
           lockedBy: null,
           lockedUntil: null,
@@ -321,7 +338,7 @@ export class JobStore {
       .set({
         status: 'cancelled',
         cancelRequestedAt: sql`now()`,
-        error: { kind: 'cancelled', message: 'cancelled before it started' },
+        error: jobError('cancelled', 'Cancelled before it started.'),
         finishedAt: sql`now()`,
         expiresAt: after(this.retentionMs),
       })

@@ -1,7 +1,6 @@
-import { and, count, desc, eq, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
-import { JobStore } from './job-store.ts';
 import type { JobQueue } from './job-queue.ts';
 import { JOB_STATUSES, jobs, type JobRow, type JobStatus } from './jobs.schema.ts';
 
@@ -19,17 +18,13 @@ export interface QueueCounts {
 
 /** What the API may do with jobs: read one's own, list them, cancel them; admins see counts. */
 export class JobService {
-  private readonly store: JobStore;
-
   constructor(
     private readonly db: Db,
+    /** Cancellation writes go through the queue, which also stops a running attempt. */
     private readonly queue: Pick<JobQueue, 'cancel'>,
     /** Queues always listed in the counts, even when empty. */
     private readonly knownQueues: readonly string[] = [],
-  ) {
-    // Retention is irrelevant for reads; cancellation writes go through the queue.
-    this.store = new JobStore(db, 0);
-  }
+  ) {}
 
   /** Someone else's job, or an expired one, is not found: never reveal that it exists. */
   async getJob(id: string, ownerId: string): Promise<JobRow> {
@@ -60,7 +55,7 @@ export class JobService {
   async cancelJob(id: string, ownerId: string): Promise<{ job: JobRow; outcome: 'cancelled' | 'cancelling' }> {
     const before = await this.getJob(id, ownerId);
     const outcome = await this.queue.cancel(before.id);
-    const job = (await this.store.get(id)) ?? before;
+    const [job = before] = await this.db.select().from(jobs).where(eq(jobs.id, id));
     switch (outcome) {
       case 'cancelled':
       case 'cancelling':
@@ -73,7 +68,10 @@ export class JobService {
   }
 
   async queueCounts(): Promise<QueueCounts[]> {
-    const rows = await this.store.countByQueueAndStatus();
+    const rows = await this.db
+      .select({ queue: jobs.queue, status: jobs.status, count: sql<number>`count(*)::int` })
+      .from(jobs)
+      .groupBy(jobs.queue, jobs.status);
     const byQueue = new Map<string, Record<JobStatus, number>>();
     const empty = () => Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
     for (const name of this.knownQueues) byQueue.set(name, empty());
@@ -83,5 +81,18 @@ export class JobService {
       byQueue.set(row.queue, counts);
     }
     return [...byQueue.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, counts]) => ({ name, counts }));
+  }
+
+  /**
+   * When each of these jobs runs next (queued ones only): other features show their schedule
+   * (a webhook delivery's next attempt) through this, never by reading the jobs table.
+   */
+  async nextRuns(ids: readonly string[]): Promise<Map<string, Date>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db
+      .select({ id: jobs.id, runAt: jobs.runAt })
+      .from(jobs)
+      .where(and(inArray(jobs.id, [...ids]), eq(jobs.status, 'queued')));
+    return new Map(rows.map((row) => [row.id, row.runAt]));
   }
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { JobError } from './job-error.ts';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -9,14 +10,6 @@ export interface JobProgress {
   current: number;
   total: number | null;
   message: string | null;
-}
-
-export interface JobErrorInfo {
-  /** `permanent`, `transient`, `timed_out`, `cancelled`, `stalled`, `no_handler`, `invalid_payload`. */
-  kind: string;
-  message: string;
-  /** Extra, handler-supplied details (e.g. row numbers); never a stack trace. */
-  details?: unknown;
 }
 
 /**
@@ -41,7 +34,8 @@ export const jobs = pgTable(
     attempts: integer('attempts').notNull().default(0),
     maxAttempts: integer('max_attempts').notNull(),
     result: jsonb('result').$type<unknown>(),
-    error: jsonb('error').$type<JobErrorInfo>(),
+    /** Written for the owner: a code from JOB_ERROR_CODES and a bounded message (see job-error.ts). */
+    error: jsonb('error').$type<JobError>(),
     idempotencyKey: text('idempotency_key'),
     /** When the job may next be claimed: enqueue time, or the end of a retry's backoff. */
     runAt: timestamp('run_at', { withTimezone: true }).notNull().defaultNow(),

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
-import { defineJob, type JobRegistry } from './job-catalog.ts';
+import { defineJob } from './job-definition.ts';
+import type { JobRegistry } from './job-registry.ts';
 
 /** Does nothing: measures the queue itself (bench/queue.ts) and checks a deployment end to end. */
 export const noopJob = defineJob({

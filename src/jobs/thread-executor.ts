@@ -1,18 +1,26 @@
 import { Worker } from 'node:worker_threads';
-import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
-import type { JobContext, RegisteredJob } from './job-catalog.ts';
+import { JobInterruptedError, type JobContext } from './job-definition.ts';
+import type { JobExecutor } from './job-executor.ts';
 import type { JobLogger } from './job-queue.ts';
-import type { JobExecutor } from './job-runner.ts';
+import type { RegisteredJob } from './job-registry.ts';
 import { deserializeError, serializeError, type FromThread, type ToThread } from './thread-protocol.ts';
+
+/**
+ * Where a thread finds its handlers: a module exporting a `JobRegistryFactory`, chosen by the
+ * composition root, and the settings passed to it (plain data: they cross into the thread by
+ * copy, so only what the handlers need, never the whole configuration).
+ */
+export interface ThreadRegistrySource {
+  /** A file: URL. */
+  module: string;
+  exportName: string;
+  settings: unknown;
+}
 
 export interface ThreadExecutorOptions {
   threads: number;
-  /** Module (URL) exporting the registry factory the threads build their handlers from. */
-  registryModule: string;
-  registryExport?: string;
-  /** Given to the handlers in each thread (plain data: it crosses into the thread by copy). */
-  config: Config;
+  registry: ThreadRegistrySource;
   /** Where the threads' database statements run. */
   database: Pick<Database, 'query'>;
   log: JobLogger;
@@ -44,11 +52,7 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
   function spawn(): Thread {
     const worker = new Worker(bootstrap, {
       eval: true,
-      workerData: {
-        registryModule: options.registryModule,
-        registryExport: options.registryExport ?? 'createJobRegistry',
-        config: options.config,
-      },
+      workerData: options.registry,
     });
     const calls = new Map<number, Call>();
     let started = false;
@@ -62,6 +66,7 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
       };
       markBroken = reject;
     });
+    // Observed here so a thread that never starts is no unhandled rejection; `fail` logs it.
     ready.catch(() => undefined);
     const thread: Thread = { worker, calls, ready };
     const post = (message: ToThread) => worker.postMessage(message);
@@ -137,8 +142,8 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
         thread.calls.set(callId, { context, resolve, reject });
         const { signal } = context;
         const onAbort = () => {
-          const reason = signal.reason instanceof Error ? signal.reason : new Error('aborted');
-          thread.worker.postMessage({ kind: 'abort', callId, name: reason.name, message: reason.message } satisfies ToThread);
+          const reason = signal.reason instanceof JobInterruptedError ? signal.reason.stopReason : 'cancel';
+          thread.worker.postMessage({ kind: 'abort', callId, reason } satisfies ToThread);
         };
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });

@@ -3,21 +3,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { drizzle } from 'drizzle-orm/pg-proxy';
 import { schema } from '../db/schema.ts';
-import type { Config } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
-import { createBlobStore, openOnce } from '../storage/create-blob-store.ts';
-import type { JobDependencies, JobRegistry } from './job-catalog.ts';
+import { JobInterruptedError } from './job-definition.ts';
+import type { JobRegistryFactory } from './job-registry.ts';
+import type { ThreadRegistrySource } from './thread-executor.ts';
 import { deserializeError, serializeError, type FromThread, type ToThread } from './thread-protocol.ts';
 
-interface ThreadData {
-  registryModule: string;
-  registryExport: string;
-  config: Config;
-}
-
 const port = parentPort;
-if (!port) throw new Error('worker-thread.ts must run in a worker thread');
-const { registryModule, registryExport, config } = workerData as ThreadData;
+if (!port) throw new Error('worker-thread must run in a worker thread');
+const source = workerData as ThreadRegistrySource;
 
 let nextRequest = 0;
 const pending = new Map<number, { resolve(rows: unknown[]): void; reject(error: Error): void }>();
@@ -38,10 +32,10 @@ const db = drizzle(async (text, params, method) => ({ rows: await request({ kind
   schema,
 }) as unknown as Db;
 
-const imported = (await import(registryModule)) as Record<string, (deps: JobDependencies) => JobRegistry>;
-const factory = imported[registryExport];
-if (typeof factory !== 'function') throw new Error(`${registryModule} does not export ${registryExport}`);
-const registry = factory({ db, config, blobs: openOnce(() => createBlobStore(config.storage)) });
+const imported = (await import(source.module)) as Record<string, JobRegistryFactory | undefined>;
+const factory = imported[source.exportName];
+if (typeof factory !== 'function') throw new Error(`${source.module} does not export ${source.exportName}`);
+const registry = factory(db, source.settings);
 const running = new Map<number, AbortController>();
 
 port.on('message', (message: ToThread) => {
@@ -54,9 +48,7 @@ port.on('message', (message: ToThread) => {
       break;
     }
     case 'abort': {
-      const reason = new Error(message.message);
-      reason.name = message.name;
-      running.get(message.callId)?.abort(reason);
+      running.get(message.callId)?.abort(new JobInterruptedError(message.reason));
       break;
     }
     case 'run': {

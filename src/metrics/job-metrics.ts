@@ -37,16 +37,22 @@ export function jobMetricsSink(metrics: IntakeMetrics, options: { webhookJobType
   }, options.now);
 }
 
-/** Several sinks behind one: each hears every event, and one that throws does not silence the rest. */
+/**
+ * Several sinks behind one: each hears every event, and one that throws does not silence the
+ * rest; the failures are thrown afterwards, together, for the caller (the job store) to log.
+ */
 export function allOf(...sinks: (JobEventSink | undefined)[]): JobEventSink {
   const present = sinks.filter((sink): sink is JobEventSink => sink !== undefined);
   return (event) => {
+    const failures: unknown[] = [];
     for (const sink of present) {
       try {
         sink(event);
-      } catch {
-        // Best effort, as the store itself treats its one sink.
+      } catch (error) {
+        failures.push(error);
       }
     }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, 'job event sinks failed');
   };
 }

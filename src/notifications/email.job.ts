@@ -1,11 +1,8 @@
-import { and, eq } from 'drizzle-orm';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { Type } from 'typebox';
 import type { EmailConfig } from '../config/config.ts';
-import type { Db } from '../db/database.ts';
-import { files } from '../files/file.schema.ts';
-import { defineJob, PermanentJobError, type JobDependencies, type JobRegistry } from '../jobs/job-catalog.ts';
-import { users } from '../users/user.schema.ts';
+import { defineJob, PermanentJobError } from '../jobs/job-definition.ts';
+import type { JobRegistry } from '../jobs/job-registry.ts';
 
 const FileEmailPayload = Type.Object({
   user_id: Type.String({ format: 'uuid' }),
@@ -37,22 +34,27 @@ function transportFor(smtpUrl: string): Transporter {
   return transport;
 }
 
-export function registerEmailJobs(registry: JobRegistry, deps: JobDependencies): void {
-  registry.register(fileFinishedEmailJob, (payload) => sendFileEmail(deps.db, deps.config.email, payload));
+/**
+ * Who the file e-mail goes to and what it names: answered by the users and files features
+ * (wired by the composition root), so this job reads no table of theirs.
+ */
+export type FileEmailRecipient = (input: { userId: string; fileId: string }) => Promise<{ email: string; isActive: boolean; filename: string } | undefined>;
+
+export interface EmailJobDependencies {
+  email: EmailConfig;
+  recipient: FileEmailRecipient;
+}
+
+export function registerEmailJobs(registry: JobRegistry, deps: EmailJobDependencies): void {
+  registry.register(fileFinishedEmailJob, (payload) => sendFileEmail(deps, payload));
 }
 
 async function sendFileEmail(
-  db: Db,
-  config: EmailConfig,
+  { email: config, recipient }: EmailJobDependencies,
   payload: { user_id: string; file_id: string; job_id: string; outcome: 'processed' | 'failed' },
 ): Promise<{ message_id: string | null; skipped?: string }> {
   if (!config.smtpUrl) throw new PermanentJobError('E-mail is not configured on this worker (SMTP_URL).');
-  const [row] = await db
-    .select({ email: users.email, isActive: users.isActive, filename: files.filename })
-    .from(files)
-    .innerJoin(users, eq(users.id, files.ownerId))
-    .where(and(eq(files.id, payload.file_id), eq(files.ownerId, payload.user_id)))
-    .limit(1);
+  const row = await recipient({ userId: payload.user_id, fileId: payload.file_id });
   if (!row) return { message_id: null, skipped: 'the file or its owner no longer exists' };
   if (!row.isActive) return { message_id: null, skipped: 'the account is disabled' };
   const processed = payload.outcome === 'processed';

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import type { NotificationPreferences, NotificationService } from './notification.service.ts';
 

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
-import type { Authenticator, Principal } from '../auth/authenticator.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
+import type { Caller } from '../http/caller.ts';
 import type { RealtimeConfig } from '../config/config.ts';
 import { isAppError } from '../errors/app-error.ts';
 import type { Unsubscribe } from '../events/event-bus.ts';
@@ -23,6 +24,8 @@ export interface ConnectionDeps {
   authenticator: Authenticator;
   limits: RealtimeConfig;
   log: JobLogger;
+  /** The time in ms (Date.now unless a test passes its own): decides how long a token has left. */
+  now?: () => number;
   /** Told of each frame handed to the socket (metrics). */
   onSent?: () => void;
 }
@@ -56,7 +59,7 @@ function frameOf(event: RealtimeEvent): Buffer {
 export class RealtimeConnection {
   /** Cleared by each heartbeat, set by a pong (or any message): two beats without one → dead peer. */
   alive = true;
-  private principal: Principal | undefined;
+  private caller: Caller | undefined;
   private readonly channels = new Map<string, Channel>();
   private unlisten: Unsubscribe | undefined;
   private authTimer: NodeJS.Timeout | undefined;
@@ -107,7 +110,7 @@ export class RealtimeConnection {
   }
 
   get userId(): string | undefined {
-    return this.principal?.id;
+    return this.caller?.id;
   }
 
   private withinRate(): boolean {
@@ -130,11 +133,11 @@ export class RealtimeConnection {
       return;
     }
     if (message.type === 'auth') {
-      if (this.principal) this.error('invalid_message', 'This connection is already authenticated.');
+      if (this.caller) this.error('invalid_message', 'This connection is already authenticated.');
       else await this.authenticate('bearer', message.token, true);
       return;
     }
-    if (!this.principal) {
+    if (!this.caller) {
       this.close(CLOSE.unauthorized, 'authenticate first');
       return;
     }
@@ -155,7 +158,7 @@ export class RealtimeConnection {
     }
     let snapshot: RealtimeEvent[];
     try {
-      snapshot = await this.deps.service.snapshot(channel, this.principal.id);
+      snapshot = await this.deps.service.snapshot(channel, this.caller.id);
     } catch (error) {
       if (!(error instanceof SubjectNotFound)) throw error;
       // The same answer for someone else's job as for a missing one: existence is not revealed.
@@ -170,32 +173,31 @@ export class RealtimeConnection {
 
   private async authenticate(method: 'cookie' | 'bearer', token: string, viaMessage: boolean): Promise<void> {
     clearTimeout(this.authTimer);
-    let principal: Principal;
+    let caller: Caller;
     try {
-      principal = method === 'cookie' ? await this.deps.authenticator.fromAccessToken(token) : await this.deps.authenticator.fromBearer(token);
+      caller = method === 'cookie' ? await this.deps.authenticator.fromAccessToken(token, 'cookie') : await this.deps.authenticator.fromBearer(token);
     } catch (error) {
       this.close(CLOSE.unauthorized, isAppError(error) ? error.code : 'invalid credentials');
       return;
     }
     if (this.closed) return;
-    const expiresAt = principal.session?.tokenExpiresAt;
-    if (expiresAt) {
-      const remaining = expiresAt.getTime() - Date.now();
-      if (remaining <= 0) {
-        this.close(CLOSE.unauthorized, 'token expired');
-        return;
-      }
-      this.expiryTimer = setTimeout(() => this.close(CLOSE.unauthorized, 'token expired'), Math.min(remaining, MAX_TIMER_MS));
+    const expiresAt = caller.session?.tokenExpiresAt;
+    const remaining = expiresAt ? expiresAt.getTime() - (this.deps.now ?? Date.now)() : undefined;
+    if (remaining !== undefined && remaining <= 0) {
+      this.close(CLOSE.unauthorized, 'token expired');
+      return;
     }
-    this.principal = principal;
-    const unlisten = await this.deps.service.listen(principal.id, (event) => this.relay(event));
+    this.caller = caller;
+    const unlisten = await this.deps.service.listen(caller.id, (event) => this.relay(event));
     if (this.closed) {
       await unlisten();
       return;
     }
     this.unlisten = unlisten;
     // Cookie and handshake-header callers are ready at once; the answer tells them who they are all the same.
-    this.sendFrame({ type: 'auth.ok', user_id: principal.id, ...(viaMessage ? {} : { method }) });
+    this.sendFrame({ type: 'auth.ok', user_id: caller.id, ...(viaMessage ? {} : { method }) });
+    // Armed once the client has heard it is in, so `auth.ok` always precedes the expiry close.
+    if (remaining !== undefined) this.expiryTimer = setTimeout(() => this.close(CLOSE.unauthorized, 'token expired'), Math.min(remaining, MAX_TIMER_MS));
   }
 
   private relay(event: RealtimeEvent): void {

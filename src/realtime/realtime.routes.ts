@@ -1,7 +1,8 @@
 import websocket from '@fastify/websocket';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { AUTH_SECURITY, bearerCredential, requireUser } from '../auth/authenticate.ts';
+import { bearerCredential } from '../auth/authenticate.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import { ACCESS_COOKIE } from '../auth/cookies.ts';
 import type { RealtimeConfig } from '../config/config.ts';
@@ -20,6 +21,8 @@ export interface RealtimeRoutesOptions {
   limits: RealtimeConfig;
   /** Origins whose pages may open a cookie-authenticated socket: CORS_ORIGINS and PUBLIC_URL's. */
   allowedOrigins: readonly string[];
+  /** The time in ms; tests pass their own clock (see ConnectionDeps.now). */
+  now?: () => number;
   /** Told when sockets open and close and when frames are sent (metrics). */
   observer?: RealtimeObserver;
 }
@@ -74,7 +77,14 @@ export async function realtimeRoutes(app: App, options: RealtimeRoutesOptions): 
       const { observer } = options;
       const connection = new RealtimeConnection(
         socket,
-        { service, authenticator: options.authenticator, limits, log: request.log, ...(observer ? { onSent: observer.sent } : {}) },
+        {
+          service,
+          authenticator: options.authenticator,
+          limits,
+          log: request.log,
+          ...(observer ? { onSent: observer.sent } : {}),
+          ...(options.now ? { now: options.now } : {}),
+        },
         (closed) => {
           if (connections.delete(closed)) observer?.closed();
         },

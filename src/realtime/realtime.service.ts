@@ -1,7 +1,9 @@
 import type { EventBus, Unsubscribe } from '../events/event-bus.ts';
 import { EVENT_VERSION, ownerChannel, percentOf, type RealtimeEvent } from '../events/realtime-events.ts';
+import { isAppError } from '../errors/app-error.ts';
 import type { FileService } from '../files/file.service.ts';
 import type { JobService } from '../jobs/job.service.ts';
+import { storedJobError } from '../jobs/job-error.ts';
 import { FINISHED_STATUSES, type JobRow } from '../jobs/jobs.schema.ts';
 import { isUuid } from '../db/uuid.ts';
 
@@ -46,8 +48,8 @@ export class SubjectNotFound extends Error {
 export class RealtimeService {
   constructor(
     private readonly bus: EventBus,
-    private readonly jobs: JobService,
-    private readonly files: FileService,
+    private readonly jobs: Pick<JobService, 'getJob'>,
+    private readonly files: Pick<FileService, 'get'>,
   ) {}
 
   /** Listens to everything of one user; resolves once events published afterwards arrive. */
@@ -66,9 +68,7 @@ export class RealtimeService {
       case 'job':
         return jobSnapshot(await this.job(channel.id, userId));
       case 'file': {
-        const file = await this.files.get({ id: userId, role: 'user' }, channel.id).catch(() => {
-          throw new SubjectNotFound();
-        });
+        const file = await this.files.get({ id: userId, role: 'user' }, channel.id).catch(notFoundAsSubject);
         return [{ type: 'file.status', $version: EVENT_VERSION, owner_id: file.ownerId, file_id: file.id, status: file.status }];
       }
     }
@@ -76,10 +76,17 @@ export class RealtimeService {
 
   async job(jobId: string, userId: string): Promise<JobRow> {
     if (!isUuid(jobId)) throw new SubjectNotFound();
-    return this.jobs.getJob(jobId, userId).catch(() => {
-      throw new SubjectNotFound();
-    });
+    return this.jobs.getJob(jobId, userId).catch(notFoundAsSubject);
   }
+}
+
+/**
+ * A 404 from the owning service (missing, or someone else's) is a subject the caller cannot
+ * watch; anything else (the database is down) is not the caller's doing and goes on as a 500.
+ */
+function notFoundAsSubject(error: unknown): never {
+  if (isAppError(error) && error.status === 404) throw new SubjectNotFound();
+  throw error;
 }
 
 /** A job's current state as events: its progress (while it has any) and its status. */
@@ -91,7 +98,8 @@ export function jobSnapshot(row: JobRow): RealtimeEvent[] {
   if (!FINISHED_STATUSES.includes(row.status) && (current > 0 || message !== null)) {
     events.push({ type: 'job.progress', ...base, progress: { current, total, percent: percentOf(current, total), message } });
   }
-  const error = row.error && ['failed', 'timed_out', 'cancelled'].includes(row.status) ? { error: { kind: row.error.kind, message: row.error.message } } : {};
+  const stored = storedJobError(row.error);
+  const error = stored && ['failed', 'timed_out', 'cancelled'].includes(row.status) ? { error: stored } : {};
   events.push({ type: 'job.status', ...base, status: row.status, ...error });
   return events;
 }

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { FileService } from '../files/file.service.ts';
 import type { App } from '../http/app-types.ts';
 import { BoundedInteger, Id, Text } from '../http/schema-types.ts';

@@ -15,7 +15,7 @@ import {
   type UserDelegationKey,
 } from '@azure/storage-blob';
 import { ERRORS } from '../errors/catalog.ts';
-import type { ReadinessCheck } from '../health/readiness.ts';
+import type { ReadinessCheck } from '../http/readiness-check.ts';
 import {
   DEFAULT_CONTENT_TYPE,
   resolveByteRange,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS } from '../errors/catalog.ts';
-import type { ReadinessCheck } from '../health/readiness.ts';
+import type { ReadinessCheck } from '../http/readiness-check.ts';
 import {
   DEFAULT_CONTENT_TYPE,
   resolveByteRange,
@@ -25,7 +25,9 @@ import {
   type SignedWriteUrl,
   type WriteUrlOptions,
 } from './blob-store.ts';
+import type { App } from '../http/app-types.ts';
 import { HashingMeter } from './hashing-meter.ts';
+import { localBlobRoutes } from './local-blob.routes.ts';
 import { createSignedBlobUrl, verifySignedBlobUrl, type SignedBlobGrant } from './signed-url.ts';
 
 export interface LocalBlobStoreOptions {
@@ -59,6 +61,8 @@ const STALE_TEMPORARY_MS = 24 * 3600 * 1000;
 export class LocalBlobStore implements BlobStore {
   readonly driver = 'local' as const;
   readonly readiness: ReadinessCheck;
+  /** Its signed links point back at this service, which serves them with these routes. */
+  readonly httpRoutes = (app: App): Promise<void> => localBlobRoutes(app, { store: this });
   private readonly root: string;
   private readonly clock: () => Date;
 

@@ -1,13 +1,20 @@
+import type { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
 import { sendBlob } from './blob-reply.ts';
-import { parseRangeHeader, validateBlobKey } from './blob-store.ts';
-import type { LocalBlobStore } from './local-blob-store.ts';
+import { parseRangeHeader, validateBlobKey, type BlobStore, type PutBlobOptions, type PutBlobResult } from './blob-store.ts';
+import type { SignedBlobGrant } from './signed-url.ts';
+
+/** What these routes need of the store: reads, single-use granted writes, and the check of a signed link. */
+export interface SignedLinkStore extends Pick<BlobStore, 'get'> {
+  verifySignedRequest(method: string, key: string, query: Readonly<Record<string, string | string[] | undefined>>): SignedBlobGrant;
+  putGranted(key: string, body: Readable, options?: PutBlobOptions): Promise<PutBlobResult>;
+}
 
 export interface LocalBlobRoutesOptions {
-  store: LocalBlobStore;
+  store: SignedLinkStore;
 }
 
 type SignedQuery = Record<string, string | string[] | undefined>;

@@ -14,7 +14,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ERRORS } from '../errors/catalog.ts';
-import type { ReadinessCheck } from '../health/readiness.ts';
+import type { ReadinessCheck } from '../http/readiness-check.ts';
 import {
   DEFAULT_CONTENT_TYPE,
   resolveByteRange,

@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import { count, eq, sql } from 'drizzle-orm';
-import type { PasswordHasher } from '../auth/password-hasher.ts';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { SetupToken } from './setup-token.ts';
@@ -13,6 +12,12 @@ export interface SetupCaller {
   token: string | undefined;
 }
 
+/** Hashing and checking passwords (auth's PasswordHasher, passed in). */
+export interface PasswordCheck {
+  hash(password: string): Promise<string>;
+  verify(passwordHash: string, password: string): Promise<boolean>;
+}
+
 /**
  * First run, as PocketBase does it: while no administrator exists, the console may create one,
  * either from this machine (a loopback peer) or with the one-time setup token the server
@@ -22,7 +27,8 @@ export interface SetupCaller {
 export class FirstAdminService {
   constructor(
     private readonly db: Db,
-    private readonly passwords: PasswordHasher,
+    /** The password hasher of auth/, as a port: users/ does not import auth/. */
+    private readonly passwords: PasswordCheck,
     private readonly token: SetupToken,
     private readonly behindProxy: boolean,
   ) {}

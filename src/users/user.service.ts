@@ -50,8 +50,13 @@ export class UserService {
   }
 
   async get(id: string): Promise<UserRow> {
-    const [row] = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
+    const row = await this.findById(id);
     if (!row) throw ERRORS.notFound('No user with this id.');
+    return row;
+  }
+
+  async findById(id: string): Promise<UserRow | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
     return row;
   }
 

@@ -1,14 +1,23 @@
 import { Type } from 'typebox';
 import { Id, pageQueryFields, Text } from '../http/schema-types.ts';
-import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
-import type { AuthService } from '../auth/auth.service.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import { FullName, Password, toUserResponse, UserResponse } from './user.contract.ts';
+import type { UserRole, UserRow } from './user.schema.ts';
 import type { UserService } from './user.service.ts';
+
+/**
+ * What these routes need from authentication (a port, so that users/ does not import auth/):
+ * a password change ends other sessions, and demoting or disabling an account ends all of them.
+ */
+export interface AccountSecurity {
+  changePassword(userId: string, currentSessionId: string | null, input: { currentPassword: string; newPassword: string }): Promise<void>;
+  adminUpdateUser(actorId: string, userId: string, patch: { role?: UserRole; isActive?: boolean }): Promise<UserRow>;
+}
 
 export interface UsersRoutesOptions {
   users: UserService;
-  auth: AuthService;
+  auth: AccountSecurity;
 }
 
 const Page = pageQueryFields();

@@ -2,15 +2,8 @@ import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { WebhooksConfig } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
-import {
-  defineJob,
-  PermanentJobError,
-  type JobContext,
-  type JobDefinition,
-  type JobDependencies,
-  type JobRegistry,
-  type RetryPolicy,
-} from '../jobs/job-catalog.ts';
+import { defineJob, PermanentJobError, type JobContext, type JobDefinition, type RetryPolicy } from '../jobs/job-definition.ts';
+import type { JobRegistry } from '../jobs/job-registry.ts';
 import { OutboundGuard, OutboundRequestError } from '../net/safe-http.ts';
 import { VERSION } from '../version.ts';
 import { loadSecretBox, SIGNATURE_HEADER, signatureHeader } from './webhook-signature.ts';
@@ -85,8 +78,13 @@ export function outboundGuardFor(settings: WebhooksConfig): OutboundGuard {
   return guard;
 }
 
-export function registerWebhookJobs(registry: JobRegistry, deps: JobDependencies): void {
-  const settings = deps.config.webhooks;
+export interface WebhookJobDependencies {
+  db: Db;
+  settings: WebhooksConfig;
+}
+
+export function registerWebhookJobs(registry: JobRegistry, deps: WebhookJobDependencies): void {
+  const { settings } = deps;
   registry.register(webhookDeliveryJob(settings), (payload, context) => deliver(deps.db, settings, payload.delivery_id, context));
 }
 

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { and, arrayContains, eq } from 'drizzle-orm';
 import type { WebhooksConfig } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
-import type { FileRow } from '../files/file.schema.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
+import { storedJobError } from '../jobs/job-error.ts';
 import type { JobRow } from '../jobs/jobs.schema.ts';
 import { webhookDeliveryJob } from './webhook-delivery.job.ts';
 import { webhookDeliveries, webhookEndpoints, type WebhookDeliveryRow, type WebhookEventType } from './webhook.schema.ts';
@@ -20,18 +20,6 @@ export function newEvent(type: WebhookEvent['type'], data: Record<string, unknow
   return { id: randomUUID(), type, created_at: new Date().toISOString(), data };
 }
 
-export function fileEventData(file: FileRow): Record<string, unknown> {
-  return {
-    id: file.id,
-    filename: file.filename,
-    content_type: file.contentType,
-    size_bytes: file.sizeBytes,
-    sha256: file.sha256,
-    status: file.status,
-    created_at: file.createdAt.toISOString(),
-  };
-}
-
 export function jobEventData(job: JobRow): Record<string, unknown> {
   return {
     id: job.id,
@@ -40,7 +28,8 @@ export function jobEventData(job: JobRow): Record<string, unknown> {
     file_id: job.fileId,
     attempts: job.attempts,
     result: job.status === 'succeeded' ? (job.result ?? null) : null,
-    error: job.status === 'succeeded' ? null : (job.error ?? null),
+    // The stored code and bounded message only: never what the handler threw.
+    error: job.status === 'succeeded' ? null : storedJobError(job.error),
     finished_at: job.finishedAt?.toISOString() ?? null,
   };
 }

@@ -2,7 +2,6 @@ import { and, count, desc, eq, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { isUuid } from '../db/uuid.ts';
-import { jobs } from '../jobs/jobs.schema.ts';
 import { OutboundRequestError, type OutboundGuard } from '../net/safe-http.ts';
 import { newEvent, type WebhookEvent, type WebhookPublisher } from './webhook-events.ts';
 import { generateEndpointSecret, type SecretBox } from './webhook-signature.ts';
@@ -57,6 +56,8 @@ export class WebhookService {
     private readonly guard: OutboundGuard,
     private readonly secrets: () => Promise<SecretBox>,
     private readonly publisher: WebhookPublisher,
+    /** When queued delivery jobs run next: asked of the jobs service, never read from its table. */
+    private readonly nextRuns: (jobIds: readonly string[]) => Promise<Map<string, Date>>,
   ) {}
 
   /** Creates an endpoint; the plain secret is returned here and never again. */
@@ -147,9 +148,8 @@ export class WebhookService {
     const where = eq(webhookDeliveries.endpointId, endpointId);
     const [rows, totals] = await Promise.all([
       this.db
-        .select({ delivery: webhookDeliveries, runAt: jobs.runAt, jobStatus: jobs.status })
+        .select({ delivery: webhookDeliveries })
         .from(webhookDeliveries)
-        .leftJoin(jobs, eq(jobs.id, webhookDeliveries.jobId))
         .where(where)
         .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
         .limit(page.limit)
@@ -157,6 +157,8 @@ export class WebhookService {
       this.db.select({ total: count() }).from(webhookDeliveries).where(where),
     ]);
     const ids = rows.map((row) => row.delivery.id);
+    const pendingJobs = rows.flatMap((row) => (row.delivery.status === 'pending' && row.delivery.jobId ? [row.delivery.jobId] : []));
+    const runs = await this.nextRuns(pendingJobs);
     const attempts =
       ids.length === 0
         ? []
@@ -168,7 +170,7 @@ export class WebhookService {
     const items = rows.map((row) => ({
       delivery: row.delivery,
       attempts: attempts.filter((attempt) => attempt.deliveryId === row.delivery.id),
-      nextAttemptAt: row.delivery.status === 'pending' && row.jobStatus === 'queued' ? (row.runAt ?? null) : null,
+      nextAttemptAt: row.delivery.status === 'pending' && row.delivery.jobId ? (runs.get(row.delivery.jobId) ?? null) : null,
     }));
     return { items, total: totals[0]?.total ?? 0, ...page };
   }

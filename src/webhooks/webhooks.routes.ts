@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { pageQueryFields, Text } from '../http/schema-types.ts';
-import { AUTH_SECURITY, requireUser } from '../auth/authenticate.ts';
+import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import type { DeliveryWithAttempts, WebhookService } from './webhook.service.ts';
 import { TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES, type WebhookDeliveryRow, type WebhookEndpointRow } from './webhook.schema.ts';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineJob, JobRegistry, PermanentJobError } from '../../src/jobs/job-catalog.ts';
+import { defineJob, PermanentJobError } from '../../src/jobs/job-definition.ts';
+import { JobRegistry } from '../../src/jobs/job-registry.ts';
 import { createJobQueue } from '../../src/jobs/job-queue-factory.ts';
 import type { JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
@@ -113,7 +114,7 @@ describe('admin job API', () => {
     const bobs = (await inject('GET', `/admin/jobs?owner=${bob.id}&limit=100`)).json();
     expect(bobs.items.map((item: { id: string }) => item.id).sort()).toEqual([second.id, failed.id].sort());
     const failures = (await inject('GET', `/admin/jobs?status=failed&owner=${bob.id}`)).json();
-    expect(failures).toMatchObject({ total: 1, items: [{ id: failed.id, error: { kind: 'permanent', message: `${failed.key} is broken` } }] });
+    expect(failures).toMatchObject({ total: 1, items: [{ id: failed.id, error: { code: 'invalid_data', message: `${failed.key} is broken` } }] });
     const byQueue = (await inject('GET', `/admin/jobs?queue=notifications&owner=${alice.id}`)).json();
     expect(byQueue.items.map((item: { id: string }) => item.id)).toEqual([first.id]);
     const byType = (await inject('GET', `/admin/jobs?type=test.flaky&owner=${bob.id}`)).json();

@@ -15,7 +15,7 @@ beforeAll(async () => {
       method,
       url: '/test/whoami',
       preHandler: t.app.authenticate,
-      handler: async (request) => ({ id: request.user?.id, role: request.user?.role, auth_method: request.user?.auth_method }),
+      handler: async (request) => ({ id: request.user?.id, role: request.user?.role, auth_method: request.user?.method }),
     });
   }
   t.app.get('/test/admin-only', { preHandler: t.app.requireAdmin }, async () => ({ ok: true }));

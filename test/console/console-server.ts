@@ -43,7 +43,7 @@ export async function startConsoleServer(env: Record<string, string> = {}): Prom
   await ensureConsoleBuilt();
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const bus: EventBus | undefined = process.env.REDIS_URL ? undefined : new MemoryEventBus();
+  const bus: EventBus | undefined = process.env.REDIS_URL ? undefined : new MemoryEventBus(silentLog);
   const subject = await createTestApp({
     env: { PUBLIC_URL: origin, JOBS_POLL_INTERVAL_MS: '50', ...env },
     overrides: bus ? { eventBus: bus } : {},

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EventBus } from '../../src/events/event-bus.ts';
+import type { EventBus, EventBusLog } from '../../src/events/event-bus.ts';
 import { MemoryEventBus } from '../../src/events/memory-event-bus.ts';
 import { RedisEventBus } from '../../src/events/redis-event-bus.ts';
 import { EVENT_VERSION, ownerChannel, type RealtimeEvent } from '../../src/events/realtime-events.ts';
@@ -8,15 +8,15 @@ import { EVENT_VERSION, ownerChannel, type RealtimeEvent } from '../../src/event
 interface BusAdapter {
   name: string;
   /** Two handles on one bus, as two processes would hold (the same instance for memory). */
-  open(): { publisher: EventBus; subscriber: EventBus; buses: EventBus[] };
+  open(log: EventBusLog): { publisher: EventBus; subscriber: EventBus; buses: EventBus[] };
 }
 
 const redisUrl = process.env.REDIS_URL;
 const adapters: BusAdapter[] = [
   {
     name: 'memory',
-    open() {
-      const bus = new MemoryEventBus();
+    open(log) {
+      const bus = new MemoryEventBus(log);
       return { publisher: bus, subscriber: bus, buses: [bus] };
     },
   },
@@ -24,10 +24,10 @@ const adapters: BusAdapter[] = [
 if (redisUrl) {
   adapters.push({
     name: 'redis',
-    open() {
+    open(log) {
       const prefix = `intake-test:${randomUUID()}:`;
-      const publisher = new RedisEventBus({ url: redisUrl, prefix });
-      const subscriber = new RedisEventBus({ url: redisUrl, prefix });
+      const publisher = new RedisEventBus({ url: redisUrl, prefix, log });
+      const subscriber = new RedisEventBus({ url: redisUrl, prefix, log });
       return { publisher, subscriber, buses: [publisher, subscriber] };
     },
   });
@@ -63,12 +63,15 @@ function collector(count: number) {
 
 describe.each(adapters)('event bus: $name', (adapter) => {
   let open: EventBus[] = [];
+  /** What the buses logged: a listener's failure must be reported, never dropped. */
+  let warnings: { details: object; message: string }[] = [];
   afterEach(async () => {
     await Promise.all(open.map((bus) => bus.close()));
     open = [];
+    warnings = [];
   });
   function buses() {
-    const handles = adapter.open();
+    const handles = adapter.open({ warn: (details, message) => warnings.push({ details, message }) });
     open.push(...handles.buses);
     return handles;
   }
@@ -113,7 +116,7 @@ describe.each(adapters)('event bus: $name', (adapter) => {
     expect(second.events).toHaveLength(1);
   });
 
-  it('keeps delivering to the others when one listener throws', async () => {
+  it('keeps delivering to the others when one listener throws, and logs the failure', async () => {
     const { publisher, subscriber } = buses();
     const owner = randomUUID();
     const received = collector(1);
@@ -124,6 +127,7 @@ describe.each(adapters)('event bus: $name', (adapter) => {
     await publisher.publish(progress(owner, randomUUID(), 1));
     await received.arrived;
     expect(received.events).toHaveLength(1);
+    expect(warnings).toEqual([{ details: { err: new Error('broken listener'), event: 'job.progress' }, message: 'realtime event listener failed' }]);
   });
 
   it('resubscribes after the last listener of a channel left', async () => {

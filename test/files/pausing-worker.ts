@@ -7,7 +7,7 @@
  *   node --import tsx test/files/pausing-worker.ts
  */
 import { loadConfig } from '../../src/config/config.ts';
-import { inlineExecutor, type JobExecutor } from '../../src/jobs/job-runner.ts';
+import { inlineExecutor, type JobExecutor } from '../../src/jobs/job-executor.ts';
 import { buildWorker } from '../../src/worker.ts';
 
 const pausing: JobExecutor = {

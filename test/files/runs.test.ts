@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobQueue } from '../../src/jobs/job-queue-factory.ts';
 import type { JobQueue } from '../../src/jobs/job-queue.ts';
-import { inlineExecutor, type JobExecutor } from '../../src/jobs/job-runner.ts';
+import { inlineExecutor, type JobExecutor } from '../../src/jobs/job-executor.ts';
 import { buildWorker, type WorkerRuntime } from '../../src/worker.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { eventually, silentLog } from '../jobs/queue-harness.ts';

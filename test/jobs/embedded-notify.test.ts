@@ -1,7 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineJob, JobRegistry } from '../../src/jobs/job-catalog.ts';
+import { defineJob } from '../../src/jobs/job-definition.ts';
+import { JobRegistry } from '../../src/jobs/job-registry.ts';
 import { jobs } from '../../src/jobs/jobs.schema.ts';
 import { createHarness, eventually, type QueueHarness } from './queue-harness.ts';
 

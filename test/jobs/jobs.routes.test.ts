@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedQueue } from '../../src/jobs/embedded-queue.ts';
-import { defineJob, JobRegistry } from '../../src/jobs/job-catalog.ts';
+import { defineJob } from '../../src/jobs/job-definition.ts';
+import { JobRegistry } from '../../src/jobs/job-registry.ts';
 import type { JobQueue } from '../../src/jobs/job-queue.ts';
 import type { App } from '../../src/http/app-types.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';

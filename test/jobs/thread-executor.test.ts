@@ -1,8 +1,7 @@
 import { eq } from 'drizzle-orm';
-import { loadConfig } from '../../src/config/config.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
-import type { JobExecutor } from '../../src/jobs/job-runner.ts';
+import type { JobExecutor } from '../../src/jobs/job-executor.ts';
 import { jobs, type JobRow } from '../../src/jobs/jobs.schema.ts';
 import { createThreadExecutor } from '../../src/jobs/thread-executor.ts';
 import { createThreadTestRegistry, inThreadJob, rejectedInThreadJob, waitsInThreadJob } from './fixtures/thread-jobs.ts';
@@ -14,25 +13,18 @@ describe('running handlers in worker threads (embedded serve)', () => {
   let executor: JobExecutor;
   let workers: RunningWorkers;
 
-  const config = loadConfig({ NODE_ENV: 'test' });
 
   beforeAll(async () => {
     harness = await createHarness('pglite', 'embedded');
     queue = harness.createQueue();
     executor = createThreadExecutor({
       threads: 1,
-      registryModule: new URL('./fixtures/thread-jobs.ts', import.meta.url).href,
-      registryExport: 'createThreadTestRegistry',
+      registry: { module: new URL('./fixtures/thread-jobs.ts', import.meta.url).href, exportName: 'createThreadTestRegistry', settings: null },
       database: harness.database(),
       log: silentLog,
-      config,
     });
     // The main thread's registry supplies the definitions (queue, limits, retries); the thread runs the handlers.
-    workers = await queue.startWorkers({ registry: createThreadTestRegistry({
-        db: harness.database().db,
-        config,
-        blobs: () => Promise.reject(new Error('these jobs use no blobs')),
-      }), executor });
+    workers = await queue.startWorkers({ registry: createThreadTestRegistry(harness.database().db), executor });
   }, 60_000);
 
   afterAll(async () => {
@@ -65,7 +57,7 @@ describe('running handlers in worker threads (embedded serve)', () => {
     const done = await finished(id);
     expect(done.status).toBe('failed');
     expect(done.attempts).toBe(1);
-    expect(done.error).toEqual({ kind: 'permanent', message: 'bad data', details: { row: 9 } });
+    expect(done.error).toEqual({ code: 'invalid_data', message: 'bad data' });
   });
 
   it('delivers a cancellation to the task running in the thread', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobMetricsSinkFor } from '../../src/app.ts';
+import { jobMetricsSinkFor } from '../../src/composition/infrastructure.ts';
 import { createJobQueue } from '../../src/jobs/job-queue-factory.ts';
 import type { JobQueue } from '../../src/jobs/job-queue.ts';
 import { allOf } from '../../src/metrics/job-metrics.ts';

@@ -27,9 +27,10 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
   let base: string;
   let alice: TestUser;
   let bob: TestUser;
+  let frozenAt: number | undefined;
 
   beforeAll(async () => {
-    sharedBus = process.env.REDIS_URL ? undefined : new MemoryEventBus();
+    sharedBus = process.env.REDIS_URL ? undefined : new MemoryEventBus(silentLog);
     subject = await createTestApp({
       env: {
         JOBS_POLL_INTERVAL_MS: '50',
@@ -39,7 +40,9 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
         WS_HEARTBEAT_MS: '200',
         WS_MAX_BUFFERED_BYTES: '65536',
       },
-      overrides: sharedBus ? { eventBus: sharedBus } : {},
+      // The app reads the time from this clock: a test can stop it to make a token's remaining
+      // lifetime independent of how fast the machine is.
+      overrides: { clock: () => frozenAt ?? Date.now(), ...(sharedBus ? { eventBus: sharedBus } : {}) },
     });
     await subject.app.listen({ host: '127.0.0.1', port: 0 });
     base = `127.0.0.1:${(subject.app.server.address() as AddressInfo).port}`;
@@ -148,12 +151,20 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
     expect(await early.closed).toEqual({ code: 4001, reason: 'authenticate first' });
 
     const claims = JSON.parse(Buffer.from(alice.accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string };
-    const shortLived = await subject.tokens.sign({ type: 'access', sub: alice.id, sid: claims.sid, lifetimeSeconds: 1 });
-    const expiring = new TestSocket(`ws://${base}/api/v1/ws`);
-    await expiring.opened;
-    expiring.send({ type: 'auth', token: shortLived.token });
-    expect(await expiring.next()).toEqual({ type: 'auth.ok', user_id: alice.id });
-    expect(await expiring.closed).toEqual({ code: 4001, reason: 'token expired' });
+    // The server reads the token at the instant it was issued, however long the machine takes to
+    // get there: it is valid then, with exactly one second left, after which the socket closes.
+    const issuedAt = Math.floor(Date.now() / 1000);
+    frozenAt = issuedAt * 1000;
+    try {
+      const shortLived = await subject.tokens.sign({ type: 'access', sub: alice.id, sid: claims.sid, lifetimeSeconds: 1, issuedAtSeconds: issuedAt });
+      const expiring = new TestSocket(`ws://${base}/api/v1/ws`);
+      await expiring.opened;
+      expiring.send({ type: 'auth', token: shortLived.token });
+      expect(await expiring.next()).toEqual({ type: 'auth.ok', user_id: alice.id });
+      expect(await expiring.closed).toEqual({ code: 4001, reason: 'token expired' });
+    } finally {
+      frozenAt = undefined;
+    }
   });
 
   it('accepts the access cookie from an allowed origin and refuses it from any other', async () => {

@@ -318,7 +318,7 @@ describe('webhooks', () => {
   // Last: it empties the delivery log of every endpoint in this file.
   it('sweeps finished deliveries past retention, with their attempts', async () => {
     const db = subject.database.db;
-    const service = new WebhookService(db, outboundGuardFor(subject.config.webhooks), () => loadSecretBox(subject.config.webhooks), new WebhookPublisher(queue, subject.config.webhooks));
+    const service = new WebhookService(db, outboundGuardFor(subject.config.webhooks), () => loadSecretBox(subject.config.webhooks), new WebhookPublisher(queue, subject.config.webhooks), async () => new Map());
     const finishedBefore = await db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(inArray(webhookDeliveries.status, ['succeeded', 'failed']));
     expect(finishedBefore.length).toBeGreaterThan(0);
     expect(await service.sweepLog(new Date(Date.now() - 3600_000))).toBe(0);

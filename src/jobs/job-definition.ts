@@ -1,14 +1,8 @@
 import { Compile } from 'typebox/compile';
-import type { HandlerEvent } from './job-queue.ts';
 import type { Static, TSchema } from 'typebox';
-import type { Config } from '../config/config.ts';
-import type { Db } from '../db/database.ts';
-import type { BlobStore } from '../storage/blob-store.ts';
-import type { JobProgress } from './jobs.schema.ts';
 
-/** The queues jobs are routed to; each worker process runs a pool per queue with its own concurrency. */
-export const QUEUE_NAMES = ['files', 'notifications'] as const;
-export type QueueName = (typeof QUEUE_NAMES)[number];
+// What a job type is and what its handler sees. The bottom of the queue machinery: it imports
+// no other file of src/jobs, so the registry, the port, the store and the runner build on it.
 
 export interface RetryPolicy {
   /** Attempts in total, the first included. 1 means never retried. */
@@ -28,7 +22,7 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, backoffMs: 1_000, ma
 
 export interface JobDefinition<Payload extends TSchema = TSchema, Result = unknown> {
   readonly name: string;
-  /** A queue from QUEUE_NAMES in the service; tests and benches may use their own names. */
+  /** The queue it is routed to (the service's are listed by the composition root); tests and benches use their own. */
   readonly queue: string;
   /** Bumped when the payload shape changes incompatibly; stored with each job. */
   readonly version: number;
@@ -100,19 +94,53 @@ export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () 
   return Math.round(exponential - jitter);
 }
 
-/** Thrown by a handler when retrying cannot help (bad data): the job fails at once. */
+/**
+ * Thrown by a handler when retrying cannot help (bad data): the job fails at once. Its message
+ * is shown to the job's owner (bounded, see job-error.ts), so it is written for them: no SQL,
+ * no stack, no row data. What an operator needs goes in `cause`, which only the log sees.
+ */
 export class PermanentJobError extends Error {
-  readonly details: unknown;
-  constructor(message: string, options: { cause?: unknown; details?: unknown } = {}) {
+  constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = 'PermanentJobError';
-    this.details = options.details;
   }
 }
 
 export function isPermanentJobError(error: unknown): error is PermanentJobError {
   // By name too: an error rebuilt after crossing a worker thread's MessagePort loses its class.
   return error instanceof PermanentJobError || (error instanceof Error && error.name === 'PermanentJobError');
+}
+
+/** Why an attempt's signal fired. `shutdown` and `lost` abandon the attempt without waiting. */
+export type StopReason = 'cancel' | 'soft_timeout' | 'shutdown' | 'lost';
+
+const STOP_MESSAGES: Record<StopReason, string> = {
+  cancel: 'job was cancelled',
+  soft_timeout: 'job reached its soft time limit',
+  shutdown: 'job was interrupted by a shutdown',
+  lost: 'job was interrupted: its lease was lost',
+};
+
+/**
+ * The reason an attempt's AbortSignal carries. Handlers tell a cancellation from a timeout by
+ * `stopReason`, never by the message. Named `TimeoutError` at the soft limit and `AbortError`
+ * otherwise, as the platform names its own abort reasons.
+ */
+export class JobInterruptedError extends Error {
+  constructor(readonly stopReason: StopReason) {
+    super(STOP_MESSAGES[stopReason]);
+    this.name = stopReason === 'soft_timeout' ? 'TimeoutError' : 'AbortError';
+  }
+}
+
+export function stopReasonOf(signal: AbortSignal): StopReason | undefined {
+  return signal.aborted && signal.reason instanceof JobInterruptedError ? signal.reason.stopReason : undefined;
+}
+
+/** A domain event a handler raises through `context.emit` (e.g. its file changed status). */
+export interface HandlerEvent {
+  type: string;
+  [field: string]: unknown;
 }
 
 export interface ProgressUpdate {
@@ -146,64 +174,3 @@ export type JobHandler<Payload extends TSchema = TSchema, Result = unknown> = (
   context: JobContext,
 ) => Promise<Result>;
 
-export interface RegisteredJob {
-  readonly definition: JobDefinition;
-  readonly handler: JobHandler;
-  /** Checks a stored payload before the handler sees it; returns the first problem, if any. */
-  validate(payload: unknown): string | undefined;
-}
-
-/**
- * Handlers by job name, for one worker. Built by the worker's composition root from each
- * domain's `register…Jobs(registry, deps)`; the API side needs only the definitions.
- */
-export class JobRegistry {
-  private readonly jobs = new Map<string, RegisteredJob>();
-
-  register<Payload extends TSchema, Result>(
-    definition: JobDefinition<Payload, Result>,
-    handler: JobHandler<Payload, Result>,
-  ): this {
-    if (this.jobs.has(definition.name)) throw new Error(`job type ${definition.name} is registered twice`);
-    this.jobs.set(definition.name, {
-      definition: definition as JobDefinition,
-      handler: handler as JobHandler,
-      // Checked again when the job runs: a stored payload may predate a schema change.
-      validate: (payload) => payloadProblem(definition as JobDefinition, payload),
-    });
-    return this;
-  }
-
-  get(name: string): RegisteredJob | undefined {
-    return this.jobs.get(name);
-  }
-
-  names(): string[] {
-    return [...this.jobs.keys()];
-  }
-
-  /** The queues at least one registered job type is routed to. */
-  queues(): string[] {
-    return [...new Set([...this.jobs.values()].map((job) => job.definition.queue))];
-  }
-
-  typesFor(queue: string): string[] {
-    return [...this.jobs.values()].filter((job) => job.definition.queue === queue).map((job) => job.definition.name);
-  }
-}
-
-/** Dependencies a domain's job handlers may use; the worker composition root provides them. */
-export interface JobDependencies {
-  db: Db;
-  config: Config;
-  /** The blob store, opened on first use (a worker thread opens its own). */
-  blobs: () => Promise<BlobStore>;
-}
-
-export function normalizeProgress(update: ProgressUpdate): JobProgress {
-  return {
-    current: update.current,
-    total: update.total ?? null,
-    message: update.message ?? null,
-  };
-}

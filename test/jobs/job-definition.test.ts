@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
-import { backoffDelayMs, defineJob, JobRegistry, payloadProblem } from '../../src/jobs/job-catalog.ts';
+import { backoffDelayMs, defineJob, payloadProblem } from '../../src/jobs/job-definition.ts';
+import { JobRegistry } from '../../src/jobs/job-registry.ts';
 
 describe('job catalog', () => {
   const policy = { maxAttempts: 10, backoffMs: 1_000, maxBackoffMs: 30_000, jitter: 0.5 };

@@ -1,17 +1,18 @@
-import { eq } from 'drizzle-orm';
 import type { Config } from '../config/config.ts';
-import { files } from '../files/file.schema.ts';
 import { processFileJob } from '../files/file-processing.job.ts';
+import { fileEventData, findFile } from '../files/file-lookup.ts';
 import type { JobOutcomeListener, JobQueue } from '../jobs/job-queue.ts';
-import { fileEventData, jobEventData, WebhookPublisher } from '../webhooks/webhook-events.ts';
-import { queueFileEmail } from './notification.service.ts';
+import { queueFileEmail } from '../notifications/notification.service.ts';
+import { jobEventData, WebhookPublisher } from '../webhooks/webhook-events.ts';
 
 /**
  * Turns job outcomes into outbound events, inside the transaction that records the outcome:
  * `job.succeeded` / `job.failed` for every owned job, and for file processing also
- * `file.processed` / `file.failed` and the owner's e-mail when they opted in.
+ * `file.processed` / `file.failed` and the owner's e-mail when they opted in. It lives here,
+ * in the composition root, because it joins three features (files, webhooks, notifications)
+ * that do not import one another.
  */
-export function createJobOutcomeNotifier(config: Config, queue: Pick<JobQueue, 'enqueue'>): JobOutcomeListener {
+export function createJobOutcomeNotifier(config: Pick<Config, 'webhooks' | 'email'>, queue: Pick<JobQueue, 'enqueue'>): JobOutcomeListener {
   const publisher = new WebhookPublisher(queue, config.webhooks);
   const emailEnabled = config.email.smtpUrl !== undefined;
   return async (job, tx) => {
@@ -19,14 +20,15 @@ export function createJobOutcomeNotifier(config: Config, queue: Pick<JobQueue, '
     if (job.queue === 'notifications' || !job.ownerId) return;
     const failed = job.status === 'failed' || job.status === 'timed_out';
     if (job.status !== 'succeeded' && !failed) return;
-    await publisher.publish(tx, job.ownerId, failed ? 'job.failed' : 'job.succeeded', { job: jobEventData(job) });
+    const jobData = jobEventData(job);
+    await publisher.publish(tx, job.ownerId, failed ? 'job.failed' : 'job.succeeded', { job: jobData });
     if (job.type !== processFileJob.name || !job.fileId) return;
-    const [file] = await tx.select().from(files).where(eq(files.id, job.fileId));
+    const file = await findFile(tx, job.fileId);
     if (!file) return;
     await publisher.publish(tx, job.ownerId, failed ? 'file.failed' : 'file.processed', {
       file: fileEventData(file),
       job_id: job.id,
-      ...(failed ? { error: job.error ?? null } : {}),
+      ...(failed ? { error: jobData.error } : {}),
     });
     if (emailEnabled) {
       await queueFileEmail(tx, queue, { userId: job.ownerId, fileId: file.id, jobId: job.id, outcome: failed ? 'failed' : 'processed' });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PasswordHasher } from '../../src/auth/password-hasher.ts';
-import { createAdmin } from '../../src/users/create-admin.ts';
+import { createAdmin } from '../../src/auth/create-admin.ts';
 import { UserService } from '../../src/users/user.service.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 

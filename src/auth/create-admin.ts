@@ -1,9 +1,9 @@
-import type { PasswordHasher } from '../auth/password-hasher.ts';
-import { revokeUserSessions } from '../auth/sessions.ts';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
-import type { UserRow } from './user.schema.ts';
-import type { UserService } from './user.service.ts';
+import type { UserRow } from '../users/user.schema.ts';
+import type { UserService } from '../users/user.service.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import { revokeUserSessions } from './sessions.ts';
 
 export interface CreateAdminInput {
   email: string;

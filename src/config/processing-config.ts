@@ -1,5 +1,5 @@
-import type { EnvReader } from '../config/config-spec.ts';
-import { DEFAULT_PROCESSING_LIMITS, type ProcessingLimits } from './processing-options.ts';
+import type { EnvReader } from './config-spec.ts';
+import { DEFAULT_PROCESSING_LIMITS, type ProcessingLimits } from '../processing/processing-options.ts';
 
 const MiB = 1024 * 1024;
 
