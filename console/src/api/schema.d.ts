@@ -201,9 +201,12 @@ export interface paths {
                             /** Format: date-time */
                             created_at: string;
                             error: {
-                                details?: unknown;
-                                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
-                                kind: string;
+                                /**
+                                 * @description Why the job failed: a stable code from a fixed set, to branch on.
+                                 * @enum {string}
+                                 */
+                                code: "invalid_data" | "internal_error" | "timed_out" | "cancelled" | "stalled" | "no_handler" | "invalid_payload";
+                                /** @description For people: says what happened, never how the service is built. */
                                 message: string;
                             } | null;
                             file_id: string | null;
@@ -437,9 +440,12 @@ export interface paths {
                             /** Format: date-time */
                             created_at: string;
                             error: {
-                                details?: unknown;
-                                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
-                                kind: string;
+                                /**
+                                 * @description Why the job failed: a stable code from a fixed set, to branch on.
+                                 * @enum {string}
+                                 */
+                                code: "invalid_data" | "internal_error" | "timed_out" | "cancelled" | "stalled" | "no_handler" | "invalid_payload";
+                                /** @description For people: says what happened, never how the service is built. */
                                 message: string;
                             } | null;
                             file_id: string | null;
@@ -2964,9 +2970,12 @@ export interface paths {
                             /** Format: date-time */
                             created_at: string;
                             error: {
-                                details?: unknown;
-                                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
-                                kind: string;
+                                /**
+                                 * @description Why the job failed: a stable code from a fixed set, to branch on.
+                                 * @enum {string}
+                                 */
+                                code: "invalid_data" | "internal_error" | "timed_out" | "cancelled" | "stalled" | "no_handler" | "invalid_payload";
+                                /** @description For people: says what happened, never how the service is built. */
                                 message: string;
                             } | null;
                             file_id: string | null;
@@ -3093,9 +3102,12 @@ export interface paths {
                             /** Format: date-time */
                             created_at: string;
                             error: {
-                                details?: unknown;
-                                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
-                                kind: string;
+                                /**
+                                 * @description Why the job failed: a stable code from a fixed set, to branch on.
+                                 * @enum {string}
+                                 */
+                                code: "invalid_data" | "internal_error" | "timed_out" | "cancelled" | "stalled" | "no_handler" | "invalid_payload";
+                                /** @description For people: says what happened, never how the service is built. */
                                 message: string;
                             } | null;
                             file_id: string | null;
@@ -3128,9 +3140,12 @@ export interface paths {
                             /** Format: date-time */
                             created_at: string;
                             error: {
-                                details?: unknown;
-                                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
-                                kind: string;
+                                /**
+                                 * @description Why the job failed: a stable code from a fixed set, to branch on.
+                                 * @enum {string}
+                                 */
+                                code: "invalid_data" | "internal_error" | "timed_out" | "cancelled" | "stalled" | "no_handler" | "invalid_payload";
+                                /** @description For people: says what happened, never how the service is built. */
                                 message: string;
                             } | null;
                             file_id: string | null;
@@ -5373,9 +5388,12 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             error: {
-                details?: unknown;
-                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
-                kind: string;
+                /**
+                 * @description Why the job failed: a stable code from a fixed set, to branch on.
+                 * @enum {string}
+                 */
+                code: "invalid_data" | "internal_error" | "timed_out" | "cancelled" | "stalled" | "no_handler" | "invalid_payload";
+                /** @description For people: says what happened, never how the service is built. */
                 message: string;
             } | null;
             file_id: string | null;
@@ -5409,9 +5427,12 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             error: {
-                details?: unknown;
-                /** @description permanent, transient, timed_out, cancelled, stalled, no_handler, invalid_payload */
-                kind: string;
+                /**
+                 * @description Why the job failed: a stable code from a fixed set, to branch on.
+                 * @enum {string}
+                 */
+                code: "invalid_data" | "internal_error" | "timed_out" | "cancelled" | "stalled" | "no_handler" | "invalid_payload";
+                /** @description For people: says what happened, never how the service is built. */
                 message: string;
             } | null;
             file_id: string | null;

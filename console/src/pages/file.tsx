@@ -222,7 +222,7 @@ export function FilePage({ fileId }: { fileId: string }) {
                       {job.attempts} of {job.max_attempts}
                     </td>
                     <td>{formatDuration(job.started_at, job.finished_at)}</td>
-                    <td>{job.error ? `${job.error.kind}: ${job.error.message}` : ''}</td>
+                    <td>{job.error ? `${job.error.code}: ${job.error.message}` : ''}</td>
                   </tr>
                 ))}
               </tbody>
