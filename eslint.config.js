@@ -35,8 +35,7 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    // No import cycles in src/ (import-x skips type-only imports; test/architecture checks
-    // those too, and the folder graph).
+    // No import cycles in src/ (import-x skips type-only imports: see docs/architecture.md).
     files: ['src/**/*.ts'],
     plugins: { 'import-x': importX },
     settings: {
