@@ -17,7 +17,7 @@ const pausing: JobExecutor = {
       signal: context.signal,
       async progress(update) {
         await context.progress(update);
-        if (job.definition.name === 'files.process' && update.message?.startsWith('store')) {
+        if (job.definition.name === 'files.process' && /^store: [1-9]\d* rows/.test(update.message ?? '')) {
           process.stdout.write(`paused ${update.message}\n`);
           await new Promise<never>(() => undefined);
         }

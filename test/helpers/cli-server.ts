@@ -18,7 +18,8 @@ export interface CliServer {
 export async function startCliServer(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<CliServer> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
     cwd,
-    env: { PORT: '0', LOG_PRETTY: 'false', ...env },
+    // One process alone on its DATA_DIR: its generated keys need no sharing, even on PostgreSQL.
+    env: { PORT: '0', LOG_PRETTY: 'false', DATA_DIR_SHARED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
