@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Id, pageQueryFields, Text } from '../http/schema-types.ts';
+import { Id, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { JobResponse, JobStatusSchema, toJobResponse } from '../jobs/job-responses.ts';
 import type { JobRow } from '../jobs/jobs.schema.ts';
 import type { JobsSummary } from './admin-jobs.service.ts';
@@ -27,12 +27,7 @@ export const AdminJobResponse = Type.Object(
 );
 export type AdminJobResponse = Static<typeof AdminJobResponse>;
 
-export const AdminJobListResponse = Type.Object({
-  items: Type.Array(AdminJobResponse),
-  total: Type.Integer(),
-  limit: Type.Integer(),
-  offset: Type.Integer(),
-});
+export const AdminJobListResponse = PageOf(AdminJobResponse);
 
 const StatusCounts = Type.Object({
   queued: Type.Integer(),

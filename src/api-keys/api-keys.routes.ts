@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, pageQueryFields, Text } from '../http/schema-types.ts';
+import { Id, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import type { ApiKeyRow } from './api-key.schema.ts';
@@ -68,7 +68,7 @@ export async function apiKeysRoutes(app: App, options: { apiKeys: ApiKeyService 
           ...pageQueryFields(),
         }),
         response: {
-          200: Type.Object({ items: Type.Array(ApiKeyResponse), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+          200: PageOf(ApiKeyResponse),
         },
       },
     },

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { BoundedInteger, Id, pageQueryFields, Text } from '../http/schema-types.ts';
+import { BoundedInteger, Id, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { App } from '../http/app-types.ts';
@@ -167,7 +167,7 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
         summary: "The caller's files, newest first by default.",
         querystring: ListQuery,
         response: {
-          200: Type.Object({ items: Type.Array(FileResponse), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+          200: PageOf(FileResponse),
         },
       },
     },

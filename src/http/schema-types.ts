@@ -1,4 +1,4 @@
-import { Type, type TInteger, type TString } from 'typebox';
+import { Type, type TInteger, type TSchema, type TString } from 'typebox';
 
 /**
  * Schema building blocks every route uses for what clients send, so that one rule holds for
@@ -59,4 +59,9 @@ export function pageQueryFields(defaults: { limit?: number; maxLimit?: number } 
     limit: BoundedInteger({ minimum: 1, maximum: defaults.maxLimit ?? 100, default: defaults.limit ?? 20 }),
     offset: BoundedInteger({ minimum: 0, default: 0 }),
   };
+}
+
+/** The answer of an offset-paged list (DESIGN.md: `{ items, total, limit, offset }`). */
+export function PageOf<T extends TSchema>(item: T) {
+  return Type.Object({ items: Type.Array(item), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() });
 }

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Id, pageQueryFields } from '../http/schema-types.ts';
+import { Id, PageOf, pageQueryFields } from '../http/schema-types.ts';
 import { JOB_ERROR_CODES, storedJobError, type JobErrorCode } from './job-error.ts';
 import type { JobRow } from './jobs.schema.ts';
 
@@ -51,12 +51,7 @@ export const JobResponse = Type.Object(
 );
 export type JobResponse = Static<typeof JobResponse>;
 
-export const JobListResponse = Type.Object({
-  items: Type.Array(JobResponse),
-  total: Type.Integer(),
-  limit: Type.Integer(),
-  offset: Type.Integer(),
-});
+export const JobListResponse = PageOf(JobResponse);
 
 export const JobListQuery = Type.Object({
   status: Type.Optional(JobStatusSchema),

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, pageQueryFields, Text } from '../http/schema-types.ts';
+import { Id, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import { FullName, Password, toUserResponse, UserResponse } from './user.contract.ts';
@@ -81,7 +81,7 @@ export async function usersRoutes(app: App, options: UsersRoutesOptions): Promis
         security: AUTH_SECURITY,
         querystring: Type.Object({ email: Type.Optional(Text({ minLength: 1, maxLength: 254 })), ...Page }),
         response: {
-          200: Type.Object({ items: Type.Array(UserResponse), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+          200: PageOf(UserResponse),
         },
       },
     },

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { pageQueryFields, Text } from '../http/schema-types.ts';
+import { PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import type { DeliveryWithAttempts, WebhookService } from './webhook.service.ts';
@@ -60,8 +60,6 @@ const QueuedDeliveryResponse = Type.Object({
 });
 const IdParams = Type.Object({ id: Text({ maxLength: 64 }) });
 const Page = Type.Object(pageQueryFields());
-const pageOf = <T extends ReturnType<typeof Type.Object>>(item: T) =>
-  Type.Object({ items: Type.Array(item), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() });
 
 function toEndpoint(row: WebhookEndpointRow): Static<typeof EndpointResponse> {
   return {
@@ -136,7 +134,7 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
     '/webhooks',
     {
       preHandler: app.authenticate,
-      schema: { ...common, summary: 'My webhook endpoints, newest first.', querystring: Page, response: { 200: pageOf(EndpointResponse) } },
+      schema: { ...common, summary: 'My webhook endpoints, newest first.', querystring: Page, response: { 200: PageOf(EndpointResponse) } },
     },
     async (request) => {
       const page = await webhooks.list(requireUser(request).id, request.query);
@@ -206,7 +204,7 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
         summary: 'The delivery log of an endpoint, newest first: each delivery with every attempt (status code, duration, error).',
         params: IdParams,
         querystring: Page,
-        response: { 200: pageOf(DeliveryResponse) },
+        response: { 200: PageOf(DeliveryResponse) },
       },
     },
     async (request) => {
