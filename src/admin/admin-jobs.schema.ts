@@ -1,10 +1,9 @@
 import { Type, type Static } from 'typebox';
-import { Id, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
+import { Id, Nullable, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { JobResponse, JobStatusSchema, toJobResponse } from '../jobs/job-responses.ts';
 import type { JobRow } from '../jobs/jobs.schema.ts';
 import type { JobsSummary } from './admin-jobs.service.ts';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const AdminJobListQuery = Type.Object({
   queue: Type.Optional(Text({ minLength: 1, maxLength: 100, description: 'Queue name, e.g. `files`.' })),

@@ -65,3 +65,6 @@ export function pageQueryFields(defaults: { limit?: number; maxLimit?: number } 
 export function PageOf<T extends TSchema>(item: T) {
   return Type.Object({ items: Type.Array(item), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() });
 }
+
+/** A value or JSON `null`. */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Id, PageOf, pageQueryFields } from '../http/schema-types.ts';
+import { Id, Nullable, PageOf, pageQueryFields } from '../http/schema-types.ts';
 import { JOB_ERROR_CODES, storedJobError, type JobErrorCode } from './job-error.ts';
 import type { JobRow } from './jobs.schema.ts';
 
@@ -13,7 +13,6 @@ export const JobStatusSchema = Type.Union([
 ]);
 
 const Timestamp = Type.String({ format: 'date-time' });
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const JobProgressResponse = Type.Object({
   current: Type.Number(),
