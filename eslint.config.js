@@ -8,7 +8,20 @@ import tseslint from 'typescript-eslint';
  * a service or a port, each other; only the composition root (src/composition, app.ts,
  * worker.ts, server.ts, cli.ts) imports everything.
  */
-const LOWER_LAYERS = ['processing', 'storage', 'jobs', 'events', 'db', 'config', 'errors', 'net', 'http', 'logging', 'rate-limit', 'metrics'];
+const LOWER_LAYERS = [
+  'processing',
+  'storage',
+  'jobs',
+  'events',
+  'db',
+  'config',
+  'errors',
+  'net',
+  'http',
+  'logging',
+  'rate-limit',
+  'metrics',
+];
 const FEATURES = ['auth', 'users', 'api-keys', 'files', 'records', 'webhooks', 'notifications', 'realtime', 'health', 'admin'];
 const COMPOSITION = ['composition/**', 'app.ts', 'worker.ts', 'server.ts', 'cli.ts', 'main.ts'];
 
@@ -71,7 +84,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: COMPOSITION.map((entry) => `../${entry}`), message: 'Features are wired by the composition root, never the other way round.' },
+            {
+              group: COMPOSITION.map((entry) => `../${entry}`),
+              message: 'Features are wired by the composition root, never the other way round.',
+            },
           ],
         },
       ],

@@ -64,9 +64,15 @@ async function main(): Promise<void> {
 
     const mode = `${config.database.url ? 'PostgreSQL' : 'PGlite'}${config.redis.url ? ' + Redis' : ''}`;
     console.log(`intake auth bench — ${mode}, node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
-    console.log(`password sign-ins (POST /auth/token, argon2id m=19MiB t=2):  ${rate(logins)}  (${LOGINS} requests, concurrency ${Math.min(CONCURRENCY, os.availableParallelism())})`);
-    console.log(`GET /users/me with a bearer JWT:                            ${rate(jwtCalls)}  (${REQUESTS} requests, concurrency ${CONCURRENCY})`);
-    console.log(`GET /users/me with an API key:                              ${rate(keyCalls)}  (${REQUESTS} requests, concurrency ${CONCURRENCY})`);
+    console.log(
+      `password sign-ins (POST /auth/token, argon2id m=19MiB t=2):  ${rate(logins)}  (${LOGINS} requests, concurrency ${Math.min(CONCURRENCY, os.availableParallelism())})`,
+    );
+    console.log(
+      `GET /users/me with a bearer JWT:                            ${rate(jwtCalls)}  (${REQUESTS} requests, concurrency ${CONCURRENCY})`,
+    );
+    console.log(
+      `GET /users/me with an API key:                              ${rate(keyCalls)}  (${REQUESTS} requests, concurrency ${CONCURRENCY})`,
+    );
     console.log(`GET /health (no auth, no database; the ceiling):            ${rate(health)}`);
   } finally {
     await app.close();

@@ -95,7 +95,11 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
-function request(url: string, options: http.RequestOptions, body?: string | fs.ReadStream): Promise<{ status: number; text: string }> {
+function request(
+  url: string,
+  options: http.RequestOptions,
+  body?: string | fs.ReadStream,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { agent, ...options }, (response) => {
       let text = '';
@@ -187,8 +191,18 @@ function sampleHealth(base: string): { stop(): Promise<number[]> } {
 async function ingest(mode: string, file: string, env: Record<string, string>, withWorker: boolean): Promise<IngestResult> {
   const port = await freePort();
   const passed = Object.fromEntries(PASSED_ON.filter((name) => process.env[name]).map((name) => [name, process.env[name]!]));
-  const common = { ...passed, ...env, MAX_UPLOAD_BYTES: String(1024 * MIB), LOGIN_RATE_LIMIT_PER_IP: '1000', JOBS_POLL_INTERVAL_MS: '100' };
-  const serve = startIntake('serve', { ...common, PORT: String(port), ...(withWorker ? { JOBS_WORKERS_IN_SERVE: 'false' } : {}) });
+  const common = {
+    ...passed,
+    ...env,
+    MAX_UPLOAD_BYTES: String(1024 * MIB),
+    LOGIN_RATE_LIMIT_PER_IP: '1000',
+    JOBS_POLL_INTERVAL_MS: '100',
+  };
+  const serve = startIntake('serve', {
+    ...common,
+    PORT: String(port),
+    ...(withWorker ? { JOBS_WORKERS_IN_SERVE: 'false' } : {}),
+  });
   let worker: ChildProcess | undefined;
   try {
     const base = `http://127.0.0.1:${port}`;
@@ -196,7 +210,11 @@ async function ingest(mode: string, file: string, env: Record<string, string>, w
     if (withWorker) worker = startIntake('worker', common);
     const email = `bench-${Date.now()}@example.test`;
     const password = 'bench password 123';
-    await json(`${base}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' } }, JSON.stringify({ email, password }));
+    await json(
+      `${base}/api/v1/auth/register`,
+      { method: 'POST', headers: { 'content-type': 'application/json' } },
+      JSON.stringify({ email, password }),
+    );
     const { access_token: token } = await json<{ access_token: string }>(
       `${base}/api/v1/auth/token`,
       { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
@@ -286,7 +304,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-bench-ingest-'));
 try {
   const file = path.join(tmp, 'customers.csv');
   const bytes = await generateCsv(file);
-  console.log(`ingest of ${ROWS.toLocaleString('en')} CSV rows (${(bytes / MIB).toFixed(1)} MiB), Node ${process.version}, ${os.cpus().length} cores`);
+  console.log(
+    `ingest of ${ROWS.toLocaleString('en')} CSV rows (${(bytes / MIB).toFixed(1)} MiB), Node ${process.version}, ${os.cpus().length} cores`,
+  );
   const results: IngestResult[] = [];
   let limitResults: LimitResult[] = [];
   const wants = (mode: string) => requested.length === 0 || requested.includes(mode);
@@ -299,9 +319,13 @@ try {
   if (wants('postgres') && adminUrl) {
     await withScratchDatabase(adminUrl, async (url) => {
       const dataDir = fs.mkdtempSync(path.join(tmp, 'pg-'));
-      results.push(await ingest('PostgreSQL · intake serve + intake worker', file, { DATA_DIR: dataDir, DATABASE_URL: url }, true));
+      results.push(
+        await ingest('PostgreSQL · intake serve + intake worker', file, { DATA_DIR: dataDir, DATABASE_URL: url }, true),
+      );
       const embedded = fs.mkdtempSync(path.join(tmp, 'pg-embedded-'));
-      results.push(await ingest('PostgreSQL · intake serve (workers in serve)', file, { DATA_DIR: embedded, DATABASE_URL: url }, false));
+      results.push(
+        await ingest('PostgreSQL · intake serve (workers in serve)', file, { DATA_DIR: embedded, DATABASE_URL: url }, false),
+      );
       limitResults = limits(url, file);
     });
   } else if (wants('postgres')) {
@@ -309,7 +333,9 @@ try {
   }
 
   console.log('');
-  console.log('| run | rows | upload s | upload end → job done: s, rows/s | total: s, rows/s | /health p50 / p99 / max ms (samples) | peak RSS MiB |');
+  console.log(
+    '| run | rows | upload s | upload end → job done: s, rows/s | total: s, rows/s | /health p50 / p99 / max ms (samples) | peak RSS MiB |',
+  );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const sorted = [...r.healthSamples].sort((a, b) => a - b);
@@ -320,13 +346,17 @@ try {
     );
   }
   for (const limit of limitResults) {
-    console.log(`| limit: ${limit.name} | ${ROWS} | | ${limit.seconds.toFixed(1)} s, ${Math.round(ROWS / limit.seconds).toLocaleString('en')} | | | |`);
+    console.log(
+      `| limit: ${limit.name} | ${ROWS} | | ${limit.seconds.toFixed(1)} s, ${Math.round(ROWS / limit.seconds).toLocaleString('en')} | | | |`,
+    );
   }
   const pgRun = results.find((r) => r.mode.startsWith('PostgreSQL · intake serve + intake worker'));
   if (pgRun && limitResults.length > 0) {
     const rate = pgRun.rows / pgRun.processSeconds;
     for (const limit of limitResults) {
-      console.log(`PostgreSQL ingest (serve + worker) reaches ${((rate / (ROWS / limit.seconds)) * 100).toFixed(0)}% of "${limit.name}"`);
+      console.log(
+        `PostgreSQL ingest (serve + worker) reaches ${((rate / (ROWS / limit.seconds)) * 100).toFixed(0)}% of "${limit.name}"`,
+      );
     }
   }
 } finally {

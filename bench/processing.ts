@@ -45,9 +45,19 @@ const csvCell = (value: string | number) => {
 };
 
 const writers = {
-  csv: { type: 'text/csv', head: 'id,name,email,amount,created_at,note\n', line: (r: Row, _i: number) => `${Object.values(r).map(csvCell).join(',')}\n`, tail: '' },
+  csv: {
+    type: 'text/csv',
+    head: 'id,name,email,amount,created_at,note\n',
+    line: (r: Row, _i: number) => `${Object.values(r).map(csvCell).join(',')}\n`,
+    tail: '',
+  },
   ndjson: { type: 'application/x-ndjson', head: '', line: (r: Row, _i: number) => `${JSON.stringify(r)}\n`, tail: '' },
-  json: { type: 'application/json', head: '[\n', line: (r: Row, i: number) => `${i > 1 ? ',\n' : ''}${JSON.stringify(r)}`, tail: '\n]\n' },
+  json: {
+    type: 'application/json',
+    head: '[\n',
+    line: (r: Row, i: number) => `${i > 1 ? ',\n' : ''}${JSON.stringify(r)}`,
+    tail: '\n]\n',
+  },
   xlsx: { type: XLSX_MIME, head: '', line: (_r: Row, _i: number) => '', tail: '' },
 } as const;
 
@@ -106,7 +116,8 @@ try {
     // CPU time is reported too: on a shared 2-core machine wall time varies with other load.
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const summary = stream.summary();
-    if (parsed !== rows || summary.problemCount !== 0) throw new Error(`expected ${rows} rows, got ${parsed} (${summary.problemCount} problems)`);
+    if (parsed !== rows || summary.problemCount !== 0)
+      throw new Error(`expected ${rows} rows, got ${parsed} (${summary.problemCount} problems)`);
     console.log(
       `${format.padEnd(6)} ${(size / MiB).toFixed(1)} MiB  ${parsed} rows in ${seconds.toFixed(2)} s  ` +
         `${Math.round(parsed / seconds).toLocaleString('en-US')} rows/s  ${(size / MiB / seconds).toFixed(1)} MiB/s  ` +

@@ -33,7 +33,9 @@ function resetPeak(pid: number): void {
 
 function sendUpload(url: string, token: string): Promise<void> {
   const boundary = 'intake-bench-boundary';
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   return new Promise((resolve, reject) => {
     const request = http.request(url, {
@@ -131,7 +133,11 @@ try {
   const base = `http://127.0.0.1:${port}`;
   const email = `bench-${Date.now()}@example.test`;
   const password = 'bench password 123';
-  await fetch(`${base}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  await fetch(`${base}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
   const tokenAnswer = await fetch(`${base}/api/v1/auth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -144,13 +150,27 @@ try {
     console.log(
       `${name.padEnd(22)} ${(TOTAL_BYTES / MIB / figures.seconds).toFixed(1).padStart(7)} MB/s ${figures.seconds.toFixed(2).padStart(7)} s  ` +
         `intake RSS ${figures.intakeRssBeforeMiB.toFixed(0)} → peak ${figures.intakePeakMiB.toFixed(0)} MiB` +
-        (viaProxy ? `  nginx workers RSS ${figures.nginxRssBeforeMiB.toFixed(1)} MiB, peak of the busiest ${figures.nginxPeakMiB.toFixed(1)} MiB` : ''),
+        (viaProxy
+          ? `  nginx workers RSS ${figures.nginxRssBeforeMiB.toFixed(1)} MiB, peak of the busiest ${figures.nginxPeakMiB.toFixed(1)} MiB`
+          : ''),
     );
   const nginxWorkers = proxy.workerPids();
-  report('direct to intake', await measure(intake.pid!, [], () => sendUpload(`${base}/api/v1/files?process=false`, token)), false);
-  report('through nginx', await measure(intake.pid!, nginxWorkers, () => sendUpload(`${proxy.url}/api/v1/files?process=false`, token)), true);
-  const spooled = fs.existsSync(path.join(proxyDir, 'client_body')) ? fs.readdirSync(path.join(proxyDir, 'client_body')).length : 0;
-  console.log(`nginx client_body temp files left: ${spooled}; error log mentions spooling: ${/buffered to a temporary file/.test(proxy.errorLog())}`);
+  report(
+    'direct to intake',
+    await measure(intake.pid!, [], () => sendUpload(`${base}/api/v1/files?process=false`, token)),
+    false,
+  );
+  report(
+    'through nginx',
+    await measure(intake.pid!, nginxWorkers, () => sendUpload(`${proxy.url}/api/v1/files?process=false`, token)),
+    true,
+  );
+  const spooled = fs.existsSync(path.join(proxyDir, 'client_body'))
+    ? fs.readdirSync(path.join(proxyDir, 'client_body')).length
+    : 0;
+  console.log(
+    `nginx client_body temp files left: ${spooled}; error log mentions spooling: ${/buffered to a temporary file/.test(proxy.errorLog())}`,
+  );
 } finally {
   await proxy.stop();
   intake.kill('SIGTERM');

@@ -112,13 +112,24 @@ const results: Figures[] = [];
 const databaseUrl = process.env.DATABASE_URL;
 const redisUrl = process.env.REDIS_URL;
 
-results.push(await withPglite((database) => measure('embedded · PGlite', database, createEmbeddedQueue(database, settings, log))));
+results.push(
+  await withPglite((database) => measure('embedded · PGlite', database, createEmbeddedQueue(database, settings, log))),
+);
 if (databaseUrl) {
-  results.push(await withPostgres(databaseUrl, (database) => measure('embedded · PostgreSQL', database, createEmbeddedQueue(database, settings, log))));
+  results.push(
+    await withPostgres(databaseUrl, (database) =>
+      measure('embedded · PostgreSQL', database, createEmbeddedQueue(database, settings, log)),
+    ),
+  );
 }
 if (redisUrl) {
   const bullmq = (database: Database) =>
-    createBullmqQueue(database, settings, { redisUrl, prefix: `intake-bench-${randomUUID().slice(0, 8)}`, maxStalledCount: 1, relayIntervalMs: 1_000 }, log);
+    createBullmqQueue(
+      database,
+      settings,
+      { redisUrl, prefix: `intake-bench-${randomUUID().slice(0, 8)}`, maxStalledCount: 1, relayIntervalMs: 1_000 },
+      log,
+    );
   const run = async (label: string, database: Database) => {
     const queue = bullmq(database);
     try {
@@ -128,10 +139,13 @@ if (redisUrl) {
     }
   };
   results.push(await withPglite((database) => run('BullMQ · jobs table on PGlite', database)));
-  if (databaseUrl) results.push(await withPostgres(databaseUrl, (database) => run('BullMQ · jobs table on PostgreSQL', database)));
+  if (databaseUrl)
+    results.push(await withPostgres(databaseUrl, (database) => run('BullMQ · jobs table on PostgreSQL', database)));
 }
 
-console.log(`\nNo-op jobs, enqueue → completion (${JOBS} jobs, ${ENQUEUERS} concurrent enqueuers, worker concurrency ${CONCURRENCY}, ${os.cpus().length} CPUs, Node ${process.version})\n`);
+console.log(
+  `\nNo-op jobs, enqueue → completion (${JOBS} jobs, ${ENQUEUERS} concurrent enqueuers, worker concurrency ${CONCURRENCY}, ${os.cpus().length} CPUs, Node ${process.version})\n`,
+);
 console.log('| adapter | enqueue jobs/s | end-to-end jobs/s | total s |');
 console.log('| --- | ---: | ---: | ---: |');
 for (const figures of results) {

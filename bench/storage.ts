@@ -30,7 +30,11 @@ const CHUNK = 64 * 1024;
 const block = randomBytes(CHUNK);
 const drivers = new Set((process.env.BENCH_DRIVERS ?? 'baseline,local,azure,s3').split(','));
 // Tuning knobs pass through, so block sizes and concurrency can be compared.
-const tuning = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^(AZURE_STORAGE_(BLOCK_BYTES|UPLOAD_CONCURRENCY)|S3_(PART_BYTES|UPLOAD_CONCURRENCY))$/.test(name)));
+const tuning = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) =>
+    /^(AZURE_STORAGE_(BLOCK_BYTES|UPLOAD_CONCURRENCY)|S3_(PART_BYTES|UPLOAD_CONCURRENCY))$/.test(name),
+  ),
+);
 
 function source(): Readable {
   let sent = 0;
@@ -71,7 +75,14 @@ async function measure(run: () => Promise<void>): Promise<Measure> {
 
 const rows: string[][] = [];
 function report(driver: string, phase: string, result: Measure): void {
-  const row = [driver, phase, `${totalMiB} MiB`, (totalMiB / result.seconds).toFixed(0), result.peakRssMiB.toFixed(0), result.rssGrowthMiB.toFixed(0)];
+  const row = [
+    driver,
+    phase,
+    `${totalMiB} MiB`,
+    (totalMiB / result.seconds).toFixed(0),
+    result.peakRssMiB.toFixed(0),
+    result.rssGrowthMiB.toFixed(0),
+  ];
   rows.push(row);
   console.log(row.join('\t'));
 }
@@ -124,7 +135,11 @@ try {
   if (drivers.has('azure')) {
     const azurite = await startAzurite({ location: await fs.mkdtemp(path.join(work, 'azurite-')) });
     try {
-      const config = loadConfig({ ...tuning, AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString, AZURE_STORAGE_CONTAINER: 'bench' });
+      const config = loadConfig({
+        ...tuning,
+        AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+        AZURE_STORAGE_CONTAINER: 'bench',
+      });
       const { blockBytes, uploadConcurrency } = config.storage.azure;
       const azure = await createBlobStore(config.storage);
       await benchStore(`azure (Azurite on disk, ${blockBytes / MIB} MiB blocks × ${uploadConcurrency})`, azure);

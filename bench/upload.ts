@@ -53,7 +53,11 @@ function sendUpload(url: string, headers: Record<string, string>, multipart: boo
     request.on('response', (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => (response.statusCode && response.statusCode < 300 ? resolve(response.statusCode) : reject(new Error(`${response.statusCode} ${body}`))));
+      response.on('end', () =>
+        response.statusCode && response.statusCode < 300
+          ? resolve(response.statusCode)
+          : reject(new Error(`${response.statusCode} ${body}`)),
+      );
     });
     request.on('error', reject);
     let sent = 0;

@@ -30,7 +30,10 @@ const INTERVAL_MS = Number(process.env.WS_INTERVAL_MS ?? 50);
 const PASSWORD = 'benchmark password 1';
 
 type ToServer = { kind: 'rss' } | { kind: 'publish'; count: number; intervalMs: number } | { kind: 'stop' };
-type FromServer = { kind: 'ready'; url: string; token: string } | { kind: 'rss'; rss: number; heap: number } | { kind: 'published'; publishMs: number[] };
+type FromServer =
+  | { kind: 'ready'; url: string; token: string }
+  | { kind: 'rss'; rss: number; heap: number }
+  | { kind: 'published'; publishMs: number[] };
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -52,14 +55,20 @@ async function server(): Promise<void> {
   const app = await buildApp(config, { eventBus });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   const email = `bench-${process.pid}@example.test`;
-  await fetch(`${address}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) });
+  await fetch(`${address}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
   const login = await fetch(`${address}/api/v1/auth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ username: email, password: PASSWORD }).toString(),
   });
   const { access_token: token } = (await login.json()) as { access_token: string };
-  const me = (await (await fetch(`${address}/api/v1/users/me`, { headers: { authorization: `Bearer ${token}` } })).json()) as { id: string };
+  const me = (await (await fetch(`${address}/api/v1/users/me`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+    id: string;
+  };
   const send = (message: FromServer) => process.send?.(message);
   process.on('message', async (message: ToServer) => {
     if (message.kind === 'rss') {
@@ -95,7 +104,10 @@ async function server(): Promise<void> {
 }
 
 async function client(): Promise<void> {
-  const child = fork(fileURLToPath(import.meta.url), ['server'], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['server'], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const replies: ((message: FromServer) => void)[] = [];
   child.on('message', (message: FromServer) => replies.shift()?.(message));
   const ask = (message: ToServer | undefined) =>
@@ -123,15 +135,22 @@ async function client(): Promise<void> {
           socket.off('error', fail);
           socket.removeAllListeners('close');
           resolve(socket);
-        } else if (frame.type === 'job.progress' && measuring && frame.progress) delays.push(now() - Number(frame.progress.message));
+        } else if (frame.type === 'job.progress' && measuring && frame.progress)
+          delays.push(now() - Number(frame.progress.message));
       });
     });
   }
 
   const baseline = await rss();
-  console.log(`server before any socket: RSS ${(baseline.rss / 1048576).toFixed(1)} MiB, JS heap + buffers ${(baseline.heap / 1048576).toFixed(1)} MiB`);
-  console.log('\n| sockets | server RSS | RSS growth per socket | JS heap + buffers per socket | ramp step time |\n| ---: | ---: | ---: | ---: | ---: |');
-  console.log('(per socket: growth since the first step, divided by the sockets added since; PGlite frees its first-start memory meanwhile)');
+  console.log(
+    `server before any socket: RSS ${(baseline.rss / 1048576).toFixed(1)} MiB, JS heap + buffers ${(baseline.heap / 1048576).toFixed(1)} MiB`,
+  );
+  console.log(
+    '\n| sockets | server RSS | RSS growth per socket | JS heap + buffers per socket | ramp step time |\n| ---: | ---: | ---: | ---: | ---: |',
+  );
+  console.log(
+    '(per socket: growth since the first step, divided by the sockets added since; PGlite frees its first-start memory meanwhile)',
+  );
   let failure: string | undefined;
   let first: { sockets: number; rss: number; heap: number } | undefined;
   while (sockets.length < MAX && !failure) {
@@ -155,7 +174,10 @@ async function client(): Promise<void> {
   for (const socket of sockets.splice(LATENCY_SOCKETS)) socket.terminate();
   await new Promise((resolve) => setTimeout(resolve, 500));
   measuring = true;
-  const { publishMs } = (await ask({ kind: 'publish', count: EVENTS, intervalMs: INTERVAL_MS })) as Extract<FromServer, { kind: 'published' }>;
+  const { publishMs } = (await ask({ kind: 'publish', count: EVENTS, intervalMs: INTERVAL_MS })) as Extract<
+    FromServer,
+    { kind: 'published' }
+  >;
   await new Promise((resolve) => setTimeout(resolve, 500));
   measuring = false;
   delays.sort((a, b) => a - b);
@@ -165,7 +187,9 @@ async function client(): Promise<void> {
   );
   publishMs.sort((a, b) => a - b);
   const pub = (q: number) => publishMs[Math.min(publishMs.length - 1, Math.floor(q * publishMs.length))]?.toFixed(2);
-  console.log(`server time in publish() per event (the whole fan-out with the in-process bus): p50 ${pub(0.5)} ms, p99 ${pub(0.99)} ms`);
+  console.log(
+    `server time in publish() per event (the whole fan-out with the in-process bus): p50 ${pub(0.5)} ms, p99 ${pub(0.99)} ms`,
+  );
   for (const socket of sockets) socket.terminate();
   child.send({ kind: 'stop' } satisfies ToServer);
 }

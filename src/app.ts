@@ -139,7 +139,14 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerAuthentication(app, services.authenticator);
 
     scheduleFileSweep(app, services.files, config.files.sweepIntervalSeconds);
-    scheduleStarvedQueueWatch(app, new StarvedQueueWatch(infrastructure.database.db, app.log, { leaseMs: config.jobs.leaseMs, quietMs: STARVED_QUEUE_QUIET_MS }), config.jobs.leaseMs);
+    scheduleStarvedQueueWatch(
+      app,
+      new StarvedQueueWatch(infrastructure.database.db, app.log, {
+        leaseMs: config.jobs.leaseMs,
+        quietMs: STARVED_QUEUE_QUIET_MS,
+      }),
+      config.jobs.leaseMs,
+    );
     scheduleDeliveryLogSweep(app, services.webhooks, config.webhooks.logRetentionMs);
 
     await app.register(healthRoutes, { checks: infrastructure.readiness() });
@@ -179,7 +186,9 @@ function scheduleFileSweep(app: App, files: FileService, intervalSeconds: number
 /** Warns (rate-limited) when jobs wait and no worker of their queue is alive; checks once per lease. */
 function scheduleStarvedQueueWatch(app: App, watch: StarvedQueueWatch, intervalMs: number): void {
   const timer = setInterval(() => {
-    watch.check().catch((error: unknown) => app.log.debug({ err: error }, 'starved-queue check failed; /ready reports the database'));
+    watch
+      .check()
+      .catch((error: unknown) => app.log.debug({ err: error }, 'starved-queue check failed; /ready reports the database'));
   }, intervalMs);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
@@ -268,7 +277,21 @@ function buildServices(
   const realtime = new RealtimeService(eventBus, jobs, files);
   const adminJobs = new AdminJobsService(db, jobQueue, QUEUE_NAMES);
   const firstAdmin = new FirstAdminService(db, new PasswordHasher(), setupToken, config.http.trustProxy);
-  return { users, apiKeys, auth, authenticator, files, records, jobs, webhooks, notifications, realtime, adminJobs, firstAdmin, clock };
+  return {
+    users,
+    apiKeys,
+    auth,
+    authenticator,
+    files,
+    records,
+    jobs,
+    webhooks,
+    notifications,
+    realtime,
+    adminJobs,
+    firstAdmin,
+    clock,
+  };
 }
 
 function uploadCounting(metrics: IntakeMetrics, next: FileStatusListener): FileStatusListener {
@@ -303,7 +326,9 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
       },
       allowedOrigins: browserOrigins(config),
     });
-    await app.register(multipart, { limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 } });
+    await app.register(multipart, {
+      limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 },
+    });
     await app.register(recordsRoutes, { files: services.files, records: services.records });
     await app.register(filesRoutes, {
       files: services.files,

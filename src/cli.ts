@@ -87,7 +87,13 @@ async function main(argv: string[]): Promise<number> {
         resetPassword: values['reset-password'] === true,
       });
     case 'worker':
-      return worker(config, values.queues?.split(',').map((name) => name.trim()).filter(Boolean));
+      return worker(
+        config,
+        values.queues
+          ?.split(',')
+          .map((name) => name.trim())
+          .filter(Boolean),
+      );
     default:
       console.error(`intake: unknown command "${command}". Run \`intake --help\` for the list.`);
       return 2;
@@ -160,7 +166,8 @@ async function worker(config: Config, queues: string[] | undefined): Promise<num
   try {
     runtime = await buildWorker(config, {}, { queues });
     const { workerPort, workerHost, token } = config.metrics;
-    if (workerPort !== undefined) metricsServer = await startMetricsServer({ metrics: runtime.metrics, host: workerHost, port: workerPort, token });
+    if (workerPort !== undefined)
+      metricsServer = await startMetricsServer({ metrics: runtime.metrics, host: workerHost, port: workerPort, token });
   } catch (error) {
     signals.dispose();
     throw error;
@@ -266,10 +273,16 @@ async function createAdminWhileServing(
     console.error(`intake create-admin: ${busy}; ${stopAndRetry}.`);
     return 1;
   }
-  const outcome = await createFirstAdminThroughServer(baseUrl, { email: options.email, password: readPassword, fullName: options.fullName });
+  const outcome = await createFirstAdminThroughServer(baseUrl, {
+    email: options.email,
+    password: readPassword,
+    fullName: options.fullName,
+  });
   switch (outcome.kind) {
     case 'done':
-      console.log(`${outcome.created ? 'Created administrator' : 'Promoted to administrator:'} ${outcome.email} (${outcome.id}), through the running server.`);
+      console.log(
+        `${outcome.created ? 'Created administrator' : 'Promoted to administrator:'} ${outcome.email} (${outcome.id}), through the running server.`,
+      );
       return 0;
     case 'setup_complete':
       console.error(
@@ -297,7 +310,9 @@ async function readPassword(): Promise<string> {
   if (!process.stdin.isTTY) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   const first = await promptHidden('Password: ');
   const second = await promptHidden('Repeat password: ');

@@ -39,7 +39,11 @@ export interface WorkerRuntime {
 }
 
 /** The worker's side of the composition root: the counterpart of `buildApp` for `intake worker`. */
-export async function buildWorker(config: Config, overrides: WorkerOverrides = {}, options: WorkerRunOptions = {}): Promise<WorkerRuntime> {
+export async function buildWorker(
+  config: Config,
+  overrides: WorkerOverrides = {},
+  options: WorkerRunOptions = {},
+): Promise<WorkerRuntime> {
   const log = overrides.log ?? pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
   const infrastructure = overrides.infrastructure ?? (await buildInfrastructure(config, log, overrides));
   const closeInfrastructure = overrides.infrastructure ? async () => undefined : () => infrastructure.close();
@@ -49,7 +53,8 @@ export async function buildWorker(config: Config, overrides: WorkerOverrides = {
     const registry = overrides.registry ?? createJobRegistry(infrastructure.database.db, settings, () => infrastructure.blobs());
     const known = new Set(registry.queues());
     const unknown = (options.queues ?? []).filter((name) => !known.has(name));
-    if (unknown.length > 0) throw new Error(`no job type uses the queue(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+    if (unknown.length > 0)
+      throw new Error(`no job type uses the queue(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
     if (!overrides.executor && (options.threads ?? 0) > 0) {
       executor = createThreadExecutor({
         threads: options.threads ?? 1,
@@ -95,7 +100,11 @@ export async function buildWorker(config: Config, overrides: WorkerOverrides = {
       metrics: infrastructure.metrics,
       close(graceMs = config.jobs.shutdownGraceMs) {
         closing ??= (async () => {
-          await presence.leave().catch((error: unknown) => log.warn({ err: error }, 'could not remove the worker presence row; it expires after a lease'));
+          await presence
+            .leave()
+            .catch((error: unknown) =>
+              log.warn({ err: error }, 'could not remove the worker presence row; it expires after a lease'),
+            );
           await workers.close(graceMs);
           if (!overrides.executor) await executor.close();
           await closeInfrastructure();
@@ -104,7 +113,8 @@ export async function buildWorker(config: Config, overrides: WorkerOverrides = {
       },
     };
   } catch (error) {
-    if (!overrides.executor) await executor.close().catch((closeError: unknown) => log.warn({ err: closeError }, 'could not stop the job threads'));
+    if (!overrides.executor)
+      await executor.close().catch((closeError: unknown) => log.warn({ err: closeError }, 'could not stop the job threads'));
     await closeInfrastructure();
     throw error;
   }

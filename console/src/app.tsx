@@ -65,7 +65,12 @@ export function App() {
     );
   }
   if (phase.kind === 'signed-out' || !session) {
-    return <SignInPage notice={phase.kind === 'signed-out' ? phase.notice : null} onSignedIn={(me) => setPhase({ kind: 'signed-in', me })} />;
+    return (
+      <SignInPage
+        notice={phase.kind === 'signed-out' ? phase.notice : null}
+        onSignedIn={(me) => setPhase({ kind: 'signed-in', me })}
+      />
+    );
   }
 
   const [section = 'files', id] = route;
@@ -78,10 +83,14 @@ export function App() {
 
   return (
     <SessionContext.Provider value={session}>
-      <a class="skip-link" href="#main" onClick={(event) => {
-        event.preventDefault();
-        document.getElementById('main')?.focus();
-      }}>
+      <a
+        class="skip-link"
+        href="#main"
+        onClick={(event) => {
+          event.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header class="top">

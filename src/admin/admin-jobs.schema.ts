@@ -4,7 +4,6 @@ import { JobResponse, JobStatusSchema, toJobResponse } from '../jobs/job-respons
 import type { JobRow } from '../jobs/jobs.schema.ts';
 import type { JobsSummary } from './admin-jobs.service.ts';
 
-
 export const AdminJobListQuery = Type.Object({
   queue: Type.Optional(Text({ minLength: 1, maxLength: 100, description: 'Queue name, e.g. `files`.' })),
   type: Type.Optional(Text({ minLength: 1, maxLength: 100, description: 'Job type, e.g. `files.process`.' })),
@@ -43,7 +42,9 @@ export const JobsSummaryResponse = Type.Object(
       Type.Object({
         name: Type.String(),
         counts: StatusCounts,
-        oldest_waiting_seconds: Nullable(Type.Integer({ description: 'Age of the longest-waiting due job; null when none waits.' })),
+        oldest_waiting_seconds: Nullable(
+          Type.Integer({ description: 'Age of the longest-waiting due job; null when none waits.' }),
+        ),
         finished_recently: Type.Object(
           { succeeded: Type.Integer(), failed: Type.Integer() },
           { description: 'Jobs finished within `throughput_window_seconds` (failed includes timed out).' },

@@ -68,7 +68,13 @@ export class AdminJobsService {
     if (filter.since !== undefined) conditions.push(gte(jobs.createdAt, filter.since));
     const where = conditions.length > 0 ? and(...conditions) : undefined;
     const [items, totals] = await Promise.all([
-      this.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(filter.limit).offset(filter.offset),
+      this.db
+        .select()
+        .from(jobs)
+        .where(where)
+        .orderBy(desc(jobs.createdAt), desc(jobs.id))
+        .limit(filter.limit)
+        .offset(filter.offset),
       this.db.select({ total: count() }).from(jobs).where(where),
     ]);
     return { items, total: totals[0]?.total ?? 0, limit: filter.limit, offset: filter.offset };
@@ -91,7 +97,9 @@ export class AdminJobsService {
       this.db
         .select({
           queue: jobs.queue,
-          oldestWaitingSeconds: sql<number | null>`extract(epoch from now() - min(${jobs.runAt}) filter (where ${jobs.status} = 'queued' and ${jobs.runAt} <= now()))::double precision`,
+          oldestWaitingSeconds: sql<
+            number | null
+          >`extract(epoch from now() - min(${jobs.runAt}) filter (where ${jobs.status} = 'queued' and ${jobs.runAt} <= now()))::double precision`,
           succeeded: sql<number>`(count(*) filter (where ${jobs.status} = 'succeeded' and ${jobs.finishedAt} >= ${window}))::int`,
           failed: sql<number>`(count(*) filter (where ${jobs.status} in ('failed', 'timed_out') and ${jobs.finishedAt} >= ${window}))::int`,
         })
@@ -125,7 +133,8 @@ export class AdminJobsService {
     for (const row of perStatus) entry(row.queue).counts[row.status] = row.count;
     for (const row of perQueue) {
       const summary = entry(row.queue);
-      summary.oldestWaitingSeconds = row.oldestWaitingSeconds === null ? null : Math.max(0, Math.round(Number(row.oldestWaitingSeconds)));
+      summary.oldestWaitingSeconds =
+        row.oldestWaitingSeconds === null ? null : Math.max(0, Math.round(Number(row.oldestWaitingSeconds)));
       summary.finishedRecently = { succeeded: row.succeeded, failed: row.failed };
     }
     return {
@@ -133,7 +142,11 @@ export class AdminJobsService {
       throughputWindowSeconds: THROUGHPUT_WINDOW_SECONDS,
       workers: workers
         .filter((row): row is typeof row & { id: string } => row.id !== null)
-        .map((row) => ({ id: row.id, running: row.running, lastHeartbeatAt: row.lastHeartbeatAt === null ? null : new Date(row.lastHeartbeatAt) }))
+        .map((row) => ({
+          id: row.id,
+          running: row.running,
+          lastHeartbeatAt: row.lastHeartbeatAt === null ? null : new Date(row.lastHeartbeatAt),
+        }))
         .sort((a, b) => a.id.localeCompare(b.id)),
     };
   }

@@ -70,7 +70,10 @@ export class ApiKeyService {
         .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
         .limit(page.limit)
         .offset(page.offset),
-      this.db.select({ total: sql<number>`count(*)::int` }).from(apiKeys).where(eq(apiKeys.userId, userId)),
+      this.db
+        .select({ total: sql<number>`count(*)::int` })
+        .from(apiKeys)
+        .where(eq(apiKeys.userId, userId)),
     ]);
     return { items, total: counted[0]?.total ?? 0 };
   }
@@ -105,7 +108,10 @@ export class ApiKeyService {
     if (found.expiresAt && found.expiresAt.getTime() <= nowMs) throw ERRORS.tokenExpired();
     if (!found.isActive) throw ERRORS.accountDisabled();
     if (!found.lastUsedAt || nowMs - found.lastUsedAt.getTime() >= LAST_USED_PRECISION_MS) {
-      await this.db.update(apiKeys).set({ lastUsedAt: new Date(nowMs) }).where(eq(apiKeys.id, found.id));
+      await this.db
+        .update(apiKeys)
+        .set({ lastUsedAt: new Date(nowMs) })
+        .where(eq(apiKeys.id, found.id));
     }
     return { keyId: found.id, userId: found.userId, role: found.role };
   }

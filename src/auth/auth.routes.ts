@@ -139,7 +139,8 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
       preHandler: refuseCrossSite,
       schema: {
         tags: ['auth'],
-        summary: 'Rotates the refresh token: from `{refresh_token}` in the body (bearer clients) or the cookie (browsers, with X-CSRF-Token).',
+        summary:
+          'Rotates the refresh token: from `{refresh_token}` in the body (bearer clients) or the cookie (browsers, with X-CSRF-Token).',
         description:
           'Every refresh spends the token presented. Presenting a spent token again revokes its whole session and answers 401 `token_reused`.',
         body: Type.Optional(RefreshBody),

@@ -36,7 +36,12 @@ export class Authenticator {
     const [revoked, rows] = await Promise.all([
       this.revocations.isRevoked(claims.jti),
       this.db
-        .select({ role: users.role, isActive: users.isActive, sessionRevokedAt: authSessions.revokedAt, sessionId: authSessions.id })
+        .select({
+          role: users.role,
+          isActive: users.isActive,
+          sessionRevokedAt: authSessions.revokedAt,
+          sessionId: authSessions.id,
+        })
         .from(users)
         .leftJoin(authSessions, and(eq(authSessions.id, claims.sid), eq(authSessions.userId, users.id)))
         .where(eq(users.id, claims.sub))

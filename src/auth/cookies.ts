@@ -19,7 +19,12 @@ export interface SessionCookies {
 
 export function setSessionCookies(reply: FastifyReply, cookies: SessionCookies, secure: boolean): void {
   const common = { sameSite: 'strict' as const, secure };
-  reply.setCookie(ACCESS_COOKIE, cookies.accessToken, { ...common, httpOnly: true, path: '/', maxAge: cookies.accessMaxAgeSeconds });
+  reply.setCookie(ACCESS_COOKIE, cookies.accessToken, {
+    ...common,
+    httpOnly: true,
+    path: '/',
+    maxAge: cookies.accessMaxAgeSeconds,
+  });
   reply.setCookie(REFRESH_COOKIE, cookies.refreshToken, {
     ...common,
     httpOnly: true,
@@ -28,7 +33,12 @@ export function setSessionCookies(reply: FastifyReply, cookies: SessionCookies, 
   });
   // Readable by scripts on purpose: the page copies it into X-CSRF-Token (double submit).
   // It lives as long as the refresh cookie, since refreshing needs it too.
-  reply.setCookie(CSRF_COOKIE, cookies.csrfToken, { ...common, httpOnly: false, path: '/', maxAge: cookies.refreshMaxAgeSeconds });
+  reply.setCookie(CSRF_COOKIE, cookies.csrfToken, {
+    ...common,
+    httpOnly: false,
+    path: '/',
+    maxAge: cookies.refreshMaxAgeSeconds,
+  });
 }
 
 export function clearSessionCookies(reply: FastifyReply, secure: boolean): void {

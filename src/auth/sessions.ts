@@ -6,7 +6,10 @@ import { authSessions } from './auth.schema.ts';
 export async function revokeUserSessions(db: Db, userId: string, exceptSessionId?: string): Promise<void> {
   const conditions = [eq(authSessions.userId, userId), isNull(authSessions.revokedAt)];
   if (exceptSessionId) conditions.push(ne(authSessions.id, exceptSessionId));
-  await db.update(authSessions).set({ revokedAt: new Date() }).where(and(...conditions));
+  await db
+    .update(authSessions)
+    .set({ revokedAt: new Date() })
+    .where(and(...conditions));
 }
 
 export async function revokeSession(db: Db, sessionId: string): Promise<void> {

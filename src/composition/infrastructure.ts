@@ -1,6 +1,10 @@
 import { Redis } from 'ioredis';
 import { loadSigningKeys, type SigningKeys } from '../auth/signing-keys.ts';
-import { DatabaseTokenRevocationStore, RedisTokenRevocationStore, type TokenRevocationStore } from '../auth/token-revocation-store.ts';
+import {
+  DatabaseTokenRevocationStore,
+  RedisTokenRevocationStore,
+  type TokenRevocationStore,
+} from '../auth/token-revocation-store.ts';
 import type { Config } from '../config/config.ts';
 import { redactUrl } from '../config/config-spec.ts';
 import { openDatabase, type Database } from '../db/database.ts';
@@ -81,7 +85,11 @@ export function openConfiguredDatabase(config: Pick<Config, 'database' | 'dataDi
   return openDatabase({ ...config.database, dataDir: config.dataDir });
 }
 
-export async function buildInfrastructure(config: Config, log: JobLogger, overrides: InfrastructureOverrides = {}): Promise<Infrastructure> {
+export async function buildInfrastructure(
+  config: Config,
+  log: JobLogger,
+  overrides: InfrastructureOverrides = {},
+): Promise<Infrastructure> {
   const owned: { name: string; resource: Closable }[] = [];
   const own = <T extends Closable>(name: string, resource: T): T => {
     owned.push({ name, resource });
@@ -90,7 +98,9 @@ export async function buildInfrastructure(config: Config, log: JobLogger, overri
   const close = async () => {
     // Each is closed even when another fails; every failure is logged with what it was.
     for (const { name, resource } of owned.splice(0).reverse()) {
-      await resource.close().catch((error: unknown) => log.error({ err: error, component: name }, 'could not close a component cleanly'));
+      await resource
+        .close()
+        .catch((error: unknown) => log.error({ err: error, component: name }, 'could not close a component cleanly'));
     }
   };
 
@@ -149,8 +159,14 @@ export async function buildInfrastructure(config: Config, log: JobLogger, overri
         blobStore: await blobs(),
         signingKeys:
           overrides.signingKeys ??
-          (await loadSigningKeys({ privateKey: config.auth.jwtPrivateKey, retiredPublicKeys: config.auth.jwtPublicKeys, dataDir: config.dataDir })),
-        rateLimiter: overrides.rateLimiter ?? (client ? new RedisRateLimiter(client, config.redis.keyPrefix) : new DatabaseRateLimiter(db.db)),
+          (await loadSigningKeys({
+            privateKey: config.auth.jwtPrivateKey,
+            retiredPublicKeys: config.auth.jwtPublicKeys,
+            dataDir: config.dataDir,
+          })),
+        rateLimiter:
+          overrides.rateLimiter ??
+          (client ? new RedisRateLimiter(client, config.redis.keyPrefix) : new DatabaseRateLimiter(db.db)),
         tokenRevocations:
           overrides.tokenRevocations ??
           (client ? new RedisTokenRevocationStore(client, config.redis.keyPrefix) : new DatabaseTokenRevocationStore(db.db)),
@@ -172,7 +188,12 @@ export async function buildInfrastructure(config: Config, log: JobLogger, overri
         if (blobReadiness) checks.push(blobReadiness);
         checks.push(...jobQueue.readiness());
         const client = redis;
-        if (client) checks.push({ name: 'redis', target: redactUrl(config.redis.url ?? ''), check: async () => void (await client.ping()) });
+        if (client)
+          checks.push({
+            name: 'redis',
+            target: redactUrl(config.redis.url ?? ''),
+            check: async () => void (await client.ping()),
+          });
         return checks;
       },
       close,

@@ -12,7 +12,10 @@ import { jobEventData, WebhookPublisher } from '../webhooks/webhook-events.ts';
  * in the composition root, because it joins three features (files, webhooks, notifications)
  * that do not import one another.
  */
-export function createJobOutcomeNotifier(config: Pick<Config, 'webhooks' | 'email'>, queue: Pick<JobQueue, 'enqueue'>): JobOutcomeListener {
+export function createJobOutcomeNotifier(
+  config: Pick<Config, 'webhooks' | 'email'>,
+  queue: Pick<JobQueue, 'enqueue'>,
+): JobOutcomeListener {
   const publisher = new WebhookPublisher(queue, config.webhooks);
   const emailEnabled = config.email.smtpUrl !== undefined;
   return async (job, tx) => {
@@ -31,7 +34,12 @@ export function createJobOutcomeNotifier(config: Pick<Config, 'webhooks' | 'emai
       ...(failed ? { error: jobData.error } : {}),
     });
     if (emailEnabled) {
-      await queueFileEmail(tx, queue, { userId: job.ownerId, fileId: file.id, jobId: job.id, outcome: failed ? 'failed' : 'processed' });
+      await queueFileEmail(tx, queue, {
+        userId: job.ownerId,
+        fileId: file.id,
+        jobId: job.id,
+        outcome: failed ? 'failed' : 'processed',
+      });
     }
   };
 }

@@ -229,12 +229,16 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const authWindow = read.integer('AUTH_RATE_LIMIT_WINDOW_SECONDS', 900, { min: 1, max: 86_400 });
 
-  const resolvedPublicUrl = (publicUrl?.toString() ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}/`).replace(/\/$/, '');
+  const resolvedPublicUrl = (publicUrl?.toString() ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}/`).replace(
+    /\/$/,
+    '',
+  );
   const dataDir = path.resolve(read.string('DATA_DIR', './data'));
 
   const leaseMs = read.integer('JOBS_LEASE_MS', 30_000, { min: 100, max: 60 * 60_000 });
   const heartbeatMs = read.integer('JOBS_HEARTBEAT_MS', Math.max(50, Math.floor(leaseMs / 3)), { min: 10, max: 60 * 60_000 });
-  if (heartbeatMs >= leaseMs) throw new ConfigError('JOBS_HEARTBEAT_MS', `less than JOBS_LEASE_MS (${leaseMs})`, String(heartbeatMs));
+  if (heartbeatMs >= leaseMs)
+    throw new ConfigError('JOBS_HEARTBEAT_MS', `less than JOBS_LEASE_MS (${leaseMs})`, String(heartbeatMs));
 
   const config: Config = {
     env: environment,
@@ -257,10 +261,7 @@ export function loadConfig(env: Env = process.env): Config {
       registrationOpen: read.boolean('REGISTRATION_OPEN', true),
       // Browsers drop Secure cookies sent over plain http (except on localhost in some), so
       // the default follows the address clients use: https, or production, means Secure.
-      cookieSecure: read.boolean(
-        'COOKIE_SECURE',
-        environment === 'production' || (publicUrl?.protocol ?? 'http:') === 'https:',
-      ),
+      cookieSecure: read.boolean('COOKIE_SECURE', environment === 'production' || (publicUrl?.protocol ?? 'http:') === 'https:'),
       jwtPrivateKey,
       jwtPublicKeys: read.optionalString('JWT_PUBLIC_KEYS'),
       rateLimits: {
@@ -389,7 +390,12 @@ function readFilesConfig(read: EnvReader): FilesConfig {
       ? SUPPORTED_MIME_TYPES
       : allowed.map((declared) => {
           const type = supportedContentType(declared);
-          if (!type) throw new ConfigError('ALLOWED_CONTENT_TYPES', `a comma-separated subset of ${SUPPORTED_MIME_TYPES.join(', ')}`, declared);
+          if (!type)
+            throw new ConfigError(
+              'ALLOWED_CONTENT_TYPES',
+              `a comma-separated subset of ${SUPPORTED_MIME_TYPES.join(', ')}`,
+              declared,
+            );
           return type.mime;
         });
   return {
@@ -435,15 +441,24 @@ function readStorageConfig(read: EnvReader, environment: Environment, dataDir: s
     maxAttempts: read.integer('S3_MAX_ATTEMPTS', 5, { min: 1, max: 20 }),
   };
   if ((s3.accessKeyId === undefined) !== (s3.secretAccessKey === undefined)) {
-    throw new ConfigError('S3_SECRET_ACCESS_KEY', 'set together with S3_ACCESS_KEY_ID (or neither, for the default AWS credential chain)', '***');
+    throw new ConfigError(
+      'S3_SECRET_ACCESS_KEY',
+      'set together with S3_ACCESS_KEY_ID (or neither, for the default AWS credential chain)',
+      '***',
+    );
   }
 
-  const azureConfigured = azure.connectionString !== undefined || azure.accountName !== undefined || azure.accountUrl !== undefined;
+  const azureConfigured =
+    azure.connectionString !== undefined || azure.accountName !== undefined || azure.accountUrl !== undefined;
   const detected: StorageDriver = azureConfigured ? 'azure' : s3.bucket !== undefined ? 's3' : 'local';
   const driver = read.oneOf('STORAGE_DRIVER', ['local', 'azure', 's3', 'auto'], 'auto');
   const chosen: StorageDriver = driver === 'auto' ? detected : driver;
   if (chosen === 'azure' && !azureConfigured) {
-    throw new ConfigError('STORAGE_DRIVER', 'azure only with AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME or AZURE_STORAGE_ACCOUNT_URL', driver);
+    throw new ConfigError(
+      'STORAGE_DRIVER',
+      'azure only with AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME or AZURE_STORAGE_ACCOUNT_URL',
+      driver,
+    );
   }
   if (chosen === 's3' && s3.bucket === undefined) {
     throw new ConfigError('STORAGE_DRIVER', 's3 only with S3_BUCKET', driver);

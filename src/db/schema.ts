@@ -26,6 +26,21 @@ export * from '../records/record.schema.ts';
 export * from '../webhooks/webhook.schema.ts';
 export * from '../notifications/notification.schema.ts';
 
-export const schema = { users, authSessions, refreshTokens, revokedTokens, apiKeys, rateLimitCounters, files, records, jobs, jobWorkers, webhookEndpoints, webhookDeliveries, webhookDeliveryAttempts, notificationPreferences };
+export const schema = {
+  users,
+  authSessions,
+  refreshTokens,
+  revokedTokens,
+  apiKeys,
+  rateLimitCounters,
+  files,
+  records,
+  jobs,
+  jobWorkers,
+  webhookEndpoints,
+  webhookDeliveries,
+  webhookDeliveryAttempts,
+  notificationPreferences,
+};
 
 export type Schema = typeof schema;

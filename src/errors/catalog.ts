@@ -29,10 +29,8 @@ export const ERRORS = {
       detail: `${method} is not allowed here; allowed: ${allowed.join(', ')}.`,
       headers: { Allow: allowed.join(', ') },
     }),
-  badRequest: (detail: string) =>
-    new AppError({ code: 'bad_request', status: 400, title: 'Bad Request', detail }),
-  malformedBody: (detail: string) =>
-    new AppError({ code: 'malformed_body', status: 400, title: 'Bad Request', detail }),
+  badRequest: (detail: string) => new AppError({ code: 'bad_request', status: 400, title: 'Bad Request', detail }),
+  malformedBody: (detail: string) => new AppError({ code: 'malformed_body', status: 400, title: 'Bad Request', detail }),
   validation: (errors: ValidationIssue[]) =>
     new AppError({
       code: 'validation_failed',
@@ -47,9 +45,19 @@ export const ERRORS = {
     new AppError({ code: 'unsupported_media_type', status: 415, title: 'Unsupported Media Type', detail }),
   conflict: (detail: string) => new AppError({ code: 'conflict', status: 409, title: 'Conflict', detail }),
   invalidPath: () =>
-    new AppError({ code: 'invalid_path', status: 400, title: 'Bad Request', detail: 'The request path is not valid percent-encoded UTF-8.' }),
+    new AppError({
+      code: 'invalid_path',
+      status: 400,
+      title: 'Bad Request',
+      detail: 'The request path is not valid percent-encoded UTF-8.',
+    }),
   pathTooLong: () =>
-    new AppError({ code: 'path_too_long', status: 414, title: 'URI Too Long', detail: 'A segment of the request path is longer than any id.' }),
+    new AppError({
+      code: 'path_too_long',
+      status: 414,
+      title: 'URI Too Long',
+      detail: 'A segment of the request path is longer than any id.',
+    }),
   headersTooLarge: () =>
     new AppError({
       code: 'headers_too_large',
@@ -58,7 +66,12 @@ export const ERRORS = {
       detail: 'The request headers exceed the size the server accepts.',
     }),
   requestTimeout: () =>
-    new AppError({ code: 'request_timeout', status: 408, title: 'Request Timeout', detail: 'The request was not received in time.' }),
+    new AppError({
+      code: 'request_timeout',
+      status: 408,
+      title: 'Request Timeout',
+      detail: 'The request was not received in time.',
+    }),
   malformedRequest: () =>
     new AppError({ code: 'malformed_request', status: 400, title: 'Bad Request', detail: 'The request is not valid HTTP.' }),
   unknownParameters: (...names: string[]) =>
@@ -67,7 +80,9 @@ export const ERRORS = {
       status: 422,
       title: 'Unprocessable Content',
       detail: `Unknown query parameter${names.length === 1 ? '' : 's'}: ${names.join(', ')}.`,
-      extensions: { errors: names.map((name) => ({ path: `querystring.${name}`, message: 'is not a parameter of this operation' })) },
+      extensions: {
+        errors: names.map((name) => ({ path: `querystring.${name}`, message: 'is not a parameter of this operation' })),
+      },
     }),
   // ── jobs ───────────────────────────────────────────────────────────────────────
   jobNotFound: () => new AppError({ code: 'job_not_found', status: 404, title: 'Not Found', detail: 'No job with this id.' }),
@@ -157,7 +172,7 @@ export const ERRORS = {
       code: 'cross_site_request',
       status: 403,
       title: 'Forbidden',
-      detail: 'Sign-in from another site is refused: the request must come from this service\'s own pages or an allowed origin.',
+      detail: "Sign-in from another site is refused: the request must come from this service's own pages or an allowed origin.",
     }),
   registrationClosed: () =>
     new AppError({
@@ -233,7 +248,12 @@ export const ERRORS = {
   webhookNotFound: () =>
     new AppError({ code: 'webhook_not_found', status: 404, title: 'Not Found', detail: 'No webhook endpoint with this id.' }),
   webhookDeliveryNotFound: () =>
-    new AppError({ code: 'webhook_delivery_not_found', status: 404, title: 'Not Found', detail: 'No delivery with this id for this endpoint.' }),
+    new AppError({
+      code: 'webhook_delivery_not_found',
+      status: 404,
+      title: 'Not Found',
+      detail: 'No delivery with this id for this endpoint.',
+    }),
   webhookUrlRefused: (reason: string) =>
     new AppError({
       code: 'webhook_url_refused',
@@ -279,17 +299,23 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   unsupported_media_type: { status: 415, description: 'The content type is not accepted here.' },
   invalid_path: { status: 400, description: 'The request path is not valid percent-encoded UTF-8.' },
   path_too_long: { status: 414, description: 'A path segment is longer than any id the API uses.' },
-  headers_too_large: { status: 431, description: 'The request headers exceed the server\'s limit.' },
+  headers_too_large: { status: 431, description: "The request headers exceed the server's limit." },
   request_timeout: { status: 408, description: 'The client did not send the whole request in time.' },
   malformed_request: { status: 400, description: 'The request is not valid HTTP (rejected before routing).' },
   conflict: { status: 409, description: 'The request conflicts with the current state of the resource.' },
   job_not_found: { status: 404, description: 'The job does not exist, has expired, or belongs to someone else.' },
   job_already_finished: { status: 409, description: 'The job has already finished; it cannot be cancelled.' },
   job_not_failed: { status: 409, description: 'Only a failed or timed-out job can be retried or discarded.' },
-  job_still_finishing: { status: 409, description: 'The queue is still recording the job’s last attempt; retry after `Retry-After` seconds.' },
+  job_still_finishing: {
+    status: 409,
+    description: 'The queue is still recording the job’s last attempt; retry after `Retry-After` seconds.',
+  },
   rate_limited: { status: 429, description: 'Too many requests; wait for `Retry-After` seconds.' },
   unauthenticated: { status: 401, description: 'No credentials were sent; see `WWW-Authenticate`.' },
-  invalid_token: { status: 401, description: 'The token is malformed, badly signed, of the wrong type, or the API key is unknown.' },
+  invalid_token: {
+    status: 401,
+    description: 'The token is malformed, badly signed, of the wrong type, or the API key is unknown.',
+  },
   token_expired: { status: 401, description: 'The token or API key has expired; refresh or sign in again.' },
   token_revoked: { status: 401, description: 'The token or its session was revoked (logout, password change).' },
   token_reused: { status: 401, description: 'A spent refresh token was presented again; its whole session is revoked.' },
@@ -299,13 +325,17 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   forbidden: { status: 403, description: 'Authenticated, but the role does not allow this action.' },
   csrf_missing: { status: 403, description: 'A cookie-authenticated change lacks the `X-CSRF-Token` header.' },
   csrf_mismatch: { status: 403, description: 'The `X-CSRF-Token` header differs from the `csrf_token` cookie.' },
-  cross_site_request: { status: 403, description: 'A request that sets session cookies came from another site (`Origin`, `Sec-Fetch-Site`).' },
+  cross_site_request: {
+    status: 403,
+    description: 'A request that sets session cookies came from another site (`Origin`, `Sec-Fetch-Site`).',
+  },
   registration_closed: { status: 403, description: 'Self-registration is turned off (`REGISTRATION_OPEN=false`).' },
   email_taken: { status: 409, description: 'An account with this email (compared case-insensitively) exists.' },
   setup_complete: { status: 409, description: 'First-run setup is over: an administrator already exists.' },
   setup_token_required: {
     status: 403,
-    description: 'Creating the first administrator needs the setup token from the server log (the client is not on loopback, or `TRUST_PROXY` is on).',
+    description:
+      'Creating the first administrator needs the setup token from the server log (the client is not on loopback, or `TRUST_PROXY` is on).',
   },
   setup_token_invalid: { status: 403, description: 'The setup token is wrong or was already used.' },
   service_unavailable: { status: 503, description: 'A dependency is down; retry after `Retry-After` seconds.' },

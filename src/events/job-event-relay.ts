@@ -8,13 +8,20 @@ import { EVENT_VERSION, percentOf, type RealtimeEvent } from './realtime-events.
  * Turns an event a handler raised (`context.emit`) into a realtime event, or ignores it. Each
  * feature that raises handler events supplies its own; the composition root chains them.
  */
-export type HandlerEventTranslator = (job: JobEventSubject & { ownerId: string }, event: HandlerEvent) => RealtimeEvent | undefined;
+export type HandlerEventTranslator = (
+  job: JobEventSubject & { ownerId: string },
+  event: HandlerEvent,
+) => RealtimeEvent | undefined;
 
 /**
  * The queue's `onJobEvent` hook: turns what the jobs layer reports into realtime events and
  * publishes them. Jobs without an owner (system jobs) have no audience and are not published.
  */
-export function jobEventPublisher(bus: EventBus, log: JobLogger, translators: readonly HandlerEventTranslator[] = []): JobEventSink {
+export function jobEventPublisher(
+  bus: EventBus,
+  log: JobLogger,
+  translators: readonly HandlerEventTranslator[] = [],
+): JobEventSink {
   return (event) => {
     const realtime = toRealtimeEvent(event, translators);
     if (realtime) publishQuietly(bus, log, realtime);
@@ -33,7 +40,13 @@ export function toRealtimeEvent(event: JobEvent, translators: readonly HandlerEv
   switch (event.kind) {
     case 'progress': {
       const { current, total, message } = event.progress;
-      return { type: 'job.progress', ...base, job_id: job.id, file_id: job.fileId, progress: { current, total, percent: percentOf(current, total), message } };
+      return {
+        type: 'job.progress',
+        ...base,
+        job_id: job.id,
+        file_id: job.fileId,
+        progress: { current, total, percent: percentOf(current, total), message },
+      };
     }
     case 'status': {
       const error = storedJobError(event.error);

@@ -57,7 +57,9 @@ export class ContentInspector extends Transform {
   }
 
   private notUtf8() {
-    return ERRORS.unsupportedMediaType(`${this.filename}: the content is declared as ${this.type.mime} but is not valid UTF-8 text.`);
+    return ERRORS.unsupportedMediaType(
+      `${this.filename}: the content is declared as ${this.type.mime} but is not valid UTF-8 text.`,
+    );
   }
 }
 

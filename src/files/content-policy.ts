@@ -8,7 +8,10 @@ export class ContentPolicy {
   /** The supported, allowed type of a part; `application/octet-stream` is resolved by extension. */
   acceptedType(declared: string, filename: string): SupportedContentType {
     const essence = declared.split(';', 1)[0]?.trim().toLowerCase() ?? '';
-    const type = essence === 'application/octet-stream' || essence === '' ? contentTypeForFileName(filename) : supportedContentType(declared);
+    const type =
+      essence === 'application/octet-stream' || essence === ''
+        ? contentTypeForFileName(filename)
+        : supportedContentType(declared);
     if (!type || !this.allowedContentTypes.includes(type.mime)) {
       throw ERRORS.unsupportedMediaType(
         `${filename}: ${essence || 'no content type'} is not accepted; allowed: ${this.allowedContentTypes.join(', ')}.`,

@@ -65,7 +65,7 @@ export class DirectUploads {
    * Verifies what the client wrote straight to storage: size as announced, bytes that agree with
    * the type, and the announced hash. A blob that fails is deleted and the upload can be retried
    * with a new URL; a file passes from `pending` to `uploaded` once, and `record` (inside the
- * transaction that marks it so) queues what follows.
+   * transaction that marks it so) queues what follows.
    */
   async complete(file: FileRow, record: (tx: Db, row: FileRow) => Promise<StoredFile>): Promise<StoredFile> {
     if (file.status !== 'pending') throw ERRORS.conflict('This upload is already complete.');

@@ -21,7 +21,8 @@ export class FileAccess {
     const ownerId = caller.role === 'admin' && query.ownerId ? query.ownerId : caller.id;
     const conditions: SQL[] = [eq(files.ownerId, ownerId)];
     if (query.status) conditions.push(eq(files.status, query.status));
-    if (query.contentType) conditions.push(eq(files.contentType, supportedContentType(query.contentType)?.mime ?? query.contentType));
+    if (query.contentType)
+      conditions.push(eq(files.contentType, supportedContentType(query.contentType)?.mime ?? query.contentType));
     if (query.filename) conditions.push(ilike(files.filename, `%${escapeLike(query.filename)}%`));
     const where = and(...conditions);
     const column = query.sort === 'filename' ? files.filename : files.createdAt;

@@ -35,7 +35,14 @@ export const processFileJob = defineJob<typeof ProcessFilePayload, FileProcessin
 });
 
 export type FileProcessingResult =
-  | { kind: 'tabular'; rows: number; columns: string[]; problem_count: number; problems: { row: number; message: string }[]; sheet?: string }
+  | {
+      kind: 'tabular';
+      rows: number;
+      columns: string[];
+      problem_count: number;
+      problems: { row: number; message: string }[];
+      sheet?: string;
+    }
   | { kind: 'image'; width: number; height: number; format: string; thumbnail: boolean }
   | { kind: 'pdf'; page_count: number; info: Record<string, unknown> };
 
@@ -49,7 +56,9 @@ export interface FileJobDependencies {
 }
 
 export function registerFileJobs(registry: JobRegistry, deps: FileJobDependencies): void {
-  registry.register(processFileJob, (payload, context) => processFile(deps.db, deps.blobs, deps.limits, payload.file_id, context, deps.plan));
+  registry.register(processFileJob, (payload, context) =>
+    processFile(deps.db, deps.blobs, deps.limits, payload.file_id, context, deps.plan),
+  );
 }
 
 /**
@@ -195,7 +204,6 @@ async function storeRows(
 
 /** As many row problems as the parsers keep. */
 const MAX_REPORTED_PROBLEMS = 100;
-
 
 /**
  * The file's status follows its job: bad data or the last failed attempt mark it failed, a

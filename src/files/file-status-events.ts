@@ -7,7 +7,14 @@ import type { FileStatusListener } from './file-ports.ts';
 
 /** The file service's status listener, publishing `file.status` to realtime subscribers. */
 export function fileStatusPublisher(bus: EventBus, log: JobLogger): FileStatusListener {
-  return (file) => publishQuietly(bus, log, { type: 'file.status', $version: EVENT_VERSION, owner_id: file.ownerId, file_id: file.id, status: file.status });
+  return (file) =>
+    publishQuietly(bus, log, {
+      type: 'file.status',
+      $version: EVENT_VERSION,
+      owner_id: file.ownerId,
+      file_id: file.id,
+      status: file.status,
+    });
 }
 
 /** The `file.status` events the processing job raises (`context.emit`), as realtime events. */

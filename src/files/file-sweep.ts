@@ -41,7 +41,9 @@ export class FileSweeper {
       if (!ownerId || !fileId) continue;
       let status = known.get(fileId);
       if (status === undefined) {
-        const [row] = isUuid(fileId) ? await this.db.select({ status: files.status }).from(files).where(eq(files.id, fileId)).limit(1) : [];
+        const [row] = isUuid(fileId)
+          ? await this.db.select({ status: files.status }).from(files).where(eq(files.id, fileId)).limit(1)
+          : [];
         status = row?.status ?? null;
         known.set(fileId, status);
       }

@@ -34,7 +34,9 @@ export const files = pgTable(
   (table) => [
     index('files_owner_created_idx').on(table.ownerId, table.createdAt),
     index('files_owner_filename_idx').on(table.ownerId, table.filename),
-    index('files_pending_expiry_idx').on(table.uploadExpiresAt).where(sql`${table.status} = 'pending'`),
+    index('files_pending_expiry_idx')
+      .on(table.uploadExpiresAt)
+      .where(sql`${table.status} = 'pending'`),
     check('files_status_check', sql`${table.status} in ('pending', 'uploaded', 'processing', 'processed', 'failed')`),
     check('files_size_check', sql`${table.sizeBytes} >= 0`),
   ],

@@ -82,7 +82,11 @@ export class FileService {
    * blobs already written, and no row is ever written for them: a request stores all its files
    * or none. A crash in between leaves only blobs without rows, which `sweepOrphans` removes.
    */
-  async upload(owner: Caller, parts: AsyncIterable<IncomingFile>, options: { process: boolean; signal?: AbortSignal }): Promise<StoredFile[]> {
+  async upload(
+    owner: Caller,
+    parts: AsyncIterable<IncomingFile>,
+    options: { process: boolean; signal?: AbortSignal },
+  ): Promise<StoredFile[]> {
     const stored: FileRow[] = [];
     let recorded: StoredFile[];
     try {

@@ -40,7 +40,9 @@ export type FileResponse = Static<typeof FileResponse>;
 const StoredFileResponse = Type.Intersect([
   FileResponseShape,
   Type.Object({
-    job_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The processing job queued for the file, if any.' }),
+    job_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      description: 'The processing job queued for the file, if any.',
+    }),
   }),
 ]);
 
@@ -62,7 +64,7 @@ const ListQuery = Type.Object({
   filename: Type.Optional(Text({ maxLength: 255, description: 'Substring of the file name, case-insensitive.' })),
   sort: Type.Union([Type.Literal('created_at'), Type.Literal('filename')], { default: 'created_at' }),
   order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'desc' }),
-  owner_id: Type.Optional(Id({ description: 'Admins only: list this user\'s files.' })),
+  owner_id: Type.Optional(Id({ description: "Admins only: list this user's files." })),
 });
 
 const LinkBody = Type.Object({
@@ -136,7 +138,8 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
       },
     },
     async (request, reply) => {
-      if (!request.isMultipart()) throw ERRORS.unsupportedMediaType('Send files as multipart/form-data with parts named "files".');
+      if (!request.isMultipart())
+        throw ERRORS.unsupportedMediaType('Send files as multipart/form-data with parts named "files".');
       const abort = new AbortController();
       request.raw.once('close', () => {
         if (!request.raw.complete) abort.abort(new Error('client went away'));
@@ -315,7 +318,9 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
       },
     },
     async (request) =>
-      toStoredFileResponse(await service.completeDirectUpload(callerOf(request), request.params.id, { process: request.query.process })),
+      toStoredFileResponse(
+        await service.completeDirectUpload(callerOf(request), request.params.id, { process: request.query.process }),
+      ),
   );
 
   app.post(

@@ -45,7 +45,12 @@ export class UploadReceiver {
     if (put.status === 'rejected' || piped.status === 'rejected') {
       await this.blobs.delete(storageKey).catch(() => undefined);
       // The inspector's verdict (415) explains more than the store's view of a stream cut short.
-      const reason = piped.status === 'rejected' && isAppError(piped.reason) ? piped.reason : put.status === 'rejected' ? put.reason : (piped as PromiseRejectedResult).reason;
+      const reason =
+        piped.status === 'rejected' && isAppError(piped.reason)
+          ? piped.reason
+          : put.status === 'rejected'
+            ? put.reason
+            : (piped as PromiseRejectedResult).reason;
       throw this.describeUploadError(reason, filename);
     }
     const result = put.value;

@@ -39,7 +39,8 @@ export async function healthRoutes(app: App, options: { checks: readonly Readine
       schema: {
         tags: ['service'],
         summary: 'Readiness: every configured component answers. 503 with Retry-After when one does not.',
-        description: 'Anyone sees each component\'s name and state; administrators (signed in) also see where it lives and why a check failed.',
+        description:
+          "Anyone sees each component's name and state; administrators (signed in) also see where it lives and why a check failed.",
         response: { 200: ReadyResponse, 503: ReadyResponse },
       },
     },

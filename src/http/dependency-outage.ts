@@ -61,7 +61,15 @@ export function dependencyOutage(error: unknown): Outage | undefined {
 
 function search(error: unknown, depth: number): Outage | undefined {
   if (depth > MAX_DEPTH || typeof error !== 'object' || error === null) return undefined;
-  const candidate = error as { code?: unknown; name?: unknown; message?: unknown; address?: unknown; port?: unknown; errors?: unknown; cause?: unknown };
+  const candidate = error as {
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+    address?: unknown;
+    port?: unknown;
+    errors?: unknown;
+    cause?: unknown;
+  };
   const found = classify(candidate);
   if (found) return found;
   if (Array.isArray(candidate.errors)) {
@@ -73,7 +81,13 @@ function search(error: unknown, depth: number): Outage | undefined {
   return search(candidate.cause, depth + 1);
 }
 
-function classify(error: { code?: unknown; name?: unknown; message?: unknown; address?: unknown; port?: unknown }): Outage | undefined {
+function classify(error: {
+  code?: unknown;
+  name?: unknown;
+  message?: unknown;
+  address?: unknown;
+  port?: unknown;
+}): Outage | undefined {
   const code = typeof error.code === 'string' ? error.code : undefined;
   const message = typeof error.message === 'string' ? error.message : '';
   if (code && NETWORK_CODES.has(code)) {
@@ -123,7 +137,13 @@ export class OutageLog {
     if (this.active.size === 0) return;
     for (const { outage, since, refused } of this.active.values()) {
       this.log.warn(
-        { dependency: outage.dependency, reason: outage.reason, target: outage.target, refused_requests: refused, duration_ms: this.now() - since },
+        {
+          dependency: outage.dependency,
+          reason: outage.reason,
+          target: outage.target,
+          refused_requests: refused,
+          duration_ms: this.now() - since,
+        },
         'dependency available again',
       );
     }

@@ -62,7 +62,9 @@ export function multipartFiles(
       // Streams report a parser failure on the next tick, possibly after their reader saw it.
       await new Promise((resolve) => setImmediate(resolve));
       for (const stream of handedOut) if (stream.errored) noteFailure(stream.errored);
-      return parserFailed && !isOwnError(error) ? ERRORS.malformedBody('The multipart body is malformed or ends before its closing boundary.') : error;
+      return parserFailed && !isOwnError(error)
+        ? ERRORS.malformedBody('The multipart body is malformed or ends before its closing boundary.')
+        : error;
     },
   };
 }

@@ -49,7 +49,11 @@ const PROBLEM_SCHEMA: OpenAPIV3_1.SchemaObject = {
     errors: {
       type: 'array',
       description: 'Validation failures (422): which input, and what is wrong with it.',
-      items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } },
+      items: {
+        type: 'object',
+        required: ['path', 'message'],
+        properties: { path: { type: 'string' }, message: { type: 'string' } },
+      },
     },
   },
   additionalProperties: true,
@@ -97,7 +101,11 @@ const documentOperation: SwaggerTransform = ({ schema, url }) => {
       type: 'object',
       required: ['files'],
       properties: {
-        files: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'One or more files, each a part named "files".' },
+        files: {
+          type: 'array',
+          items: { type: 'string', format: 'binary' },
+          description: 'One or more files, each a part named "files".',
+        },
       },
     };
   }

@@ -21,7 +21,11 @@ export function registerStrictQuery(app: App): void {
     if (schema === undefined || schema.hide === true) return;
     const query = schema.querystring as QuerySchemaShape | undefined;
     // A querystring described by something other than one object schema is left to validation.
-    if (query !== undefined && (typeof query !== 'object' || query === null || (query.properties === undefined && query.patternProperties === undefined))) return;
+    if (
+      query !== undefined &&
+      (typeof query !== 'object' || query === null || (query.properties === undefined && query.patternProperties === undefined))
+    )
+      return;
     const known = new Set(Object.keys(query?.properties ?? {}));
     const patterns = Object.keys(query?.patternProperties ?? {}).map((pattern) => new RegExp(pattern, 'u'));
     const refuseUnknown: preValidationAsyncHookHandler = async (request) => {
@@ -31,7 +35,8 @@ export function registerStrictQuery(app: App): void {
       if (unknown.length > 0) throw ERRORS.unknownParameters(...unknown.slice(0, 10).map(printable));
     };
     const existing = route.preValidation;
-    route.preValidation = existing === undefined ? [refuseUnknown] : [refuseUnknown, ...(Array.isArray(existing) ? existing : [existing])];
+    route.preValidation =
+      existing === undefined ? [refuseUnknown] : [refuseUnknown, ...(Array.isArray(existing) ? existing : [existing])];
   };
   app.addHook('onRoute', onRoute);
 }

@@ -27,7 +27,10 @@ export function errorCodeOf(error: unknown): JobErrorCode | null {
  * committed, so nothing observed here was rolled back. A `queued` status after a start is a retry,
  * or the attempt handed back at shutdown (which does not count it).
  */
-export function observeAttempts(observer: (observation: AttemptObservation) => void, now: () => number = () => performance.now()): JobEventSink {
+export function observeAttempts(
+  observer: (observation: AttemptObservation) => void,
+  now: () => number = () => performance.now(),
+): JobEventSink {
   const started = new Map<string, { at: number; attempt: number | undefined }>();
   return (event: JobEvent) => {
     if (event.kind !== 'status') return;

@@ -314,7 +314,10 @@ class BullmqWorkerPool implements RunningWorkers {
     if (control.reason === 'lost') throw new UnrecoverableError('the job row was taken over or removed');
     const written = await this.store.finish(row.id, leaseToken, record, this.outcomeHook);
     // The same line as the embedded adapter's, so operators (and tests) read both alike.
-    this.log.debug({ job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written }, 'job attempt ended');
+    this.log.debug(
+      { job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written },
+      'job attempt ended',
+    );
     switch (record.status) {
       case 'succeeded':
         return record.result;

@@ -4,7 +4,16 @@ import type { Static, TSchema } from 'typebox';
 import type { Database } from '../db/database.ts';
 import type { JobDefinition } from './job-definition.ts';
 import { inlineExecutor, type JobExecutor } from './job-executor.ts';
-import type { CancelOutcome, EnqueuedJob, EnqueueOptions, JobLogger, JobQueue, QueueSettings, RunningWorkers, WorkerPoolOptions } from './job-queue.ts';
+import type {
+  CancelOutcome,
+  EnqueuedJob,
+  EnqueueOptions,
+  JobLogger,
+  JobQueue,
+  QueueSettings,
+  RunningWorkers,
+  WorkerPoolOptions,
+} from './job-queue.ts';
 import { ActiveAttempts, AttemptControl, runAttempt, Wakeup } from './job-runner.ts';
 import { JobStore, type OutcomeHook } from './job-store.ts';
 import { deleteFailedJob, requeueFailedJob } from './failed-jobs.ts';
@@ -72,7 +81,9 @@ export function createEmbeddedQueue(
       return pool;
     },
     sweep: () => store.sweep(),
-    readiness: () => [{ name: 'queue', target: `embedded on ${database.kind} ${database.location}`, check: () => database.ping() }],
+    readiness: () => [
+      { name: 'queue', target: `embedded on ${database.kind} ${database.location}`, check: () => database.ping() },
+    ],
     async close() {
       await Promise.all([...pools].map((pool) => pool.close(0)));
     },
@@ -159,7 +170,8 @@ class EmbeddedWorkerPool implements RunningWorkers {
       (recovered) => {
         if (recovered > 0) this.log.warn({ count: recovered }, 'requeued jobs left running by an earlier process');
       },
-      (error: unknown) => this.log.warn({ err: error }, 'could not recover stalled jobs at start-up; the periodic check tries again'),
+      (error: unknown) =>
+        this.log.warn({ err: error }, 'could not recover stalled jobs at start-up; the periodic check tries again'),
     );
   }
 
@@ -235,7 +247,10 @@ class EmbeddedWorkerPool implements RunningWorkers {
       this.attempts.remove(leaseToken);
       if (control.reason === 'lost') return;
       const written = await this.store.finish(row.id, leaseToken, record, this.outcomeHook);
-      this.log.debug({ job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written }, 'job attempt ended');
+      this.log.debug(
+        { job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written },
+        'job attempt ended',
+      );
     })()
       .catch((error: unknown) => this.log.error({ err: error, job_id: row.id }, 'could not record the end of a job attempt'))
       .finally(() => {

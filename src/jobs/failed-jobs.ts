@@ -13,7 +13,13 @@ export const FAILED_STATUSES: readonly JobStatus[] = ['failed', 'timed_out'];
  * the other is told the job is no longer failed. `dispatched` is false for BullMQ, whose
  * adapter hands the row to Redis itself.
  */
-export async function requeueFailedJob(db: Db, id: string, dispatched: boolean, log: JobLogger, onEvent?: JobEventSink): Promise<RetryOutcome> {
+export async function requeueFailedJob(
+  db: Db,
+  id: string,
+  dispatched: boolean,
+  log: JobLogger,
+  onEvent?: JobEventSink,
+): Promise<RetryOutcome> {
   const [row] = await db
     .update(jobs)
     .set({
@@ -37,7 +43,12 @@ export async function requeueFailedJob(db: Db, id: string, dispatched: boolean, 
     .returning();
   if (row) {
     try {
-      onEvent?.({ kind: 'status', job: { id: row.id, type: row.type, ownerId: row.ownerId, fileId: row.fileId }, status: 'queued', error: null });
+      onEvent?.({
+        kind: 'status',
+        job: { id: row.id, type: row.type, ownerId: row.ownerId, fileId: row.fileId },
+        status: 'queued',
+        error: null,
+      });
     } catch (error) {
       // Fan-out is best effort; the row is the record.
       log.warn({ err: error, job_id: row.id }, 'job event listener failed; the job row stays the record');

@@ -15,7 +15,12 @@ export function jobAttemptLog(log: JobLogger, workerId: () => string | undefined
         log.info(fields, 'job attempt started');
         return;
       case 'ended': {
-        const line = { ...fields, duration_ms: Math.round(observation.durationMs), outcome: observation.outcome, error_code: observation.errorCode };
+        const line = {
+          ...fields,
+          duration_ms: Math.round(observation.durationMs),
+          outcome: observation.outcome,
+          error_code: observation.errorCode,
+        };
         if (observation.outcome === 'failed' || observation.outcome === 'timed_out') log.warn(line, 'job attempt ended');
         else log.info(line, 'job attempt ended');
         return;

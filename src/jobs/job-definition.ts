@@ -173,4 +173,3 @@ export type JobHandler<Payload extends TSchema = TSchema, Result = unknown> = (
   payload: Static<Payload>,
   context: JobContext,
 ) => Promise<Result>;
-

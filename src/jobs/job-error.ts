@@ -74,9 +74,15 @@ export function classifyFailure(error: unknown): { permanent: boolean; error: Jo
   if (isPermanentJobError(error)) return { permanent: true, error: jobError('invalid_data', error.message) };
   const sqlState = permanentSqlState(error);
   if (sqlState) {
-    return { permanent: true, error: jobError('invalid_data', `Some of the data cannot be stored by the database (SQLSTATE ${sqlState}).`) };
+    return {
+      permanent: true,
+      error: jobError('invalid_data', `Some of the data cannot be stored by the database (SQLSTATE ${sqlState}).`),
+    };
   }
-  return { permanent: false, error: jobError('internal_error', 'The job failed on an internal error; the details are logged under its id.') };
+  return {
+    permanent: false,
+    error: jobError('internal_error', 'The job failed on an internal error; the details are logged under its id.'),
+  };
 }
 
 /** The failure as the log keeps it: bounded too (a 10 MB parameter list must not become one log line). */
@@ -85,7 +91,8 @@ export function loggableError(error: unknown): { type: string; message: string; 
   const cut = (text: string) => (text.length > limit ? `${text.slice(0, limit)}… (${text.length} characters)` : text);
   if (!(error instanceof Error)) return { type: typeof error, message: cut(String(error)) };
   const causes: string[] = [];
-  for (let current = error.cause, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth += 1) causes.push(current.message);
+  for (let current = error.cause, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth += 1)
+    causes.push(current.message);
   const message = [error.message, ...causes.map((text) => `caused by: ${text}`)].join('\n');
   const sqlState = findSqlState(error);
   return {

@@ -28,7 +28,12 @@ export function createJobQueue(config: JobsConfig, database: Database, log: JobL
     return createBullmqQueue(
       database,
       settings,
-      { redisUrl: config.redisUrl, prefix: config.prefix, maxStalledCount: config.maxStalledCount, relayIntervalMs: config.relayIntervalMs },
+      {
+        redisUrl: config.redisUrl,
+        prefix: config.prefix,
+        maxStalledCount: config.maxStalledCount,
+        relayIntervalMs: config.relayIntervalMs,
+      },
       log,
     );
   }

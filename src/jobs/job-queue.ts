@@ -56,7 +56,8 @@ export type RetryOutcome =
   | { outcome: 'busy' }
   | { outcome: 'not_found' };
 
-export type DiscardOutcome = { outcome: 'discarded' } | { outcome: 'not_failed'; status: JobStatus } | { outcome: 'busy' } | { outcome: 'not_found' };
+export type DiscardOutcome =
+  { outcome: 'discarded' } | { outcome: 'not_failed'; status: JobStatus } | { outcome: 'busy' } | { outcome: 'not_found' };
 
 /** How one process's pool of queue workers runs (`JobQueue.startWorkers`). */
 export interface WorkerPoolOptions {

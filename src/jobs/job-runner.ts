@@ -55,7 +55,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
   const { registered, job, control } = input;
   if (!registered) return { status: 'failed', error: jobError('no_handler', `No worker can run jobs of type ${job.type}.`) };
   const problem = registered.validate(job.payload);
-  if (problem !== undefined) return { status: 'failed', error: jobError('invalid_payload', `The job's payload does not match ${job.type}: ${problem}`) };
+  if (problem !== undefined)
+    return { status: 'failed', error: jobError('invalid_payload', `The job's payload does not match ${job.type}: ${problem}`) };
 
   const { definition } = registered;
   const context: JobContext = {
@@ -88,10 +89,16 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
     if (settled === 'hard_limit') {
       // The task ignored its signal: the worker gives up on it so the slot serves other jobs.
       control.abort('soft_timeout');
-      return { status: 'timed_out', error: jobError('timed_out', `Exceeded the hard time limit of ${definition.hardTimeLimitMs} ms.`) };
+      return {
+        status: 'timed_out',
+        error: jobError('timed_out', `Exceeded the hard time limit of ${definition.hardTimeLimitMs} ms.`),
+      };
     }
     if (control.reason === 'soft_timeout') {
-      return { status: 'timed_out', error: jobError('timed_out', `Exceeded the soft time limit of ${definition.softTimeLimitMs} ms.`) };
+      return {
+        status: 'timed_out',
+        error: jobError('timed_out', `Exceeded the soft time limit of ${definition.softTimeLimitMs} ms.`),
+      };
     }
     if (control.reason === 'cancel') return { status: 'cancelled', error: jobError('cancelled', 'Cancelled while running.') };
     if (settled.ok) return { status: 'succeeded', result: settled.result ?? null };
@@ -99,7 +106,15 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
     const retry = !permanent && job.attempt < job.maxAttempts;
     // The whole story (SQL, parameters, stack) goes to the log under the job id, never to the row.
     input.log.warn(
-      { job_id: job.id, type: job.type, attempt: job.attempt, max_attempts: job.maxAttempts, code: error.code, retry, err: loggableError(settled.error) },
+      {
+        job_id: job.id,
+        type: job.type,
+        attempt: job.attempt,
+        max_attempts: job.maxAttempts,
+        code: error.code,
+        retry,
+        err: loggableError(settled.error),
+      },
       'job attempt failed',
     );
     if (retry) {
@@ -107,7 +122,13 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
       return { status: 'retry', error: jobError(error.code, message), delayMs: backoffDelayMs(definition.retry, job.attempt) };
     }
     if (!permanent && job.maxAttempts > 1) {
-      return { status: 'failed', error: jobError(error.code, `The job failed on an internal error after ${job.attempt} attempts; the details are logged under its id.`) };
+      return {
+        status: 'failed',
+        error: jobError(
+          error.code,
+          `The job failed on an internal error after ${job.attempt} attempts; the details are logged under its id.`,
+        ),
+      };
     }
     return { status: 'failed', error };
   } finally {

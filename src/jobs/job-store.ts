@@ -28,7 +28,14 @@ export type AttemptRecord =
   | { status: 'retry'; error: JobError; delayMs: number }
   | { status: 'released' };
 
-const SUBJECT_COLUMNS = { id: jobs.id, type: jobs.type, queue: jobs.queue, attempts: jobs.attempts, ownerId: jobs.ownerId, fileId: jobs.fileId };
+const SUBJECT_COLUMNS = {
+  id: jobs.id,
+  type: jobs.type,
+  queue: jobs.queue,
+  attempts: jobs.attempts,
+  ownerId: jobs.ownerId,
+  fileId: jobs.fileId,
+};
 type StatusRow = Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'ownerId' | 'fileId' | 'status' | 'error'>;
 
 function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'ownerId' | 'fileId'>): JobEventSubject {
@@ -69,7 +76,8 @@ export class JobStore {
 
   private statusChanged(rows: readonly StatusRow[]): void {
     if (!this.onEvent) return;
-    for (const row of rows) this.emitSafely({ kind: 'status', job: subjectOf(row), status: row.status, error: row.error ?? null });
+    for (const row of rows)
+      this.emitSafely({ kind: 'status', job: subjectOf(row), status: row.status, error: row.error ?? null });
   }
 
   private emitSafely(event: Parameters<JobEventSink>[0]): void {
@@ -77,7 +85,10 @@ export class JobStore {
       this.onEvent?.(event);
     } catch (error) {
       // Fan-out is best effort; the row is already written and stays the record.
-      this.log.warn({ err: error, job_id: event.job.id, event: event.kind }, 'job event listener failed; the job row stays the record');
+      this.log.warn(
+        { err: error, job_id: event.job.id, event: event.kind },
+        'job event listener failed; the job row stays the record',
+      );
     }
   }
 
@@ -239,7 +250,13 @@ export class JobStore {
     let values: Partial<Record<keyof JobRow, unknown>>;
     switch (record.status) {
       case 'succeeded':
-        values = { status: 'succeeded', result: record.result ?? null, error: null, finishedAt: sql`now()`, expiresAt: after(this.retentionMs) };
+        values = {
+          status: 'succeeded',
+          result: record.result ?? null,
+          error: null,
+          finishedAt: sql`now()`,
+          expiresAt: after(this.retentionMs),
+        };
         break;
       case 'retry':
         values = { status: 'queued', error: record.error, runAt: after(record.delayMs) };
@@ -404,6 +421,9 @@ async function notifyOutcome(tx: Db, row: JobRow, hook: OutcomeHook): Promise<vo
   try {
     await tx.transaction((savepoint) => hook.listener(row, savepoint));
   } catch (error) {
-    hook.log.error({ err: error, job_id: row.id, type: row.type, status: row.status }, 'job outcome listener failed; outcome recorded without it');
+    hook.log.error(
+      { err: error, job_id: row.id, type: row.type, status: row.status },
+      'job outcome listener failed; outcome recorded without it',
+    );
   }
 }

@@ -36,13 +36,22 @@ export class JobService {
     return row;
   }
 
-  async listJobs(ownerId: string, filter: { status?: JobStatus; file_id?: string; limit: number; offset: number }): Promise<JobPage> {
+  async listJobs(
+    ownerId: string,
+    filter: { status?: JobStatus; file_id?: string; limit: number; offset: number },
+  ): Promise<JobPage> {
     const conditions: SQL[] = [eq(jobs.ownerId, ownerId)];
     if (filter.status) conditions.push(eq(jobs.status, filter.status));
     if (filter.file_id) conditions.push(eq(jobs.fileId, filter.file_id));
     const where = and(...conditions);
     const [items, totals] = await Promise.all([
-      this.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(filter.limit).offset(filter.offset),
+      this.db
+        .select()
+        .from(jobs)
+        .where(where)
+        .orderBy(desc(jobs.createdAt), desc(jobs.id))
+        .limit(filter.limit)
+        .offset(filter.offset),
       this.db.select({ total: count() }).from(jobs).where(where),
     ]);
     return { items, total: totals[0]?.total ?? 0, limit: filter.limit, offset: filter.offset };

@@ -59,10 +59,16 @@ export const jobs = pgTable(
       .on(table.type, sql`coalesce(${table.ownerId}, '00000000-0000-0000-0000-000000000000'::uuid)`, table.idempotencyKey)
       .where(sql`${table.idempotencyKey} is not null`),
     // Matches the claim's ORDER BY exactly, so a claim reads the first due rows instead of sorting the backlog.
-    index('jobs_claim_idx').on(table.queue, table.runAt, table.createdAt).where(sql`${table.status} = 'queued'`),
+    index('jobs_claim_idx')
+      .on(table.queue, table.runAt, table.createdAt)
+      .where(sql`${table.status} = 'queued'`),
     // BullMQ relay: rows still waiting to be handed to Redis (normally none).
-    index('jobs_undispatched_idx').on(table.createdAt).where(sql`${table.status} = 'queued' and ${table.dispatchedAt} is null`),
-    index('jobs_lease_idx').on(table.lockedUntil).where(sql`${table.status} = 'running'`),
+    index('jobs_undispatched_idx')
+      .on(table.createdAt)
+      .where(sql`${table.status} = 'queued' and ${table.dispatchedAt} is null`),
+    index('jobs_lease_idx')
+      .on(table.lockedUntil)
+      .where(sql`${table.status} = 'running'`),
     index('jobs_owner_idx').on(table.ownerId, table.createdAt),
     index('jobs_file_idx').on(table.fileId),
     index('jobs_expires_idx').on(table.expiresAt),

@@ -19,7 +19,9 @@ export async function backlogByQueue(db: Db): Promise<Map<string, QueueBacklog>>
          group by queue`,
   );
   const rows = result.rows as { queue: string; depth: number; oldest_seconds: number }[];
-  return new Map(rows.map((row) => [row.queue, { depth: Number(row.depth), oldestSeconds: Math.max(0, Number(row.oldest_seconds)) }]));
+  return new Map(
+    rows.map((row) => [row.queue, { depth: Number(row.depth), oldestSeconds: Math.max(0, Number(row.oldest_seconds)) }]),
+  );
 }
 
 export interface StarvedQueue {

@@ -91,7 +91,9 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
           break;
         case 'progress': {
           const call = calls.get(message.callId);
-          const write = call ? call.context.progress({ current: message.current, total: message.total, message: message.message }) : Promise.resolve();
+          const write = call
+            ? call.context.progress({ current: message.current, total: message.total, message: message.message })
+            : Promise.resolve();
           write.then(
             () => post({ kind: 'reply', requestId: message.requestId }),
             (error: unknown) => post({ kind: 'reply', requestId: message.requestId, error: serializeError(error) }),

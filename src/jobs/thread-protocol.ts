@@ -41,7 +41,8 @@ export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
     const sqlState = findSqlState(error);
     const causes: string[] = [];
-    for (let cause = error.cause, depth = 0; cause instanceof Error && depth < 4; cause = cause.cause, depth += 1) causes.push(cause.message);
+    for (let cause = error.cause, depth = 0; cause instanceof Error && depth < 4; cause = cause.cause, depth += 1)
+      causes.push(cause.message);
     return {
       name: error.name,
       message: error.message,
@@ -56,7 +57,10 @@ export function serializeError(error: unknown): SerializedError {
 /** Rebuilds an error on the other side of the port, with what its classification needs. */
 export function deserializeError(serialized: SerializedError): Error {
   if (serialized.stopReason) return new JobInterruptedError(serialized.stopReason);
-  const cause = (serialized.causes ?? []).reduceRight<Error | undefined>((inner, message) => new Error(message, { cause: inner }), undefined);
+  const cause = (serialized.causes ?? []).reduceRight<Error | undefined>(
+    (inner, message) => new Error(message, { cause: inner }),
+    undefined,
+  );
   const error = new Error(serialized.message, cause ? { cause } : undefined);
   error.name = serialized.name;
   if (serialized.stack) error.stack = serialized.stack;

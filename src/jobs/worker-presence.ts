@@ -31,7 +31,14 @@ export async function announcePresence(db: Db, settings: PresenceSettings, log: 
       .insert(jobWorkers)
       .values(row)
       .onConflictDoUpdate({ target: jobWorkers.id, set: { seenAt: sql`now()`, queues: row.queues } });
-    await db.delete(jobWorkers).where(lt(jobWorkers.seenAt, sql`now() - make_interval(secs => ${(settings.leaseMs * FORGET_AFTER_LEASES) / 1000}::double precision)`));
+    await db
+      .delete(jobWorkers)
+      .where(
+        lt(
+          jobWorkers.seenAt,
+          sql`now() - make_interval(secs => ${(settings.leaseMs * FORGET_AFTER_LEASES) / 1000}::double precision)`,
+        ),
+      );
   };
   await beat();
   const timer = setInterval(() => {

@@ -15,7 +15,10 @@ const source = workerData as ThreadRegistrySource;
 
 let nextRequest = 0;
 const pending = new Map<number, { resolve(rows: unknown[]): void; reject(error: Error): void }>();
-function request(message: Omit<Extract<FromThread, { kind: 'query' }>, 'requestId'> | Omit<Extract<FromThread, { kind: 'progress' }>, 'requestId'>): Promise<unknown[]> {
+function request(
+  message:
+    Omit<Extract<FromThread, { kind: 'query' }>, 'requestId'> | Omit<Extract<FromThread, { kind: 'progress' }>, 'requestId'>,
+): Promise<unknown[]> {
   const requestId = ++nextRequest;
   return new Promise((resolve, reject) => {
     pending.set(requestId, { resolve, reject });
@@ -28,9 +31,14 @@ function send(message: FromThread): void {
 
 // A Drizzle database whose statements run on the main thread's connection. No transactions:
 // each statement stands alone (use single-statement upserts for idempotent writes).
-const db = drizzle(async (text, params, method) => ({ rows: await request({ kind: 'query', text, params, rowMode: method === 'all' ? 'array' : 'object' }) }), {
-  schema,
-}) as unknown as Db;
+const db = drizzle(
+  async (text, params, method) => ({
+    rows: await request({ kind: 'query', text, params, rowMode: method === 'all' ? 'array' : 'object' }),
+  }),
+  {
+    schema,
+  },
+) as unknown as Db;
 
 const imported = (await import(source.module)) as Record<string, JobRegistryFactory | undefined>;
 const factory = imported[source.exportName];
@@ -63,7 +71,13 @@ port.on('message', (message: ToThread) => {
             ...context,
             signal: controller.signal,
             progress: async (update) => {
-              await request({ kind: 'progress', callId, current: update.current, total: update.total ?? null, message: update.message ?? null });
+              await request({
+                kind: 'progress',
+                callId,
+                current: update.current,
+                total: update.total ?? null,
+                message: update.message ?? null,
+              });
             },
             emit: (event) => send({ kind: 'emit', callId, event }),
           });

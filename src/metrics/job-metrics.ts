@@ -9,7 +9,10 @@ const UNKNOWN = 'unknown';
  * retried, cancelled, with their durations) and per stalled job it takes back. `webhookJobType`
  * names the job whose outcomes are webhook deliveries.
  */
-export function jobMetricsSink(metrics: IntakeMetrics, options: { webhookJobType?: string; now?: () => number } = {}): JobEventSink {
+export function jobMetricsSink(
+  metrics: IntakeMetrics,
+  options: { webhookJobType?: string; now?: () => number } = {},
+): JobEventSink {
   return observeAttempts((observation) => {
     const labels = { queue: observation.job.queue ?? UNKNOWN, type: observation.job.type };
     switch (observation.kind) {
@@ -24,11 +27,19 @@ export function jobMetricsSink(metrics: IntakeMetrics, options: { webhookJobType
         const { outcome } = observation;
         metrics.jobDuration.observe({ ...labels, outcome }, observation.durationMs / 1000);
         if (outcome === 'succeeded') metrics.jobsSucceeded.inc(labels);
-        else if (outcome === 'failed' || outcome === 'timed_out') metrics.jobsFailed.inc({ ...labels, error_code: observation.errorCode ?? outcome });
+        else if (outcome === 'failed' || outcome === 'timed_out')
+          metrics.jobsFailed.inc({ ...labels, error_code: observation.errorCode ?? outcome });
         else if (outcome === 'retry') metrics.jobsRetried.inc(labels);
         else if (outcome === 'cancelled') metrics.jobsCancelled.inc(labels);
         if (options.webhookJobType === observation.job.type) {
-          const delivery = outcome === 'succeeded' ? 'delivered' : outcome === 'retry' ? 'retrying' : outcome === 'failed' || outcome === 'timed_out' ? 'failed' : undefined;
+          const delivery =
+            outcome === 'succeeded'
+              ? 'delivered'
+              : outcome === 'retry'
+                ? 'retrying'
+                : outcome === 'failed' || outcome === 'timed_out'
+                  ? 'failed'
+                  : undefined;
           if (delivery) metrics.webhookDeliveries.inc({ outcome: delivery });
         }
         return;

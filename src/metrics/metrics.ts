@@ -47,8 +47,14 @@ export class IntakeMetrics {
     registers: [this.registry],
   });
   readonly jobsRetried = this.jobCounter('intake_jobs_retried_total', 'Attempts that failed and were scheduled again.');
-  readonly jobsStalled = this.jobCounter('intake_jobs_stalled_total', 'Attempts whose worker stopped heartbeating, recovered by this process.');
-  readonly jobsCancelled = this.jobCounter('intake_jobs_cancelled_total', 'Jobs cancelled (queued or running) whose cancellation this process wrote.');
+  readonly jobsStalled = this.jobCounter(
+    'intake_jobs_stalled_total',
+    'Attempts whose worker stopped heartbeating, recovered by this process.',
+  );
+  readonly jobsCancelled = this.jobCounter(
+    'intake_jobs_cancelled_total',
+    'Jobs cancelled (queued or running) whose cancellation this process wrote.',
+  );
 
   readonly jobDuration = new Histogram({
     name: 'intake_job_attempt_duration_seconds',
@@ -87,7 +93,9 @@ export class IntakeMetrics {
     name: string,
     help: string,
     labelNames: readonly Label[],
-    read: () => Promise<Iterable<{ labels: Partial<Record<Label, string>>; value: number }>> | Iterable<{ labels: Partial<Record<Label, string>>; value: number }>,
+    read: () =>
+      | Promise<Iterable<{ labels: Partial<Record<Label, string>>; value: number }>>
+      | Iterable<{ labels: Partial<Record<Label, string>>; value: number }>,
   ): Gauge<Label> {
     return new Gauge<Label>({
       name,

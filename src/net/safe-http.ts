@@ -135,7 +135,8 @@ function expandIpv6(address: string): number[] | undefined {
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4?.[1]) {
     const parts = v4[1].split('.').map(Number) as [number, number, number, number];
-    text = text.slice(0, -v4[1].length) + `${((parts[0] << 8) | parts[1]).toString(16)}:${((parts[2] << 8) | parts[3]).toString(16)}`;
+    text =
+      text.slice(0, -v4[1].length) + `${((parts[0] << 8) | parts[1]).toString(16)}:${((parts[2] << 8) | parts[3]).toString(16)}`;
   }
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
@@ -146,7 +147,9 @@ function expandIpv6(address: string): number[] | undefined {
   const groups = [...head, ...Array.from({ length: halves.length === 2 ? missing : 0 }, () => '0'), ...tail].map((group) =>
     Number.parseInt(group, 16),
   );
-  return groups.length === 8 && groups.every((group) => Number.isInteger(group) && group >= 0 && group <= 0xffff) ? groups : undefined;
+  return groups.length === 8 && groups.every((group) => Number.isInteger(group) && group >= 0 && group <= 0xffff)
+    ? groups
+    : undefined;
 }
 
 /** A compiled policy: the address check (with its allow-list) and the settings. */
@@ -188,7 +191,10 @@ export class OutboundGuard {
       throw new OutboundRequestError('invalid_url', 'not an absolute URL', { cause: error });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new OutboundRequestError('scheme_not_allowed', `only http and https URLs are allowed, not ${url.protocol.replace(/:$/, '')}`);
+      throw new OutboundRequestError(
+        'scheme_not_allowed',
+        `only http and https URLs are allowed, not ${url.protocol.replace(/:$/, '')}`,
+      );
     }
     if (url.username !== '' || url.password !== '') {
       throw new OutboundRequestError('credentials_in_url', 'URLs may not carry a user name or password');
@@ -293,7 +299,11 @@ export class OutboundGuard {
         if (error instanceof OutboundRequestError) return fail(error);
         const cause = error.cause;
         if (cause instanceof OutboundRequestError) return fail(cause);
-        fail(new OutboundRequestError('connection_failed', error.code ? `${error.code}: ${error.message}` : error.message, { cause: error }));
+        fail(
+          new OutboundRequestError('connection_failed', error.code ? `${error.code}: ${error.message}` : error.message, {
+            cause: error,
+          }),
+        );
       });
       outgoing.on('response', (response) => {
         const chunks: Buffer[] = [];

@@ -38,7 +38,10 @@ function transportFor(smtpUrl: string): Transporter {
  * Who the file e-mail goes to and what it names: answered by the users and files features
  * (wired by the composition root), so this job reads no table of theirs.
  */
-export type FileEmailRecipient = (input: { userId: string; fileId: string }) => Promise<{ email: string; isActive: boolean; filename: string } | undefined>;
+export type FileEmailRecipient = (input: {
+  userId: string;
+  fileId: string;
+}) => Promise<{ email: string; isActive: boolean; filename: string } | undefined>;
 
 export interface EmailJobDependencies {
   email: EmailConfig;

@@ -56,15 +56,19 @@ export function sniffContent(head: Buffer, declaredType: string): SniffResult {
       if (text === undefined) {
         return { ok: false, reason: `The content is declared as ${type.mime} but is not valid UTF-8 text.` };
       }
-      if (text.includes('\u0000')) return { ok: false, reason: `The content is declared as ${type.mime} but contains NUL bytes.` };
+      if (text.includes('\u0000'))
+        return { ok: false, reason: `The content is declared as ${type.mime} but contains NUL bytes.` };
       if (kind === 'csv') return text.trim() === '' ? { ok: false, reason: 'The CSV file has no header row.' } : { ok: true };
       const first = firstSignificant(text);
       if (kind === 'json') {
         if (first === '[') return { ok: true };
-        if (first === '{') return { ok: false, reason: 'JSON files must hold an array of objects; this one holds a single object.' };
+        if (first === '{')
+          return { ok: false, reason: 'JSON files must hold an array of objects; this one holds a single object.' };
         return { ok: false, reason: 'The content is declared as JSON but does not start with an array.' };
       }
-      return first === '{' ? { ok: true } : { ok: false, reason: 'The content is declared as NDJSON but its first line is not an object.' };
+      return first === '{'
+        ? { ok: true }
+        : { ok: false, reason: 'The content is declared as NDJSON but its first line is not an object.' };
     }
   }
 }

@@ -16,7 +16,13 @@ export interface SupportedContentType {
 export const XLSX_MIME = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 export const SUPPORTED_CONTENT_TYPES: readonly SupportedContentType[] = Object.freeze([
-  { kind: 'csv', mime: 'text/csv', family: 'tabular', extensions: ['.csv'], aliases: ['application/csv', 'text/comma-separated-values', 'text/x-csv'] },
+  {
+    kind: 'csv',
+    mime: 'text/csv',
+    family: 'tabular',
+    extensions: ['.csv'],
+    aliases: ['application/csv', 'text/comma-separated-values', 'text/x-csv'],
+  },
   { kind: 'json', mime: 'application/json', family: 'tabular', extensions: ['.json'], aliases: ['text/json'] },
   {
     kind: 'ndjson',

@@ -27,9 +27,7 @@ export class CsvParser {
   private readonly delimiterCode: number;
   private readonly doubledQuote: string;
 
-  constructor(
-    private readonly options: { delimiter: string; quote: string; maxRecordLength: number },
-  ) {
+  constructor(private readonly options: { delimiter: string; quote: string; maxRecordLength: number }) {
     this.quoteCode = options.quote.charCodeAt(0);
     this.delimiterCode = options.delimiter.charCodeAt(0);
     this.doubledQuote = options.quote + options.quote;

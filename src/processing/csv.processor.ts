@@ -36,7 +36,11 @@ async function* readCsv(input: Readable, options: TabularOptions, context: Tabul
   }
 }
 
-async function* parseCsv(chunks: AsyncGenerator<Buffer>, options: TabularOptions, context: TabularContext): AsyncGenerator<RowRecord[]> {
+async function* parseCsv(
+  chunks: AsyncGenerator<Buffer>,
+  options: TabularOptions,
+  context: TabularContext,
+): AsyncGenerator<RowRecord[]> {
   const { head, all } = await peekHead(chunks, SNIFF_BYTES);
   if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))) {
     throw new PermanentProcessingError('encoding_unsupported', 'The CSV file is UTF-16; only UTF-8 is supported.');

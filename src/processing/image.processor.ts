@@ -85,7 +85,9 @@ function pixelLimit(max: number): PermanentProcessingError {
 function imageError(error: unknown): PermanentProcessingError {
   const message = error instanceof Error ? error.message : String(error);
   if (/pixel limit/i.test(message)) {
-    return new PermanentProcessingError('pixel_limit_exceeded', `The image exceeds the pixel limit: ${message}`, { cause: error });
+    return new PermanentProcessingError('pixel_limit_exceeded', `The image exceeds the pixel limit: ${message}`, {
+      cause: error,
+    });
   }
   return new PermanentProcessingError('malformed_file', `The image cannot be decoded: ${message}`, { cause: error });
 }

@@ -19,11 +19,7 @@ export { processXlsx } from './xlsx.processor.ts';
 export { processImage, type ImageFormat, type ImageResult } from './image.processor.ts';
 export { processPdf, type PdfResult } from './pdf.processor.ts';
 export { detectCsvDialect, CSV_DELIMITERS, type CsvDelimiter, type CsvQuote } from './csv-dialect.ts';
-export {
-  PermanentProcessingError,
-  isPermanentProcessingError,
-  type PermanentProcessingErrorCode,
-} from './processing-error.ts';
+export { PermanentProcessingError, isPermanentProcessingError, type PermanentProcessingErrorCode } from './processing-error.ts';
 export {
   DEFAULT_PROCESSING_LIMITS,
   resolveLimits,

@@ -61,7 +61,13 @@ export async function readBounded(
  */
 export async function spoolToTempFile(
   input: Readable,
-  options: { signal: AbortSignal; maxBytes: number; tempDir: string | undefined; what: string; onBytes?: (bytesRead: number) => void },
+  options: {
+    signal: AbortSignal;
+    maxBytes: number;
+    tempDir: string | undefined;
+    what: string;
+    onBytes?: (bytesRead: number) => void;
+  },
 ): Promise<{ path: string; size: number; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(options.tempDir ?? os.tmpdir(), 'intake-spool-'));
   const remove = () => rm(dir, { recursive: true, force: true });

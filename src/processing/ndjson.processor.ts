@@ -39,7 +39,10 @@ async function* readNdjson(input: Readable, options: TabularOptions, context: Ta
     return { row, data: value };
   };
   const tooLong = () =>
-    new PermanentProcessingError('record_too_large', `NDJSON line ${row + 1} is longer than the limit of ${maxRecordBytes} bytes.`);
+    new PermanentProcessingError(
+      'record_too_large',
+      `NDJSON line ${row + 1} is longer than the limit of ${maxRecordBytes} bytes.`,
+    );
 
   for await (const chunk of readChunks(input, options.signal, (bytes) => (context.bytesRead = bytes))) {
     const records: RowRecord[] = [];

@@ -33,14 +33,22 @@ export async function processPdf(input: Readable, options: ProcessOptions): Prom
     ...(options.totalBytes !== undefined ? { total: options.totalBytes } : {}),
     message: 'read PDF',
   });
-  const header = /^%PDF-(\d\.\d)/.exec(bytes.subarray(0, 1024).toString('latin1').replace(/^[^%]*/, ''));
+  const header = /^%PDF-(\d\.\d)/.exec(
+    bytes
+      .subarray(0, 1024)
+      .toString('latin1')
+      .replace(/^[^%]*/, ''),
+  );
   if (!header) throw new PermanentProcessingError('malformed_file', 'The file has no PDF header.');
 
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new PermanentProcessingError('processing_timeout', `The PDF took longer than ${limits.pdfTimeoutMs} ms to parse.`)),
+      () =>
+        reject(
+          new PermanentProcessingError('processing_timeout', `The PDF took longer than ${limits.pdfTimeoutMs} ms to parse.`),
+        ),
       limits.pdfTimeoutMs,
     );
     onAbort = () => reject(options.signal.reason);
@@ -57,7 +65,9 @@ export async function processPdf(input: Readable, options: ProcessOptions): Prom
     pageCount = document.getPageCount();
   } catch (error) {
     if (error instanceof PermanentProcessingError || options.signal.aborted) throw error;
-    throw new PermanentProcessingError('malformed_file', `The PDF cannot be parsed: ${(error as Error).message}`, { cause: error });
+    throw new PermanentProcessingError('malformed_file', `The PDF cannot be parsed: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     clearTimeout(timer);
     if (onAbort) options.signal.removeEventListener('abort', onAbort);

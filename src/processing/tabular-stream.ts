@@ -137,7 +137,9 @@ export function createTabularStream(
  * named `__proto__` would set the prototype instead of a field, so such headers take the
  * slower path that defines own properties.
  */
-export function rowBuilder(columns: readonly string[]): (values: readonly unknown[], missing: unknown) => Record<string, unknown> {
+export function rowBuilder(
+  columns: readonly string[],
+): (values: readonly unknown[], missing: unknown) => Record<string, unknown> {
   if (columns.includes('__proto__')) {
     return (values, missing) => Object.fromEntries(columns.map((column, index) => [column, values[index] ?? missing]));
   }

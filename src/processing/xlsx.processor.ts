@@ -86,7 +86,12 @@ function xmlParser(part: string): SaxesParser {
   return parser;
 }
 
-async function parsePart(archive: ZipArchive, part: string, maxBytes: number, setup: (parser: SaxesParser) => void): Promise<void> {
+async function parsePart(
+  archive: ZipArchive,
+  part: string,
+  maxBytes: number,
+  setup: (parser: SaxesParser) => void,
+): Promise<void> {
   const parser = xmlParser(part);
   setup(parser);
   for await (const text of archive.text(part, maxBytes)) parser.write(text);
@@ -187,11 +192,16 @@ async function readSharedStrings(archive: ZipArchive, part: string, maxBytes: nu
 }
 
 /** Excel's built-in number formats that show dates or times. */
-const BUILT_IN_DATE_FORMATS = new Set([14, 15, 16, 17, 18, 19, 20, 21, 22, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 45, 46, 47, 50, 51, 52, 53, 54, 55, 56, 57, 58]);
+const BUILT_IN_DATE_FORMATS = new Set([
+  14, 15, 16, 17, 18, 19, 20, 21, 22, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 45, 46, 47, 50, 51, 52, 53, 54, 55, 56, 57, 58,
+]);
 
 export function isDateFormat(code: string): boolean {
   // Quoted text, escaped characters and [colour]/[locale] blocks can hold any letter.
-  const stripped = code.replace(/"[^"]*"/g, '').replace(/\\./g, '').replace(/\[[^\]]*\]/g, '');
+  const stripped = code
+    .replace(/"[^"]*"/g, '')
+    .replace(/\\./g, '')
+    .replace(/\[[^\]]*\]/g, '');
   return /[dmyhs]/i.test(stripped) && !/^general$/i.test(stripped.trim());
 }
 

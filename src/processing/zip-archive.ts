@@ -33,8 +33,10 @@ export class ZipArchive {
     let zip: yauzl.ZipFile;
     try {
       zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-        yauzl.open(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false }, (error, file) =>
-          error ? reject(error) : resolve(file),
+        yauzl.open(
+          path,
+          { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false },
+          (error, file) => (error ? reject(error) : resolve(file)),
         ),
       );
     } catch (error) {

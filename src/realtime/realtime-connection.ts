@@ -6,7 +6,14 @@ import { isAppError } from '../errors/app-error.ts';
 import type { Unsubscribe } from '../events/event-bus.ts';
 import { toClientEvent, type RealtimeEvent } from '../events/realtime-events.ts';
 import type { JobLogger } from '../jobs/job-queue.ts';
-import { channelName, eventMatches, parseChannel, SubjectNotFound, type Channel, type RealtimeService } from './realtime.service.ts';
+import {
+  channelName,
+  eventMatches,
+  parseChannel,
+  SubjectNotFound,
+  type Channel,
+  type RealtimeService,
+} from './realtime.service.ts';
 
 /** Close codes of the protocol (4000–4999 are the application's). */
 export const CLOSE = {
@@ -31,11 +38,10 @@ export interface ConnectionDeps {
 }
 
 /** How the socket proved who it is at the handshake, if it did. */
-export type HandshakeCredential = { kind: 'bearer'; token: string } | { kind: 'cookie'; token: string } | { kind: 'refused'; reason: string } | { kind: 'none' };
+export type HandshakeCredential =
+  { kind: 'bearer'; token: string } | { kind: 'cookie'; token: string } | { kind: 'refused'; reason: string } | { kind: 'none' };
 
-type ClientMessage =
-  | { type: 'auth'; token: string }
-  | { type: 'subscribe' | 'unsubscribe'; channel: string };
+type ClientMessage = { type: 'auth'; token: string } | { type: 'subscribe' | 'unsubscribe'; channel: string };
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -86,10 +92,12 @@ export class RealtimeConnection {
         return;
       }
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      this.work = this.work.then(() => this.handle(text)).catch((error: unknown) => {
-        this.deps.log.error({ err: error }, 'realtime message handling failed');
-        this.sendFrame({ type: 'error', code: 'internal_error', message: 'The message could not be handled.' });
-      });
+      this.work = this.work
+        .then(() => this.handle(text))
+        .catch((error: unknown) => {
+          this.deps.log.error({ err: error }, 'realtime message handling failed');
+          this.sendFrame({ type: 'error', code: 'internal_error', message: 'The message could not be handled.' });
+        });
     });
     socket.on('close', () => void this.dispose());
     socket.on('error', () => void this.dispose());
@@ -102,10 +110,15 @@ export class RealtimeConnection {
         this.close(CLOSE.unauthorized, credential.reason);
         return;
       case 'none':
-        this.authTimer = setTimeout(() => this.close(CLOSE.unauthorized, 'authentication timeout'), this.deps.limits.authTimeoutMs);
+        this.authTimer = setTimeout(
+          () => this.close(CLOSE.unauthorized, 'authentication timeout'),
+          this.deps.limits.authTimeoutMs,
+        );
         return;
       default:
-        this.work = this.work.then(() => this.authenticate(credential.kind === 'cookie' ? 'cookie' : 'bearer', credential.token, false));
+        this.work = this.work.then(() =>
+          this.authenticate(credential.kind === 'cookie' ? 'cookie' : 'bearer', credential.token, false),
+        );
     }
   }
 
@@ -175,7 +188,10 @@ export class RealtimeConnection {
     clearTimeout(this.authTimer);
     let caller: Caller;
     try {
-      caller = method === 'cookie' ? await this.deps.authenticator.fromAccessToken(token, 'cookie') : await this.deps.authenticator.fromBearer(token);
+      caller =
+        method === 'cookie'
+          ? await this.deps.authenticator.fromAccessToken(token, 'cookie')
+          : await this.deps.authenticator.fromBearer(token);
     } catch (error) {
       this.close(CLOSE.unauthorized, isAppError(error) ? error.code : 'invalid credentials');
       return;
@@ -197,7 +213,8 @@ export class RealtimeConnection {
     // Cookie and handshake-header callers are ready at once; the answer tells them who they are all the same.
     this.sendFrame({ type: 'auth.ok', user_id: caller.id, ...(viaMessage ? {} : { method }) });
     // Armed once the client has heard it is in, so `auth.ok` always precedes the expiry close.
-    if (remaining !== undefined) this.expiryTimer = setTimeout(() => this.close(CLOSE.unauthorized, 'token expired'), Math.min(remaining, MAX_TIMER_MS));
+    if (remaining !== undefined)
+      this.expiryTimer = setTimeout(() => this.close(CLOSE.unauthorized, 'token expired'), Math.min(remaining, MAX_TIMER_MS));
   }
 
   private relay(event: RealtimeEvent): void {
@@ -272,7 +289,8 @@ function parseMessage(text: string): ClientMessage | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const message = value as Record<string, unknown>;
-  if (message.type === 'auth' && typeof message.token === 'string' && message.token.length > 0) return { type: 'auth', token: message.token };
+  if (message.type === 'auth' && typeof message.token === 'string' && message.token.length > 0)
+    return { type: 'auth', token: message.token };
   if ((message.type === 'subscribe' || message.type === 'unsubscribe') && typeof message.channel === 'string') {
     return { type: message.type, channel: message.channel };
   }

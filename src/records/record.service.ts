@@ -48,7 +48,8 @@ export class RecordService {
     for (const [field] of filterEntries) {
       if (!FIELD_NAME.test(field)) throw ERRORS.badRequest('A filter names a field of 1-200 printable characters.');
     }
-    if (query.sort !== undefined && !FIELD_NAME.test(query.sort)) throw ERRORS.badRequest('sort names a field of 1-200 printable characters.');
+    if (query.sort !== undefined && !FIELD_NAME.test(query.sort))
+      throw ERRORS.badRequest('sort names a field of 1-200 printable characters.');
 
     const position = query.cursor ? decodeCursor(query.cursor) : undefined;
     if (position && (position.sort !== query.sort || position.order !== query.order)) {
@@ -60,7 +61,8 @@ export class RecordService {
 
     let rows: { row: number; data: Record<string, unknown>; value?: string | null }[];
     if (query.sort === undefined) {
-      if (position) conditions.push(query.order === 'asc' ? gt(records.row, position.row) : sql`${records.row} < ${position.row}`);
+      if (position)
+        conditions.push(query.order === 'asc' ? gt(records.row, position.row) : sql`${records.row} < ${position.row}`);
       rows = await this.db
         .select({ row: records.row, data: records.data })
         .from(records)
@@ -129,7 +131,8 @@ function isPosition(value: unknown): value is Position {
   if (order !== 'asc' && order !== 'desc') return false;
   if (sort !== undefined && (typeof sort !== 'string' || !FIELD_NAME.test(sort))) return false;
   // The value was read from a stored row, which can hold any character but NUL.
-  if (sortValue !== undefined && sortValue !== null && (typeof sortValue !== 'string' || sortValue.includes('\u0000'))) return false;
+  if (sortValue !== undefined && sortValue !== null && (typeof sortValue !== 'string' || sortValue.includes('\u0000')))
+    return false;
   return true;
 }
 

@@ -87,13 +87,16 @@ export async function recordsRoutes(app: App, options: RecordsRoutesOptions): Pr
       // `sort=-field` is the common shorthand for a descending sort; it never names a field "-field".
       const descending = query.sort?.startsWith('-') === true;
       const sort = descending ? query.sort?.slice(1) : query.sort;
-      return records.page({ fileId: file.id, run: file.recordsRun }, {
-        limit: query.limit,
-        order: descending ? 'desc' : query.order,
-        filters: filtersOf(request.url),
-        ...(query.cursor ? { cursor: query.cursor } : {}),
-        ...(sort === undefined ? {} : { sort }),
-      });
+      return records.page(
+        { fileId: file.id, run: file.recordsRun },
+        {
+          limit: query.limit,
+          order: descending ? 'desc' : query.order,
+          filters: filtersOf(request.url),
+          ...(query.cursor ? { cursor: query.cursor } : {}),
+          ...(sort === undefined ? {} : { sort }),
+        },
+      );
     },
   );
 

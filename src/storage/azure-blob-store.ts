@@ -94,7 +94,11 @@ export class AzureBlobStore implements BlobStore {
       auth.kind === 'connection-string'
         ? BlobServiceClient.fromConnectionString(auth.connectionString, pipelineOptions)
         : auth.kind === 'shared-key'
-          ? new BlobServiceClient(auth.accountUrl, new StorageSharedKeyCredential(auth.accountName, auth.accountKey), pipelineOptions)
+          ? new BlobServiceClient(
+              auth.accountUrl,
+              new StorageSharedKeyCredential(auth.accountName, auth.accountKey),
+              pipelineOptions,
+            )
           : new BlobServiceClient(auth.accountUrl, auth.credential, pipelineOptions);
     this.container = this.service.getContainerClient(options.container);
     this.clock = options.clock ?? (() => new Date());
@@ -285,10 +289,17 @@ export class AzureBlobStore implements BlobStore {
   private async userDelegationKey(validUntil: Date): Promise<UserDelegationKey> {
     const now = this.clock().getTime();
     const cached = this.delegationKey;
-    if (cached && now - cached.fetchedAt < DELEGATION_KEY_REFRESH_MS && cached.key.signedExpiresOn.getTime() >= validUntil.getTime()) {
+    if (
+      cached &&
+      now - cached.fetchedAt < DELEGATION_KEY_REFRESH_MS &&
+      cached.key.signedExpiresOn.getTime() >= validUntil.getTime()
+    ) {
       return cached.key;
     }
-    const key = await this.service.getUserDelegationKey(new Date(now - CLOCK_SKEW_MS), new Date(now + DELEGATION_KEY_LIFETIME_MS - CLOCK_SKEW_MS));
+    const key = await this.service.getUserDelegationKey(
+      new Date(now - CLOCK_SKEW_MS),
+      new Date(now + DELEGATION_KEY_LIFETIME_MS - CLOCK_SKEW_MS),
+    );
     this.delegationKey = { key, fetchedAt: now };
     return key;
   }

@@ -155,7 +155,8 @@ const KEY_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 export function validateBlobKey(key: string): void {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw ERRORS.blobKeyInvalid(`length must be 1-${MAX_KEY_LENGTH}`);
   for (const segment of key.split('/')) {
-    if (!KEY_SEGMENT.test(segment)) throw ERRORS.blobKeyInvalid('segments are letters, digits, ".", "_" or "-", not starting with "."');
+    if (!KEY_SEGMENT.test(segment))
+      throw ERRORS.blobKeyInvalid('segments are letters, digits, ".", "_" or "-", not starting with "."');
   }
 }
 

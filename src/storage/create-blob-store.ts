@@ -48,7 +48,9 @@ export async function createBlobStore(config: StorageConfig, overrides: BlobStor
       if (connectionString !== undefined) {
         authentication = { kind: 'connection-string', connectionString };
       } else if (accountUrl === undefined) {
-        throw new Error('Azure storage needs AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME or AZURE_STORAGE_ACCOUNT_URL');
+        throw new Error(
+          'Azure storage needs AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME or AZURE_STORAGE_ACCOUNT_URL',
+        );
       } else if (accountKey !== undefined) {
         const name = accountName ?? /^([a-z0-9]{3,24})\.blob\./.exec(new URL(accountUrl).hostname)?.[1];
         if (!name) throw new Error('AZURE_STORAGE_ACCOUNT_NAME is needed with AZURE_STORAGE_ACCOUNT_KEY for this account URL');

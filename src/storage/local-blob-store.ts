@@ -199,7 +199,8 @@ export class LocalBlobStore implements BlobStore {
     try {
       await fs.rename(grant, claimed);
     } catch (error) {
-      if (isMissing(error)) throw ERRORS.conflict('This upload link has been used already, or its upload was completed or deleted.');
+      if (isMissing(error))
+        throw ERRORS.conflict('This upload link has been used already, or its upload was completed or deleted.');
       throw error;
     }
     let result: PutBlobResult;
@@ -265,7 +266,10 @@ export class LocalBlobStore implements BlobStore {
     validateExpiry(options.expiresInSeconds);
     validateHeaderValue('Content-Type', options.contentType);
     const expiresAt = this.expiry(options.expiresInSeconds);
-    await fs.writeFile(this.grantPathOf(key), JSON.stringify({ key, expires_at: expiresAt.toISOString() }), { mode: 0o600, flush: true });
+    await fs.writeFile(this.grantPathOf(key), JSON.stringify({ key, expires_at: expiresAt.toISOString() }), {
+      mode: 0o600,
+      flush: true,
+    });
     const url = createSignedBlobUrl({
       baseUrl: this.options.publicBaseUrl,
       secret: this.options.signingSecret,
@@ -284,7 +288,11 @@ export class LocalBlobStore implements BlobStore {
   }
 
   /** Checks a request against a link this store signed; throws `signed_url_invalid` / `signed_url_expired`. */
-  verifySignedRequest(method: string, key: string, query: Readonly<Record<string, string | string[] | undefined>>): SignedBlobGrant {
+  verifySignedRequest(
+    method: string,
+    key: string,
+    query: Readonly<Record<string, string | string[] | undefined>>,
+  ): SignedBlobGrant {
     return verifySignedBlobUrl({ secret: this.options.signingSecret, method, key, query });
   }
 

@@ -9,7 +9,11 @@ import type { SignedBlobGrant } from './signed-url.ts';
 
 /** What these routes need of the store: reads, single-use granted writes, and the check of a signed link. */
 export interface SignedLinkStore extends Pick<BlobStore, 'get'> {
-  verifySignedRequest(method: string, key: string, query: Readonly<Record<string, string | string[] | undefined>>): SignedBlobGrant;
+  verifySignedRequest(
+    method: string,
+    key: string,
+    query: Readonly<Record<string, string | string[] | undefined>>,
+  ): SignedBlobGrant;
   putGranted(key: string, body: Readable, options?: PutBlobOptions): Promise<PutBlobResult>;
 }
 

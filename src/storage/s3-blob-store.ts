@@ -94,10 +94,12 @@ export class S3BlobStore implements BlobStore {
     const onCallerAbort = (): void => void upload.abort();
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     // As for Azure: a failing body aborts the multipart upload, a failing upload releases the body.
-    const piping = pipeline(body, meter, ...(options.signal ? [{ signal: options.signal }] : [])).catch(async (error: unknown) => {
-      await upload.abort().catch(() => undefined);
-      throw error;
-    });
+    const piping = pipeline(body, meter, ...(options.signal ? [{ signal: options.signal }] : [])).catch(
+      async (error: unknown) => {
+        await upload.abort().catch(() => undefined);
+        throw error;
+      },
+    );
     const uploading = upload.done().catch((error: unknown) => {
       meter.destroy(error instanceof Error ? error : new Error(String(error)));
       throw error;
@@ -169,7 +171,9 @@ export class S3BlobStore implements BlobStore {
     validateBlobKey(to);
     try {
       // Keys are URL-safe by construction (validateBlobKey); one CopyObject holds up to 5 GB.
-      await this.client.send(new CopyObjectCommand({ Bucket: this.options.bucket, Key: to, CopySource: `${this.options.bucket}/${from}` }));
+      await this.client.send(
+        new CopyObjectCommand({ Bucket: this.options.bucket, Key: to, CopySource: `${this.options.bucket}/${from}` }),
+      );
     } catch (error) {
       if (statusOf(error) === 404 || (error as { name?: string }).name === 'NoSuchKey') throw ERRORS.blobNotFound();
       throw error;
@@ -185,7 +189,10 @@ export class S3BlobStore implements BlobStore {
 
   async *list(prefix: string): AsyncIterable<BlobListEntry> {
     validateBlobPrefix(prefix);
-    const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.options.bucket, ...(prefix === '' ? {} : { Prefix: prefix }) });
+    const pages = paginateListObjectsV2(
+      { client: this.client },
+      { Bucket: this.options.bucket, ...(prefix === '' ? {} : { Prefix: prefix }) },
+    );
     for await (const page of pages) {
       for (const item of page.Contents ?? []) {
         if (item.Key === undefined) continue;

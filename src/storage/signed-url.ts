@@ -35,7 +35,9 @@ const PARAM = {
 
 export function createSignedBlobUrl(input: SignBlobUrlInput): string {
   const expires = Math.floor(input.expiresAt.getTime() / 1000);
-  const url = new URL(`${input.baseUrl.replace(/\/$/, '')}${SIGNED_BLOB_PATH}${input.key.split('/').map(encodeURIComponent).join('/')}`);
+  const url = new URL(
+    `${input.baseUrl.replace(/\/$/, '')}${SIGNED_BLOB_PATH}${input.key.split('/').map(encodeURIComponent).join('/')}`,
+  );
   url.searchParams.set(PARAM.expires, String(expires));
   if (input.contentDisposition !== undefined) url.searchParams.set(PARAM.disposition, input.contentDisposition);
   if (input.contentType !== undefined) url.searchParams.set(PARAM.contentType, input.contentType);
@@ -60,7 +62,8 @@ export function verifySignedBlobUrl(input: VerifyBlobUrlInput): SignedBlobGrant 
     if (Array.isArray(value)) throw ERRORS.signedUrlInvalid();
     return value;
   };
-  const method: SignedMethod | undefined = input.method === 'GET' || input.method === 'HEAD' ? 'GET' : input.method === 'PUT' ? 'PUT' : undefined;
+  const method: SignedMethod | undefined =
+    input.method === 'GET' || input.method === 'HEAD' ? 'GET' : input.method === 'PUT' ? 'PUT' : undefined;
   const expires = single(PARAM.expires);
   const provided = single(PARAM.signature);
   if (method === undefined || expires === undefined || provided === undefined || !/^\d{1,12}$/.test(expires)) {
@@ -85,7 +88,15 @@ export function verifySignedBlobUrl(input: VerifyBlobUrlInput): SignedBlobGrant 
 
 function signature(secret: string, method: SignedMethod, key: string, expires: string, grant: SignedBlobGrant): string {
   // Length-prefixed fields: no value can be shifted into its neighbour to forge another grant.
-  const fields = ['intake-blob-v1', method, key, expires, grant.contentDisposition, grant.contentType, grant.maxBytes?.toString()];
+  const fields = [
+    'intake-blob-v1',
+    method,
+    key,
+    expires,
+    grant.contentDisposition,
+    grant.contentType,
+    grant.maxBytes?.toString(),
+  ];
   const canonical = fields.map((field) => (field === undefined ? '-' : `${field.length}:${field}`)).join('\n');
   return createHmac('sha256', secret).update(canonical).digest('base64url');
 }

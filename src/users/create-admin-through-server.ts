@@ -45,11 +45,16 @@ export async function createFirstAdminThroughServer(
   const response = await fetch(`${baseUrl}/api/v1/setup/admin`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: input.email, password: await input.password(), ...(input.fullName ? { full_name: input.fullName } : {}) }),
+    body: JSON.stringify({
+      email: input.email,
+      password: await input.password(),
+      ...(input.fullName ? { full_name: input.fullName } : {}),
+    }),
     signal: AbortSignal.timeout(30_000),
   });
   const body = (await response.json()) as { id?: string; email?: string; code?: string; detail?: string };
-  if (response.ok && body.id && body.email) return { kind: 'done', created: response.status === 201, email: body.email, id: body.id };
+  if (response.ok && body.id && body.email)
+    return { kind: 'done', created: response.status === 201, email: body.email, id: body.id };
   if (body.code === 'setup_complete') return { kind: 'setup_complete' };
   if (body.code === 'setup_token_required') return { kind: 'token_required' };
   return { kind: 'refused', detail: body.detail ?? `the server answered ${response.status}` };

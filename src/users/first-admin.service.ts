@@ -70,11 +70,18 @@ export class FirstAdminService {
       const accounts = new UserService(tx);
       const existing = await accounts.findByEmail(input.email);
       if (!existing) {
-        return { user: await accounts.create({ email: input.email, passwordHash, fullName: input.fullName, role: 'admin' }), created: true };
+        return {
+          user: await accounts.create({ email: input.email, passwordHash, fullName: input.fullName, role: 'admin' }),
+          created: true,
+        };
       }
       // An existing account becomes the administrator only for someone who knows its password.
       if (!(await this.passwords.verify(existing.passwordHash, input.password))) throw ERRORS.emailTaken();
-      const user = await accounts.update(existing.id, { role: 'admin', isActive: true, ...(input.fullName ? { fullName: input.fullName } : {}) });
+      const user = await accounts.update(existing.id, {
+        role: 'admin',
+        isActive: true,
+        ...(input.fullName ? { fullName: input.fullName } : {}),
+      });
       return { user, created: false };
     });
     this.token.spend();

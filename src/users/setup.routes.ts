@@ -17,7 +17,8 @@ export async function setupRoutes(app: App, { firstAdmin }: SetupRoutesOptions):
     {
       schema: {
         tags: ['setup'],
-        summary: 'Whether the first administrator still has to be created, and whether this client needs the setup token to do it.',
+        summary:
+          'Whether the first administrator still has to be created, and whether this client needs the setup token to do it.',
         security: [],
         response: {
           200: Type.Object({

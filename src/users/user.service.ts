@@ -11,7 +11,7 @@ export interface UserPatch {
 
 /** Postgres' unique_violation, the same code from node-postgres and PGlite. */
 function isUniqueViolation(error: unknown): boolean {
-  for (let current = error; current instanceof Error || (current && typeof current === 'object'); ) {
+  for (let current = error; current instanceof Error || (current && typeof current === 'object');) {
     if ((current as { code?: unknown }).code === '23505') return true;
     current = (current as { cause?: unknown }).cause;
     if (current === undefined) break;
@@ -30,7 +30,12 @@ export class UserService {
     try {
       const [row] = await this.db
         .insert(users)
-        .values({ email: normalizeEmail(input.email), passwordHash: input.passwordHash, fullName: input.fullName, role: input.role ?? 'user' })
+        .values({
+          email: normalizeEmail(input.email),
+          passwordHash: input.passwordHash,
+          fullName: input.fullName,
+          role: input.role ?? 'user',
+        })
         .returning();
       if (!row) throw ERRORS.internal();
       return row;
@@ -65,8 +70,17 @@ export class UserService {
     if (query.email) filters.push(ilike(users.email, `%${escapeLike(query.email.toLowerCase())}%`));
     const where = filters.length > 0 ? and(...filters) : undefined;
     const [items, counted] = await Promise.all([
-      this.db.select().from(users).where(where).orderBy(asc(users.createdAt), asc(users.id)).limit(query.limit).offset(query.offset),
-      this.db.select({ total: sql<number>`count(*)::int` }).from(users).where(where),
+      this.db
+        .select()
+        .from(users)
+        .where(where)
+        .orderBy(asc(users.createdAt), asc(users.id))
+        .limit(query.limit)
+        .offset(query.offset),
+      this.db
+        .select({ total: sql<number>`count(*)::int` })
+        .from(users)
+        .where(where),
     ]);
     return { items, total: counted[0]?.total ?? 0 };
   }

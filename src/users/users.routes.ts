@@ -11,7 +11,11 @@ import type { UserService } from './user.service.ts';
  * a password change ends other sessions, and demoting or disabling an account ends all of them.
  */
 export interface AccountSecurity {
-  changePassword(userId: string, currentSessionId: string | null, input: { currentPassword: string; newPassword: string }): Promise<void>;
+  changePassword(
+    userId: string,
+    currentSessionId: string | null,
+    input: { currentPassword: string; newPassword: string },
+  ): Promise<void>;
   adminUpdateUser(actorId: string, userId: string, patch: { role?: UserRole; isActive?: boolean }): Promise<UserRow>;
 }
 

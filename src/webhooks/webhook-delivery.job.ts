@@ -24,7 +24,9 @@ const RETRY_JITTER = 0.2;
  * Exponential backoff (base, doubled, capped) for as many retries as fit in the window: the
  * last retry happens no later than `retryWindowMs` after the first failure (jitter only shortens).
  */
-export function webhookRetryPolicy(settings: Pick<WebhooksConfig, 'retryBaseMs' | 'retryMaxDelayMs' | 'retryWindowMs'>): RetryPolicy {
+export function webhookRetryPolicy(
+  settings: Pick<WebhooksConfig, 'retryBaseMs' | 'retryMaxDelayMs' | 'retryWindowMs'>,
+): RetryPolicy {
   let attempts = 1;
   let total = 0;
   while (attempts < 100) {

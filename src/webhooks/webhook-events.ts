@@ -49,7 +49,13 @@ export class WebhookPublisher {
     const endpoints = await tx
       .select({ id: webhookEndpoints.id })
       .from(webhookEndpoints)
-      .where(and(eq(webhookEndpoints.ownerId, ownerId), eq(webhookEndpoints.active, true), arrayContains(webhookEndpoints.events, [type])));
+      .where(
+        and(
+          eq(webhookEndpoints.ownerId, ownerId),
+          eq(webhookEndpoints.active, true),
+          arrayContains(webhookEndpoints.events, [type]),
+        ),
+      );
     if (endpoints.length === 0) return 0;
     const event = newEvent(type, data);
     for (const endpoint of endpoints) await this.deliver(tx, endpoint.id, event);
@@ -57,7 +63,12 @@ export class WebhookPublisher {
   }
 
   /** Queues one delivery of `event` to one endpoint. */
-  async deliver(tx: Db, endpointId: string, event: WebhookEvent, redeliveryOf: string | null = null): Promise<WebhookDeliveryRow> {
+  async deliver(
+    tx: Db,
+    endpointId: string,
+    event: WebhookEvent,
+    redeliveryOf: string | null = null,
+  ): Promise<WebhookDeliveryRow> {
     const id = randomUUID();
     const job = await this.queue.enqueue(webhookDeliveryJob(this.settings), { delivery_id: id }, { tx });
     const [row] = await tx

@@ -143,7 +143,11 @@ export class WebhookService {
     return this.db.transaction((tx) => this.publisher.deliver(tx, endpoint.id, event));
   }
 
-  async listDeliveries(ownerId: string, endpointId: string, page: { limit: number; offset: number }): Promise<Page<DeliveryWithAttempts>> {
+  async listDeliveries(
+    ownerId: string,
+    endpointId: string,
+    page: { limit: number; offset: number },
+  ): Promise<Page<DeliveryWithAttempts>> {
     await this.get(ownerId, endpointId);
     const where = eq(webhookDeliveries.endpointId, endpointId);
     const [rows, totals] = await Promise.all([
@@ -157,7 +161,9 @@ export class WebhookService {
       this.db.select({ total: count() }).from(webhookDeliveries).where(where),
     ]);
     const ids = rows.map((row) => row.delivery.id);
-    const pendingJobs = rows.flatMap((row) => (row.delivery.status === 'pending' && row.delivery.jobId ? [row.delivery.jobId] : []));
+    const pendingJobs = rows.flatMap((row) =>
+      row.delivery.status === 'pending' && row.delivery.jobId ? [row.delivery.jobId] : [],
+    );
     const runs = await this.nextRuns(pendingJobs);
     const attempts =
       ids.length === 0

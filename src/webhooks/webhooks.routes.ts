@@ -126,7 +126,10 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
     },
     async (request, reply) => {
       const { endpoint, secret } = await webhooks.create(requireUser(request).id, request.body);
-      return reply.code(201).header('location', `/api/v1/webhooks/${endpoint.id}`).send({ ...toEndpoint(endpoint), secret });
+      return reply
+        .code(201)
+        .header('location', `/api/v1/webhooks/${endpoint.id}`)
+        .send({ ...toEndpoint(endpoint), secret });
     },
   );
 
@@ -134,7 +137,12 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
     '/webhooks',
     {
       preHandler: app.authenticate,
-      schema: { ...common, summary: 'My webhook endpoints, newest first.', querystring: Page, response: { 200: PageOf(EndpointResponse) } },
+      schema: {
+        ...common,
+        summary: 'My webhook endpoints, newest first.',
+        querystring: Page,
+        response: { 200: PageOf(EndpointResponse) },
+      },
     },
     async (request) => {
       const page = await webhooks.list(requireUser(request).id, request.query);
@@ -146,7 +154,12 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
     '/webhooks/:id',
     {
       preHandler: app.authenticate,
-      schema: { ...common, summary: 'One of my webhook endpoints (never its secret).', params: IdParams, response: { 200: EndpointResponse } },
+      schema: {
+        ...common,
+        summary: 'One of my webhook endpoints (never its secret).',
+        params: IdParams,
+        response: { 200: EndpointResponse },
+      },
     },
     async (request) => toEndpoint(await webhooks.get(requireUser(request).id, request.params.id)),
   );
@@ -160,7 +173,12 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
         summary: 'Changes the URL, events, description or active flag of an endpoint.',
         params: IdParams,
         body: Type.Object(
-          { url: Type.Optional(Url), events: Type.Optional(Events), description: Type.Optional(Description), active: Type.Optional(Type.Boolean()) },
+          {
+            url: Type.Optional(Url),
+            events: Type.Optional(Events),
+            description: Type.Optional(Description),
+            active: Type.Optional(Type.Boolean()),
+          },
           { minProperties: 1 },
         ),
         response: { 200: EndpointResponse },
@@ -173,7 +191,12 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
     '/webhooks/:id',
     {
       preHandler: app.authenticate,
-      schema: { ...common, summary: 'Deletes an endpoint and its delivery log.', params: IdParams, response: { 204: Type.Null() } },
+      schema: {
+        ...common,
+        summary: 'Deletes an endpoint and its delivery log.',
+        params: IdParams,
+        response: { 204: Type.Null() },
+      },
     },
     async (request, reply) => {
       await webhooks.delete(requireUser(request).id, request.params.id);
@@ -201,7 +224,8 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
       preHandler: app.authenticate,
       schema: {
         ...common,
-        summary: 'The delivery log of an endpoint, newest first: each delivery with every attempt (status code, duration, error).',
+        summary:
+          'The delivery log of an endpoint, newest first: each delivery with every attempt (status code, duration, error).',
         params: IdParams,
         querystring: Page,
         response: { 200: PageOf(DeliveryResponse) },
@@ -225,6 +249,8 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
       },
     },
     async (request, reply) =>
-      reply.code(202).send(queued(await webhooks.redeliver(requireUser(request).id, request.params.id, request.params.delivery_id))),
+      reply
+        .code(202)
+        .send(queued(await webhooks.redeliver(requireUser(request).id, request.params.id, request.params.delivery_id))),
   );
 }

@@ -63,10 +63,14 @@ describe('admin job API', () => {
     subject.app.inject({ method, url: `/api/v1${url}`, headers: user ? user.bearer : {} });
 
   async function settled(id: string, status: string) {
-    return eventually(async () => {
-      const job = (await inject('GET', `/admin/jobs/${id}`)).json();
-      return job.status === status ? job : undefined;
-    }, 30_000, `job ${id} to be ${status}`);
+    return eventually(
+      async () => {
+        const job = (await inject('GET', `/admin/jobs/${id}`)).json();
+        return job.status === status ? job : undefined;
+      },
+      30_000,
+      `job ${id} to be ${status}`,
+    );
   }
 
   async function failedJob(ownerId: string) {
@@ -114,12 +118,17 @@ describe('admin job API', () => {
     const bobs = (await inject('GET', `/admin/jobs?owner=${bob.id}&limit=100`)).json();
     expect(bobs.items.map((item: { id: string }) => item.id).sort()).toEqual([second.id, failed.id].sort());
     const failures = (await inject('GET', `/admin/jobs?status=failed&owner=${bob.id}`)).json();
-    expect(failures).toMatchObject({ total: 1, items: [{ id: failed.id, error: { code: 'invalid_data', message: `${failed.key} is broken` } }] });
+    expect(failures).toMatchObject({
+      total: 1,
+      items: [{ id: failed.id, error: { code: 'invalid_data', message: `${failed.key} is broken` } }],
+    });
     const byQueue = (await inject('GET', `/admin/jobs?queue=notifications&owner=${alice.id}`)).json();
     expect(byQueue.items.map((item: { id: string }) => item.id)).toEqual([first.id]);
     const byType = (await inject('GET', `/admin/jobs?type=test.flaky&owner=${bob.id}`)).json();
     expect(byType.items.map((item: { id: string }) => item.id)).toEqual([failed.id]);
-    const future = (await inject('GET', `/admin/jobs?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).json();
+    const future = (
+      await inject('GET', `/admin/jobs?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)
+    ).json();
     expect(future).toMatchObject({ items: [], total: 0 });
 
     const page = (await inject('GET', `/admin/jobs?owner=${bob.id}&limit=1&offset=1`)).json();
@@ -160,7 +169,11 @@ describe('admin job API', () => {
       counts: { queued: 1 },
       oldest_waiting_seconds: null,
     });
-    expect((await inject('GET', `/admin/jobs/${waiting.id}`)).json()).toMatchObject({ status: 'queued', queue: unserved.queue, worker: null });
+    expect((await inject('GET', `/admin/jobs/${waiting.id}`)).json()).toMatchObject({
+      status: 'queued',
+      queue: unserved.queue,
+      worker: null,
+    });
   });
 
   it('runs a failed job again through a worker when an administrator retries it', async () => {

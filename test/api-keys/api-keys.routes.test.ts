@@ -56,7 +56,12 @@ describe('API keys', () => {
     const me = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: withKey(key) });
     expect(me.statusCode).toBe(200);
     expect(me.json().id).toBe(user.id);
-    const patch = await t.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: withKey(key), payload: { full_name: 'Robot' } });
+    const patch = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/users/me',
+      headers: withKey(key),
+      payload: { full_name: 'Robot' },
+    });
     expect(patch.statusCode).toBe(200);
     const [row] = await t.database.db.select().from(apiKeys).where(eq(apiKeys.id, id));
     expect(row?.lastUsedAt).toBeInstanceOf(Date);
@@ -101,8 +106,13 @@ describe('API keys', () => {
 
   it('rejects an expired key with token_expired', async () => {
     const user = await t.createUser();
-    const { key, id } = (await createKey(user, { name: 'short-lived', expires_at: new Date(Date.now() + 60_000).toISOString() })).json();
-    await t.database.db.update(apiKeys).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(apiKeys.id, id));
+    const { key, id } = (
+      await createKey(user, { name: 'short-lived', expires_at: new Date(Date.now() + 60_000).toISOString() })
+    ).json();
+    await t.database.db
+      .update(apiKeys)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(apiKeys.id, id));
     const me = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: withKey(key) });
     expect(me.statusCode).toBe(401);
     expect(me.json().code).toBe('token_expired');
@@ -122,7 +132,9 @@ describe('API keys', () => {
 
   it('answers 404 for an unknown key id and 422 for a malformed one', async () => {
     const user = await t.createUser();
-    expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/api-keys/${randomUUID()}`, headers: user.bearer })).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: `/api/v1/api-keys/${randomUUID()}`, headers: user.bearer })).statusCode,
+    ).toBe(404);
     expect((await t.app.inject({ method: 'DELETE', url: '/api/v1/api-keys/nope', headers: user.bearer })).statusCode).toBe(422);
   });
 

@@ -120,7 +120,12 @@ describe('POST /auth/token', () => {
       method: 'POST',
       url: '/api/v1/auth/token',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({ grant_type: 'password', username: user.email, password: user.password, scope: '' }).toString(),
+      payload: new URLSearchParams({
+        grant_type: 'password',
+        username: user.email,
+        password: user.password,
+        scope: '',
+      }).toString(),
     });
     expect(response.statusCode).toBe(200);
     expect(response.headers['set-cookie']).toBeUndefined();
@@ -149,7 +154,11 @@ describe('POST /auth/refresh', () => {
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body.refresh_token).not.toBe(user.refreshToken);
-    const me = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization: `Bearer ${body.access_token}` } });
+    const me = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      headers: { authorization: `Bearer ${body.access_token}` },
+    });
     expect(me.statusCode).toBe(200);
   });
 
@@ -168,7 +177,11 @@ describe('POST /auth/refresh', () => {
     const afterwards = await post('/auth/refresh', { refresh_token: rotated });
     expect(afterwards.statusCode).toBe(401);
     expect(afterwards.json().code).toBe('token_revoked');
-    const me = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization: `Bearer ${rotatedAccess}` } });
+    const me = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      headers: { authorization: `Bearer ${rotatedAccess}` },
+    });
     expect(me.json().code).toBe('token_revoked');
   });
 
@@ -177,7 +190,11 @@ describe('POST /auth/refresh', () => {
     const other = await t.tokenLogin(user.email, user.password);
     await post('/auth/refresh', { refresh_token: user.refreshToken });
     await post('/auth/refresh', { refresh_token: user.refreshToken });
-    const me = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization: `Bearer ${other.accessToken}` } });
+    const me = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      headers: { authorization: `Bearer ${other.accessToken}` },
+    });
     expect(me.statusCode).toBe(200);
   });
 
@@ -301,7 +318,9 @@ describe('GET /.well-known/jwks.json', () => {
     const response = await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
     expect(response.statusCode).toBe(200);
     const { keys } = response.json();
-    expect(keys).toEqual([expect.objectContaining({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', kid: t.signingKeys.current.kid })]);
+    expect(keys).toEqual([
+      expect.objectContaining({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', kid: t.signingKeys.current.kid }),
+    ]);
     expect(keys[0]).not.toHaveProperty('d');
   });
 });

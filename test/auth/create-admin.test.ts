@@ -30,25 +30,47 @@ describe('createAdmin (intake create-admin)', () => {
   });
 
   it('promotes and reactivates an existing account without touching its password', async () => {
-    const existing = await deps.users.create({ email: 'member@example.test', passwordHash: await deps.passwords.hash('member password'), fullName: null });
+    const existing = await deps.users.create({
+      email: 'member@example.test',
+      passwordHash: await deps.passwords.hash('member password'),
+      fullName: null,
+    });
     await deps.users.update(existing.id, { isActive: false });
-    const { user, created } = await createAdmin(deps, { email: 'MEMBER@example.test', password: undefined, fullName: null, resetPassword: false });
+    const { user, created } = await createAdmin(deps, {
+      email: 'MEMBER@example.test',
+      password: undefined,
+      fullName: null,
+      resetPassword: false,
+    });
     expect(created).toBe(false);
     expect(user).toMatchObject({ id: existing.id, role: 'admin', isActive: true });
     expect(await deps.passwords.verify(user.passwordHash, 'member password')).toBe(true);
   });
 
   it('replaces the password of an existing account with --reset-password', async () => {
-    await deps.users.create({ email: 'reset@example.test', passwordHash: await deps.passwords.hash('old password'), fullName: null });
-    const { user } = await createAdmin(deps, { email: 'reset@example.test', password: 'new password!', fullName: null, resetPassword: true });
+    await deps.users.create({
+      email: 'reset@example.test',
+      passwordHash: await deps.passwords.hash('old password'),
+      fullName: null,
+    });
+    const { user } = await createAdmin(deps, {
+      email: 'reset@example.test',
+      password: 'new password!',
+      fullName: null,
+      resetPassword: true,
+    });
     expect(await deps.passwords.verify(user.passwordHash, 'new password!')).toBe(true);
   });
 
   it('refuses to create an account with a password outside 8–128 characters', async () => {
-    await expect(createAdmin(deps, { email: 'short@example.test', password: 'short', fullName: null, resetPassword: false })).rejects.toMatchObject({
+    await expect(
+      createAdmin(deps, { email: 'short@example.test', password: 'short', fullName: null, resetPassword: false }),
+    ).rejects.toMatchObject({
       code: 'bad_request',
     });
-    await expect(createAdmin(deps, { email: 'none@example.test', password: undefined, fullName: null, resetPassword: false })).rejects.toMatchObject({
+    await expect(
+      createAdmin(deps, { email: 'none@example.test', password: undefined, fullName: null, resetPassword: false }),
+    ).rejects.toMatchObject({
       code: 'bad_request',
     });
   });

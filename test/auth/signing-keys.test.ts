@@ -45,7 +45,9 @@ describe('signing keys', () => {
 
     const oldKeys = await signingKeysFrom(retired.privateKey, []);
     const oldToken = await new JwtTokens(oldKeys, lifetimes).issue('access', subject);
-    await expect(new JwtTokens(keys, lifetimes).verify(oldToken.token, 'access')).resolves.toMatchObject({ sid: subject.sessionId });
+    await expect(new JwtTokens(keys, lifetimes).verify(oldToken.token, 'access')).resolves.toMatchObject({
+      sid: subject.sessionId,
+    });
   });
 
   it('reads a configured private JWK', async () => {
@@ -61,7 +63,9 @@ describe('signing keys', () => {
   it('refuses keys that are not Ed25519', async () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    await expect(loadSigningKeys({ privateKey: pem, retiredPublicKeys: undefined, dataDir: tempDir() })).rejects.toThrow(/Ed25519/);
+    await expect(loadSigningKeys({ privateKey: pem, retiredPublicKeys: undefined, dataDir: tempDir() })).rejects.toThrow(
+      /Ed25519/,
+    );
   });
 
   it('requires JWT_PRIVATE_KEY in production', () => {

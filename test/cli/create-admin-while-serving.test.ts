@@ -6,7 +6,11 @@ import { freePort } from '../helpers/free-port.ts';
 
 const BIN = path.resolve('bin/intake.js');
 
-function runCreateAdmin(args: string[], env: NodeJS.ProcessEnv, password: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runCreateAdmin(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  password: string,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, 'create-admin', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

@@ -67,7 +67,9 @@ describe('the fleet check of serve and worker', () => {
     const keys = generatedKeys();
     const result = run(['worker'], { ...keys, REDIS_URL: 'redis://127.0.0.1:1' });
     expect(result.status).toBe(2);
-    expect(result.stderr.trim()).toMatch(/^Invalid configuration: STORAGE_LOCAL_DIR must be a directory every process mounts, outside DATA_DIR/);
+    expect(result.stderr.trim()).toMatch(
+      /^Invalid configuration: STORAGE_LOCAL_DIR must be a directory every process mounts, outside DATA_DIR/,
+    );
   });
 
   it('names each secret a fleet would not share, and accepts a fleet that shares them all', () => {
@@ -83,11 +85,15 @@ describe('the fleet check of serve and worker', () => {
       }
     };
     expect(check({ JWT_PRIVATE_KEY: keys.JWT_PRIVATE_KEY! })).toBe('WEBHOOK_SECRET_KEY');
-    expect(check({ JWT_PRIVATE_KEY: keys.JWT_PRIVATE_KEY!, WEBHOOK_SECRET_KEY: keys.WEBHOOK_SECRET_KEY! })).toBe('STORAGE_SIGNING_SECRET');
+    expect(check({ JWT_PRIVATE_KEY: keys.JWT_PRIVATE_KEY!, WEBHOOK_SECRET_KEY: keys.WEBHOOK_SECRET_KEY! })).toBe(
+      'STORAGE_SIGNING_SECRET',
+    );
     expect(check({ ...keys, STORAGE_LOCAL_DIR: `${dataDir}/blobs` })).toBe('STORAGE_LOCAL_DIR');
     expect(check({ ...keys, STORAGE_LOCAL_DIR: makeTempDir('intake-shared-blobs') })).toBe('accepted');
     // Cloud storage needs no local directory nor link secret.
-    expect(check({ JWT_PRIVATE_KEY: keys.JWT_PRIVATE_KEY!, WEBHOOK_SECRET_KEY: keys.WEBHOOK_SECRET_KEY!, S3_BUCKET: 'intake' })).toBe('accepted');
+    expect(
+      check({ JWT_PRIVATE_KEY: keys.JWT_PRIVATE_KEY!, WEBHOOK_SECRET_KEY: keys.WEBHOOK_SECRET_KEY!, S3_BUCKET: 'intake' }),
+    ).toBe('accepted');
     // The escape hatch: one process on PostgreSQL, or one DATA_DIR volume for all.
     expect(check({ DATA_DIR_SHARED: 'true' })).toBe('accepted');
     // The embedded mode shares nothing with anyone.

@@ -24,7 +24,10 @@ describe('configuration', () => {
       maxBufferedBytes: 1024 * 1024,
       maxSubscriptions: 100,
     });
-    expect(loadConfig({ WS_MAX_BUFFERED_BYTES: '65536', WS_HEARTBEAT_MS: '5000' }).realtime).toMatchObject({ maxBufferedBytes: 65536, heartbeatMs: 5000 });
+    expect(loadConfig({ WS_MAX_BUFFERED_BYTES: '65536', WS_HEARTBEAT_MS: '5000' }).realtime).toMatchObject({
+      maxBufferedBytes: 65536,
+      heartbeatMs: 5000,
+    });
     // A frame must hold an access token.
     expect(() => loadConfig({ WS_MAX_MESSAGE_BYTES: '100' })).toThrow(/WS_MAX_MESSAGE_BYTES must be a whole number between 1024/);
   });

@@ -81,11 +81,25 @@ export interface AxeViolation {
 export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
   await page.evaluate(await axeSource);
   return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(
+            context: Document,
+            options: object,
+          ): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }>;
+        };
+      }
+    ).axe;
     const result = await axe.run(document, { resultTypes: ['violations'] });
     return result.violations
       .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-      .map((violation) => ({ id: violation.id, impact: violation.impact, help: violation.help, nodes: violation.nodes.map((node) => node.target.join(' ')) }));
+      .map((violation) => ({
+        id: violation.id,
+        impact: violation.impact,
+        help: violation.help,
+        nodes: violation.nodes.map((node) => node.target.join(' ')),
+      }));
   });
 }
 
@@ -109,10 +123,17 @@ export async function captureWidths(page: Page, name: string): Promise<PageCheck
     const { horizontalOverflow, offenders } = await page.evaluate(() => {
       const limit = document.documentElement.clientWidth;
       const overflow = document.documentElement.scrollWidth - limit;
-      const sticking = overflow <= 0 ? [] : [...document.querySelectorAll('body *')].filter((element) => element.getBoundingClientRect().right > limit + 1);
+      const sticking =
+        overflow <= 0
+          ? []
+          : [...document.querySelectorAll('body *')].filter((element) => element.getBoundingClientRect().right > limit + 1);
       return {
         horizontalOverflow: overflow,
-        offenders: sticking.slice(0, 5).map((element) => `${element.tagName.toLowerCase()}.${element.className} "${(element.textContent ?? '').slice(0, 30)}"`),
+        offenders: sticking
+          .slice(0, 5)
+          .map(
+            (element) => `${element.tagName.toLowerCase()}.${element.className} "${(element.textContent ?? '').slice(0, 30)}"`,
+          ),
       };
     });
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-${width}.png`), fullPage: true });

@@ -17,7 +17,10 @@ export const CONSOLE_DIST = path.join(CONSOLE_DIR, 'dist');
  * it once; an edit since then must not be tested against the old bundle).
  */
 export async function ensureConsoleBuilt(): Promise<void> {
-  const built = await stat(path.join(CONSOLE_DIST, 'index.html')).then((info) => info.mtimeMs, () => 0);
+  const built = await stat(path.join(CONSOLE_DIST, 'index.html')).then(
+    (info) => info.mtimeMs,
+    () => 0,
+  );
   const sources = [
     path.join(CONSOLE_DIR, 'index.html'),
     path.join(CONSOLE_DIR, 'vite.config.ts'),

@@ -4,7 +4,15 @@ import ExcelJS from 'exceljs';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureWidths, hasChromium, CHROMIUM_PATH, openBrowser, seriousAxeViolations, type BrowserSession, type PageCheck } from './browser.ts';
+import {
+  captureWidths,
+  hasChromium,
+  CHROMIUM_PATH,
+  openBrowser,
+  seriousAxeViolations,
+  type BrowserSession,
+  type PageCheck,
+} from './browser.ts';
 import { startConsoleServer, type ConsoleServer } from './console-server.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -26,7 +34,10 @@ async function salesXlsx(): Promise<Buffer> {
   return Buffer.from(await workbook.xlsx.writeBuffer());
 }
 
-const logoPng = () => sharp({ create: { width: 40, height: 30, channels: 3, background: '#3366cc' } }).png().toBuffer();
+const logoPng = () =>
+  sharp({ create: { width: 40, height: 30, channels: 3, background: '#3366cc' } })
+    .png()
+    .toBuffer();
 
 /** Drops a file on the page the way a browser does, with a DataTransfer carrying a File. */
 async function dropFile(page: Page, file: { name: string; type: string; content: Buffer }): Promise<void> {
@@ -64,7 +75,10 @@ describeInBrowser(title, () => {
     expect(await seriousAxeViolations(page), `axe on ${name}`).toEqual([]);
     const checks = await captureWidths(page, name);
     pageChecks.push(...checks);
-    expect(checks.filter((check) => check.horizontalOverflow > 0), `horizontal scroll on ${name}`).toEqual([]);
+    expect(
+      checks.filter((check) => check.horizontalOverflow > 0),
+      `horizontal scroll on ${name}`,
+    ).toEqual([]);
   }
 
   beforeAll(async () => {
@@ -94,7 +108,10 @@ describeInBrowser(title, () => {
     await page.getByRole('heading', { name: 'Files', level: 1 }).waitFor();
     await page.getByRole('cell', { name: /No files yet/ }).waitFor();
     // No token in storage: the session lives in HttpOnly cookies.
-    expect(await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }))).toEqual({ local: 0, session: 0 });
+    expect(await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }))).toEqual({
+      local: 0,
+      session: 0,
+    });
     const cookies = await alice.context.cookies();
     expect(cookies.find((cookie) => cookie.name === 'access_token')?.httpOnly).toBe(true);
   });
@@ -112,7 +129,11 @@ describeInBrowser(title, () => {
     });
     await page.setInputFiles('#file-picker', [
       { name: 'people.csv', mimeType: 'text/csv', buffer: Buffer.from(PEOPLE_CSV) },
-      { name: 'sales.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: await salesXlsx() },
+      {
+        name: 'sales.xlsx',
+        mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        buffer: await salesXlsx(),
+      },
     ]);
     await dropFile(page, { name: 'logo.png', type: 'image/png', content: await logoPng() });
     for (const name of ['people.csv', 'sales.xlsx', 'logo.png']) {
@@ -169,7 +190,10 @@ describeInBrowser(title, () => {
   });
 
   it('downloads the CSV export, which holds exactly the good rows of the upload', async () => {
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download CSV' }).click(),
+    ]);
     const exported = parse(await readFile(await download.path(), 'utf8'), { columns: true }) as Record<string, string>[];
     expect(exported.map((row) => ({ name: row.name, city: row.city, score: row.score }))).toEqual(PEOPLE);
   });
@@ -288,7 +312,10 @@ describeInBrowser(title, () => {
       await page.getByRole('button', { name: 'Create the administrator' }).click();
       await page.getByRole('heading', { name: 'Administration' }).waitFor();
       expect(new URL(page.url()).pathname).toBe('/');
-      await page.getByRole('row', { name: /^files/ }).first().waitFor();
+      await page
+        .getByRole('row', { name: /^files/ })
+        .first()
+        .waitFor();
       await page.getByRole('cell', { name: email, exact: true }).waitFor();
       const failedJob = page.locator('table.jobs-table tbody tr', { hasText: 'files.process' });
       await failedJob.getByText(/nest/i).waitFor();

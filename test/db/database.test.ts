@@ -20,7 +20,7 @@ describe(`database on ${databaseKind}`, () => {
   it('answers a ping and runs parameterized queries', async () => {
     const { database } = await fresh();
     await database.ping();
-    const value = 'x\'); drop table users; --';
+    const value = "x'); drop table users; --";
     const result = await database.db.execute(sql`select ${value}::text as echoed`);
     expect(result.rows[0]).toEqual({ echoed: value });
   });

@@ -17,11 +17,15 @@ function request(
   options: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string },
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const outgoing = http.request(url, { method: options.method ?? 'GET', headers: options.headers, localAddress: options.localAddress }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
-    });
+    const outgoing = http.request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, localAddress: options.localAddress },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      },
+    );
     outgoing.on('error', reject);
     outgoing.end(options.body);
   });
@@ -30,7 +34,9 @@ function request(
 /** A multipart upload of one CSV file of `size` bytes, streamed from one reused buffer; answers the response and the bytes' SHA-256. */
 function streamUpload(url: string, token: string, size: number): Promise<{ status: number; body: string; sha256: string }> {
   const boundary = `intake-${randomUUID()}`;
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const chunk = Buffer.from('id,name,value\n'.padEnd(64 * 1024 - 1, 'x') + '\n');
   const hash = createHash('sha256');
@@ -67,109 +73,131 @@ function streamUpload(url: string, token: string, size: number): Promise<{ statu
   });
 }
 
-describe.skipIf(!fs.existsSync(NGINX))(`deploy/nginx.conf in front of Intake (Debian nginx; skipped when ${NGINX} is missing: apt-get install nginx)`, () => {
-  let subject: TestApp;
-  let proxy: RunningProxy;
-  let alice: TestUser;
+describe.skipIf(!fs.existsSync(NGINX))(
+  `deploy/nginx.conf in front of Intake (Debian nginx; skipped when ${NGINX} is missing: apt-get install nginx)`,
+  () => {
+    let subject: TestApp;
+    let proxy: RunningProxy;
+    let alice: TestUser;
 
-  beforeAll(async () => {
-    subject = await createTestApp({
-      env: { TRUST_PROXY: 'true', MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), LOGIN_RATE_LIMIT_PER_IP: String(LOGIN_LIMIT), WS_HEARTBEAT_MS: '60000' },
-    });
-    alice = await subject.createUser();
-    const address = await subject.app.listen({ host: '127.0.0.1', port: 0 });
-    proxy = await startProxy({ upstream: new URL(address).host, maxUploadBytes: MAX_UPLOAD_BYTES, directory: makeTempDir('intake-nginx') });
-  });
-
-  afterAll(async () => {
-    await proxy?.stop();
-    await subject?.close();
-  });
-
-  it('streams a 64 MiB upload through to Intake, which stores every byte', async () => {
-    const size = MAX_UPLOAD_BYTES - MIB;
-    const sent = await streamUpload(`${proxy.url}/api/v1/files?process=false`, alice.accessToken, size);
-    expect(sent.status, sent.body).toBe(201);
-    const stored = JSON.parse(sent.body).items[0];
-    expect(stored).toMatchObject({ size_bytes: size, sha256: sent.sha256 });
-    // Nothing was spooled to nginx's disk on the way (proxy_request_buffering off).
-    expect(proxy.errorLog()).not.toMatch(/buffered to a temporary file/);
-  });
-
-  it('refuses a body over the limit itself, with Intake\'s problem body', async () => {
-    const answer = await request(`${proxy.url}/api/v1/files`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${alice.accessToken}`, 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(MAX_UPLOAD_BYTES + 2 * MIB), 'x-request-id': 'too-big-1' },
-    }).catch((error: unknown) => {
-      throw new Error(`no answer: ${String(error)}`);
-    });
-    expect(answer.status).toBe(413);
-    expect(answer.headers['content-type']).toBe('application/problem+json');
-    expect(JSON.parse(answer.body)).toEqual({
-      type: '/problems/payload_too_large',
-      title: 'Content Too Large',
-      status: 413,
-      code: 'payload_too_large',
-      detail: 'The request body exceeds the limit the proxy allows.',
-      request_id: 'too-big-1',
-    });
-  });
-
-  it('passes the request id and the client address, which the rate limits count, and ignores a forged one', async () => {
-    const login = (localAddress: string, forwardedFor?: string) =>
-      request(`${proxy.url}/api/v1/auth/token`, {
-        method: 'POST',
-        localAddress,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-request-id': `login-${randomUUID()}`,
-          ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
+    beforeAll(async () => {
+      subject = await createTestApp({
+        env: {
+          TRUST_PROXY: 'true',
+          MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+          LOGIN_RATE_LIMIT_PER_IP: String(LOGIN_LIMIT),
+          WS_HEARTBEAT_MS: '60000',
         },
-        body: new URLSearchParams({ grant_type: 'password', username: `nobody-${randomUUID()}@example.test`, password: 'wrong password' }).toString(),
       });
-    const first = await login('127.0.0.2');
-    expect(first.status).toBe(401);
-    expect(String(first.headers['x-request-id'])).toMatch(/^login-/);
-    // Each attempt claims another origin: nginx replaces the header with the real address.
-    for (let attempt = 1; attempt < LOGIN_LIMIT; attempt += 1) expect((await login('127.0.0.2', `10.0.0.${attempt}`)).status).toBe(401);
-    const limited = await login('127.0.0.2', '10.9.9.9');
-    expect(limited.status).toBe(429);
-    expect(JSON.parse(limited.body)).toMatchObject({ code: 'rate_limited' });
-    // Another client address has its own budget.
-    expect((await login('127.0.0.3')).status).toBe(401);
-  });
-
-  it('upgrades a WebSocket through the proxy', async () => {
-    const socket = new TestSocket(`${proxy.url.replace('http', 'ws')}/api/v1/ws`, alice.bearer);
-    await socket.opened;
-    socket.send({ type: 'subscribe', channel: 'user' });
-    const frames = await socket.until((frame) => frame.type === 'subscribed');
-    expect(frames.at(-1)).toMatchObject({ type: 'subscribed', channel: 'user' });
-    socket.socket.close();
-    await socket.closed;
-  });
-
-  it('passes Server-Sent Events as they happen, without waiting for the stream to end', async () => {
-    const upload = await streamUpload(`${proxy.url}/api/v1/files`, alice.accessToken, 1024);
-    expect(upload.status, upload.body).toBe(201);
-    const jobId = JSON.parse(upload.body).items[0].job_id as string;
-    // No worker runs here: the job stays queued and the stream stays open after its first event.
-    const firstEvent = await new Promise<string>((resolve, reject) => {
-      const outgoing = http.get(`${proxy.url}/api/v1/jobs/${jobId}/events`, { headers: alice.bearer }, (response) => {
-        expect(response.statusCode).toBe(200);
-        expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
-        let text = '';
-        response.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-          if (text.includes('\n\n')) {
-            resolve(text);
-            outgoing.destroy();
-          }
-        });
+      alice = await subject.createUser();
+      const address = await subject.app.listen({ host: '127.0.0.1', port: 0 });
+      proxy = await startProxy({
+        upstream: new URL(address).host,
+        maxUploadBytes: MAX_UPLOAD_BYTES,
+        directory: makeTempDir('intake-nginx'),
       });
-      outgoing.on('error', reject);
     });
-    expect(firstEvent).toMatch(/^event: job\.\w+\ndata: /m);
-    expect(firstEvent).toContain(jobId);
-  });
-});
+
+    afterAll(async () => {
+      await proxy?.stop();
+      await subject?.close();
+    });
+
+    it('streams a 64 MiB upload through to Intake, which stores every byte', async () => {
+      const size = MAX_UPLOAD_BYTES - MIB;
+      const sent = await streamUpload(`${proxy.url}/api/v1/files?process=false`, alice.accessToken, size);
+      expect(sent.status, sent.body).toBe(201);
+      const stored = JSON.parse(sent.body).items[0];
+      expect(stored).toMatchObject({ size_bytes: size, sha256: sent.sha256 });
+      // Nothing was spooled to nginx's disk on the way (proxy_request_buffering off).
+      expect(proxy.errorLog()).not.toMatch(/buffered to a temporary file/);
+    });
+
+    it("refuses a body over the limit itself, with Intake's problem body", async () => {
+      const answer = await request(`${proxy.url}/api/v1/files`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${alice.accessToken}`,
+          'content-type': 'multipart/form-data; boundary=x',
+          'content-length': String(MAX_UPLOAD_BYTES + 2 * MIB),
+          'x-request-id': 'too-big-1',
+        },
+      }).catch((error: unknown) => {
+        throw new Error(`no answer: ${String(error)}`);
+      });
+      expect(answer.status).toBe(413);
+      expect(answer.headers['content-type']).toBe('application/problem+json');
+      expect(JSON.parse(answer.body)).toEqual({
+        type: '/problems/payload_too_large',
+        title: 'Content Too Large',
+        status: 413,
+        code: 'payload_too_large',
+        detail: 'The request body exceeds the limit the proxy allows.',
+        request_id: 'too-big-1',
+      });
+    });
+
+    it('passes the request id and the client address, which the rate limits count, and ignores a forged one', async () => {
+      const login = (localAddress: string, forwardedFor?: string) =>
+        request(`${proxy.url}/api/v1/auth/token`, {
+          method: 'POST',
+          localAddress,
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-request-id': `login-${randomUUID()}`,
+            ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
+          },
+          body: new URLSearchParams({
+            grant_type: 'password',
+            username: `nobody-${randomUUID()}@example.test`,
+            password: 'wrong password',
+          }).toString(),
+        });
+      const first = await login('127.0.0.2');
+      expect(first.status).toBe(401);
+      expect(String(first.headers['x-request-id'])).toMatch(/^login-/);
+      // Each attempt claims another origin: nginx replaces the header with the real address.
+      for (let attempt = 1; attempt < LOGIN_LIMIT; attempt += 1)
+        expect((await login('127.0.0.2', `10.0.0.${attempt}`)).status).toBe(401);
+      const limited = await login('127.0.0.2', '10.9.9.9');
+      expect(limited.status).toBe(429);
+      expect(JSON.parse(limited.body)).toMatchObject({ code: 'rate_limited' });
+      // Another client address has its own budget.
+      expect((await login('127.0.0.3')).status).toBe(401);
+    });
+
+    it('upgrades a WebSocket through the proxy', async () => {
+      const socket = new TestSocket(`${proxy.url.replace('http', 'ws')}/api/v1/ws`, alice.bearer);
+      await socket.opened;
+      socket.send({ type: 'subscribe', channel: 'user' });
+      const frames = await socket.until((frame) => frame.type === 'subscribed');
+      expect(frames.at(-1)).toMatchObject({ type: 'subscribed', channel: 'user' });
+      socket.socket.close();
+      await socket.closed;
+    });
+
+    it('passes Server-Sent Events as they happen, without waiting for the stream to end', async () => {
+      const upload = await streamUpload(`${proxy.url}/api/v1/files`, alice.accessToken, 1024);
+      expect(upload.status, upload.body).toBe(201);
+      const jobId = JSON.parse(upload.body).items[0].job_id as string;
+      // No worker runs here: the job stays queued and the stream stays open after its first event.
+      const firstEvent = await new Promise<string>((resolve, reject) => {
+        const outgoing = http.get(`${proxy.url}/api/v1/jobs/${jobId}/events`, { headers: alice.bearer }, (response) => {
+          expect(response.statusCode).toBe(200);
+          expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
+          let text = '';
+          response.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+            if (text.includes('\n\n')) {
+              resolve(text);
+              outgoing.destroy();
+            }
+          });
+        });
+        outgoing.on('error', reject);
+      });
+      expect(firstEvent).toMatch(/^event: job\.\w+\ndata: /m);
+      expect(firstEvent).toContain(jobId);
+    });
+  },
+);

@@ -70,7 +70,9 @@ export async function startProxy(settings: ProxySettings & { directory: string }
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`nginx exited with ${code}: ${stderr}`))));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`nginx exited with ${code}: ${stderr}`))),
+  );
   exited.catch(() => undefined);
   await Promise.race([acceptsConnections(port), exited]);
   return {
@@ -78,12 +80,7 @@ export async function startProxy(settings: ProxySettings & { directory: string }
     port,
     pid: child.pid!,
     workerPids: () =>
-      fs
-        .readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number),
+      fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
     errorLog: () => fs.readFileSync(path.join(settings.directory, 'error.log'), 'utf8'),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -84,7 +84,9 @@ describe.each(adapters)('event bus: $name', (adapter) => {
     await subscriber.subscribe(ownerChannel(owner), received.listener);
     for (let current = 1; current <= 5; current += 1) await publisher.publish(progress(owner, job, current));
     await received.arrived;
-    expect(received.events.map((event) => (event.type === 'job.progress' ? event.progress.current : -1))).toEqual([1, 2, 3, 4, 5]);
+    expect(received.events.map((event) => (event.type === 'job.progress' ? event.progress.current : -1))).toEqual([
+      1, 2, 3, 4, 5,
+    ]);
     expect(received.events[0]).toEqual(progress(owner, job, 1));
   });
 
@@ -127,7 +129,9 @@ describe.each(adapters)('event bus: $name', (adapter) => {
     await publisher.publish(progress(owner, randomUUID(), 1));
     await received.arrived;
     expect(received.events).toHaveLength(1);
-    expect(warnings).toEqual([{ details: { err: new Error('broken listener'), event: 'job.progress' }, message: 'realtime event listener failed' }]);
+    expect(warnings).toEqual([
+      { details: { err: new Error('broken listener'), event: 'job.progress' }, message: 'realtime event listener failed' },
+    ]);
   });
 
   it('resubscribes after the last listener of a channel left', async () => {

@@ -8,7 +8,7 @@ import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { eventually, silentLog } from '../jobs/queue-harness.ts';
 import { uploadOne } from './multipart.ts';
 
-const percent = (progress: JobProgress) => ((progress.current / (progress.total ?? 1)) * 100);
+const percent = (progress: JobProgress) => (progress.current / (progress.total ?? 1)) * 100;
 
 describe('FileProgress', () => {
   it('moves from step 1 to step 4 with the share of bytes read, one report per whole percent, never backwards', async () => {
@@ -74,10 +74,20 @@ describe('progress of a large CSV through a worker', () => {
     const filler = 'x'.repeat(1000);
     const lines = ['id,text'];
     for (let row = 1; row <= 2000; row += 1) lines.push(`${row},${filler}`);
-    const file = await uploadOne(subject.app, alice, { filename: 'wide.csv', contentType: 'text/csv', content: `${lines.join('\n')}\n` });
+    const file = await uploadOne(subject.app, alice, {
+      filename: 'wide.csv',
+      contentType: 'text/csv',
+      content: `${lines.join('\n')}\n`,
+    });
 
-    await eventually(async () => events.some((event) => event.kind === 'status' && event.job.id === file.job_id && event.status === 'succeeded'), 60_000, 'the job to succeed');
-    const progress = events.flatMap((event) => (event.kind === 'progress' && event.job.id === file.job_id ? [event.progress] : []));
+    await eventually(
+      async () => events.some((event) => event.kind === 'status' && event.job.id === file.job_id && event.status === 'succeeded'),
+      60_000,
+      'the job to succeed',
+    );
+    const progress = events.flatMap((event) =>
+      event.kind === 'progress' && event.job.id === file.job_id ? [event.progress] : [],
+    );
     const percents = progress.map(percent);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     const intermediate = new Set(percents.filter((value) => value > 20 && value < 80).map(Math.floor));

@@ -187,7 +187,9 @@ describe.each(drivers)('files on $name storage', (driver) => {
     it('refuses a body that is not multipart, parts with another name, and an empty request', async () => {
       const json = await subject.app.inject({ method: 'POST', url: '/api/v1/files', headers: alice.bearer, payload: { a: 1 } });
       expect(json.statusCode).toBe(415);
-      const wrongField = await upload(alice, [{ field: 'file', filename: 'a.csv', contentType: 'text/csv', content: CSV_SAMPLE }]);
+      const wrongField = await upload(alice, [
+        { field: 'file', filename: 'a.csv', contentType: 'text/csv', content: CSV_SAMPLE },
+      ]);
       expect(wrongField.statusCode).toBe(400);
       const empty = await upload(alice, []);
       expect(empty.statusCode).toBe(400);
@@ -195,7 +197,12 @@ describe.each(drivers)('files on $name storage', (driver) => {
 
     it('requires authentication', async () => {
       const { body, contentType } = multipartBody([{ filename: 'a.csv', contentType: 'text/csv', content: CSV_SAMPLE }]);
-      const response = await subject.app.inject({ method: 'POST', url: '/api/v1/files', headers: { 'content-type': contentType }, payload: body });
+      const response = await subject.app.inject({
+        method: 'POST',
+        url: '/api/v1/files',
+        headers: { 'content-type': contentType },
+        payload: body,
+      });
       expect(response.statusCode).toBe(401);
       expect(response.headers['www-authenticate']).toMatch(/^Bearer/);
     });
@@ -288,9 +295,17 @@ describe.each(drivers)('files on $name storage', (driver) => {
       const suffix = await subject.app.inject({ method: 'GET', url, headers: { ...alice.bearer, range: 'bytes=-4' } });
       expect(suffix.statusCode).toBe(206);
       expect(suffix.body).toBe(content.slice(-4));
-      const open = await subject.app.inject({ method: 'GET', url, headers: { ...alice.bearer, range: `bytes=${content.length - 3}-` } });
+      const open = await subject.app.inject({
+        method: 'GET',
+        url,
+        headers: { ...alice.bearer, range: `bytes=${content.length - 3}-` },
+      });
       expect(open.body).toBe(content.slice(-3));
-      const outside = await subject.app.inject({ method: 'GET', url, headers: { ...alice.bearer, range: `bytes=${content.length}-` } });
+      const outside = await subject.app.inject({
+        method: 'GET',
+        url,
+        headers: { ...alice.bearer, range: `bytes=${content.length}-` },
+      });
       expect(outside.statusCode).toBe(416);
       expect(outside.headers['content-range']).toBe(`bytes */${content.length}`);
     });
@@ -327,7 +342,7 @@ describe.each(drivers)('files on $name storage', (driver) => {
       expect((await fetch(url)).status).toBe(403);
     });
 
-    it('lists, filters, sorts and pages the caller\'s files', async () => {
+    it("lists, filters, sorts and pages the caller's files", async () => {
       const user = await subject.createUser();
       for (const name of ['b.csv', 'a.csv', 'c.json']) {
         const type = name.endsWith('.json') ? 'application/json' : 'text/csv';
@@ -363,7 +378,11 @@ describe.each(drivers)('files on $name storage', (driver) => {
 
       const put = await fetch(upload_url, { method, headers, body: content });
       expect(put.status).toBeLessThan(300);
-      const complete = await subject.app.inject({ method: 'POST', url: `/api/v1/files/${file_id}/complete`, headers: alice.bearer });
+      const complete = await subject.app.inject({
+        method: 'POST',
+        url: `/api/v1/files/${file_id}/complete`,
+        headers: alice.bearer,
+      });
       expect(complete.statusCode).toBe(200);
       expect(complete.json()).toMatchObject({ status: 'uploaded', sha256: sha256(content), size_bytes: content.length });
       const again = await subject.app.inject({ method: 'POST', url: `/api/v1/files/${file_id}/complete`, headers: alice.bearer });
@@ -384,7 +403,11 @@ describe.each(drivers)('files on $name storage', (driver) => {
     it('ends the write grant when the upload is completed: a later PUT never changes the checked bytes', async () => {
       const { file_id, upload_url, method, headers } = await startUpload(alice, CSV_SAMPLE);
       expect((await fetch(upload_url, { method, headers, body: CSV_SAMPLE })).status).toBe(201);
-      const complete = await subject.app.inject({ method: 'POST', url: `/api/v1/files/${file_id}/complete`, headers: alice.bearer });
+      const complete = await subject.app.inject({
+        method: 'POST',
+        url: `/api/v1/files/${file_id}/complete`,
+        headers: alice.bearer,
+      });
       expect(complete.statusCode).toBe(200);
 
       const forged = CSV_SAMPLE.replace('ada', 'eve');
@@ -400,14 +423,18 @@ describe.each(drivers)('files on $name storage', (driver) => {
     it('ends the write grant when the pending upload is deleted: a PUT afterwards stores nothing', async () => {
       const carol = await subject.createUser();
       const { file_id, upload_url, method, headers } = await startUpload(carol, CSV_SAMPLE);
-      expect((await subject.app.inject({ method: 'DELETE', url: `/api/v1/files/${file_id}`, headers: carol.bearer })).statusCode).toBe(204);
+      expect(
+        (await subject.app.inject({ method: 'DELETE', url: `/api/v1/files/${file_id}`, headers: carol.bearer })).statusCode,
+      ).toBe(204);
       const late = await fetch(upload_url, { method, headers, body: CSV_SAMPLE });
       await late.arrayBuffer();
       if (driver.name === 'local') {
         expect([403, 409]).toContain(late.status);
         expect(await storedBlobKeys(carol)).toEqual([]);
       }
-      expect((await subject.app.inject({ method: 'GET', url: `/api/v1/files/${file_id}`, headers: carol.bearer })).statusCode).toBe(404);
+      expect(
+        (await subject.app.inject({ method: 'GET', url: `/api/v1/files/${file_id}`, headers: carol.bearer })).statusCode,
+      ).toBe(404);
     });
 
     it('refuses to complete an upload whose bytes lie about their type, and removes them', async () => {
@@ -419,7 +446,11 @@ describe.each(drivers)('files on $name storage', (driver) => {
       });
       const { file_id, upload_url, method, headers } = start.json();
       await fetch(upload_url, { method, headers, body: CSV_SAMPLE });
-      const complete = await subject.app.inject({ method: 'POST', url: `/api/v1/files/${file_id}/complete`, headers: alice.bearer });
+      const complete = await subject.app.inject({
+        method: 'POST',
+        url: `/api/v1/files/${file_id}/complete`,
+        headers: alice.bearer,
+      });
       expect(complete.statusCode).toBe(415);
       const keys = await storedBlobKeys(alice);
       expect(keys.some((key) => key.includes(file_id))).toBe(false);

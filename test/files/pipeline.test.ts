@@ -81,7 +81,12 @@ describe('processing pipeline', () => {
       'row,name,city,score\r\n1,Ada,London,10\r\n2,Grace,New York,20\r\n4,"\'=HYPERLINK(""x"")",Paris,30\r\n',
     );
     const ndjson = await get(`/api/v1/files/${file.id}/records/export?format=ndjson`);
-    expect(ndjson.body.trim().split('\n').map((line) => JSON.parse(line).row)).toEqual([1, 2, 4]);
+    expect(
+      ndjson.body
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).row),
+    ).toEqual([1, 2, 4]);
 
     expect((await get(`/api/v1/files/${file.id}/records`, bob)).statusCode).toBe(404);
     expect((await get(`/api/v1/files/${file.id}/records.csv`, bob)).statusCode).toBe(404);
@@ -98,7 +103,9 @@ describe('processing pipeline', () => {
     let rows = 0;
     let cursor: string | null = null;
     do {
-      const page: { items: unknown[]; next_cursor: string | null } = (await get(`/api/v1/files/${file.id}/records?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json();
+      const page: { items: unknown[]; next_cursor: string | null } = (
+        await get(`/api/v1/files/${file.id}/records?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json();
       rows += page.items.length;
       cursor = page.next_cursor;
     } while (cursor);
@@ -106,10 +113,18 @@ describe('processing pipeline', () => {
   });
 
   it('reads JSON arrays and NDJSON into records', async () => {
-    const json = await upload({ filename: 'a.json', contentType: 'application/json', content: '[{"a":1,"b":{"c":true}},{"a":2}]' });
+    const json = await upload({
+      filename: 'a.json',
+      contentType: 'application/json',
+      content: '[{"a":1,"b":{"c":true}},{"a":2}]',
+    });
     expect((await finished(json.job_id)).result).toMatchObject({ rows: 2 });
     expect((await get(`/api/v1/files/${json.id}/records`)).json().items[0]).toEqual({ row: 1, data: { a: 1, b: { c: true } } });
-    const ndjson = await upload({ filename: 'b.ndjson', contentType: 'application/x-ndjson', content: '{"x":1}\nnot json\n{"x":3}\n' });
+    const ndjson = await upload({
+      filename: 'b.ndjson',
+      contentType: 'application/x-ndjson',
+      content: '{"x":1}\nnot json\n{"x":3}\n',
+    });
     expect((await finished(ndjson.job_id)).result).toMatchObject({ rows: 2, problem_count: 1 });
   });
 
@@ -130,20 +145,32 @@ describe('processing pipeline', () => {
   it('keeps the other rows when a JSON or NDJSON value holds an unpaired surrogate (CSV uploads must be UTF-8 throughout)', async () => {
     const cases = [
       { filename: 'lone.json', contentType: 'application/json', content: '[{"a":"fine"},{"a":"bad\\ud800"},{"a":"fine too"}]' },
-      { filename: 'lone.ndjson', contentType: 'application/x-ndjson', content: '{"a":"fine"}\n{"a":["x",{"b":"\\udc00y"}]}\n{"a":"fine too"}\n' },
+      {
+        filename: 'lone.ndjson',
+        contentType: 'application/x-ndjson',
+        content: '{"a":"fine"}\n{"a":["x",{"b":"\\udc00y"}]}\n{"a":"fine too"}\n',
+      },
     ];
     for (const part of cases) {
       const file = await upload(part);
       const job = await finished(file.job_id);
       expect(job, part.filename).toMatchObject({ status: 'succeeded', attempts: 1 });
-      expect(job.result, part.filename).toMatchObject({ rows: 2, problem_count: 1, problems: [{ row: 2, message: expect.stringMatching(/surrogate/) }] });
+      expect(job.result, part.filename).toMatchObject({
+        rows: 2,
+        problem_count: 1,
+        problems: [{ row: 2, message: expect.stringMatching(/surrogate/) }],
+      });
       expect(await storedRows(file.id), part.filename).toEqual([1, 3]);
       expect((await get(`/api/v1/files/${file.id}`)).json()).toMatchObject({ status: 'processed' });
     }
   });
 
   it('sanitises column names the database cannot hold (NUL, unpaired surrogates) instead of failing the file', async () => {
-    const json = await upload({ filename: 'keys.json', contentType: 'application/json', content: '[{"a\\u0000b":1,"c\\ud800":2},{"a\\u0000b":3}]' });
+    const json = await upload({
+      filename: 'keys.json',
+      contentType: 'application/json',
+      content: '[{"a\\u0000b":1,"c\\ud800":2},{"a\\u0000b":3}]',
+    });
     const job = await finished(json.job_id);
     expect(job).toMatchObject({ status: 'succeeded', result: { rows: 2, problem_count: 0, columns: ['a\ufffdb', 'c\ufffd'] } });
     expect((await get(`/api/v1/files/${json.id}/records`)).json().items).toEqual([
@@ -189,7 +216,9 @@ describe('processing pipeline', () => {
   });
 
   it('measures an image and serves its thumbnail', async () => {
-    const png = await sharp({ create: { width: 640, height: 320, channels: 3, background: '#336699' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 640, height: 320, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
     const file = await upload({ filename: 'banner.png', contentType: 'image/png', content: png });
     expect((await finished(file.job_id)).result).toMatchObject({ kind: 'image', width: 640, height: 320, format: 'png' });
     expect((await get(`/api/v1/files/${file.id}`)).json().metadata).toMatchObject({ width: 640, height: 320 });
@@ -201,13 +230,21 @@ describe('processing pipeline', () => {
     expect((await get(`/api/v1/files/${file.id}/thumbnail`, bob)).statusCode).toBe(404);
   });
 
-  it('reads a PDF\'s page count and document info', async () => {
+  it("reads a PDF's page count and document info", async () => {
     const document = await PDFDocument.create();
     document.setTitle('Quarterly report');
     document.addPage();
     document.addPage();
-    const file = await upload({ filename: 'report.pdf', contentType: 'application/pdf', content: Buffer.from(await document.save()) });
-    expect((await finished(file.job_id)).result).toMatchObject({ kind: 'pdf', page_count: 2, info: { title: 'Quarterly report' } });
+    const file = await upload({
+      filename: 'report.pdf',
+      contentType: 'application/pdf',
+      content: Buffer.from(await document.save()),
+    });
+    expect((await finished(file.job_id)).result).toMatchObject({
+      kind: 'pdf',
+      page_count: 2,
+      info: { title: 'Quarterly report' },
+    });
     expect((await get(`/api/v1/files/${file.id}`)).json()).toMatchObject({ status: 'processed', metadata: { page_count: 2 } });
   });
 

@@ -51,7 +51,12 @@ describe('processing runs', () => {
   beforeAll(async () => {
     subject = await createTestApp({ env: { JOBS_POLL_INTERVAL_MS: '50', PROCESS_RATE_LIMIT_PER_USER: String(RATE_LIMIT) } });
     queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
-    runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog, executor: holding });
+    runtime = await buildWorker(subject.config, {
+      database: subject.database,
+      jobQueue: queue,
+      log: silentLog,
+      executor: holding,
+    });
     alice = await subject.createUser();
   });
 
@@ -62,7 +67,8 @@ describe('processing runs', () => {
   });
 
   const get = (url: string) => subject.app.inject({ method: 'GET', url, headers: alice.bearer });
-  const processAgain = (fileId: string) => subject.app.inject({ method: 'POST', url: `/api/v1/files/${fileId}/process`, headers: alice.bearer });
+  const processAgain = (fileId: string) =>
+    subject.app.inject({ method: 'POST', url: `/api/v1/files/${fileId}/process`, headers: alice.bearer });
 
   async function finished(jobId: string) {
     return eventually(async () => {
@@ -95,7 +101,7 @@ describe('processing runs', () => {
     expect(await exportedRows(file.id)).toBe(ROWS);
   });
 
-  it("keeps serving the previous complete run while a re-run is under way and after it is cancelled", async () => {
+  it('keeps serving the previous complete run while a re-run is under way and after it is cancelled', async () => {
     const file = await uploadOne(subject.app, alice, { filename: 'rerun.csv', contentType: 'text/csv', content: CSV });
     expect((await finished(file.job_id)).status).toBe('succeeded');
 

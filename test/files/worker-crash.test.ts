@@ -13,7 +13,8 @@ const ROWS = 60_000;
 
 function csv(rows: number): string {
   const lines = ['id,name,email,note'];
-  for (let index = 1; index <= rows; index += 1) lines.push(`${index},Customer ${index},customer${index}@example.com,"quoted, ${index}"`);
+  for (let index = 1; index <= rows; index += 1)
+    lines.push(`${index},Customer ${index},customer${index}@example.com,"quoted, ${index}"`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -44,7 +45,9 @@ function startWorker(args: string[], env: Record<string, string>) {
           }
         };
         listeners.add(check);
-        child.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before the expected line:\n${output}`)));
+        child.once('exit', (code, signal) =>
+          reject(new Error(`worker exited (${code ?? signal}) before the expected line:\n${output}`)),
+        );
         check();
       });
     },
@@ -76,7 +79,11 @@ describe('a worker killed mid-job', () => {
   it('leaves its files.process job to another worker, which stores every row exactly once', async () => {
     subject = await createTestApp();
     const user = await subject.createUser();
-    const { id: fileId, job_id: jobId } = await uploadOne(subject.app, user, { filename: 'customers.csv', contentType: 'text/csv', content: csv(ROWS) });
+    const { id: fileId, job_id: jobId } = await uploadOne(subject.app, user, {
+      filename: 'customers.csv',
+      contentType: 'text/csv',
+      content: csv(ROWS),
+    });
 
     const { config } = subject;
     const env = workerEnvironmentFor(config, {
@@ -96,7 +103,10 @@ describe('a worker killed mid-job', () => {
     const paused = await first.waitFor((line) => line.startsWith('paused store'));
     expect(paused).toMatch(/paused store: \d+ rows/);
     if (!embedded) {
-      const [partial] = await subject.database.db.select({ count: sql<number>`count(*)::int` }).from(records).where(eq(records.fileId, fileId));
+      const [partial] = await subject.database.db
+        .select({ count: sql<number>`count(*)::int` })
+        .from(records)
+        .where(eq(records.fileId, fileId));
       expect(partial?.count).toBeGreaterThan(0);
       expect(partial?.count).toBeLessThan(ROWS);
     }
@@ -104,7 +114,9 @@ describe('a worker killed mid-job', () => {
 
     const second = startWorker(['bin/intake.js', 'worker'], env);
     children.push(second.child);
-    await second.waitFor((line) => line.includes('job attempt ended') && line.includes(jobId) && line.includes('"outcome":"succeeded"'));
+    await second.waitFor(
+      (line) => line.includes('job attempt ended') && line.includes(jobId) && line.includes('"outcome":"succeeded"'),
+    );
     await kill(second.child, 'SIGTERM');
 
     let database: Database = subject.database;
@@ -123,7 +135,10 @@ describe('a worker killed mid-job', () => {
       expect(stored).toEqual({ count: ROWS, distinctRows: ROWS, distinctIds: ROWS, first: 1, last: ROWS });
       const [file] = await database.db.select({ status: files.status }).from(files).where(eq(files.id, fileId));
       expect(file?.status).toBe('processed');
-      const [job] = await database.db.select({ status: jobs.status, attempts: jobs.attempts }).from(jobs).where(eq(jobs.id, jobId));
+      const [job] = await database.db
+        .select({ status: jobs.status, attempts: jobs.attempts })
+        .from(jobs)
+        .where(eq(jobs.id, jobId));
       expect(job?.status).toBe('succeeded');
       expect(job?.attempts).toBeGreaterThanOrEqual(2);
     } finally {

@@ -4,7 +4,11 @@ import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 
 const MISSING_FILE = '00000000-0000-4000-8000-000000000000';
 
-function expectProblem(response: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, code: string) {
+function expectProblem(
+  response: { statusCode: number; headers: Record<string, unknown>; body: string },
+  status: number,
+  code: string,
+) {
   expect(response.statusCode, response.body).toBe(status);
   expect(String(response.headers['content-type'])).toContain('application/problem+json');
   const body = JSON.parse(response.body) as { code: string; request_id: string };
@@ -31,7 +35,12 @@ describe('client faults answer 4xx problems, never 500', () => {
     const cases = [
       { method: 'POST' as const, url: '/api/v1/api-keys', payload: { name: 'a\u0000b' }, path: 'body.name' },
       { method: 'PATCH' as const, url: '/api/v1/users/me', payload: { full_name: 'x\u0000' }, path: 'body.full_name' },
-      { method: 'POST' as const, url: '/api/v1/webhooks', payload: { url: 'https://example.com/', events: ['file.uploaded'], description: 'a\u0000' }, path: 'body.description' },
+      {
+        method: 'POST' as const,
+        url: '/api/v1/webhooks',
+        payload: { url: 'https://example.com/', events: ['file.uploaded'], description: 'a\u0000' },
+        path: 'body.description',
+      },
       { method: 'GET' as const, url: '/api/v1/files?filename=%00', path: 'querystring.filename' },
       { method: 'GET' as const, url: '/api/v1/files?filename=%1B%5B31m', path: 'querystring.filename' },
       { method: 'GET' as const, url: `/api/v1/files/${MISSING_FILE}/records?filter[city]=%00`, path: 'querystring.filter[city]' },
@@ -45,18 +54,33 @@ describe('client faults answer 4xx problems, never 500', () => {
 
   it('bounds integers in every query and in decoded records cursors', async () => {
     for (const offset of ['1e30', '99999999999999999999', '2147483648', '-1']) {
-      expectProblem(await subject.app.inject({ method: 'GET', url: `/api/v1/files?offset=${offset}`, headers: user.bearer }), 422, 'validation_failed');
+      expectProblem(
+        await subject.app.inject({ method: 'GET', url: `/api/v1/files?offset=${offset}`, headers: user.bearer }),
+        422,
+        'validation_failed',
+      );
     }
     const [file] = (
       await subject.app.inject({
         method: 'POST',
         url: '/api/v1/files?process=false',
         headers: { ...user.bearer, 'content-type': 'multipart/form-data; boundary=b0undary' },
-        payload: '--b0undary\r\nContent-Disposition: form-data; name="files"; filename="a.csv"\r\nContent-Type: text/csv\r\n\r\na,b\r\n1,2\r\n--b0undary--\r\n',
+        payload:
+          '--b0undary\r\nContent-Disposition: form-data; name="files"; filename="a.csv"\r\nContent-Type: text/csv\r\n\r\na,b\r\n1,2\r\n--b0undary--\r\n',
       })
     ).json<{ items: { id: string }[] }>().items;
-    for (const position of [{ row: 1e20, order: 'asc' }, { row: 2147483648, order: 'asc' }, { row: [1], order: 'asc' }, [1, 2], { row: 1, order: 'asc', sort: 'a', value: [1] }]) {
-      const response = await subject.app.inject({ method: 'GET', url: `/api/v1/files/${file!.id}/records?cursor=${cursorOf(position)}`, headers: user.bearer });
+    for (const position of [
+      { row: 1e20, order: 'asc' },
+      { row: 2147483648, order: 'asc' },
+      { row: [1], order: 'asc' },
+      [1, 2],
+      { row: 1, order: 'asc', sort: 'a', value: [1] },
+    ]) {
+      const response = await subject.app.inject({
+        method: 'GET',
+        url: `/api/v1/files/${file!.id}/records?cursor=${cursorOf(position)}`,
+        headers: user.bearer,
+      });
       expect(response.statusCode, response.body).toBeGreaterThanOrEqual(400);
       expect(response.statusCode).toBeLessThan(500);
     }
@@ -71,7 +95,12 @@ describe('client faults answer 4xx problems, never 500', () => {
       { type: 'multipart/form-data; boundary=abc', payload: `--abc\r\n${part}` },
     ];
     for (const { type, payload } of cases) {
-      const response = await subject.app.inject({ method: 'POST', url: '/api/v1/files', headers: { ...user.bearer, 'content-type': type }, payload });
+      const response = await subject.app.inject({
+        method: 'POST',
+        url: '/api/v1/files',
+        headers: { ...user.bearer, 'content-type': type },
+        payload,
+      });
       expectProblem(response, 400, 'malformed_body');
     }
   });
@@ -92,12 +121,21 @@ describe('client faults answer 4xx problems, never 500', () => {
       method: 'POST',
       url: '/api/v1/files?process=false',
       headers: { ...user.bearer, 'content-type': 'multipart/form-data; boundary=b0undary' },
-      payload: '--b0undary\r\nContent-Disposition: form-data; name="files"; filename="s.csv"\r\nContent-Type: text/csv\r\n\r\nn\r\n1\r\n--b0undary--\r\n',
+      payload:
+        '--b0undary\r\nContent-Disposition: form-data; name="files"; filename="s.csv"\r\nContent-Type: text/csv\r\n\r\nn\r\n1\r\n--b0undary--\r\n',
     });
     const id = upload.json<{ items: { id: string }[] }>().items[0]!.id;
-    const descending = await subject.app.inject({ method: 'GET', url: `/api/v1/files/${id}/records?sort=-n`, headers: user.bearer });
+    const descending = await subject.app.inject({
+      method: 'GET',
+      url: `/api/v1/files/${id}/records?sort=-n`,
+      headers: user.bearer,
+    });
     expect(descending.statusCode, descending.body).toBe(200);
-    const explicit = await subject.app.inject({ method: 'GET', url: `/api/v1/files/${id}/records?sort=n&order=desc`, headers: user.bearer });
+    const explicit = await subject.app.inject({
+      method: 'GET',
+      url: `/api/v1/files/${id}/records?sort=n&order=desc`,
+      headers: user.bearer,
+    });
     expect(descending.json()).toEqual(explicit.json());
   });
 
@@ -111,7 +149,14 @@ describe('client faults answer 4xx problems, never 500', () => {
       expectProblem(response, status, code);
       expect(response.headers['x-request-id']).toEqual(expect.any(String));
       expect(response.body).not.toContain(url.slice('/api/v1/files/'.length, 40));
-      for (const header of ['content-security-policy', 'x-content-type-options', 'x-frame-options', 'referrer-policy', 'strict-transport-security', 'cross-origin-resource-policy']) {
+      for (const header of [
+        'content-security-policy',
+        'x-content-type-options',
+        'x-frame-options',
+        'referrer-policy',
+        'strict-transport-security',
+        'cross-origin-resource-policy',
+      ]) {
         expect(response.headers[header], header).toBe(ordinary.headers[header]);
       }
     }

@@ -53,7 +53,11 @@ describe('a PostgreSQL that refuses connections', () => {
   it('answers API calls with 503 service_unavailable and Retry-After, and logs the outage once', async () => {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       expectUnavailable(
-        await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'someone@example.test', password: 'a long password' } }),
+        await app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          payload: { email: 'someone@example.test', password: 'a long password' },
+        }),
       );
     }
     const outageLines = log.lines.filter((line) => String(line.msg).startsWith('a dependency is unavailable'));
@@ -68,7 +72,10 @@ describe('a Redis that refuses connections', () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    redis = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, retryStrategy: (times) => (times > 2 ? null : 10) });
+    redis = new Redis(`redis://127.0.0.1:${port}`, {
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => (times > 2 ? null : 10),
+    });
     redis.on('error', () => undefined);
     subject = await createTestApp({ overrides: { rateLimiter: new RedisRateLimiter(redis, 'outage-test:') } });
   });
@@ -79,7 +86,11 @@ describe('a Redis that refuses connections', () => {
 
   it('answers a rate-limited route with 503 instead of 500', async () => {
     expectUnavailable(
-      await subject.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'someone@example.test', password: 'a long password' } }),
+      await subject.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'someone@example.test', password: 'a long password' },
+      }),
     );
   });
 });

@@ -52,8 +52,11 @@ function operationsOf(document: { paths: Record<string, Record<string, Record<st
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
-      const parameters = ((operation.parameters ?? []) as { name: string; in: string }[]).filter((p) => p.in === 'path' || p.in === 'query');
-      const body = operation.requestBody as { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> } | undefined;
+      const parameters = ((operation.parameters ?? []) as { name: string; in: string }[]).filter(
+        (p) => p.in === 'path' || p.in === 'query',
+      );
+      const body = operation.requestBody as
+        { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> } | undefined;
       const json = body?.content?.['application/json']?.schema?.properties ?? {};
       operations.push({ method: method.toUpperCase(), path, parameters, bodyFields: Object.keys(json) });
     }
@@ -102,13 +105,17 @@ describe('every documented operation, sent hostile input', () => {
     for (const operation of operations) {
       const cases: { url: string; payload?: unknown; label: string }[] = [];
       for (const parameter of operation.parameters) {
-        for (const value of HOSTILE) cases.push({ url: urlFor(operation, { ...parameter, value }), label: `${parameter.in} ${parameter.name}` });
+        for (const value of HOSTILE)
+          cases.push({ url: urlFor(operation, { ...parameter, value }), label: `${parameter.in} ${parameter.name}` });
       }
       for (const field of operation.bodyFields) {
         for (const value of HOSTILE) cases.push({ url: urlFor(operation), payload: { [field]: value }, label: `body ${field}` });
       }
       if (operation.method !== 'GET' && operation.method !== 'DELETE') {
-        cases.push({ url: urlFor(operation), payload: deep(200), label: 'deep body' }, { url: urlFor(operation), payload: [1, 2], label: 'array body' });
+        cases.push(
+          { url: urlFor(operation), payload: deep(200), label: 'deep body' },
+          { url: urlFor(operation), payload: [1, 2], label: 'array body' },
+        );
       }
       if (cases.length === 0) cases.push({ url: urlFor(operation), label: 'as documented' });
       for (const [index, testCase] of cases.entries()) {
@@ -123,9 +130,11 @@ describe('every documented operation, sent hostile input', () => {
         const where = `${operation.method} ${operation.path} (${testCase.label})`;
         if (response.statusCode >= 500) failures.push(`${where}: ${response.statusCode} ${response.body.slice(0, 200)}`);
         if (response.statusCode >= 400) {
-          if (!String(response.headers['content-type']).includes('application/problem+json')) failures.push(`${where}: not a problem`);
+          if (!String(response.headers['content-type']).includes('application/problem+json'))
+            failures.push(`${where}: not a problem`);
           const body = response.json<{ code?: unknown; request_id?: unknown }>();
-          if (typeof body.code !== 'string' || typeof body.request_id !== 'string') failures.push(`${where}: no code or request_id`);
+          if (typeof body.code !== 'string' || typeof body.request_id !== 'string')
+            failures.push(`${where}: no code or request_id`);
           for (const leak of LEAKS) if (leak.test(response.body)) failures.push(`${where}: leaks ${leak}`);
         }
       }

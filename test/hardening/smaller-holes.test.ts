@@ -3,24 +3,41 @@ import { OutboundGuard } from '../../src/net/safe-http.ts';
 import { createSignedBlobUrl, verifySignedBlobUrl } from '../../src/storage/signed-url.ts';
 import { createTestApp, DEFAULT_PASSWORD, type TestApp } from '../helpers/app.ts';
 
-const guard = new OutboundGuard({ allowPrivateNetworks: false, allowedCidrs: [], connectTimeoutMs: 1_000, totalTimeoutMs: 1_000, maxResponseBytes: 1_024 });
+const guard = new OutboundGuard({
+  allowPrivateNetworks: false,
+  allowedCidrs: [],
+  connectTimeoutMs: 1_000,
+  totalTimeoutMs: 1_000,
+  maxResponseBytes: 1_024,
+});
 
 describe('the SSRF guard and IPv6 forms that embed IPv4', () => {
   it('refuses translated, local-use NAT64, Teredo, 6to4 and IPv4-compatible forms of private addresses', () => {
-    for (const address of ['::ffff:0:7f00:1', '::ffff:0:127.0.0.1', '64:ff9b:1::7f00:1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '2002:7f00:1::1', '::7f00:1', '::127.0.0.1']) {
+    for (const address of [
+      '::ffff:0:7f00:1',
+      '::ffff:0:127.0.0.1',
+      '64:ff9b:1::7f00:1',
+      '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+      '2002:7f00:1::1',
+      '::7f00:1',
+      '::127.0.0.1',
+    ]) {
       expect(guard.addressProblem(address), address).toEqual(expect.any(String));
     }
   });
 
   it('still allows public IPv6 and IPv4-mapped public addresses', () => {
-    for (const address of ['2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808']) expect(guard.addressProblem(address), address).toBeUndefined();
+    for (const address of ['2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'])
+      expect(guard.addressProblem(address), address).toBeUndefined();
   });
 });
 
 describe('signed links', () => {
   it('refuses another encoding of the same signature bytes', () => {
     const expiresAt = new Date('2030-01-01T00:00:00Z');
-    const url = new URL(createSignedBlobUrl({ baseUrl: 'https://x.test/api/v1', secret: 's'.repeat(40), method: 'GET', key: 'a/b', expiresAt }));
+    const url = new URL(
+      createSignedBlobUrl({ baseUrl: 'https://x.test/api/v1', secret: 's'.repeat(40), method: 'GET', key: 'a/b', expiresAt }),
+    );
     const query = Object.fromEntries(url.searchParams);
     const now = new Date('2029-01-01T00:00:00Z');
     expect(() => verifySignedBlobUrl({ secret: 's'.repeat(40), method: 'GET', key: 'a/b', query, now })).not.toThrow();
@@ -28,9 +45,17 @@ describe('signed links', () => {
     const padded = `${signature}=`;
     const standard = Buffer.from(signature, 'base64url').toString('base64');
     for (const variant of [padded, standard].filter((candidate) => candidate !== signature)) {
-      expect(() => verifySignedBlobUrl({ secret: 's'.repeat(40), method: 'GET', key: 'a/b', query: { ...query, signature: variant }, now }), variant).toThrow(
-        expect.objectContaining({ code: 'signed_url_invalid' }),
-      );
+      expect(
+        () =>
+          verifySignedBlobUrl({
+            secret: 's'.repeat(40),
+            method: 'GET',
+            key: 'a/b',
+            query: { ...query, signature: variant },
+            now,
+          }),
+        variant,
+      ).toThrow(expect.objectContaining({ code: 'signed_url_invalid' }));
     }
   });
 });
@@ -70,20 +95,30 @@ describe('sign-in, tokens and readiness', () => {
       lifetimeSeconds: 600,
       issuedAtSeconds: Math.floor(Date.now() / 1000) + 3600,
     });
-    const response = await subject.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization: `Bearer ${issued.token}` } });
+    const response = await subject.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      headers: { authorization: `Bearer ${issued.token}` },
+    });
     expect(response.statusCode).toBe(401);
     expect(response.json().code).toBe('invalid_token');
   });
 
   it('shows readiness targets to administrators only', async () => {
-    const visitor = (await subject.app.inject({ method: 'GET', url: '/ready' })).json<{ components: Record<string, unknown>[] }>();
+    const visitor = (await subject.app.inject({ method: 'GET', url: '/ready' })).json<{
+      components: Record<string, unknown>[];
+    }>();
     expect(visitor.components.length).toBeGreaterThan(0);
     for (const component of visitor.components) expect(Object.keys(component).sort()).toEqual(['latency_ms', 'name', 'status']);
     const user = await subject.createUser();
-    const asUser = (await subject.app.inject({ method: 'GET', url: '/ready', headers: user.bearer })).json<{ components: Record<string, unknown>[] }>();
+    const asUser = (await subject.app.inject({ method: 'GET', url: '/ready', headers: user.bearer })).json<{
+      components: Record<string, unknown>[];
+    }>();
     expect(asUser.components[0]).not.toHaveProperty('target');
     const admin = await subject.createUser({ role: 'admin' });
-    const asAdmin = (await subject.app.inject({ method: 'GET', url: '/ready', headers: admin.bearer })).json<{ components: Record<string, unknown>[] }>();
+    const asAdmin = (await subject.app.inject({ method: 'GET', url: '/ready', headers: admin.bearer })).json<{
+      components: Record<string, unknown>[];
+    }>();
     expect(asAdmin.components[0]).toHaveProperty('target');
   });
 });

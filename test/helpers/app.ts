@@ -87,7 +87,13 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     ...TEST_ENV,
     DATA_DIR: testDatabase.dataDir,
     ...(testDatabase.url ? { DATABASE_URL: testDatabase.url } : {}),
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: `intake-test:${redisId}:`, JOBS_QUEUE_PREFIX: `intake-test-${redisId}` } : {}),
+    ...(process.env.REDIS_URL
+      ? {
+          REDIS_URL: process.env.REDIS_URL,
+          REDIS_KEY_PREFIX: `intake-test:${redisId}:`,
+          JOBS_QUEUE_PREFIX: `intake-test-${redisId}`,
+        }
+      : {}),
     ...options.env,
   };
   const config = loadConfig(env);

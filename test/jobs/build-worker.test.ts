@@ -22,7 +22,11 @@ describe('buildWorker', () => {
   it('serves only the queues it is given, leaving the others to other workers', async () => {
     const config = loadConfig({ LOG_LEVEL: 'silent', JOBS_SHUTDOWN_GRACE_MS: '0' });
     const queue = harness.createQueue();
-    const runtime = await buildWorker(config, { database: harness.database(), jobQueue: queue, registry: registry(), log: silentLog }, { queues: ['light-work'] });
+    const runtime = await buildWorker(
+      config,
+      { database: harness.database(), jobQueue: queue, registry: registry(), log: silentLog },
+      { queues: ['light-work'] },
+    );
     try {
       const lightJob = await queue.enqueue(light, {});
       const heavyJob = await queue.enqueue(heavy, {});
@@ -41,7 +45,11 @@ describe('buildWorker', () => {
   it('refuses a queue no job type uses', async () => {
     const config = loadConfig({ LOG_LEVEL: 'silent' });
     await expect(
-      buildWorker(config, { database: harness.database(), jobQueue: harness.createQueue(), registry: registry(), log: silentLog }, { queues: ['fils'] }),
+      buildWorker(
+        config,
+        { database: harness.database(), jobQueue: harness.createQueue(), registry: registry(), log: silentLog },
+        { queues: ['fils'] },
+      ),
     ).rejects.toThrow(/fils/);
   });
 });

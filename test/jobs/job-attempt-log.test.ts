@@ -10,8 +10,11 @@ import { sampleValue } from '../metrics/scrape.ts';
 function subject(attempt: number, id = 'job-1'): JobEventSubject {
   return { id, type: 'files.process', queue: 'files', attempt, ownerId: null, fileId: null };
 }
-const status = (job: JobEventSubject, value: Extract<JobEvent, { kind: 'status' }>['status'], error: { code: string; message: string } | null = null) =>
-  ({ kind: 'status', job, status: value, error }) as unknown as JobEvent;
+const status = (
+  job: JobEventSubject,
+  value: Extract<JobEvent, { kind: 'status' }>['status'],
+  error: { code: string; message: string } | null = null,
+) => ({ kind: 'status', job, status: value, error }) as unknown as JobEvent;
 
 function recording() {
   const lines: Record<string, unknown>[] = [];
@@ -23,7 +26,11 @@ describe('job attempt log', () => {
   it('writes one line when an attempt starts and one when it ends, with duration, outcome and error code', () => {
     const { lines, log } = recording();
     let now = 1_000;
-    const sink = jobAttemptLog(log, () => 'worker-a', () => now);
+    const sink = jobAttemptLog(
+      log,
+      () => 'worker-a',
+      () => now,
+    );
     sink(status(subject(1), 'running'));
     now += 250;
     sink(status(subject(1), 'queued', { code: 'internal_error', message: 'retried' }));
@@ -37,7 +44,15 @@ describe('job attempt log', () => {
       ['job attempt started', null, 2],
       ['job attempt ended', 'failed', 2],
     ]);
-    expect(lines[1]).toMatchObject({ job_id: 'job-1', type: 'files.process', queue: 'files', worker_id: 'worker-a', duration_ms: 250, error_code: 'internal_error', level: 30 });
+    expect(lines[1]).toMatchObject({
+      job_id: 'job-1',
+      type: 'files.process',
+      queue: 'files',
+      worker_id: 'worker-a',
+      duration_ms: 250,
+      error_code: 'internal_error',
+      level: 30,
+    });
     expect(lines[3]).toMatchObject({ duration_ms: 100, error_code: 'invalid_data', level: 40 });
   });
 
@@ -53,7 +68,10 @@ describe('job attempt log', () => {
   it('warns when this process takes back a stalled job, naming itself, and counts it', () => {
     const { lines, log } = recording();
     const metrics = new IntakeMetrics({ defaultMetrics: false });
-    const events = [status(subject(1, 'job-9'), 'queued', { code: 'stalled', message: 'the worker stopped' }), status(subject(3, 'job-8'), 'failed', { code: 'stalled', message: 'x' })];
+    const events = [
+      status(subject(1, 'job-9'), 'queued', { code: 'stalled', message: 'the worker stopped' }),
+      status(subject(3, 'job-8'), 'failed', { code: 'stalled', message: 'x' }),
+    ];
     const log_ = jobAttemptLog(log, () => 'worker-b');
     const counted = jobMetricsSink(metrics);
     for (const event of events) {
@@ -61,8 +79,20 @@ describe('job attempt log', () => {
       counted(event);
     }
     expect(lines).toEqual([
-      expect.objectContaining({ level: 40, job_id: 'job-9', recovered_by: 'worker-b', requeued: true, msg: expect.stringContaining('queued again') }),
-      expect.objectContaining({ level: 40, job_id: 'job-8', recovered_by: 'worker-b', requeued: false, msg: expect.stringContaining('it failed') }),
+      expect.objectContaining({
+        level: 40,
+        job_id: 'job-9',
+        recovered_by: 'worker-b',
+        requeued: true,
+        msg: expect.stringContaining('queued again'),
+      }),
+      expect.objectContaining({
+        level: 40,
+        job_id: 'job-8',
+        recovered_by: 'worker-b',
+        requeued: false,
+        msg: expect.stringContaining('it failed'),
+      }),
     ]);
     return metrics.exposition().then(({ body }) => {
       expect(sampleValue(body, 'intake_jobs_stalled_total', { queue: 'files', type: 'files.process' })).toBe(2);
@@ -70,10 +100,14 @@ describe('job attempt log', () => {
     });
   });
 
-  it('counts webhook deliveries by outcome from the delivery job\'s attempts', async () => {
+  it("counts webhook deliveries by outcome from the delivery job's attempts", async () => {
     const metrics = new IntakeMetrics({ defaultMetrics: false });
     const sink = jobMetricsSink(metrics, { webhookJobType: 'webhooks.deliver' });
-    const job = (attempt: number): JobEventSubject => ({ ...subject(attempt, 'delivery-1'), type: 'webhooks.deliver', queue: 'notifications' });
+    const job = (attempt: number): JobEventSubject => ({
+      ...subject(attempt, 'delivery-1'),
+      type: 'webhooks.deliver',
+      queue: 'notifications',
+    });
     sink(status(job(1), 'running'));
     sink(status(job(1), 'queued', { code: 'internal_error', message: 'HTTP 500' }));
     sink(status(job(2), 'running'));

@@ -25,7 +25,9 @@ describe('job catalog', () => {
     const job = defineJob({ name: 'a', queue: 'files', payload, softTimeLimitMs: 10_000 });
     expect(job.hardTimeLimitMs).toBeGreaterThan(job.softTimeLimitMs);
     expect(job.retry).toEqual({ maxAttempts: 3, backoffMs: 1_000, maxBackoffMs: 300_000, jitter: 0.5 });
-    expect(() => defineJob({ name: 'b', queue: 'files', payload, softTimeLimitMs: 10, hardTimeLimitMs: 5 })).toThrow(/hardTimeLimitMs/);
+    expect(() => defineJob({ name: 'b', queue: 'files', payload, softTimeLimitMs: 10, hardTimeLimitMs: 5 })).toThrow(
+      /hardTimeLimitMs/,
+    );
     expect(() => defineJob({ name: 'c', queue: 'files', payload, retry: { maxAttempts: 0 } })).toThrow(/maxAttempts/);
   });
 
@@ -45,7 +47,13 @@ describe('job catalog', () => {
 describe('jobs configuration', () => {
   it('defaults to the embedded queue with workers in serve, and to BullMQ without them when REDIS_URL is set', () => {
     const embedded = loadConfig({});
-    expect(embedded.jobs).toMatchObject({ redisUrl: undefined, workersInServe: true, leaseMs: 30_000, heartbeatMs: 10_000, retentionMs: 86_400_000 });
+    expect(embedded.jobs).toMatchObject({
+      redisUrl: undefined,
+      workersInServe: true,
+      leaseMs: 30_000,
+      heartbeatMs: 10_000,
+      retentionMs: 86_400_000,
+    });
     const scaled = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' });
     expect(scaled.jobs.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(scaled.jobs.workersInServe).toBe(false);

@@ -19,18 +19,29 @@ import { eventually, silentLog } from './queue-harness.ts';
 
 /** What a driver error looks like once Drizzle wrapped it: the statement and every parameter in the message. */
 function leakyDatabaseError(sqlState: string | undefined): Error {
-  const rows = Array.from({ length: 20_000 }, (_, index) => `{"row":${index},"data":{"secret":"customer-${index}@example.test"}}`);
+  const rows = Array.from(
+    { length: 20_000 },
+    (_, index) => `{"row":${index},"data":{"secret":"customer-${index}@example.test"}}`,
+  );
   const driver = Object.assign(new Error('unsupported Unicode escape sequence'), sqlState ? { code: sqlState } : {});
-  return new Error(`Failed query: insert into "records" ("file_id", "row", "data") select $1 from jsonb_to_recordset($2)\nparams: ${rows.join(',')}`, {
-    cause: driver,
-  });
+  return new Error(
+    `Failed query: insert into "records" ("file_id", "row", "data") select $1 from jsonb_to_recordset($2)\nparams: ${rows.join(',')}`,
+    {
+      cause: driver,
+    },
+  );
 }
 
 const queue = 'job-errors-test';
 // Three attempts allowed: a permanent failure must still use only one.
 const retry = { maxAttempts: 3, backoffMs: 10, maxBackoffMs: 10 };
 const unstorable = defineJob({ name: 'test.unstorable-data', queue, payload: Type.Object({}), retry });
-const brokenInside = defineJob({ name: 'test.broken-inside', queue, payload: Type.Object({}), retry: { ...retry, maxAttempts: 2 } });
+const brokenInside = defineJob({
+  name: 'test.broken-inside',
+  queue,
+  payload: Type.Object({}),
+  retry: { ...retry, maxAttempts: 2 },
+});
 const wordy = defineJob({ name: 'test.wordy-permanent', queue, payload: Type.Object({}), retry });
 
 /**
@@ -61,12 +72,16 @@ describe('job errors', () => {
       { level: 'warn' },
       new Writable({
         write(chunk: Buffer, _encoding, done) {
-          for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
+          for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+            logLines.push(JSON.parse(line) as Record<string, unknown>);
           done();
         },
       }),
     );
-    infrastructure = await buildInfrastructure(subject.config, log, { database: subject.database, ...(sharedBus ? { eventBus: sharedBus } : {}) });
+    infrastructure = await buildInfrastructure(subject.config, log, {
+      database: subject.database,
+      ...(sharedBus ? { eventBus: sharedBus } : {}),
+    });
     const registry = new JobRegistry()
       .register(unstorable, async () => {
         throw leakyDatabaseError('22P05');
@@ -114,7 +129,10 @@ describe('job errors', () => {
         .where(and(eq(webhookEndpoints.ownerId, alice.id), eq(webhookDeliveries.eventType, 'job.failed')));
       return all.find((item) => JSON.stringify(item.payload).includes(row.id));
     }, 30_000);
-    const event = await eventually(async () => events.find((item) => item.type === 'job.status' && item.job_id === row.id && item.status === 'failed'), 30_000);
+    const event = await eventually(
+      async () => events.find((item) => item.type === 'job.status' && item.job_id === row.id && item.status === 'failed'),
+      30_000,
+    );
     return {
       stored: row.error,
       api: api.json<{ error: unknown }>().error,

@@ -107,23 +107,24 @@ export function queueConformance(label: string, makeHarness: () => Promise<Queue
       const { id } = await reporting.enqueue(definition, { n: 1 }, { ownerId: '00000000-0000-4000-8000-000000000001' });
       try {
         expect((await finished(id)).status).toBe('succeeded');
-        await eventually(async () => (events.some((event) => event.kind === 'status' && event.status === 'succeeded') ? true : undefined));
+        await eventually(async () =>
+          events.some((event) => event.kind === 'status' && event.status === 'succeeded') ? true : undefined,
+        );
       } finally {
         await workers.close(0);
         await reporting.close();
       }
       const mine = events.filter((event) => event.job.id === id);
       expect(mine.every((event) => event.job.ownerId === '00000000-0000-4000-8000-000000000001')).toBe(true);
-      expect(mine.map((event) => (event.kind === 'status' ? event.status : event.kind === 'progress' ? `progress ${event.progress.current}` : event.event.type))).toEqual([
-        'running',
-        'progress 1',
-        'file.status',
-        'queued',
-        'running',
-        'progress 2',
-        'file.status',
-        'succeeded',
-      ]);
+      expect(
+        mine.map((event) =>
+          event.kind === 'status'
+            ? event.status
+            : event.kind === 'progress'
+              ? `progress ${event.progress.current}`
+              : event.event.type,
+        ),
+      ).toEqual(['running', 'progress 1', 'file.status', 'queued', 'running', 'progress 2', 'file.status', 'succeeded']);
       const retry = mine[3];
       // The retry carries a bounded code; what the handler threw stays in the log, never in the event.
       expect(retry?.kind === 'status' && retry.error?.code).toBe('internal_error');
@@ -213,9 +214,7 @@ export function queueConformance(label: string, makeHarness: () => Promise<Queue
       const queue = uniqueName('q');
       const stubborn = job({ queue, softTimeLimitMs: 50, hardTimeLimitMs: 200 });
       const next = job({ queue });
-      const registry = new JobRegistry()
-        .register(stubborn, () => new Promise(() => undefined))
-        .register(next, async () => 'ran');
+      const registry = new JobRegistry().register(stubborn, () => new Promise(() => undefined)).register(next, async () => 'ran');
       const workers = await harness.createQueue({ concurrency: { [queue]: 1 } }).startWorkers({ registry });
       running.push(workers);
       const first = await api.enqueue(stubborn, { n: 1 });
@@ -330,7 +329,11 @@ export function queueConformance(label: string, makeHarness: () => Promise<Queue
         { id: refused.id, status: 'failed', statusInTx: 'failed', attempts: 1 },
         { id: retried.id, status: 'succeeded', statusInTx: 'succeeded', attempts: 2 },
       ]);
-      const markers = await harness.database().db.select({ key: jobs.idempotencyKey }).from(jobs).where(eq(jobs.type, marker.name));
+      const markers = await harness
+        .database()
+        .db.select({ key: jobs.idempotencyKey })
+        .from(jobs)
+        .where(eq(jobs.type, marker.name));
       expect(markers.map((entry) => entry.key).sort()).toEqual([`after:${refused.id}`, `after:${retried.id}`].sort());
     });
 

@@ -86,7 +86,12 @@ export async function createHarness(backend: Backend, broker: 'embedded' | 'bull
       const settings = { ...TEST_SETTINGS, ...overrides };
       const queue =
         broker === 'bullmq'
-          ? createBullmqQueue(database, settings, { redisUrl: redisUrl ?? '', prefix, maxStalledCount: 2, relayIntervalMs: 100 }, silentLog)
+          ? createBullmqQueue(
+              database,
+              settings,
+              { redisUrl: redisUrl ?? '', prefix, maxStalledCount: 2, relayIntervalMs: 100 },
+              silentLog,
+            )
           : createEmbeddedQueue(database, settings, silentLog);
       queues.push(queue);
       return queue;
@@ -125,7 +130,11 @@ export async function createHarness(backend: Backend, broker: 'embedded' | 'bull
 }
 
 /** Polls until `probe` returns a value, for state reached asynchronously; fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

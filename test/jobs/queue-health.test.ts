@@ -14,12 +14,15 @@ const QUIET_MS = 5 * 60_000;
 /** A real logger whose warnings are kept, parsed, for assertions. */
 function recordingLog() {
   const warnings: { fields: Record<string, unknown>; message: string }[] = [];
-  const log = pino({ level: 'warn' }, {
-    write(line: string) {
-      const { msg, ...fields } = JSON.parse(line) as Record<string, unknown> & { msg: string };
-      warnings.push({ fields, message: msg });
+  const log = pino(
+    { level: 'warn' },
+    {
+      write(line: string) {
+        const { msg, ...fields } = JSON.parse(line) as Record<string, unknown> & { msg: string };
+        warnings.push({ fields, message: msg });
+      },
     },
-  });
+  );
   return { warnings, log };
 }
 
@@ -37,12 +40,23 @@ describe('worker presence and starved queues', () => {
   it('counts a worker per queue while it beats, forgets a silent one after a lease, and removes one that leaves', async () => {
     const db = subject.database.db;
     const { log } = recordingLog();
-    const presence = await announcePresence(db, { workerId: `w-${randomUUID()}`, queues: ['files', 'notifications'], heartbeatMs: 60_000, leaseMs: LEASE_MS }, log);
-    const other = await announcePresence(db, { workerId: `w-${randomUUID()}`, queues: ['files'], heartbeatMs: 60_000, leaseMs: LEASE_MS }, log);
+    const presence = await announcePresence(
+      db,
+      { workerId: `w-${randomUUID()}`, queues: ['files', 'notifications'], heartbeatMs: 60_000, leaseMs: LEASE_MS },
+      log,
+    );
+    const other = await announcePresence(
+      db,
+      { workerId: `w-${randomUUID()}`, queues: ['files'], heartbeatMs: 60_000, leaseMs: LEASE_MS },
+      log,
+    );
     expect(Object.fromEntries(await liveWorkersByQueue(db, LEASE_MS))).toEqual({ files: 2, notifications: 1 });
 
     // A worker whose last beat is older than a lease is presumed dead (its row is aged, not waited for).
-    await db.update(jobWorkers).set({ seenAt: sql`now() - interval '31 seconds'` }).where(sql`${jobWorkers.queues} = array['files']::text[]`);
+    await db
+      .update(jobWorkers)
+      .set({ seenAt: sql`now() - interval '31 seconds'` })
+      .where(sql`${jobWorkers.queues} = array['files']::text[]`);
     expect(Object.fromEntries(await liveWorkersByQueue(db, LEASE_MS))).toEqual({ files: 1, notifications: 1 });
     await other.beat();
     expect((await liveWorkersByQueue(db, LEASE_MS)).get('files')).toBe(2);
@@ -55,7 +69,9 @@ describe('worker presence and starved queues', () => {
   it('warns once per quiet period about a queue whose jobs wait with no live worker, and not once a worker is alive', async () => {
     const db = subject.database.db;
     const queue = `starved-${randomUUID()}`;
-    await db.insert(jobs).values({ queue, type: 'test.job', payload: {}, maxAttempts: 1, runAt: sql`now() - interval '2 minutes'` });
+    await db
+      .insert(jobs)
+      .values({ queue, type: 'test.job', payload: {}, maxAttempts: 1, runAt: sql`now() - interval '2 minutes'` });
     let now = 1_000_000;
     const { log, warnings } = recordingLog();
     const watch = new StarvedQueueWatch(db, log, { leaseMs: LEASE_MS, quietMs: QUIET_MS, now: () => now });
@@ -73,7 +89,11 @@ describe('worker presence and starved queues', () => {
     await watch.check();
     expect(warnings).toHaveLength(2);
 
-    const presence = await announcePresence(db, { workerId: `w-${randomUUID()}`, queues: [queue], heartbeatMs: 60_000, leaseMs: LEASE_MS }, log);
+    const presence = await announcePresence(
+      db,
+      { workerId: `w-${randomUUID()}`, queues: [queue], heartbeatMs: 60_000, leaseMs: LEASE_MS },
+      log,
+    );
     now += QUIET_MS;
     expect(await watch.check()).toEqual([]);
     expect(warnings).toHaveLength(2);

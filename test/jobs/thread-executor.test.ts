@@ -13,13 +13,16 @@ describe('running handlers in worker threads (embedded serve)', () => {
   let executor: JobExecutor;
   let workers: RunningWorkers;
 
-
   beforeAll(async () => {
     harness = await createHarness('pglite', 'embedded');
     queue = harness.createQueue();
     executor = createThreadExecutor({
       threads: 1,
-      registry: { module: new URL('./fixtures/thread-jobs.ts', import.meta.url).href, exportName: 'createThreadTestRegistry', settings: null },
+      registry: {
+        module: new URL('./fixtures/thread-jobs.ts', import.meta.url).href,
+        exportName: 'createThreadTestRegistry',
+        settings: null,
+      },
       database: harness.database(),
       log: silentLog,
     });

@@ -24,7 +24,15 @@ describe('intake worker', () => {
     await database.close();
 
     const child = spawn(process.execPath, ['bin/intake.js', 'worker'], {
-      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'debug', LOG_PRETTY: 'false', JOBS_POLL_INTERVAL_MS: '50', DATABASE_URL: '', REDIS_URL: '' },
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'debug',
+        LOG_PRETTY: 'false',
+        JOBS_POLL_INTERVAL_MS: '50',
+        DATABASE_URL: '',
+        REDIS_URL: '',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';

@@ -70,8 +70,16 @@ describe('GET /metrics', () => {
     await subject.app.inject({ method: 'GET', url: `/api/v1/files/${id}`, headers: alice.bearer });
     await subject.app.inject({ method: 'GET', url: `/no/such/${id}` });
     const text = await scrapeApi();
-    expect(sampleValue(text, 'intake_http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/files/:id', status_class: '4xx' })).toBe(1);
-    expect(sampleValue(text, 'intake_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_class: '4xx' })).toBe(1);
+    expect(
+      sampleValue(text, 'intake_http_request_duration_seconds_count', {
+        method: 'GET',
+        route: '/api/v1/files/:id',
+        status_class: '4xx',
+      }),
+    ).toBe(1);
+    expect(
+      sampleValue(text, 'intake_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_class: '4xx' }),
+    ).toBe(1);
     expect(text).not.toContain(id);
     expect(sampleValue(text, 'intake_http_requests_in_flight')).toBe(1); // the scrape itself
     // The library's process metrics and event-loop lag come along.
@@ -89,7 +97,9 @@ describe('GET /metrics', () => {
 
     const api = await scrapeApi();
     expect(sampleValue(api, 'intake_upload_files_total')! - (sampleValue(before, 'intake_upload_files_total') ?? 0)).toBe(1);
-    expect(sampleValue(api, 'intake_upload_bytes_total')! - (sampleValue(before, 'intake_upload_bytes_total') ?? 0)).toBe(Buffer.byteLength(CSV_SAMPLE));
+    expect(sampleValue(api, 'intake_upload_bytes_total')! - (sampleValue(before, 'intake_upload_bytes_total') ?? 0)).toBe(
+      Buffer.byteLength(CSV_SAMPLE),
+    );
     expect(labelValues(api, 'intake_queue_depth', 'queue').sort()).toEqual(['files', 'notifications']);
     expect(sampleValue(api, 'intake_queue_oldest_waiting_seconds', { queue: 'files' })).toBeGreaterThanOrEqual(0);
     // The worker's presence row: one live worker on each queue.

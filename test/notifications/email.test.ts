@@ -48,7 +48,12 @@ describe('e-mail notifications', () => {
     await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
     const { port } = smtp.server.address() as AddressInfo;
     subject = await createTestApp({
-      env: { JOBS_POLL_INTERVAL_MS: '50', JOBS_RELAY_INTERVAL_MS: '50', SMTP_URL: `smtp://127.0.0.1:${port}`, EMAIL_FROM: 'Intake <intake@example.test>' },
+      env: {
+        JOBS_POLL_INTERVAL_MS: '50',
+        JOBS_RELAY_INTERVAL_MS: '50',
+        SMTP_URL: `smtp://127.0.0.1:${port}`,
+        EMAIL_FROM: 'Intake <intake@example.test>',
+      },
     });
     queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog });
@@ -95,7 +100,11 @@ describe('e-mail notifications', () => {
     const user = await subject.createUser();
     await optIn(user, true);
     const good = await uploadAndFinish(user, 'people.csv', 'name\nada\n');
-    const processed = await eventually(async () => mails.find((mail) => mail.data.includes(good.id)), 30_000, 'the processed mail');
+    const processed = await eventually(
+      async () => mails.find((mail) => mail.data.includes(good.id)),
+      30_000,
+      'the processed mail',
+    );
     expect(processed.to).toEqual([user.email.toLowerCase()]);
     expect(processed.from).toBe('intake@example.test');
     expect(processed.data).toMatch(/Subject: Processed: people\.csv/);

@@ -29,7 +29,9 @@ describe('every processor honours an aborted signal', () => {
   });
 
   it('image and PDF processors throw the abort reason', async () => {
-    const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: 'white' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: 'white' } })
+      .png()
+      .toBuffer();
     const document = await PDFDocument.create();
     document.addPage();
     const pdf = Buffer.from(await document.save());
@@ -38,7 +40,9 @@ describe('every processor honours an aborted signal', () => {
   });
 
   it('uses a forced CSV delimiter instead of detecting one', async () => {
-    const { rows } = await collect(processCsv(streamOf('a;b,c\n1;2,3\n'), { signal: new AbortController().signal, delimiter: ',' }));
+    const { rows } = await collect(
+      processCsv(streamOf('a;b,c\n1;2,3\n'), { signal: new AbortController().signal, delimiter: ',' }),
+    );
     expect(rows).toEqual([{ row: 1, data: { 'a;b': '1;2', c: '3' } }]);
   });
 });

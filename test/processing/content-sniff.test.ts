@@ -36,7 +36,10 @@ describe('sniffContent', () => {
       reason: 'The content is declared as image/jpeg but the bytes are PNG data.',
     });
     expect(sniffContent(png, 'text/csv')).toMatchObject({ ok: false });
-    expect(sniffContent(Buffer.from('a,b\n1,2\n'), XLSX_MIME)).toMatchObject({ ok: false, reason: expect.stringContaining('no recognised format') });
+    expect(sniffContent(Buffer.from('a,b\n1,2\n'), XLSX_MIME)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('no recognised format'),
+    });
     expect(sniffContent(buildZip([{ name: 'x', data: Buffer.from('y') }]), 'application/pdf')).toMatchObject({
       ok: false,
       reason: expect.stringContaining('a zip archive'),
@@ -48,7 +51,10 @@ describe('sniffContent', () => {
       ok: false,
       reason: expect.stringContaining('not valid UTF-8'),
     });
-    expect(sniffContent(Buffer.from('a,b\n1,\u00002\n'), 'text/csv')).toMatchObject({ ok: false, reason: expect.stringContaining('NUL') });
+    expect(sniffContent(Buffer.from('a,b\n1,\u00002\n'), 'text/csv')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('NUL'),
+    });
   });
 
   it('accepts a head cut in the middle of a multi-byte character', () => {
@@ -67,7 +73,10 @@ describe('sniffContent', () => {
 
   it('refuses empty files and unsupported declared types', () => {
     expect(sniffContent(Buffer.alloc(0), 'text/csv')).toEqual({ ok: false, reason: 'The file is empty.' });
-    expect(sniffContent(Buffer.from('GIF89a'), 'image/gif')).toMatchObject({ ok: false, reason: expect.stringContaining('not a supported') });
+    expect(sniffContent(Buffer.from('GIF89a'), 'image/gif')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('not a supported'),
+    });
   });
 });
 
@@ -79,6 +88,15 @@ describe('supported content types', () => {
     expect(supportedContentType('application/octet-stream')).toBeUndefined();
     expect(contentTypeForFileName('Report.XLSX')?.mime).toBe(XLSX_MIME);
     expect(contentTypeForFileName('events.jsonl')?.kind).toBe('ndjson');
-    expect(SUPPORTED_CONTENT_TYPES.map((type) => type.kind)).toEqual(['csv', 'json', 'ndjson', 'xlsx', 'png', 'jpeg', 'webp', 'pdf']);
+    expect(SUPPORTED_CONTENT_TYPES.map((type) => type.kind)).toEqual([
+      'csv',
+      'json',
+      'ndjson',
+      'xlsx',
+      'png',
+      'jpeg',
+      'webp',
+      'pdf',
+    ]);
   });
 });

@@ -73,16 +73,19 @@ describe('processCsv', () => {
     expect(second).toEqual(first);
   });
 
-  it.each([1, 2, 3, 5, 4096])('parses CRLF, quoted CRLF, doubled quotes and empty fields the same in chunks of %i', async (size) => {
-    const csv = 'a,b,c\r\n"x ""1""","line\r\nbreak",\r\n\r\n,,\r\n"",2,"3"';
-    const { rows, summary } = await collect(processCsv(streamOf(csv, size), { signal: signal() }));
-    expect(summary.problemCount).toBe(0);
-    expect(rows).toEqual([
-      { row: 1, data: { a: 'x "1"', b: 'line\r\nbreak', c: '' } },
-      { row: 2, data: { a: '', b: '', c: '' } },
-      { row: 3, data: { a: '', b: '2', c: '3' } },
-    ]);
-  });
+  it.each([1, 2, 3, 5, 4096])(
+    'parses CRLF, quoted CRLF, doubled quotes and empty fields the same in chunks of %i',
+    async (size) => {
+      const csv = 'a,b,c\r\n"x ""1""","line\r\nbreak",\r\n\r\n,,\r\n"",2,"3"';
+      const { rows, summary } = await collect(processCsv(streamOf(csv, size), { signal: signal() }));
+      expect(summary.problemCount).toBe(0);
+      expect(rows).toEqual([
+        { row: 1, data: { a: 'x "1"', b: 'line\r\nbreak', c: '' } },
+        { row: 2, data: { a: '', b: '', c: '' } },
+        { row: 3, data: { a: '', b: '2', c: '3' } },
+      ]);
+    },
+  );
 
   it('reports text after a closing quote and a quote left open at the end as row problems', async () => {
     const csv = 'a,b\n"x"y,1\n2,3\n4,"never closed\n5,6\n';
@@ -122,7 +125,8 @@ describe('processCsv', () => {
   it('yields batches of the configured size', async () => {
     const csv = 'n\n' + Array.from({ length: 25 }, (_, index) => String(index)).join('\n');
     const sizes: number[] = [];
-    for await (const batch of processCsv(streamOf(csv), { signal: signal(), limits: { batchSize: 10 } })) sizes.push(batch.length);
+    for await (const batch of processCsv(streamOf(csv), { signal: signal(), limits: { batchSize: 10 } }))
+      sizes.push(batch.length);
     expect(sizes).toEqual([10, 10, 5]);
   });
 

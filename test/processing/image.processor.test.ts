@@ -37,7 +37,9 @@ describe('processImage', () => {
 
   it('applies a lower configured pixel limit', async () => {
     const bytes = await canvas(200, 200).png().toBuffer();
-    await expect(processImage(streamOf(bytes, 4096), { signal: signal(), limits: { maxImagePixels: 10_000 } })).rejects.toMatchObject({
+    await expect(
+      processImage(streamOf(bytes, 4096), { signal: signal(), limits: { maxImagePixels: 10_000 } }),
+    ).rejects.toMatchObject({
       code: 'pixel_limit_exceeded',
     });
   });
@@ -52,7 +54,9 @@ describe('processImage', () => {
 
   it('refuses an image larger than the byte limit while reading it', async () => {
     const bytes = await canvas(500, 500).png({ compressionLevel: 0 }).toBuffer();
-    await expect(processImage(streamOf(bytes, 4096), { signal: signal(), limits: { maxImageBytes: 10_000 } })).rejects.toMatchObject({
+    await expect(
+      processImage(streamOf(bytes, 4096), { signal: signal(), limits: { maxImageBytes: 10_000 } }),
+    ).rejects.toMatchObject({
       code: 'file_too_large',
     });
   });

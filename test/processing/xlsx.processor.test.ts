@@ -161,7 +161,9 @@ describe('processXlsx', () => {
         code: 'zip_bomb',
       });
       await expect(
-        collect(processXlsx(streamOf(await excelWorkbook(), 4096), { signal: signal(), limits: { tempDir, maxXlsxBytes: 1000 } })),
+        collect(
+          processXlsx(streamOf(await excelWorkbook(), 4096), { signal: signal(), limits: { tempDir, maxXlsxBytes: 1000 } }),
+        ),
       ).rejects.toMatchObject({ code: 'file_too_large' });
       expect(await readdir(tempDir)).toEqual([]);
     } finally {

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { DatabaseTokenRevocationStore, RedisTokenRevocationStore, type TokenRevocationStore } from '../../src/auth/token-revocation-store.ts';
+import {
+  DatabaseTokenRevocationStore,
+  RedisTokenRevocationStore,
+  type TokenRevocationStore,
+} from '../../src/auth/token-revocation-store.ts';
 import { DatabaseRateLimiter } from '../../src/rate-limit/database-rate-limiter.ts';
 import type { RateLimiter } from '../../src/rate-limit/rate-limiter.ts';
 import { RedisRateLimiter } from '../../src/rate-limit/redis-rate-limiter.ts';

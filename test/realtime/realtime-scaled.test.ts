@@ -63,16 +63,31 @@ describe.skipIf(!scaled)('realtime across processes (PostgreSQL + Redis)', () =>
     client.send({ type: 'subscribe', channel: 'user' });
     expect(await client.next()).toEqual({ type: 'subscribed', channel: 'user' });
 
-    const { body, contentType } = multipartBody([{ filename: 'scores.csv', contentType: 'text/csv', content: 'name,score\nAda,1\nGrace,2\n' }]);
-    const uploaded = await subject.app.inject({ method: 'POST', url: '/api/v1/files', headers: { ...alice.bearer, 'content-type': contentType }, payload: body });
+    const { body, contentType } = multipartBody([
+      { filename: 'scores.csv', contentType: 'text/csv', content: 'name,score\nAda,1\nGrace,2\n' },
+    ]);
+    const uploaded = await subject.app.inject({
+      method: 'POST',
+      url: '/api/v1/files',
+      headers: { ...alice.bearer, 'content-type': contentType },
+      payload: body,
+    });
     expect(uploaded.statusCode).toBe(201);
     const file = uploaded.json().items[0] as { id: string; job_id: string };
 
-    const frames = await client.until((frame) => frame.type === 'job.status' && frame.job_id === file.job_id && frame.status === 'succeeded');
+    const frames = await client.until(
+      (frame) => frame.type === 'job.status' && frame.job_id === file.job_id && frame.status === 'succeeded',
+    );
     client.close();
     const jobFrames = frames.filter((frame) => frame.job_id === file.job_id);
     expect(jobFrames[0]).toEqual({ type: 'job.status', job_id: file.job_id, file_id: file.id, status: 'running' });
-    expect(jobFrames.filter((frame) => frame.type === 'job.progress').at(-1)).toMatchObject({ progress: { percent: 100, message: 'done' } });
-    expect(frames.filter((frame) => frame.type === 'file.status').map((frame) => frame.status)).toEqual(['uploaded', 'processing', 'processed']);
+    expect(jobFrames.filter((frame) => frame.type === 'job.progress').at(-1)).toMatchObject({
+      progress: { percent: 100, message: 'done' },
+    });
+    expect(frames.filter((frame) => frame.type === 'file.status').map((frame) => frame.status)).toEqual([
+      'uploaded',
+      'processing',
+      'processed',
+    ]);
   }, 90_000);
 });

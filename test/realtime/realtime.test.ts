@@ -56,10 +56,15 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
   });
 
   async function startWorker(): Promise<WorkerRuntime> {
-    return buildWorker(subject.config, { database: subject.database, log: silentLog, ...(sharedBus ? { eventBus: sharedBus } : {}) });
+    return buildWorker(subject.config, {
+      database: subject.database,
+      log: silentLog,
+      ...(sharedBus ? { eventBus: sharedBus } : {}),
+    });
   }
 
-  const upload = (user: TestUser) => uploadOne(subject.app, user, { filename: 'people.csv', contentType: 'text/csv', content: CSV });
+  const upload = (user: TestUser) =>
+    uploadOne(subject.app, user, { filename: 'people.csv', contentType: 'text/csv', content: CSV });
 
   async function signedIn(user: TestUser): Promise<TestSocket> {
     const client = new TestSocket(`ws://${base}/api/v1/ws`);
@@ -94,13 +99,18 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
     }
     expect(frames[0]).toEqual({ type: 'job.status', job_id: file.job_id, file_id: file.id, status: 'running' });
     expect(frames.at(-1)).toEqual({ type: 'job.status', job_id: file.job_id, file_id: file.id, status: 'succeeded' });
-    const progress = frames.filter((frame) => frame.type === 'job.progress').map((frame) => frame.progress as { current: number; total: number; percent: number });
+    const progress = frames
+      .filter((frame) => frame.type === 'job.progress')
+      .map((frame) => frame.progress as { current: number; total: number; percent: number });
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress.map((step) => step.current)).toEqual([...progress.map((step) => step.current)].sort((a, b) => a - b));
     expect(progress.at(-1)).toMatchObject({ current: 5, total: 5, percent: 100, message: 'done' });
     expect(frames.every((frame) => frame.job_id === file.job_id)).toBe(true);
     // A file's channel carries its status and the events of the jobs that process it.
-    expect(fileFrames.filter((frame) => frame.type === 'file.status').map((frame) => frame.status)).toEqual(['processing', 'processed']);
+    expect(fileFrames.filter((frame) => frame.type === 'file.status').map((frame) => frame.status)).toEqual([
+      'processing',
+      'processed',
+    ]);
     expect(fileFrames.filter((frame) => frame.type !== 'file.status')).toEqual(frames);
   }, 60_000);
 
@@ -156,7 +166,13 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
     const issuedAt = Math.floor(Date.now() / 1000);
     frozenAt = issuedAt * 1000;
     try {
-      const shortLived = await subject.tokens.sign({ type: 'access', sub: alice.id, sid: claims.sid, lifetimeSeconds: 1, issuedAtSeconds: issuedAt });
+      const shortLived = await subject.tokens.sign({
+        type: 'access',
+        sub: alice.id,
+        sid: claims.sid,
+        lifetimeSeconds: 1,
+        issuedAtSeconds: issuedAt,
+      });
       const expiring = new TestSocket(`ws://${base}/api/v1/ws`);
       await expiring.opened;
       expiring.send({ type: 'auth', token: shortLived.token });
@@ -169,7 +185,10 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
 
   it('accepts the access cookie from an allowed origin and refuses it from any other', async () => {
     const session = await subject.cookieLogin(alice.email, alice.password);
-    const allowed = new TestSocket(`ws://${base}/api/v1/ws`, { cookie: session.cookie, origin: new URL(subject.config.publicUrl).origin });
+    const allowed = new TestSocket(`ws://${base}/api/v1/ws`, {
+      cookie: session.cookie,
+      origin: new URL(subject.config.publicUrl).origin,
+    });
     expect(await allowed.next()).toEqual({ type: 'auth.ok', user_id: alice.id, method: 'cookie' });
     allowed.close();
 
@@ -180,7 +199,12 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
   });
 
   it('accepts an API key as the first message', async () => {
-    const created = await subject.app.inject({ method: 'POST', url: '/api/v1/api-keys', headers: alice.bearer, payload: { name: 'realtime' } });
+    const created = await subject.app.inject({
+      method: 'POST',
+      url: '/api/v1/api-keys',
+      headers: alice.bearer,
+      payload: { name: 'realtime' },
+    });
     expect(created.statusCode).toBe(201);
     const client = new TestSocket(`ws://${base}/api/v1/ws`);
     await client.opened;
@@ -252,11 +276,16 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
     }
     expect(live.status).toBe(200);
     expect(live.contentType).toContain('text/event-stream');
-    expect(live.events.at(-1)).toEqual({ event: 'job.status', data: { type: 'job.status', job_id: file.job_id, file_id: file.id, status: 'succeeded' } });
+    expect(live.events.at(-1)).toEqual({
+      event: 'job.status',
+      data: { type: 'job.status', job_id: file.job_id, file_id: file.id, status: 'succeeded' },
+    });
     expect(live.events.some((event) => event.event === 'job.progress')).toBe(true);
 
     const replay = await readEventStream(url, alice.bearer);
-    expect(replay.events).toEqual([{ event: 'job.status', data: { type: 'job.status', job_id: file.job_id, file_id: file.id, status: 'succeeded' } }]);
+    expect(replay.events).toEqual([
+      { event: 'job.status', data: { type: 'job.status', job_id: file.job_id, file_id: file.id, status: 'succeeded' } },
+    ]);
 
     const foreign = await readEventStream(url, bob.bearer);
     expect(foreign.status).toBe(404);

@@ -49,7 +49,10 @@ export class TestSocket {
   /** The next frame not read yet (waits for it); fails if the socket closes first. */
   async next(): Promise<Frame> {
     while (this.read >= this.frames.length) {
-      if (this.socket.readyState === WebSocket.CLOSED) throw new Error(`socket closed (${JSON.stringify(this.closeInfo)}) while waiting for a frame; got ${JSON.stringify(this.frames)}`);
+      if (this.socket.readyState === WebSocket.CLOSED)
+        throw new Error(
+          `socket closed (${JSON.stringify(this.closeInfo)}) while waiting for a frame; got ${JSON.stringify(this.frames)}`,
+        );
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     return this.frames[this.read++]!;
@@ -71,7 +74,10 @@ export class TestSocket {
 }
 
 /** Reads a Server-Sent Events response to its end. */
-export function readEventStream(url: string, headers: Record<string, string>): Promise<{ status: number; contentType: string; events: { event: string; data: Frame }[] }> {
+export function readEventStream(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; contentType: string; events: { event: string; data: Frame }[] }> {
   return new Promise((resolve, reject) => {
     http
       .get(url, { headers }, (response) => {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 
-const INDEX = '<!doctype html><html lang="en"><head><title>Intake</title><script type="module" src="/assets/app-3f9c2b1a.js"></script></head><body><div id="root"></div></body></html>';
+const INDEX =
+  '<!doctype html><html lang="en"><head><title>Intake</title><script type="module" src="/assets/app-3f9c2b1a.js"></script></head><body><div id="root"></div></body></html>';
 const SCRIPT = 'document.getElementById("root").textContent = "console";';
 
 /** A stand-in for `console/dist`, with the shape Vite writes: index.html and hashed assets. */
@@ -113,7 +114,12 @@ describe('the console at /', () => {
 
   it('keeps the console out of the OpenAPI document', async () => {
     const document = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
-    expect(Object.keys(document.paths).filter((route) => !route.startsWith('/api/') && !['/health', '/ready', '/problems/{code}', '/.well-known/jwks.json'].includes(route))).toEqual([]);
+    expect(
+      Object.keys(document.paths).filter(
+        (route) =>
+          !route.startsWith('/api/') && !['/health', '/ready', '/problems/{code}', '/.well-known/jwks.json'].includes(route),
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -39,7 +39,11 @@ afterAll(async () => {
   await subject?.close();
 });
 
-function expectProblem(response: { headers: Record<string, unknown>; json(): Record<string, unknown> }, status: number, code: string) {
+function expectProblem(
+  response: { headers: Record<string, unknown>; json(): Record<string, unknown> },
+  status: number,
+  code: string,
+) {
   expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
   const body = response.json();
   expect(body).toMatchObject({ status, code, type: `/problems/${code}` });
@@ -187,7 +191,10 @@ describe('request ids and logs', () => {
 
   it('never writes credentials into the log', async () => {
     const secret = 'Bearer super-secret-token-value';
-    subject.app.log.info({ headers: { authorization: secret, cookie: 'access_token=abc' }, body: { password: 'hunter22' } }, 'probe');
+    subject.app.log.info(
+      { headers: { authorization: secret, cookie: 'access_token=abc' }, body: { password: 'hunter22' } },
+      'probe',
+    );
     await subject.app.inject({ method: 'GET', url: '/health', headers: { authorization: secret, cookie: 'access_token=abc' } });
     const text = JSON.stringify(logLines);
     expect(text).not.toContain('super-secret-token-value');

@@ -58,7 +58,27 @@ describe.skipIf(!hasOpenssl)('Azure Blob with an Entra ID credential (Azurite ov
     certDir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-azurite-tls-'));
     const certFile = path.join(certDir, 'cert.pem');
     const keyFile = path.join(certDir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { stdio: 'ignore' },
+    );
     // The certificate is made for this run; this test file's worker alone trusts it blindly.
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     azurite = await startAzurite({ tls: { certFile, keyFile } });

@@ -215,7 +215,9 @@ export function blobStoreConformance(name: string, open: OpenStore, options: Con
     it('accepts a put of exactly maxBytes', async () => {
       const key = `${newPrefix()}/exact`;
       const bytes = randomBytes(2 * CHUNK);
-      await expect(store.put(key, chunked(bytes), { maxBytes: bytes.length })).resolves.toMatchObject({ sizeBytes: bytes.length });
+      await expect(store.put(key, chunked(bytes), { maxBytes: bytes.length })).resolves.toMatchObject({
+        sizeBytes: bytes.length,
+      });
     });
 
     it('lists the keys under a prefix with their sizes', async () => {
@@ -246,14 +248,20 @@ export function blobStoreConformance(name: string, open: OpenStore, options: Con
 
     it('refuses header values that could break or smuggle a header', async () => {
       const key = `${newPrefix()}/headers`;
-      await expect(store.put(key, Readable.from([Buffer.from('x')]), { contentType: 'text/plain\r\nX-Evil: 1' })).rejects.toMatchObject({
+      await expect(
+        store.put(key, Readable.from([Buffer.from('x')]), { contentType: 'text/plain\r\nX-Evil: 1' }),
+      ).rejects.toMatchObject({
         code: 'bad_request',
       });
       expect(await store.head(key)).toBeNull();
-      await expect(store.createReadUrl(key, { expiresInSeconds: 60, contentDisposition: 'attachment\nX-Evil: 1' })).rejects.toMatchObject({
+      await expect(
+        store.createReadUrl(key, { expiresInSeconds: 60, contentDisposition: 'attachment\nX-Evil: 1' }),
+      ).rejects.toMatchObject({
         code: 'bad_request',
       });
-      await expect(store.createWriteUrl(key, { expiresInSeconds: 60, contentType: 'text/csv\u0000' })).rejects.toMatchObject({ code: 'bad_request' });
+      await expect(store.createWriteUrl(key, { expiresInSeconds: 60, contentType: 'text/csv\u0000' })).rejects.toMatchObject({
+        code: 'bad_request',
+      });
     });
 
     describe('signed links', () => {
@@ -349,7 +357,9 @@ export function blobStoreConformance(name: string, open: OpenStore, options: Con
 
       it('refuses a link expiry outside 1 second to 7 days', async () => {
         await expect(store.createReadUrl(key, { expiresInSeconds: 0 })).rejects.toMatchObject({ code: 'bad_request' });
-        await expect(store.createReadUrl(key, { expiresInSeconds: 8 * 24 * 3600 })).rejects.toMatchObject({ code: 'bad_request' });
+        await expect(store.createReadUrl(key, { expiresInSeconds: 8 * 24 * 3600 })).rejects.toMatchObject({
+          code: 'bad_request',
+        });
       });
     });
 

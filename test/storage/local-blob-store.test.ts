@@ -16,7 +16,10 @@ import { blobStoreConformance, type OpenedStore } from './blob-store.conformance
 const SECRET = 'test-signing-secret-0123456789abcdefghijklmnop';
 
 /** A local store whose links are served by a real HTTP server, as they are in Intake. */
-async function openLocal(options: { clock?: () => Date; directory?: string }): Promise<OpenedStore & { directory: string; baseUrl: string }> {
+async function openLocal(options: {
+  clock?: () => Date;
+  directory?: string;
+}): Promise<OpenedStore & { directory: string; baseUrl: string }> {
   const directory = options.directory ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'intake-blobs-')));
   const app: App = Fastify({ logger: false }).withTypeProvider<TypeBoxTypeProvider>();
   registerErrorHandling(app);
@@ -28,7 +31,12 @@ async function openLocal(options: { clock?: () => Date; directory?: string }): P
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no address');
   const baseUrl = `http://127.0.0.1:${address.port}/api/v1`;
-  const store = await LocalBlobStore.open({ directory, publicBaseUrl: baseUrl, signingSecret: SECRET, ...(options.clock ? { clock: options.clock } : {}) });
+  const store = await LocalBlobStore.open({
+    directory,
+    publicBaseUrl: baseUrl,
+    signingSecret: SECRET,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   return {
     store,
     directory,

@@ -28,13 +28,15 @@ describe('signed blob links', () => {
   it('grants what it was signed for until it expires', () => {
     const grant = verifySignedBlobUrl({ secret: SECRET, method: 'GET', key: 'files/abc/def', query: queryOf(url), now: NOW });
     expect(grant).toEqual({ contentDisposition: 'attachment; filename="a b.csv"' });
-    expect(() => verifySignedBlobUrl({ secret: SECRET, method: 'HEAD', key: 'files/abc/def', query: queryOf(url), now: NOW })).not.toThrow();
+    expect(() =>
+      verifySignedBlobUrl({ secret: SECRET, method: 'HEAD', key: 'files/abc/def', query: queryOf(url), now: NOW }),
+    ).not.toThrow();
   });
 
   it('refuses it as expired from its expiry time on', () => {
-    expect(() => verifySignedBlobUrl({ secret: SECRET, method: 'GET', key: 'files/abc/def', query: queryOf(url), now: LATER })).toThrow(
-      expect.objectContaining({ code: 'signed_url_expired', status: 403 }),
-    );
+    expect(() =>
+      verifySignedBlobUrl({ secret: SECRET, method: 'GET', key: 'files/abc/def', query: queryOf(url), now: LATER }),
+    ).toThrow(expect.objectContaining({ code: 'signed_url_expired', status: 403 }));
   });
 
   it.each([

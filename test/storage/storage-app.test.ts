@@ -16,7 +16,12 @@ describe('blob storage in the app', () => {
 
   beforeAll(async () => {
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-app-storage-'));
-    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', PUBLIC_URL: 'http://intake.test', DATABASE_URL: process.env.DATABASE_URL });
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      PUBLIC_URL: 'http://intake.test',
+      DATABASE_URL: process.env.DATABASE_URL,
+    });
     store = await createBlobStore(config.storage);
     app = await buildApp(config, { blobStore: store });
   }, 60_000);
@@ -53,7 +58,12 @@ describe('blob storage in the app', () => {
 
   it('accepts a direct upload through a local write link', async () => {
     const link = await store.createWriteUrl('app/upload.csv', { expiresInSeconds: 60, contentType: 'text/csv', maxBytes: 100 });
-    const response = await app.inject({ method: 'PUT', url: link.url.replace('http://intake.test', ''), headers: link.headers, payload: 'a,b\n1,2\n' });
+    const response = await app.inject({
+      method: 'PUT',
+      url: link.url.replace('http://intake.test', ''),
+      headers: link.headers,
+      payload: 'a,b\n1,2\n',
+    });
     expect(response.statusCode).toBe(201);
     expect(response.json()).toMatchObject({ size_bytes: 8 });
     expect(await store.head('app/upload.csv')).toMatchObject({ sizeBytes: 8, contentType: 'text/csv' });

@@ -44,7 +44,9 @@ describe('storage configuration', () => {
   });
 
   it('never prints a secret in a configuration error', () => {
-    expect(() => loadConfig({ STORAGE_SIGNING_SECRET: 'short-secret' })).toThrow(expect.not.objectContaining({ message: expect.stringContaining('short-secret') }));
+    expect(() => loadConfig({ STORAGE_SIGNING_SECRET: 'short-secret' })).toThrow(
+      expect.not.objectContaining({ message: expect.stringContaining('short-secret') }),
+    );
   });
 });
 

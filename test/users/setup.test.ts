@@ -16,7 +16,11 @@ function capturedLog() {
   return { lines, stream };
 }
 
-function setupAdmin(t: TestApp, body: Record<string, unknown>, options: { remoteAddress?: string; headers?: Record<string, string> } = {}) {
+function setupAdmin(
+  t: TestApp,
+  body: Record<string, unknown>,
+  options: { remoteAddress?: string; headers?: Record<string, string> } = {},
+) {
   return t.app.inject({
     method: 'POST',
     url: '/api/v1/setup/admin',
@@ -36,7 +40,10 @@ describe('first run with the setup link from the log', () => {
   let token: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ env: { LOG_LEVEL: 'info', PUBLIC_URL: 'http://intake.example.test:8000' }, overrides: { logStream: log.stream } });
+    t = await createTestApp({
+      env: { LOG_LEVEL: 'info', PUBLIC_URL: 'http://intake.example.test:8000' },
+      overrides: { logStream: log.stream },
+    });
     await t.app.ready();
     const line = log.lines.find((entry) => typeof entry.setup_url === 'string');
     const url = new URL(String(line?.setup_url));
@@ -64,32 +71,56 @@ describe('first run with the setup link from the log', () => {
     const without = await setupAdmin(t, { email: 'root@example.test', password: DEFAULT_PASSWORD }, { remoteAddress: REMOTE });
     expect(without.statusCode).toBe(403);
     expect(without.json()).toMatchObject({ code: 'setup_token_required' });
-    const spoofed = await setupAdmin(t, { email: 'root@example.test', password: DEFAULT_PASSWORD }, {
-      remoteAddress: REMOTE,
-      headers: { 'x-forwarded-for': '127.0.0.1' },
-    });
+    const spoofed = await setupAdmin(
+      t,
+      { email: 'root@example.test', password: DEFAULT_PASSWORD },
+      {
+        remoteAddress: REMOTE,
+        headers: { 'x-forwarded-for': '127.0.0.1' },
+      },
+    );
     expect(spoofed.json()).toMatchObject({ code: 'setup_token_required' });
-    const wrong = await setupAdmin(t, { email: 'root@example.test', password: DEFAULT_PASSWORD, setup_token: `${token.slice(0, -1)}x` }, { remoteAddress: REMOTE });
+    const wrong = await setupAdmin(
+      t,
+      { email: 'root@example.test', password: DEFAULT_PASSWORD, setup_token: `${token.slice(0, -1)}x` },
+      { remoteAddress: REMOTE },
+    );
     expect(wrong.statusCode).toBe(403);
     expect(wrong.json()).toMatchObject({ code: 'setup_token_invalid' });
     expect((await setupState(t)).json()).toMatchObject({ needs_setup: true });
   });
 
   it('rejects a short password with 422 before anything is checked', async () => {
-    const response = await setupAdmin(t, { email: 'root@example.test', password: 'short', setup_token: token }, { remoteAddress: REMOTE });
+    const response = await setupAdmin(
+      t,
+      { email: 'root@example.test', password: 'short', setup_token: token },
+      { remoteAddress: REMOTE },
+    );
     expect(response.statusCode).toBe(422);
   });
 
   it('creates the first administrator with the token from anywhere; then setup is over and the token spent', async () => {
-    const created = await setupAdmin(t, { email: 'Root@Example.test', password: DEFAULT_PASSWORD, full_name: 'Root', setup_token: token }, { remoteAddress: REMOTE });
+    const created = await setupAdmin(
+      t,
+      { email: 'Root@Example.test', password: DEFAULT_PASSWORD, full_name: 'Root', setup_token: token },
+      { remoteAddress: REMOTE },
+    );
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ email: 'root@example.test', role: 'admin', is_active: true, full_name: 'Root' });
     const session = await t.tokenLogin('root@example.test', DEFAULT_PASSWORD);
-    const queues = await t.app.inject({ method: 'GET', url: '/api/v1/admin/jobs/summary', headers: { authorization: `Bearer ${session.accessToken}` } });
+    const queues = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/admin/jobs/summary',
+      headers: { authorization: `Bearer ${session.accessToken}` },
+    });
     expect(queues.statusCode).toBe(200);
 
     expect((await setupState(t, REMOTE)).json()).toMatchObject({ needs_setup: false });
-    const again = await setupAdmin(t, { email: 'second@example.test', password: DEFAULT_PASSWORD, setup_token: token }, { remoteAddress: REMOTE });
+    const again = await setupAdmin(
+      t,
+      { email: 'second@example.test', password: DEFAULT_PASSWORD, setup_token: token },
+      { remoteAddress: REMOTE },
+    );
     expect(again.statusCode).toBe(409);
     expect(again.json()).toMatchObject({ code: 'setup_complete' });
     const fromLoopback = await setupAdmin(t, { email: 'second@example.test', password: DEFAULT_PASSWORD });
@@ -146,7 +177,11 @@ describe('first run behind a proxy (TRUST_PROXY)', () => {
 
   it('requires the token even from loopback, where the proxy itself connects from', async () => {
     expect((await setupState(t)).json()).toEqual({ needs_setup: true, token_required: true });
-    const response = await setupAdmin(t, { email: 'root@example.test', password: DEFAULT_PASSWORD }, { headers: { 'x-forwarded-for': '127.0.0.1' } });
+    const response = await setupAdmin(
+      t,
+      { email: 'root@example.test', password: DEFAULT_PASSWORD },
+      { headers: { 'x-forwarded-for': '127.0.0.1' } },
+    );
     expect(response.statusCode).toBe(403);
     expect(response.json()).toMatchObject({ code: 'setup_token_required' });
   });

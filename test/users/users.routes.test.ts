@@ -74,7 +74,10 @@ describe('POST /users/me/password', () => {
 
   it('refuses a new password shorter than 8 characters with 422', async () => {
     const user = await t.createUser();
-    const response = await api('POST', '/users/me/password', user.bearer, { current_password: user.password, new_password: 'short' });
+    const response = await api('POST', '/users/me/password', user.bearer, {
+      current_password: user.password,
+      new_password: 'short',
+    });
     expect(response.statusCode).toBe(422);
   });
 });

@@ -15,7 +15,11 @@ describe('webhook configuration and signing', () => {
       secretKeyFile: '/tmp/intake-config-test/webhook-secret.key',
     });
     expect(config.email.smtpUrl).toBeUndefined();
-    const set = loadConfig({ NODE_ENV: 'test', WEBHOOK_ALLOWED_CIDRS: '10.0.0.0/8, fd00::/8,127.0.0.1', SMTP_URL: 'smtp://127.0.0.1:2525' });
+    const set = loadConfig({
+      NODE_ENV: 'test',
+      WEBHOOK_ALLOWED_CIDRS: '10.0.0.0/8, fd00::/8,127.0.0.1',
+      SMTP_URL: 'smtp://127.0.0.1:2525',
+    });
     expect(set.webhooks.allowedCidrs).toEqual(['10.0.0.0/8', 'fd00::/8', '127.0.0.1']);
     expect(set.email.smtpUrl).toBe('smtp://127.0.0.1:2525');
   });
@@ -29,7 +33,9 @@ describe('webhook configuration and signing', () => {
 
   it('retries as many doubling waits as fit in the window', () => {
     expect(webhookRetryPolicy({ retryBaseMs: 300, retryMaxDelayMs: 5_000, retryWindowMs: 3_000 }).maxAttempts).toBe(4);
-    expect(webhookRetryPolicy({ retryBaseMs: 10_000, retryMaxDelayMs: 3_600_000, retryWindowMs: 86_400_000 }).maxAttempts).toBe(32);
+    expect(webhookRetryPolicy({ retryBaseMs: 10_000, retryMaxDelayMs: 3_600_000, retryWindowMs: 86_400_000 }).maxAttempts).toBe(
+      32,
+    );
     // A window shorter than the first wait: one attempt, no retry.
     expect(webhookRetryPolicy({ retryBaseMs: 10_000, retryMaxDelayMs: 10_000, retryWindowMs: 0 }).maxAttempts).toBe(1);
   });

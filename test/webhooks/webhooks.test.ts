@@ -64,7 +64,11 @@ describe('webhooks', () => {
   }
 
   async function deliveries(user: TestUser, endpointId: string) {
-    const response = await subject.app.inject({ method: 'GET', url: `/api/v1/webhooks/${endpointId}/deliveries`, headers: user.bearer });
+    const response = await subject.app.inject({
+      method: 'GET',
+      url: `/api/v1/webhooks/${endpointId}/deliveries`,
+      headers: user.bearer,
+    });
     expect(response.statusCode).toBe(200);
     return response.json<{ items: Delivery[]; total: number }>();
   }
@@ -97,7 +101,9 @@ describe('webhooks', () => {
 
     const removed = await subject.app.inject({ method: 'DELETE', url: `/api/v1/webhooks/${endpoint.id}`, headers: alice.bearer });
     expect(removed.statusCode).toBe(204);
-    expect((await subject.app.inject({ method: 'GET', url: `/api/v1/webhooks/${endpoint.id}`, headers: alice.bearer })).statusCode).toBe(404);
+    expect(
+      (await subject.app.inject({ method: 'GET', url: `/api/v1/webhooks/${endpoint.id}`, headers: alice.bearer })).statusCode,
+    ).toBe(404);
   });
 
   it("answers 404 for someone else's endpoint, whatever the method", async () => {
@@ -142,8 +148,14 @@ describe('webhooks', () => {
 
   it('delivers a signed file.uploaded and file.processed for a real upload and its processing', async () => {
     const user = await subject.createUser();
-    const endpoint = (await createEndpoint(user, { url: receiver.url, events: ['file.uploaded', 'file.processed', 'job.succeeded'] })).json();
-    const file = await uploadOne(subject.app, user, { filename: 'people.csv', contentType: 'text/csv', content: 'name,age\nada,36\n' });
+    const endpoint = (
+      await createEndpoint(user, { url: receiver.url, events: ['file.uploaded', 'file.processed', 'job.succeeded'] })
+    ).json();
+    const file = await uploadOne(subject.app, user, {
+      filename: 'people.csv',
+      contentType: 'text/csv',
+      content: 'name,age\nada,36\n',
+    });
 
     await eventually(async () => receiver.requests.length >= 3 || undefined, 30_000, 'three deliveries');
     const types = receiver.requests.map((request) => request.headers['intake-event-type']).sort();
@@ -160,10 +172,17 @@ describe('webhooks', () => {
       expect(request.headers['intake-event-id']).toBe(event.id);
       expect(request.headers['content-type']).toBe('application/json');
     }
-    const byType = Object.fromEntries(receiver.requests.map((request) => [request.headers['intake-event-type'], JSON.parse(request.body)]));
+    const byType = Object.fromEntries(
+      receiver.requests.map((request) => [request.headers['intake-event-type'], JSON.parse(request.body)]),
+    );
     expect(byType['file.uploaded'].data.file).toMatchObject({ id: file.id, filename: 'people.csv', status: 'uploaded' });
     expect(byType['file.processed'].data).toMatchObject({ file: { id: file.id, status: 'processed' }, job_id: file.job_id });
-    expect(byType['job.succeeded'].data.job).toMatchObject({ id: file.job_id, type: 'files.process', status: 'succeeded', result: { rows: 1 } });
+    expect(byType['job.succeeded'].data.job).toMatchObject({
+      id: file.job_id,
+      type: 'files.process',
+      status: 'succeeded',
+      result: { rows: 1 },
+    });
 
     // A signature older than five minutes is a replay: refused.
     const request = receiver.requests[0]!;
@@ -200,10 +219,17 @@ describe('webhooks', () => {
     expect(put.statusCode).toBeLessThan(300);
     // Nothing is announced before the upload is verified and recorded.
     expect(receiver.requests).toHaveLength(0);
-    const complete = await subject.app.inject({ method: 'POST', url: `/api/v1/files/${file_id}/complete?process=false`, headers: user.bearer });
+    const complete = await subject.app.inject({
+      method: 'POST',
+      url: `/api/v1/files/${file_id}/complete?process=false`,
+      headers: user.bearer,
+    });
     expect(complete.statusCode).toBe(200);
     const request = await eventually(async () => receiver.requests[0], 30_000, 'the file.uploaded delivery');
-    expect(JSON.parse(request.body)).toMatchObject({ type: 'file.uploaded', data: { file: { id: file_id, status: 'uploaded' } } });
+    expect(JSON.parse(request.body)).toMatchObject({
+      type: 'file.uploaded',
+      data: { file: { id: file_id, status: 'uploaded' } },
+    });
   });
 
   it('limits how many endpoints one account may have', async () => {
@@ -230,10 +256,18 @@ describe('webhooks', () => {
     });
     expect(upload.statusCode).toBe(201);
     const file = upload.json().items[0];
-    await eventually(async () => (await deliveries(user, endpoint.id)).items.filter((item) => item.status === 'succeeded').length === 2 || undefined, 30_000);
+    await eventually(
+      async () =>
+        (await deliveries(user, endpoint.id)).items.filter((item) => item.status === 'succeeded').length === 2 || undefined,
+      30_000,
+    );
     const events = receiver.requests.map((request) => JSON.parse(request.body));
     const failed = events.find((event) => event.type === 'file.failed');
-    expect(failed.data).toMatchObject({ file: { id: file.id, status: 'failed' }, job_id: file.job_id, error: { message: expect.any(String) } });
+    expect(failed.data).toMatchObject({
+      file: { id: file.id, status: 'failed' },
+      job_id: file.job_id,
+      error: { message: expect.any(String) },
+    });
     expect(events.find((event) => event.type === 'job.failed').data.job).toMatchObject({ id: file.job_id, status: 'failed' });
   });
 
@@ -244,10 +278,14 @@ describe('webhooks', () => {
     expect(test.statusCode).toBe(202);
     expect(test.json()).toMatchObject({ event_type: 'webhook.test', status_url: `/api/v1/webhooks/${endpoint.id}/deliveries` });
 
-    const delivery = await eventually(async () => {
-      const item = (await deliveries(alice, endpoint.id)).items.find((entry) => entry.id === test.json().delivery_id);
-      return item?.status === 'failed' ? item : undefined;
-    }, 30_000, 'the delivery to give up');
+    const delivery = await eventually(
+      async () => {
+        const item = (await deliveries(alice, endpoint.id)).items.find((entry) => entry.id === test.json().delivery_id);
+        return item?.status === 'failed' ? item : undefined;
+      },
+      30_000,
+      'the delivery to give up',
+    );
     expect(receiver.requests).toHaveLength(4);
     expect(delivery).toMatchObject({ attempt: 4, status_code: 500, error: 'HTTP 500', next_attempt_at: null });
     expect(delivery.attempts.map((attempt) => [attempt.attempt, attempt.status_code, attempt.error])).toEqual([
@@ -270,7 +308,9 @@ describe('webhooks', () => {
   it('succeeds on a retry after a 503, and redelivers the same event by hand as a new delivery', async () => {
     const endpoint = (await createEndpoint(alice, { url: receiver.url, events: ['job.failed'] })).json();
     receiver.respond = (_request, index) => ({ status: index === 0 ? 503 : 200 });
-    const test = (await subject.app.inject({ method: 'POST', url: `/api/v1/webhooks/${endpoint.id}/test`, headers: alice.bearer })).json();
+    const test = (
+      await subject.app.inject({ method: 'POST', url: `/api/v1/webhooks/${endpoint.id}/test`, headers: alice.bearer })
+    ).json();
     const succeeded = await eventually(async () => {
       const item = (await deliveries(alice, endpoint.id)).items.find((entry) => entry.id === test.delivery_id);
       return item?.status === 'succeeded' ? item : undefined;
@@ -306,7 +346,9 @@ describe('webhooks', () => {
     const endpoint = (await createEndpoint(alice, { url: receiver.url, events: ['job.failed'] })).json();
     receiver.respond = (_request, index) =>
       index === 0 ? { status: 302, headers: { location: 'http://169.254.169.254/latest/meta-data/' } } : { status: 200 };
-    const test = (await subject.app.inject({ method: 'POST', url: `/api/v1/webhooks/${endpoint.id}/test`, headers: alice.bearer })).json();
+    const test = (
+      await subject.app.inject({ method: 'POST', url: `/api/v1/webhooks/${endpoint.id}/test`, headers: alice.bearer })
+    ).json();
     const done = await eventually(async () => {
       const item = (await deliveries(alice, endpoint.id)).items.find((entry) => entry.id === test.delivery_id);
       return item?.status === 'succeeded' ? item : undefined;
@@ -318,12 +360,31 @@ describe('webhooks', () => {
   // Last: it empties the delivery log of every endpoint in this file.
   it('sweeps finished deliveries past retention, with their attempts', async () => {
     const db = subject.database.db;
-    const service = new WebhookService(db, outboundGuardFor(subject.config.webhooks), () => loadSecretBox(subject.config.webhooks), new WebhookPublisher(queue, subject.config.webhooks), async () => new Map());
-    const finishedBefore = await db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(inArray(webhookDeliveries.status, ['succeeded', 'failed']));
+    const service = new WebhookService(
+      db,
+      outboundGuardFor(subject.config.webhooks),
+      () => loadSecretBox(subject.config.webhooks),
+      new WebhookPublisher(queue, subject.config.webhooks),
+      async () => new Map(),
+    );
+    const finishedBefore = await db
+      .select({ id: webhookDeliveries.id })
+      .from(webhookDeliveries)
+      .where(inArray(webhookDeliveries.status, ['succeeded', 'failed']));
     expect(finishedBefore.length).toBeGreaterThan(0);
     expect(await service.sweepLog(new Date(Date.now() - 3600_000))).toBe(0);
     expect(await service.sweepLog(new Date(Date.now() + 1_000))).toBe(finishedBefore.length);
-    expect(await db.select().from(webhookDeliveryAttempts).where(inArray(webhookDeliveryAttempts.deliveryId, finishedBefore.map((row) => row.id)))).toEqual([]);
+    expect(
+      await db
+        .select()
+        .from(webhookDeliveryAttempts)
+        .where(
+          inArray(
+            webhookDeliveryAttempts.deliveryId,
+            finishedBefore.map((row) => row.id),
+          ),
+        ),
+    ).toEqual([]);
   });
 });
 

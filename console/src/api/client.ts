@@ -105,7 +105,9 @@ export function describeProblem(error: unknown, response?: Response): string {
     return `Too many attempts.${wait}`;
   }
   const fields = problem.errors?.map((item) => `${item.path.replace(/^\//, '') || 'request'}: ${item.message}`).join('; ');
-  return [problem.detail ?? problem.title ?? `The request failed (${response?.status ?? 'network error'}).`, fields].filter(Boolean).join(' ');
+  return [problem.detail ?? problem.title ?? `The request failed (${response?.status ?? 'network error'}).`, fields]
+    .filter(Boolean)
+    .join(' ');
 }
 
 export function formatWait(seconds: number): string {

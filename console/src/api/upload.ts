@@ -9,8 +9,7 @@ export interface UploadCallbacks {
 }
 
 export type UploadOutcome =
-  | { ok: true; file: StoredFile }
-  | { ok: false; status: number; problem: Problem; retryAfter: string | null };
+  { ok: true; file: StoredFile } | { ok: false; status: number; problem: Problem; retryAfter: string | null };
 
 /**
  * POST /api/v1/files with one file. XMLHttpRequest rather than the generated client: fetch reports
@@ -45,7 +44,12 @@ function send(file: File, callbacks: UploadCallbacks): Promise<UploadOutcome> {
           return;
         }
       }
-      resolve({ ok: false, status: request.status, problem: (body ?? {}) as Problem, retryAfter: request.getResponseHeader('Retry-After') });
+      resolve({
+        ok: false,
+        status: request.status,
+        problem: (body ?? {}) as Problem,
+        retryAfter: request.getResponseHeader('Retry-After'),
+      });
     });
     const failed = (message: string) => () => resolve({ ok: false, status: 0, problem: { detail: message }, retryAfter: null });
     request.addEventListener('error', failed('The connection failed while sending the file.'));
@@ -55,4 +59,3 @@ function send(file: File, callbacks: UploadCallbacks): Promise<UploadOutcome> {
     request.send(body);
   });
 }
-

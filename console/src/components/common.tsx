@@ -31,7 +31,10 @@ export function ProgressBar({ label, value, text }: { label: string; value: numb
       {...(percent === null ? {} : { 'aria-valuenow': percent })}
       aria-valuetext={text ?? (percent === null ? 'working' : `${percent}%`)}
     >
-      <div class={percent === null ? 'progress-fill indeterminate' : 'progress-fill'} style={percent === null ? undefined : { width: `${percent}%` }} />
+      <div
+        class={percent === null ? 'progress-fill indeterminate' : 'progress-fill'}
+        style={percent === null ? undefined : { width: `${percent}%` }}
+      />
     </div>
   );
 }
@@ -41,7 +44,14 @@ export function StatusBadge({ status }: { status: string }) {
 }
 
 /** A destructive action asks again in place (no modal dialog to trap focus). */
-export function ConfirmButton(props: { label: string; accessibleLabel?: string; confirmLabel: string; question: string; onConfirm: () => void | Promise<void>; disabled?: boolean }) {
+export function ConfirmButton(props: {
+  label: string;
+  accessibleLabel?: string;
+  confirmLabel: string;
+  question: string;
+  onConfirm: () => void | Promise<void>;
+  disabled?: boolean;
+}) {
   const [asking, setAsking] = useState(false);
   const confirmRef = useRef<HTMLButtonElement>(null);
   useEffect(() => {
@@ -49,7 +59,13 @@ export function ConfirmButton(props: { label: string; accessibleLabel?: string; 
   }, [asking]);
   if (!asking) {
     return (
-      <button type="button" class="danger" disabled={props.disabled} aria-label={props.accessibleLabel} onClick={() => setAsking(true)}>
+      <button
+        type="button"
+        class="danger"
+        disabled={props.disabled}
+        aria-label={props.accessibleLabel}
+        onClick={() => setAsking(true)}
+      >
         {props.label}
       </button>
     );

@@ -47,7 +47,12 @@ function Profile() {
       >
         <div class="field">
           <label for="profile-name">Full name</label>
-          <input id="profile-name" autoComplete="name" value={fullName} onInput={(event) => setFullName(event.currentTarget.value)} />
+          <input
+            id="profile-name"
+            autoComplete="name"
+            value={fullName}
+            onInput={(event) => setFullName(event.currentTarget.value)}
+          />
         </div>
         <button type="submit">Save</button>
       </form>
@@ -82,7 +87,14 @@ function ChangePassword() {
         <input type="text" autoComplete="username" class="visually-hidden" tabIndex={-1} aria-hidden="true" value="" readOnly />
         <div class="field">
           <label for="current-password">Current password</label>
-          <input id="current-password" type="password" autoComplete="current-password" required value={current} onInput={(event) => setCurrent(event.currentTarget.value)} />
+          <input
+            id="current-password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={current}
+            onInput={(event) => setCurrent(event.currentTarget.value)}
+          />
         </div>
         <div class="field">
           <label for="new-password">New password</label>
@@ -125,7 +137,11 @@ function Notifications() {
             checked={enabled}
             onChange={async (event) => {
               const value = event.currentTarget.checked;
-              const { data, error: problem, response } = await api.PUT('/api/v1/users/me/notifications', { body: { email_on_file_finished: value } });
+              const {
+                data,
+                error: problem,
+                response,
+              } = await api.PUT('/api/v1/users/me/notifications', { body: { email_on_file_finished: value } });
               if (data) {
                 setEnabled(data.email_on_file_finished);
                 setSaved('Saved.');

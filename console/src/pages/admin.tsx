@@ -86,7 +86,8 @@ function Queues() {
         <ul>
           {(summary?.workers ?? []).map((worker) => (
             <li key={worker.id}>
-              <span class="mono">{worker.id}</span>: {worker.running} running, last heartbeat {formatDate(worker.last_heartbeat_at)}
+              <span class="mono">{worker.id}</span>: {worker.running} running, last heartbeat{' '}
+              {formatDate(worker.last_heartbeat_at)}
             </li>
           ))}
         </ul>
@@ -117,7 +118,9 @@ function Jobs({ onChanged }: { onChanged: () => void }) {
   async function act(id: string, action: 'retry' | 'discard'): Promise<void> {
     const path = { params: { path: { id } } };
     const { error: problem, response } =
-      action === 'retry' ? await api.POST('/api/v1/admin/jobs/{id}/retry', path) : await api.POST('/api/v1/admin/jobs/{id}/discard', path);
+      action === 'retry'
+        ? await api.POST('/api/v1/admin/jobs/{id}/retry', path)
+        : await api.POST('/api/v1/admin/jobs/{id}/discard', path);
     setError(response.ok ? null : describeProblem(problem, response));
     await load();
     onChanged();
@@ -300,7 +303,11 @@ function Users() {
                 </td>
                 <td>
                   <StatusBadge status={user.is_active ? 'active' : 'inactive'} />{' '}
-                  <button type="button" disabled={user.id === me.id} onClick={() => void change(user.id, { is_active: !user.is_active })}>
+                  <button
+                    type="button"
+                    disabled={user.id === me.id}
+                    onClick={() => void change(user.id, { is_active: !user.is_active })}
+                  >
                     {user.is_active ? 'Deactivate' : 'Activate'}
                     <span class="visually-hidden"> {user.email}</span>
                   </button>

@@ -6,7 +6,8 @@ import { formatDate } from '../format';
 
 type ApiKey = paths['/api/v1/api-keys']['get']['responses'][200]['content']['application/json']['items'][number];
 type Webhook = paths['/api/v1/webhooks']['get']['responses'][200]['content']['application/json']['items'][number];
-type Delivery = paths['/api/v1/webhooks/{id}/deliveries']['get']['responses'][200]['content']['application/json']['items'][number];
+type Delivery =
+  paths['/api/v1/webhooks/{id}/deliveries']['get']['responses'][200]['content']['application/json']['items'][number];
 type WebhookEvent = paths['/api/v1/webhooks']['post']['requestBody']['content']['application/json']['events'][number];
 
 const WEBHOOK_EVENTS: WebhookEvent[] = ['file.uploaded', 'file.processed', 'file.failed', 'job.succeeded', 'job.failed'];
@@ -32,7 +33,11 @@ function ApiKeys() {
   const [error, setError] = useState<string | null>(null);
 
   const load = useCallback(async () => {
-    const { data, error: problem, response } = await api.GET('/api/v1/api-keys', { params: { query: { limit: 100, offset: 0 } } });
+    const {
+      data,
+      error: problem,
+      response,
+    } = await api.GET('/api/v1/api-keys', { params: { query: { limit: 100, offset: 0 } } });
     if (data) setKeys(data.items);
     else setError(describeProblem(problem, response));
   }, []);
@@ -40,7 +45,9 @@ function ApiKeys() {
 
   return (
     <Section title="API keys">
-      <p>A key lets a program call the API as you: send it as <code>Authorization: Bearer ik_…</code>.</p>
+      <p>
+        A key lets a program call the API as you: send it as <code>Authorization: Bearer ik_…</code>.
+      </p>
       <form
         class="inline-form"
         onSubmit={async (event) => {
@@ -108,7 +115,9 @@ function ApiKeys() {
                     confirmLabel="Revoke"
                     question={`Revoke ${key.name}? Programs using it stop working at once.`}
                     onConfirm={async () => {
-                      const { error: problem, response } = await api.DELETE('/api/v1/api-keys/{id}', { params: { path: { id: key.id } } });
+                      const { error: problem, response } = await api.DELETE('/api/v1/api-keys/{id}', {
+                        params: { path: { id: key.id } },
+                      });
                       if (!response.ok) setError(describeProblem(problem, response));
                       await load();
                     }}
@@ -139,7 +148,11 @@ function Webhooks() {
   const [open, setOpen] = useState<string | null>(null);
 
   const load = useCallback(async () => {
-    const { data, error: problem, response } = await api.GET('/api/v1/webhooks', { params: { query: { limit: 100, offset: 0 } } });
+    const {
+      data,
+      error: problem,
+      response,
+    } = await api.GET('/api/v1/webhooks', { params: { query: { limit: 100, offset: 0 } } });
     if (data) setHooks(data.items);
     else setError(describeProblem(problem, response));
   }, []);
@@ -163,7 +176,14 @@ function Webhooks() {
       >
         <div class="field">
           <label for="webhook-url">Endpoint URL</label>
-          <input id="webhook-url" type="url" required placeholder="https://example.com/intake-hook" value={url} onInput={(event) => setUrl(event.currentTarget.value)} />
+          <input
+            id="webhook-url"
+            type="url"
+            required
+            placeholder="https://example.com/intake-hook"
+            value={url}
+            onInput={(event) => setUrl(event.currentTarget.value)}
+          />
         </div>
         <fieldset>
           <legend>Events</legend>
@@ -209,7 +229,10 @@ function Webhooks() {
               <button
                 type="button"
                 onClick={async () => {
-                  const { error: problem, response } = await api.PATCH('/api/v1/webhooks/{id}', { params: { path: { id: hook.id } }, body: { active: !hook.active } });
+                  const { error: problem, response } = await api.PATCH('/api/v1/webhooks/{id}', {
+                    params: { path: { id: hook.id } },
+                    body: { active: !hook.active },
+                  });
                   if (!response.ok) setError(describeProblem(problem, response));
                   await load();
                 }}
@@ -219,7 +242,9 @@ function Webhooks() {
               <button
                 type="button"
                 onClick={async () => {
-                  const { error: problem, response } = await api.POST('/api/v1/webhooks/{id}/test', { params: { path: { id: hook.id } } });
+                  const { error: problem, response } = await api.POST('/api/v1/webhooks/{id}/test', {
+                    params: { path: { id: hook.id } },
+                  });
                   setError(response.ok ? null : describeProblem(problem, response));
                   setOpen(hook.id);
                 }}
@@ -234,7 +259,9 @@ function Webhooks() {
                 confirmLabel="Delete webhook"
                 question="Delete this webhook?"
                 onConfirm={async () => {
-                  const { error: problem, response } = await api.DELETE('/api/v1/webhooks/{id}', { params: { path: { id: hook.id } } });
+                  const { error: problem, response } = await api.DELETE('/api/v1/webhooks/{id}', {
+                    params: { path: { id: hook.id } },
+                  });
                   if (!response.ok) setError(describeProblem(problem, response));
                   await load();
                 }}
@@ -252,7 +279,11 @@ function DeliveryLog({ webhookId }: { webhookId: string }) {
   const [deliveries, setDeliveries] = useState<Delivery[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(async () => {
-    const { data, error: problem, response } = await api.GET('/api/v1/webhooks/{id}/deliveries', {
+    const {
+      data,
+      error: problem,
+      response,
+    } = await api.GET('/api/v1/webhooks/{id}/deliveries', {
       params: { path: { id: webhookId }, query: { limit: 20, offset: 0 } },
     });
     if (data) setDeliveries(data.items);
@@ -297,9 +328,12 @@ function DeliveryLog({ webhookId }: { webhookId: string }) {
                   <button
                     type="button"
                     onClick={async () => {
-                      const { error: problem, response } = await api.POST('/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver', {
-                        params: { path: { id: webhookId, delivery_id: delivery.id } },
-                      });
+                      const { error: problem, response } = await api.POST(
+                        '/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver',
+                        {
+                          params: { path: { id: webhookId, delivery_id: delivery.id } },
+                        },
+                      );
                       setError(response.ok ? null : describeProblem(problem, response));
                       await load();
                     }}

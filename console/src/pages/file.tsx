@@ -51,8 +51,12 @@ export function FilePage({ fileId }: { fileId: string }) {
 
   useEffect(() => {
     const off = liveEvents.listen((event) => {
-      if (event.type === 'job.progress' && event.file_id === fileId) setProgress({ percent: event.progress.percent, message: event.progress.message });
-      if ((event.type === 'file.status' && event.file_id === fileId) || (event.type === 'job.status' && event.file_id === fileId)) {
+      if (event.type === 'job.progress' && event.file_id === fileId)
+        setProgress({ percent: event.progress.percent, message: event.progress.message });
+      if (
+        (event.type === 'file.status' && event.file_id === fileId) ||
+        (event.type === 'job.status' && event.file_id === fileId)
+      ) {
         if (event.type === 'job.status' && !RUNNING.has(event.status)) setProgress(null);
         void load();
       }
@@ -120,10 +124,19 @@ export function FilePage({ fileId }: { fileId: string }) {
             Cancel processing
           </button>
         ) : null}
-        <ConfirmButton label="Delete file" confirmLabel="Delete" question="Delete this file and its records?" onConfirm={remove} />
+        <ConfirmButton
+          label="Delete file"
+          confirmLabel="Delete"
+          question="Delete this file and its records?"
+          onConfirm={remove}
+        />
       </div>
       {active ? (
-        <ProgressBar label={`Processing ${file.filename}`} value={progress?.percent ?? active.progress.percent ?? 0} text={progress?.message ?? active.progress.message ?? active.status} />
+        <ProgressBar
+          label={`Processing ${file.filename}`}
+          value={progress?.percent ?? active.progress.percent ?? 0}
+          text={progress?.message ?? active.progress.message ?? active.status}
+        />
       ) : null}
       <Section title="Details">
         <dl class="details">
@@ -193,7 +206,9 @@ export function FilePage({ fileId }: { fileId: string }) {
               </tbody>
             </table>
           </div>
-          {problems.problem_count > problems.problems.length ? <p class="hint">The first {problems.problems.length} are listed.</p> : null}
+          {problems.problem_count > problems.problems.length ? (
+            <p class="hint">The first {problems.problems.length} are listed.</p>
+          ) : null}
         </Section>
       ) : null}
       <SignedLink fileId={file.id} />
@@ -251,7 +266,11 @@ function SignedLink({ fileId }: { fileId: string }) {
         class="inline-form"
         onSubmit={async (event) => {
           event.preventDefault();
-          const { data, error: problem, response } = await api.POST('/api/v1/files/{id}/link', {
+          const {
+            data,
+            error: problem,
+            response,
+          } = await api.POST('/api/v1/files/{id}/link', {
             params: { path: { id: fileId } },
             body: { expires_in: expiresIn },
           });
@@ -263,7 +282,11 @@ function SignedLink({ fileId }: { fileId: string }) {
       >
         <div class="field">
           <label for="link-expiry">Link works for</label>
-          <select id="link-expiry" value={String(expiresIn)} onChange={(event) => setExpiresIn(Number(event.currentTarget.value))}>
+          <select
+            id="link-expiry"
+            value={String(expiresIn)}
+            onChange={(event) => setExpiresIn(Number(event.currentTarget.value))}
+          >
             {EXPIRY_CHOICES.map((choice) => (
               <option key={choice.seconds} value={String(choice.seconds)}>
                 {choice.label}

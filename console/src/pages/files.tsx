@@ -62,20 +62,34 @@ export function FilesPage() {
       for (const file of files) {
         const key = ++uploadKeys;
         setUploads((rows) => [
-          { key, name: file.name, size: file.size, phase: 'uploading', sent: 0, fileId: null, jobId: null, percent: null, message: null },
+          {
+            key,
+            name: file.name,
+            size: file.size,
+            phase: 'uploading',
+            sent: 0,
+            fileId: null,
+            jobId: null,
+            percent: null,
+            message: null,
+          },
           ...rows,
         ]);
-        void uploadFile(file, { onProgress: (sent, total) => patch(key, { sent: Math.min(sent, total, file.size) }) }).then((outcome) => {
-          if (outcome.ok) {
-            const phase = outcome.file.job_id ? 'queued' : 'stored';
-            patch(key, { phase, sent: file.size, fileId: outcome.file.id, jobId: outcome.file.job_id, message: null });
-            setReloadToken((value) => value + 1);
-          } else {
-            const wait = outcome.status === 429 && outcome.retryAfter ? ` Try again in ${formatWait(Number(outcome.retryAfter))}.` : '';
-            const message = (outcome.problem.detail ?? outcome.problem.title ?? `The upload failed (${outcome.status}).`) + wait;
-            patch(key, { phase: 'refused', message });
-          }
-        });
+        void uploadFile(file, { onProgress: (sent, total) => patch(key, { sent: Math.min(sent, total, file.size) }) }).then(
+          (outcome) => {
+            if (outcome.ok) {
+              const phase = outcome.file.job_id ? 'queued' : 'stored';
+              patch(key, { phase, sent: file.size, fileId: outcome.file.id, jobId: outcome.file.job_id, message: null });
+              setReloadToken((value) => value + 1);
+            } else {
+              const wait =
+                outcome.status === 429 && outcome.retryAfter ? ` Try again in ${formatWait(Number(outcome.retryAfter))}.` : '';
+              const message =
+                (outcome.problem.detail ?? outcome.problem.title ?? `The upload failed (${outcome.status}).`) + wait;
+              patch(key, { phase: 'refused', message });
+            }
+          },
+        );
       }
     },
     [patch],
@@ -98,9 +112,14 @@ export function FilesPage() {
             rows.map((row) => {
               if (row.jobId !== event.job_id) return row;
               if (event.status === 'succeeded') return { ...row, phase: 'processed', percent: 100, message: 'Processed' };
-              if (event.status === 'running' && row.phase === 'queued') return { ...row, phase: 'processing', message: 'Started' };
+              if (event.status === 'running' && row.phase === 'queued')
+                return { ...row, phase: 'processing', message: 'Started' };
               if (['failed', 'cancelled', 'timed_out'].includes(event.status)) {
-                return { ...row, phase: 'failed', message: event.error?.message ?? `Processing ${event.status.replace('_', ' ')}` };
+                return {
+                  ...row,
+                  phase: 'failed',
+                  message: event.error?.message ?? `Processing ${event.status.replace('_', ' ')}`,
+                };
               }
               return row;
             }),
@@ -179,9 +198,22 @@ export function FilesPage() {
 function UploadItem({ row }: { row: UploadRow }) {
   const uploadPercent = row.size === 0 ? 100 : (row.sent / row.size) * 100;
   let body;
-  if (row.phase === 'uploading') body = <ProgressBar label={`Uploading ${row.name}`} value={uploadPercent} text={`${formatBytes(row.sent)} of ${formatBytes(row.size)} sent`} />;
+  if (row.phase === 'uploading')
+    body = (
+      <ProgressBar
+        label={`Uploading ${row.name}`}
+        value={uploadPercent}
+        text={`${formatBytes(row.sent)} of ${formatBytes(row.size)} sent`}
+      />
+    );
   else if (row.phase === 'queued' || row.phase === 'processing') {
-    body = <ProgressBar label={`Processing ${row.name}`} value={row.percent ?? 0} text={`${row.percent ?? 0}% ${row.message ?? 'queued'}`} />;
+    body = (
+      <ProgressBar
+        label={`Processing ${row.name}`}
+        value={row.percent ?? 0}
+        text={`${row.percent ?? 0}% ${row.message ?? 'queued'}`}
+      />
+    );
   } else if (row.phase === 'refused') body = <ErrorMessage message={row.message} />;
   else body = null;
   const outcome: Record<UploadRow['phase'], string> = {
@@ -249,7 +281,12 @@ function FileTable({ reloadToken }: { reloadToken: number }) {
           setLiveToken((value) => value + 1);
           return current;
         }
-        return { ...current, items: current.items.map((item) => (item.id === event.file_id ? { ...item, status: event.status as FileStatus } : item)) };
+        return {
+          ...current,
+          items: current.items.map((item) =>
+            item.id === event.file_id ? { ...item, status: event.status as FileStatus } : item,
+          ),
+        };
       });
     });
     const offReconnect = liveEvents.onReconnect(() => setLiveToken((value) => value + 1));
@@ -288,11 +325,26 @@ function FileTable({ reloadToken }: { reloadToken: number }) {
       >
         <div class="field">
           <label for="filter-name">Name contains</label>
-          <input id="filter-name" type="search" value={name} onInput={(event) => { setName(event.currentTarget.value); setOffset(0); }} />
+          <input
+            id="filter-name"
+            type="search"
+            value={name}
+            onInput={(event) => {
+              setName(event.currentTarget.value);
+              setOffset(0);
+            }}
+          />
         </div>
         <div class="field">
           <label for="filter-status">Status</label>
-          <select id="filter-status" value={status} onChange={(event) => { setStatus(event.currentTarget.value as FileStatus | ''); setOffset(0); }}>
+          <select
+            id="filter-status"
+            value={status}
+            onChange={(event) => {
+              setStatus(event.currentTarget.value as FileStatus | '');
+              setOffset(0);
+            }}
+          >
             <option value="">Any</option>
             {STATUSES.map((value) => (
               <option key={value} value={value}>
@@ -303,7 +355,14 @@ function FileTable({ reloadToken }: { reloadToken: number }) {
         </div>
         <div class="field">
           <label for="filter-type">Type</label>
-          <select id="filter-type" value={contentType} onChange={(event) => { setContentType(event.currentTarget.value); setOffset(0); }}>
+          <select
+            id="filter-type"
+            value={contentType}
+            onChange={(event) => {
+              setContentType(event.currentTarget.value);
+              setOffset(0);
+            }}
+          >
             <option value="">Any</option>
             {CONTENT_TYPES.map((type) => (
               <option key={type.mime} value={type.mime}>
@@ -351,7 +410,9 @@ function FileTable({ reloadToken }: { reloadToken: number }) {
                   type="checkbox"
                   aria-label="Select all files on this page"
                   checked={allSelected}
-                  onChange={(event) => setSelected(event.currentTarget.checked ? new Set(items.map((item) => item.id)) : new Set())}
+                  onChange={(event) =>
+                    setSelected(event.currentTarget.checked ? new Set(items.map((item) => item.id)) : new Set())
+                  }
                 />
               </th>
               <th scope="col">Name</th>
@@ -406,7 +467,12 @@ function FileRow({ item, selected, onSelect }: { item: FileItem; selected: boole
   return (
     <tr>
       <td>
-        <input type="checkbox" aria-label={`Select ${item.filename}`} checked={selected} onChange={(event) => onSelect(event.currentTarget.checked)} />
+        <input
+          type="checkbox"
+          aria-label={`Select ${item.filename}`}
+          checked={selected}
+          onChange={(event) => onSelect(event.currentTarget.checked)}
+        />
       </td>
       <td class="name">
         <a href={href(`files/${item.id}`)}>{item.filename}</a>

@@ -31,7 +31,11 @@ export function RecordsTable({ fileId, columns: declared }: { fileId: string; co
       const query: RecordsQuery = { limit, order };
       if (cursor) query.cursor = cursor;
       if (sort) query.sort = sort;
-      const { data, error: problem, response } = await api.GET('/api/v1/files/{id}/records', {
+      const {
+        data,
+        error: problem,
+        response,
+      } = await api.GET('/api/v1/files/{id}/records', {
         params: { path: { id: fileId }, query },
         // `filter[<column>]=<value>` names any column, which a fixed schema cannot list.
         querySerializer: (values) => {
@@ -78,7 +82,11 @@ export function RecordsTable({ fileId, columns: declared }: { fileId: string; co
       >
         <div class="field">
           <label for="records-filter-column">Column</label>
-          <select id="records-filter-column" value={filterColumn} onChange={(event) => setFilterColumn(event.currentTarget.value)}>
+          <select
+            id="records-filter-column"
+            value={filterColumn}
+            onChange={(event) => setFilterColumn(event.currentTarget.value)}
+          >
             <option value="">Choose a column</option>
             {columns.map((column) => (
               <option key={column} value={column}>
@@ -201,7 +209,11 @@ export function RecordsTable({ fileId, columns: declared }: { fileId: string; co
           Page {cursors.length}
           {firstRow && items.length ? `, rows shown: ${items.length}` : ''}
         </span>
-        <button type="button" disabled={!page?.next_cursor} onClick={() => page?.next_cursor && setCursors([...cursors, page.next_cursor])}>
+        <button
+          type="button"
+          disabled={!page?.next_cursor}
+          onClick={() => page?.next_cursor && setCursors([...cursors, page.next_cursor])}
+        >
           Next
         </button>
       </nav>

@@ -68,8 +68,8 @@ export function SetupPage() {
   } else if (state.token_required && !token) {
     body = (
       <p>
-        Open the setup link that <code>intake serve</code> printed in its log (it holds a one-time token), or open the console from the machine the
-        server runs on.
+        Open the setup link that <code>intake serve</code> printed in its log (it holds a one-time token), or open the console
+        from the machine the server runs on.
       </p>
     );
   } else {
@@ -77,11 +77,23 @@ export function SetupPage() {
       <form onSubmit={submit}>
         <div class="field">
           <label for="setup-name">Full name (optional)</label>
-          <input id="setup-name" autoComplete="name" value={fullName} onInput={(event) => setFullName(event.currentTarget.value)} />
+          <input
+            id="setup-name"
+            autoComplete="name"
+            value={fullName}
+            onInput={(event) => setFullName(event.currentTarget.value)}
+          />
         </div>
         <div class="field">
           <label for="setup-email">Email</label>
-          <input id="setup-email" type="email" autoComplete="username" required value={email} onInput={(event) => setEmail(event.currentTarget.value)} />
+          <input
+            id="setup-email"
+            type="email"
+            autoComplete="username"
+            required
+            value={email}
+            onInput={(event) => setEmail(event.currentTarget.value)}
+          />
         </div>
         <div class="field">
           <label for="setup-password">Password</label>

@@ -15,7 +15,9 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
 
   const [needsAdmin, setNeedsAdmin] = useState(false);
   useEffect(() => {
-    void api.GET('/api/v1/setup').then(({ data }) => setNeedsAdmin(data !== undefined && data.needs_setup && !data.token_required));
+    void api
+      .GET('/api/v1/setup')
+      .then(({ data }) => setNeedsAdmin(data !== undefined && data.needs_setup && !data.token_required));
   }, []);
 
   useEffect(() => {
@@ -69,7 +71,13 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
         {mode === 'register' ? (
           <div class="field">
             <label for="full-name">Full name (optional)</label>
-            <input id="full-name" name="full_name" autoComplete="name" value={fullName} onInput={(event) => setFullName(event.currentTarget.value)} />
+            <input
+              id="full-name"
+              name="full_name"
+              autoComplete="name"
+              value={fullName}
+              onInput={(event) => setFullName(event.currentTarget.value)}
+            />
           </div>
         ) : null}
         <div class="field">
