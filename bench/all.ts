@@ -127,6 +127,15 @@ const SECRETS = Object.fromEntries(
     .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
 ) as Record<string, string>;
 
+/** BENCH_PROFILE_DIR=dir: every `intake serve` this script starts writes a V8 CPU profile there. */
+const PROFILE_ARGS = process.env.BENCH_PROFILE_DIR
+  ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`]
+  : [];
+
+function startIntake(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return start(process.execPath, [...PROFILE_ARGS, BIN, ...args], env, `intake ${args.join(' ')}`);
+}
+
 function intakeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '',
@@ -204,7 +213,7 @@ async function healthRow(): Promise<void> {
   const bare = start(process.execPath, ['-e', BARE_SERVER], { PORT: String(barePort) }, 'node:http');
   const intakePort = await freePort();
   const dataDir = fs.mkdtempSync(path.join(tmp, 'health-'));
-  const intake = start(BIN, ['serve'], intakeEnv({ PORT: String(intakePort), DATA_DIR: dataDir }), 'intake serve');
+  const intake = startIntake(['serve'], intakeEnv({ PORT: String(intakePort), DATA_DIR: dataDir }));
   try {
     await waitFor(`http://127.0.0.1:${barePort}/`, bare);
     await waitFor(`http://127.0.0.1:${intakePort}/health`, intake);
@@ -262,11 +271,15 @@ async function filesRow(): Promise<void> {
     const port = await freePort();
     const dataDir = fs.mkdtempSync(path.join(tmp, 'files-'));
     const workers = WORKERS > 1 ? ['--workers', String(WORKERS)] : [];
-    const intake = start(
-      BIN,
+    const intake = startIntake(
       ['serve', ...workers],
-      intakeEnv({ PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: url, JOBS_WORKERS_IN_SERVE: 'false' }),
-      'intake serve',
+      intakeEnv({
+        PORT: String(port),
+        DATA_DIR: dataDir,
+        DATA_DIR_SHARED: 'true',
+        DATABASE_URL: url,
+        JOBS_WORKERS_IN_SERVE: 'false',
+      }),
     );
     let python: ChildProcess | undefined;
     try {
