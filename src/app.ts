@@ -42,6 +42,9 @@ import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
 import { browserOrigins, registerSecurity } from './http/security.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { UserService } from './users/user.service.ts';
+import { QuotaService } from './quotas/quota.service.ts';
+import { toQuotaResponse } from './quotas/quota.contract.ts';
+import { quotasRoutes } from './quotas/quotas.routes.ts';
 import { usersRoutes } from './users/users.routes.ts';
 import { VERSION } from './version.ts';
 import { activeJobFor } from './jobs/active-job.ts';
@@ -240,6 +243,7 @@ function buildServices(
   });
   const authenticator = new Authenticator(db, tokens, adapters.tokenRevocations, apiKeys);
   const webhookPublisher = new WebhookPublisher(jobQueue, config.webhooks);
+  const quotas = new QuotaService(db, { bytes: config.files.quotas.bytesPerUser, files: config.files.quotas.filesPerUser });
   const files = new FileService(
     db,
     adapters.blobStore,
@@ -263,6 +267,7 @@ function buildServices(
     },
     uploadCounting(metrics, fileStatusPublisher(eventBus, log)),
     { limiter: adapters.rateLimiter, ...config.files.processRateLimit },
+    quotas,
   );
   const records = new RecordService(db);
   const jobs = new JobService(db, jobQueue, QUEUE_NAMES);
@@ -290,6 +295,7 @@ function buildServices(
     realtime,
     adminJobs,
     firstAdmin,
+    quotas,
     clock,
   };
 }
@@ -307,7 +313,12 @@ function uploadCounting(metrics: IntakeMetrics, next: FileStatusListener): FileS
 function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
   return async function api(app: App): Promise<void> {
     await app.register(authRoutes, { auth: services.auth, config: config.auth, allowedOrigins: browserOrigins(config) });
-    await app.register(usersRoutes, { users: services.users, auth: services.auth });
+    await app.register(usersRoutes, {
+      users: services.users,
+      auth: services.auth,
+      quota: async (userId) => toQuotaResponse(await services.quotas.status(userId)),
+    });
+    await app.register(quotasRoutes, { quotas: services.quotas });
     await app.register(setupRoutes, { firstAdmin: services.firstAdmin });
     await app.register(adminJobsRoutes, { service: services.adminJobs });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
