@@ -27,7 +27,8 @@ export interface UsersRoutesOptions {
   quota: (userId: string) => Promise<QuotaResponse>;
 }
 
-const MeResponse = Type.Intersect([UserResponse, Type.Object({ quota: QuotaResponse })], { title: 'Me' });
+// Optional in the schema only, so that a user as other answers give it (login) is still a Me; always present here.
+const MeResponse = Type.Intersect([UserResponse, Type.Object({ quota: Type.Optional(QuotaResponse) })], { title: 'Me' });
 
 const Page = pageQueryFields();
 

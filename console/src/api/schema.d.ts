@@ -4164,7 +4164,7 @@ export interface paths {
                             updated_at: string;
                         } & {
                             /** Quota */
-                            quota: {
+                            quota?: {
                                 limits: {
                                     bytes: number | null;
                                     files: number | null;
