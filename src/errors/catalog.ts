@@ -230,6 +230,14 @@ export const ERRORS = {
         usage: { bytes: quota.usage.bytes, files: quota.usage.files },
       },
     }),
+  tusVersionUnsupported: (version: string) =>
+    new AppError({
+      code: 'tus_version_unsupported',
+      status: 412,
+      title: 'Precondition Failed',
+      detail: `Resumable uploads speak tus ${version}; send Tus-Resumable: ${version}.`,
+      headers: { 'Tus-Version': version },
+    }),
   checksumMismatch: () =>
     new AppError({
       code: 'checksum_mismatch',
@@ -366,6 +374,10 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
     status: 413,
     description:
       'The account would exceed its storage quota; `limit` names which (`bytes` or `files`), with `limit_value` and `usage`.',
+  },
+  tus_version_unsupported: {
+    status: 412,
+    description: 'A resumable-upload request lacks `Tus-Resumable: 1.0.0`; see `Tus-Version`.',
   },
   checksum_mismatch: {
     status: 460,
