@@ -6,6 +6,9 @@ import { isAppError } from './errors/app-error.ts';
 import { ERRORS } from './errors/catalog.ts';
 import { DirectoryInUseError } from './db/directory-lock.ts';
 import type { App } from './http/app-types.ts';
+import type { openConfiguredDatabase } from './composition/infrastructure.ts';
+import type { startMetricsServer } from './metrics/metrics-server.ts';
+import type { buildWorker } from './worker.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { VERSION } from './version.ts';
 import { generateFleetKeys } from './config/fleet-keys.ts';
@@ -13,9 +16,9 @@ import { assertFleetSharesState } from './config/fleet-sharing.ts';
 
 // What only one command needs is imported by that command (the API, the drivers, the job
 // handlers): `intake --help` or `intake keys generate` then start in the time of an empty Node.
-type Worker = Awaited<ReturnType<typeof import('./worker.ts').buildWorker>>;
-type MetricsServer = Awaited<ReturnType<typeof import('./metrics/metrics-server.ts').startMetricsServer>>;
-type ConfiguredDatabase = Awaited<ReturnType<typeof import('./composition/infrastructure.ts').openConfiguredDatabase>>;
+type Worker = Awaited<ReturnType<typeof buildWorker>>;
+type MetricsServer = Awaited<ReturnType<typeof startMetricsServer>>;
+type ConfiguredDatabase = Awaited<ReturnType<typeof openConfiguredDatabase>>;
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
 
