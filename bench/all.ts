@@ -31,9 +31,11 @@ const DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 
-const SIZES = SMALL
+const DEFAULT_SIZES = SMALL
   ? {
-      wrk: ['-t1', '-c16', '-d2s'],
+      wrkSeconds: 2,
+      wrkConnections: 16,
+      wrkThreads: 1,
       ingestRows: 20_000,
       queueJobs: 200,
       wsMax: 200,
@@ -43,7 +45,9 @@ const SIZES = SMALL
       startRuns: 1,
     }
   : {
-      wrk: ['-t2', '-c64', '-d10s'],
+      wrkSeconds: 10,
+      wrkConnections: 64,
+      wrkThreads: 2,
       ingestRows: 1_000_000,
       queueJobs: 5_000,
       wsMax: 20_000,
@@ -52,6 +56,14 @@ const SIZES = SMALL
       wsEvents: 100,
       startRuns: 5,
     };
+/** Each size can be overridden: BENCH_INGEST_ROWS=200000, BENCH_WS_MAX=5000, BENCH_WRK_SECONDS=5, … */
+const SIZES = Object.fromEntries(
+  Object.entries(DEFAULT_SIZES).map(([name, value]) => {
+    const variable = `BENCH_${name.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()}`;
+    return [name, process.env[variable] ? Number(process.env[variable]) : value];
+  }),
+) as typeof DEFAULT_SIZES;
+const WRK_ARGS = [`-t${SIZES.wrkThreads}`, `-c${SIZES.wrkConnections}`, `-d${SIZES.wrkSeconds}s`];
 
 interface Row {
   work: string;
@@ -136,6 +148,27 @@ function startIntake(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return start(process.execPath, [...PROFILE_ARGS, BIN, ...args], env, `intake ${args.join(' ')}`);
 }
 
+/**
+ * Waits until a server that answers has also finished starting (the embedded mode loads its job
+ * threads after the first /health answer): its CPU use over one second falls under 10 % of a core.
+ */
+async function settled(child: ChildProcess): Promise<void> {
+  const cpu = () => {
+    try {
+      const fields = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return NaN;
+    }
+  };
+  for (let attempt = 0; attempt < 60; attempt += 1) {
+    const before = cpu();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const used = cpu() - before;
+    if (!(used > 10)) return;
+  }
+}
+
 function intakeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '',
@@ -171,16 +204,46 @@ interface WrkResult {
   rps: number;
   p99: number;
   errors: number;
+  requests: number;
+  /** CPU time the server (with its child processes) spent per request, µs; NaN when unknown. */
+  cpuPerRequestUs: number;
 }
 
-function wrk(url: string, headers: Record<string, string> = {}): WrkResult {
+/** CPU ticks (user + system) of a process and all its descendants, from /proc. */
+function treeCpuTicks(root: number | undefined): number {
+  if (root === undefined) return NaN;
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = fs.readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    total += stats.get(pid)?.ticks ?? 0;
+    for (const [child, stat] of stats) if (stat.ppid === pid) pending.push(child);
+  }
+  return total;
+}
+
+const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
+
+function wrk(url: string, headers: Record<string, string> = {}, server?: ChildProcess): WrkResult {
+  const cpuBefore = treeCpuTicks(server?.pid);
   const args = [
-    ...SIZES.wrk,
+    ...WRK_ARGS,
     '--latency',
     ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
     url,
   ];
   const result = spawnSync('wrk', args, { encoding: 'utf8' });
+  const cpuTicks = treeCpuTicks(server?.pid) - cpuBefore;
   if (result.status !== 0) throw new Error(`wrk failed: ${result.stderr}`);
   const out = result.stdout;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
@@ -190,7 +253,8 @@ function wrk(url: string, headers: Record<string, string> = {}): WrkResult {
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0);
-  return { rps, p99, errors };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  return { rps, p99, errors, requests, cpuPerRequestUs: (cpuTicks * TICK_US) / requests };
 }
 
 const hasWrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
@@ -217,16 +281,18 @@ async function healthRow(): Promise<void> {
   try {
     await waitFor(`http://127.0.0.1:${barePort}/`, bare);
     await waitFor(`http://127.0.0.1:${intakePort}/health`, intake);
+    await settled(intake);
     // Warm both (JIT), then measure one after the other.
     wrk(`http://127.0.0.1:${barePort}/health`);
     wrk(`http://127.0.0.1:${intakePort}/health`);
-    const reference = wrk(`http://127.0.0.1:${barePort}/health`);
-    const figure = wrk(`http://127.0.0.1:${intakePort}/health`);
+    const reference = wrk(`http://127.0.0.1:${barePort}/health`, {}, bare);
+    const figure = wrk(`http://127.0.0.1:${intakePort}/health`, {}, intake);
     add({
       work: 'GET /health, one process',
-      figure: `${fmt(figure.rps)} req/s, p99 ${fmt(figure.p99, 2)} ms`,
-      reference: `node:http ${fmt(reference.rps)} req/s, p99 ${fmt(reference.p99, 2)} ms`,
-      ratio: ratio(figure.rps, reference.rps),
+      figure: `${fmt(figure.rps)} req/s, p99 ${fmt(figure.p99, 2)} ms, ${fmt(figure.cpuPerRequestUs)} µs CPU/req`,
+      reference: `node:http ${fmt(reference.rps)} req/s, p99 ${fmt(reference.p99, 2)} ms, ${fmt(reference.cpuPerRequestUs)} µs CPU/req`,
+      // The CPU ratio (reference's CPU per request ÷ Intake's) holds up on a loaded machine; req/s does not.
+      ratio: `${ratio(figure.rps, reference.rps)} req/s; ${ratio(reference.cpuPerRequestUs, figure.cpuPerRequestUs)} by CPU`,
       goal,
     });
   } finally {
@@ -285,6 +351,7 @@ async function filesRow(): Promise<void> {
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitFor(`${base}/health`, intake);
+      await settled(intake);
       const email = `bench-${process.pid}@example.test`;
       const password = 'bench password 123';
       await post(`${base}/api/v1/auth/register`, 'application/json', JSON.stringify({ email, password }));
@@ -341,16 +408,18 @@ async function filesRow(): Promise<void> {
         wrk(`${refBase}${page}`, auth);
       }
       wrk(`${base}${page}`, auth);
-      if (!missing) reference = wrk(`${refBase}${page}`, auth);
-      const figure = wrk(`${base}${page}`, auth);
+      if (!missing) reference = wrk(`${refBase}${page}`, auth, python);
+      const figure = wrk(`${base}${page}`, auth, intake);
       if (figure.errors > 0) throw new Error(`intake answered ${figure.errors} errors under load`);
       add({
         work,
-        figure: `${fmt(figure.rps)} req/s, p99 ${fmt(figure.p99, 1)} ms`,
+        figure: `${fmt(figure.rps)} req/s, p99 ${fmt(figure.p99, 1)} ms, ${fmt(figure.cpuPerRequestUs)} µs CPU/req`,
         reference: reference
-          ? `FastAPI ${fmt(reference.rps)} req/s, p99 ${fmt(reference.p99, 1)} ms`
+          ? `FastAPI ${fmt(reference.rps)} req/s, p99 ${fmt(reference.p99, 1)} ms, ${fmt(reference.cpuPerRequestUs)} µs CPU/req`
           : `FastAPI not run: ${missing}`,
-        ratio: reference ? `${ratio(figure.rps, reference.rps)} req/s, p99 ${ratio(figure.p99, reference.p99)}` : '–',
+        ratio: reference
+          ? `${ratio(figure.rps, reference.rps)} req/s, p99 ${ratio(figure.p99, reference.p99)}; ${ratio(reference.cpuPerRequestUs, figure.cpuPerRequestUs)} by CPU`
+          : '–',
         goal,
       });
     } finally {

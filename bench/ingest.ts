@@ -196,6 +196,8 @@ async function ingest(mode: string, file: string, env: Record<string, string>, w
   const common = {
     ...passed,
     ...env,
+    // serve and worker use the same DATA_DIR on this machine: its key pair and blobs are shared.
+    DATA_DIR_SHARED: 'true',
     MAX_UPLOAD_BYTES: String(1024 * MIB),
     LOGIN_RATE_LIMIT_PER_IP: '1000',
     JOBS_POLL_INTERVAL_MS: '100',
