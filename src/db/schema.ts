@@ -16,6 +16,7 @@ import { files } from '../files/file.schema.ts';
 import { records } from '../records/record.schema.ts';
 import { webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../webhooks/webhook.schema.ts';
 import { notificationPreferences } from '../notifications/notification.schema.ts';
+import { importSchemas } from '../schemas/import-schema.schema.ts';
 
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
@@ -25,6 +26,7 @@ export * from '../files/file.schema.ts';
 export * from '../records/record.schema.ts';
 export * from '../webhooks/webhook.schema.ts';
 export * from '../notifications/notification.schema.ts';
+export * from '../schemas/import-schema.schema.ts';
 
 export const schema = {
   users,
@@ -41,6 +43,7 @@ export const schema = {
   webhookDeliveries,
   webhookDeliveryAttempts,
   notificationPreferences,
+  importSchemas,
 };
 
 export type Schema = typeof schema;

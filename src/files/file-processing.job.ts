@@ -11,6 +11,7 @@ import {
   processPdf,
   processTabular,
   supportedContentType,
+  type ColumnProfile,
   type TabularSummary,
 } from '../processing/index.ts';
 import type { ProcessingLimits } from '../processing/processing-options.ts';
@@ -40,8 +41,9 @@ export type FileProcessingResult =
       rows: number;
       columns: string[];
       problem_count: number;
-      problems: { row: number; message: string }[];
+      problems: { row: number; message: string; column?: string; code?: string }[];
       sheet?: string;
+      encoding?: string;
     }
   | { kind: 'image'; width: number; height: number; format: string; thumbnail: boolean }
   | { kind: 'pdf'; page_count: number; info: Record<string, unknown> };
@@ -107,7 +109,13 @@ export async function processFile(
       case 'tabular': {
         // XLSX is spooled whole before its first row, so its bytes say nothing about the rows.
         const byBytes = type.kind === 'xlsx' ? options : { ...options, onProgress: progress.bytes };
-        const summary = await storeRows(writer, run, file, stream, byBytes, (stored) => progress.rowsStored(stored));
+        const tabular = {
+          ...byBytes,
+          // Spreadsheet cells become numbers, booleans and ISO dates; JSON already says what it holds.
+          inferTypes: type.kind === 'csv' || type.kind === 'xlsx',
+          ...(file.importOptions?.encoding === undefined ? {} : { encoding: file.importOptions.encoding }),
+        };
+        const summary = await storeRows(writer, run, file, stream, tabular, (stored) => progress.rowsStored(stored));
         result = {
           kind: 'tabular',
           rows: summary.rows,
@@ -115,8 +123,16 @@ export async function processFile(
           problem_count: summary.problemCount,
           problems: summary.problems,
           ...(summary.sheet === undefined ? {} : { sheet: summary.sheet }),
+          ...(summary.encoding === undefined ? {} : { encoding: summary.encoding }),
         };
-        metadata = { rows: summary.rows, columns: summary.columns, problem_count: summary.problemCount };
+        metadata = {
+          rows: summary.rows,
+          columns: summary.columns,
+          problem_count: summary.problemCount,
+          ...(summary.encoding === undefined ? {} : { encoding: summary.encoding }),
+          ...(summary.dialect === undefined ? {} : { dialect: summary.dialect }),
+          ...(summary.columnTypes === undefined ? {} : { column_types: summary.columnTypes.map(storableProfile) }),
+        };
         recordsRun = run.run;
         break;
       }
@@ -200,6 +216,11 @@ async function storeRows(
     problemCount: summary.problemCount + refused.length,
     problems: [...summary.problems, ...refused].sort((a, b) => a.row - b.row).slice(0, MAX_REPORTED_PROBLEMS),
   };
+}
+
+/** A column profile as it lands in jsonb (names and examples may hold what jsonb cannot). */
+function storableProfile(profile: ColumnProfile): ColumnProfile {
+  return { ...profile, name: storableText(profile.name), examples: profile.examples.map(storableText) };
 }
 
 /** As many row problems as the parsers keep. */

@@ -68,6 +68,7 @@ export class UploadReceiver {
       uploadExpiresAt: null,
       recordsRun: null,
       metadata: null,
+      importOptions: null,
       createdAt: now,
       updatedAt: now,
     };

@@ -29,6 +29,8 @@ export {
   type TabularOptions,
 } from './processing-options.ts';
 export type { RowProblem, RowRecord, TabularStream, TabularSummary } from './tabular-stream.ts';
+export { COLUMN_TYPES, type ColumnFlag, type ColumnProfile, type ColumnType } from './column-inference.ts';
+export { detectTextEncoding, knownEncoding, type DetectedEncoding } from './text-encoding.ts';
 export {
   SUPPORTED_CONTENT_TYPES,
   SUPPORTED_MIME_TYPES,

@@ -79,6 +79,10 @@ export interface TabularOptions extends ProcessOptions {
   sheet?: string | number;
   /** CSV only: force a delimiter instead of detecting it. */
   delimiter?: string;
+  /** CSV and XLSX: give cells their column's inferred type (numbers, booleans, ISO dates). */
+  inferTypes?: boolean;
+  /** CSV only: the text encoding (an iconv-lite name) instead of detecting it. */
+  encoding?: string;
 }
 
 export function resolveLimits(limits: Partial<ProcessingLimits> | undefined): ProcessingLimits {

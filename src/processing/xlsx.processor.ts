@@ -344,7 +344,8 @@ async function* readSheet(
       }
       const dataRow = row.number - headerRow;
       if (last >= header.length) {
-        context.problem(dataRow, `A value in column ${last + 1} has no header (the header has ${header.length} columns).`);
+        const message = `A value in column ${last + 1} has no header (the header has ${header.length} columns).`;
+        context.reject(dataRow, row.cells.slice(0, last + 1), [{ code: 'malformed_row', message }]);
         continue;
       }
       records.push({ row: dataRow, data: build(row.cells, null) });

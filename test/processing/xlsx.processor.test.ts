@@ -37,7 +37,8 @@ describe('processXlsx', () => {
     expect(summary).toEqual({
       rows: 3,
       problemCount: 1,
-      problems: [{ row: 4, message: 'A value in column 4 has no header (the header has 3 columns).' }],
+      rejectedRows: 1,
+      problems: [{ row: 4, message: 'A value in column 4 has no header (the header has 3 columns).', code: 'malformed_row' }],
       columns: ['name', 'age', 'member'],
       sheet: 'People',
     });
