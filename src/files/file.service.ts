@@ -20,7 +20,7 @@ import type {
   StoredFile,
 } from './file-ports.ts';
 import { deleteFileBlobs, FileSweeper } from './file-sweep.ts';
-import { files, type FileRow } from './file.schema.ts';
+import { files, type FileImportOptions, type FileRow } from './file.schema.ts';
 import { UploadReceiver } from './upload-receiver.ts';
 
 export type {
@@ -85,7 +85,7 @@ export class FileService {
   async upload(
     owner: Caller,
     parts: AsyncIterable<IncomingFile>,
-    options: { process: boolean; signal?: AbortSignal },
+    options: { process: boolean; signal?: AbortSignal; importOptions?: FileImportOptions },
   ): Promise<StoredFile[]> {
     const stored: FileRow[] = [];
     let recorded: StoredFile[];
@@ -99,7 +99,8 @@ export class FileService {
           part.stream.resume();
           throw ERRORS.tooManyFiles(this.limits.maxFilesPerRequest);
         }
-        stored.push(await this.receiver.storePart(owner.id, part, options.signal));
+        const row = await this.receiver.storePart(owner.id, part, options.signal);
+        stored.push(options.importOptions ? { ...row, importOptions: options.importOptions } : row);
       }
       if (stored.length === 0) throw ERRORS.badRequest('The request holds no file; send one or more parts named "files".');
       recorded = await this.db.transaction(async (tx) => {
@@ -127,7 +128,7 @@ export class FileService {
    * queued or running, asking again answers that run: the file's row is locked while we look,
    * so requests at the same moment queue one job between them.
    */
-  async process(caller: Caller, id: string): Promise<StoredFile> {
+  async process(caller: Caller, id: string, importOptions?: FileImportOptions): Promise<StoredFile> {
     const file = await this.get(caller, id);
     if (file.status === 'pending') throw ERRORS.conflict('The upload of this file has not been completed.');
     const processing = this.processing;
@@ -142,6 +143,12 @@ export class FileService {
       if (!locked) throw ERRORS.notFound('No such file.');
       const running = await processing.active(locked.id, tx);
       if (running) return { file: locked, jobId: running };
+      if (importOptions) {
+        // A re-run reads the file as asked this time; options left out keep their earlier value.
+        const merged = { ...(locked.importOptions ?? {}), ...importOptions };
+        await tx.update(files).set({ importOptions: merged }).where(eq(files.id, locked.id));
+        locked.importOptions = merged;
+      }
       const [queued] = await this.queueProcessing(tx, [locked], true, 'request');
       return queued!;
     });

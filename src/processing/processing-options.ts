@@ -75,8 +75,10 @@ export interface ProcessOptions {
 }
 
 export interface TabularOptions extends ProcessOptions {
-  /** XLSX only: the sheet to read, by name or 0-based position; the first sheet by default. */
+  /** XLSX only: the one sheet to read, by name or 0-based position. */
   sheet?: string | number;
+  /** XLSX only: the sheets to read, by name; every sheet when neither this nor `sheet` is given. */
+  sheets?: readonly string[];
   /** CSV only: force a delimiter instead of detecting it. */
   delimiter?: string;
   /** CSV and XLSX: give cells their column's inferred type (numbers, booleans, ISO dates). */

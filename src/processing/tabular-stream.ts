@@ -15,8 +15,26 @@ export interface RowProblem {
   message: string;
   /** The column the problem is about, when it is about one cell. */
   column?: string;
+  /** XLSX: the sheet of the row (`row` then counts within the sheet). */
+  sheet?: string;
   /** A stable code: `malformed_row`, `type_mismatch`, or an import schema rule. */
   code?: string;
+}
+
+/**
+ * Rows of a workbook's sheets share one numbering: sheet k's data row r is stored as row
+ * k × SHEET_ROW_SPAN + r. Excel's sheets end at row 1,048,576, so rows never collide, the
+ * stored order is sheet order then row order, and the int32 row key holds 2,048 sheets.
+ */
+export const SHEET_ROW_SPAN = 1_048_576;
+
+export interface SheetSummary {
+  name: string;
+  /** Position in the workbook (0-based). */
+  index: number;
+  rows: number;
+  columns: string[];
+  columnTypes?: ColumnProfile[];
 }
 
 /** A row left out of the records, with what was wrong and its cells as the file held them. */
@@ -41,8 +59,10 @@ export interface TabularSummary {
   problems: RowProblem[];
   /** Header names (CSV, XLSX) or the keys seen, in order of appearance (JSON, NDJSON). */
   columns: string[];
-  /** XLSX only: the sheet that was read. */
+  /** XLSX only: the last sheet that was read. */
   sheet?: string;
+  /** XLSX only: the sheets read, in workbook order, with their data rows (stored as `index × SHEET_ROW_SPAN + row`). */
+  sheets?: SheetSummary[];
   /** CSV only: the text encoding the file was read in. */
   encoding?: string;
   /** CSV only: the delimiter and quote the file was read with. */
@@ -70,6 +90,7 @@ export class TabularContext {
   encoding: string | undefined;
   dialect: { delimiter: string; quote: string } | undefined;
   columnTypes: ColumnProfile[] | undefined;
+  readonly sheets: SheetSummary[] = [];
   private readonly columnSet = new Set<string>();
   private readonly kept: RowProblem[] = [];
   private problemTotal = 0;
@@ -92,7 +113,7 @@ export class TabularContext {
     this.rejectedRows += 1;
     for (const problem of problems) this.problem(row, problem.message, problem);
     this.onReject?.({
-      row,
+      row: this.sheet === undefined ? row : row % SHEET_ROW_SPAN,
       ...(this.sheet === undefined ? {} : { sheet: this.sheet }),
       columns: this.columns,
       ...(cells === undefined ? {} : { cells }),
@@ -104,7 +125,8 @@ export class TabularContext {
     this.problemTotal += 1;
     if (this.kept.length < this.limits.maxProblemsKept) {
       this.kept.push({
-        row,
+        row: this.sheet === undefined ? row : row % SHEET_ROW_SPAN,
+        ...(this.sheet === undefined ? {} : { sheet: this.sheet }),
         message,
         ...(about.column === undefined ? {} : { column: about.column }),
         ...(about.code === undefined ? {} : { code: about.code }),
@@ -197,6 +219,14 @@ export function createTabularStream(
       ...(context.encoding !== undefined ? { encoding: context.encoding } : {}),
       ...(context.dialect !== undefined ? { dialect: { ...context.dialect } } : {}),
       ...(context.columnTypes !== undefined ? { columnTypes: context.columnTypes } : {}),
+      ...(context.sheets.length > 0
+        ? {
+            sheets: context.sheets.map((sheet) => {
+              const types = context.columnTypesBySheet.get(sheet.name);
+              return types ? { ...sheet, columns: types.map((profile) => profile.name), columnTypes: types } : { ...sheet };
+            }),
+          }
+        : {}),
     }),
   };
 }
