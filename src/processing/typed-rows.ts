@@ -163,6 +163,8 @@ export async function* typedRows(
     }
     if (current.held.length >= TYPE_SAMPLE_ROWS || current.heldChars >= TYPE_SAMPLE_CHARS) {
       const converted = release(current);
+      // Noted now as well as at the end: a reader that stops early (a preview) still learns the types.
+      finish();
       if (converted.length > 0) yield converted;
     }
   }
