@@ -35,6 +35,7 @@ const FEATURES = [
   'admin',
   'quotas',
   'uploads',
+  'schemas',
 ];
 const COMPOSITION = ['composition/**', 'app.ts', 'worker.ts', 'server.ts', 'cli.ts', 'main.ts'];
 

@@ -30,6 +30,9 @@ import { fileEventData } from './files/file-lookup.ts';
 import { fileStatusPublisher } from './files/file-status-events.ts';
 import { RecordService } from './records/record.service.ts';
 import { recordsRoutes } from './records/records.routes.ts';
+import { ImportSchemaService } from './schemas/import-schema.service.ts';
+import { schemasRoutes } from './schemas/schemas.routes.ts';
+import { fileImportsRoutes } from './files/file-imports.routes.ts';
 import { healthRoutes } from './health/health.routes.ts';
 import type { App } from './http/app-types.ts';
 import { ConsoleSite } from './http/console-site.ts';
@@ -292,6 +295,7 @@ function buildServices(
     () => new Date(clock()),
   );
   const records = new RecordService(db);
+  const schemas = new ImportSchemaService(db);
   const jobs = new JobService(db, jobQueue, QUEUE_NAMES);
   const webhooks = new WebhookService(
     db,
@@ -311,6 +315,8 @@ function buildServices(
     authenticator,
     files,
     records,
+    schemas,
+    blobs: adapters.blobStore,
     jobs,
     webhooks,
     notifications,
@@ -365,8 +371,18 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
       limits: { fileSize: config.files.maxUploadBytes + 1, files: config.files.maxFilesPerRequest + 1 },
     });
     await app.register(recordsRoutes, { files: services.files, records: services.records });
+    await app.register(schemasRoutes, { schemas: services.schemas });
+    await app.register(fileImportsRoutes, {
+      files: services.files,
+      schemas: services.schemas,
+      blobs: services.blobs,
+      limits: config.processing,
+    });
     await app.register(filesRoutes, {
       files: services.files,
+      checkSchema: async (ownerId, schemaId) => {
+        await services.schemas.get(ownerId, schemaId);
+      },
       maxUploadBytes: config.files.maxUploadBytes,
       maxFilesPerRequest: config.files.maxFilesPerRequest,
     });

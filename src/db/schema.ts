@@ -18,6 +18,7 @@ import { webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '..
 import { notificationPreferences } from '../notifications/notification.schema.ts';
 import { accountQuotas } from '../quotas/quota.schema.ts';
 import { tusUploads } from '../uploads/tus-upload.schema.ts';
+import { importSchemas } from '../schemas/import-schema.schema.ts';
 
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
@@ -29,6 +30,7 @@ export * from '../webhooks/webhook.schema.ts';
 export * from '../notifications/notification.schema.ts';
 export * from '../quotas/quota.schema.ts';
 export * from '../uploads/tus-upload.schema.ts';
+export * from '../schemas/import-schema.schema.ts';
 
 export const schema = {
   users,
@@ -47,6 +49,7 @@ export const schema = {
   notificationPreferences,
   accountQuotas,
   tusUploads,
+  importSchemas,
 };
 
 export type Schema = typeof schema;

@@ -7,7 +7,7 @@ import type { SupportedContentType } from '../processing/content-types.ts';
 /**
  * A pass-through stream that refuses bytes which contradict their declared type before they
  * reach storage: the first bytes are sniffed (magic bytes, JSON's opening token), and text
- * formats must be UTF-8 all the way through. Only the head is buffered.
+ * formats must be text (JSON and NDJSON: UTF-8 all the way through). Only the head is buffered.
  */
 export class ContentInspector extends Transform {
   private head: Buffer[] = [];
@@ -22,7 +22,8 @@ export class ContentInspector extends Transform {
     private readonly filename: string,
   ) {
     super();
-    this.textual = type.family === 'tabular' && type.kind !== 'xlsx';
+    // CSV may be in any encoding (processing detects and transcodes it); JSON is UTF-8 by definition.
+    this.textual = type.kind === 'json' || type.kind === 'ndjson';
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -7,10 +7,14 @@ import { defineJob, PermanentJobError, stopReasonOf, type JobContext } from '../
 import type { JobRegistry } from '../jobs/job-registry.ts';
 import {
   isPermanentProcessingError,
+  PermanentProcessingError,
   processImage,
   processPdf,
   processTabular,
   supportedContentType,
+  type ColumnProfile,
+  type ImportSchemaDefinition,
+  type RejectedRow,
   type TabularSummary,
 } from '../processing/index.ts';
 import type { ProcessingLimits } from '../processing/processing-options.ts';
@@ -20,6 +24,8 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
 import { thumbnailKey } from './file-keys.ts';
 import { chargeUsage } from '../quotas/quota.service.ts';
+import { CorrectionFile, problemsKey } from './correction-file.ts';
+import { findImportSchema } from '../schemas/import-schema.service.ts';
 import { FileProgress } from './file-progress.ts';
 
 const ProcessFilePayload = Type.Object({ file_id: Type.String({ format: 'uuid' }) });
@@ -41,8 +47,9 @@ export type FileProcessingResult =
       rows: number;
       columns: string[];
       problem_count: number;
-      problems: { row: number; message: string }[];
+      problems: { row: number; message: string; column?: string; code?: string }[];
       sheet?: string;
+      encoding?: string;
     }
   | { kind: 'image'; width: number; height: number; format: string; thumbnail: boolean }
   | { kind: 'pdf'; page_count: number; info: Record<string, unknown> };
@@ -108,7 +115,39 @@ export async function processFile(
       case 'tabular': {
         // XLSX is spooled whole before its first row, so its bytes say nothing about the rows.
         const byBytes = type.kind === 'xlsx' ? options : { ...options, onProgress: progress.bytes };
-        const summary = await storeRows(writer, run, file, stream, byBytes, (stored) => progress.rowsStored(stored));
+        const wanted = file.importOptions ?? {};
+        let schema: ImportSchemaDefinition | undefined;
+        if (wanted.schema_id !== undefined) {
+          schema = await findImportSchema(db, file.ownerId, wanted.schema_id);
+          if (!schema)
+            throw new PermanentProcessingError('schema_mismatch', 'The import schema named for this file no longer exists.');
+        }
+        const corrections = new CorrectionFile(limits.tempDir);
+        await corrections.open();
+        let summary: TabularSummary;
+        try {
+          const tabular = {
+            ...byBytes,
+            // Spreadsheet cells become numbers, booleans and ISO dates; JSON already says what it holds.
+            inferTypes: type.kind === 'csv' || type.kind === 'xlsx',
+            ...(wanted.encoding === undefined ? {} : { encoding: wanted.encoding }),
+            ...(wanted.sheets === undefined ? {} : { sheets: wanted.sheets }),
+            ...(schema ? { schema } : {}),
+            onReject: (rejected: RejectedRow) => corrections.add(rejected),
+          };
+          summary = await storeRows(writer, run, file, stream, tabular, (stored) => progress.rowsStored(stored));
+          const problems = corrections.finish();
+          if (problems) await blobs.put(problemsKey(file), problems, { contentType: 'text/csv', signal: context.signal });
+          else await blobs.delete(problemsKey(file));
+        } finally {
+          await corrections.remove();
+        }
+        if (schema?.all_or_nothing && summary.problemCount > 0) {
+          throw new PermanentProcessingError(
+            'schema_mismatch',
+            `${summary.problemCount} problems against the import schema, which is all or nothing: no row was stored. See problems.csv.`,
+          );
+        }
         result = {
           kind: 'tabular',
           rows: summary.rows,
@@ -116,8 +155,29 @@ export async function processFile(
           problem_count: summary.problemCount,
           problems: summary.problems,
           ...(summary.sheet === undefined ? {} : { sheet: summary.sheet }),
+          ...(summary.encoding === undefined ? {} : { encoding: summary.encoding }),
         };
-        metadata = { rows: summary.rows, columns: summary.columns, problem_count: summary.problemCount };
+        metadata = {
+          rows: summary.rows,
+          columns: summary.columns,
+          problem_count: summary.problemCount,
+          ...(summary.encoding === undefined ? {} : { encoding: summary.encoding }),
+          ...(summary.dialect === undefined ? {} : { dialect: summary.dialect }),
+          ...(summary.columnTypes === undefined ? {} : { column_types: summary.columnTypes.map(storableProfile) }),
+          rejected_rows: summary.rejectedRows,
+          ...(summary.sheets === undefined
+            ? {}
+            : {
+                sheets: summary.sheets.map((sheet) => ({
+                  name: storableText(sheet.name),
+                  index: sheet.index,
+                  rows: sheet.rows,
+                  columns: sheet.columns.map(storableText),
+                  ...(sheet.columnTypes ? { column_types: sheet.columnTypes.map(storableProfile) } : {}),
+                })),
+              }),
+          ...(wanted.schema_id === undefined ? {} : { schema_id: wanted.schema_id }),
+        };
         recordsRun = run.run;
         break;
       }
@@ -204,6 +264,11 @@ async function storeRows(
     problemCount: summary.problemCount + refused.length,
     problems: [...summary.problems, ...refused].sort((a, b) => a.row - b.row).slice(0, MAX_REPORTED_PROBLEMS),
   };
+}
+
+/** A column profile as it lands in jsonb (names and examples may hold what jsonb cannot). */
+function storableProfile(profile: ColumnProfile): ColumnProfile {
+  return { ...profile, name: storableText(profile.name), examples: profile.examples.map(storableText) };
 }
 
 /** As many row problems as the parsers keep. */

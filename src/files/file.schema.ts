@@ -28,6 +28,8 @@ export const files = pgTable(
     /** The complete processing run whose records readers are served; null until one succeeds. */
     recordsRun: uuid('records_run'),
     metadata: jsonb('metadata').$type<Record<string, unknown>>(),
+    /** How the uploader asked the file to be read (encoding, sheets, import schema); null for the defaults. */
+    importOptions: jsonb('import_options').$type<FileImportOptions>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -43,5 +45,15 @@ export const files = pgTable(
     check('files_size_check', sql`${table.sizeBytes} >= 0`),
   ],
 );
+
+/** How a file is read when processed; kept with the file so a re-run reads it the same way unless told otherwise. */
+export interface FileImportOptions {
+  /** CSV: the text encoding instead of the detected one. */
+  encoding?: string;
+  /** XLSX: the sheets to read, by name; every sheet when absent. */
+  sheets?: string[];
+  /** An import schema of the file's owner that every row is validated against. */
+  schema_id?: string;
+}
 
 export type FileRow = typeof files.$inferSelect;

@@ -23,7 +23,7 @@ import type {
 } from './file-ports.ts';
 import { NO_QUOTAS } from './file-ports.ts';
 import { deleteFileBlobs, FileSweeper } from './file-sweep.ts';
-import { files, type FileRow } from './file.schema.ts';
+import { files, type FileImportOptions, type FileRow } from './file.schema.ts';
 import { UploadReceiver } from './upload-receiver.ts';
 
 export type {
@@ -102,6 +102,7 @@ export class FileService {
       allowDuplicate?: boolean;
       declaredBytes?: number;
       reserved?: QuotaAmount;
+      importOptions?: FileImportOptions;
     },
   ): Promise<StoredFile[]> {
     const stored: FileRow[] = [];
@@ -122,7 +123,8 @@ export class FileService {
         // The receiver gives a reservation back itself if the part fails.
         const partReserved = reserved;
         reserved = undefined;
-        const row = await this.receiver.storePart(owner.id, part, options.signal, partReserved);
+        const received = await this.receiver.storePart(owner.id, part, options.signal, partReserved);
+        const row = options.importOptions ? { ...received, importOptions: options.importOptions } : received;
         const existing = options.allowDuplicate ? undefined : await this.duplicateOf(row, stored);
         if (existing) {
           await this.blobs.delete(row.storageKey);
@@ -193,7 +195,7 @@ export class FileService {
    * queued or running, asking again answers that run: the file's row is locked while we look,
    * so requests at the same moment queue one job between them.
    */
-  async process(caller: Caller, id: string): Promise<StoredFile> {
+  async process(caller: Caller, id: string, importOptions?: FileImportOptions): Promise<StoredFile> {
     const file = await this.get(caller, id);
     if (file.status === 'pending') throw ERRORS.conflict('The upload of this file has not been completed.');
     const processing = this.processing;
@@ -208,6 +210,12 @@ export class FileService {
       if (!locked) throw ERRORS.notFound('No such file.');
       const running = await processing.active(locked.id, tx);
       if (running) return { file: locked, jobId: running };
+      if (importOptions) {
+        // A re-run reads the file as asked this time; options left out keep their earlier value.
+        const merged = { ...(locked.importOptions ?? {}), ...importOptions };
+        await tx.update(files).set({ importOptions: merged }).where(eq(files.id, locked.id));
+        locked.importOptions = merged;
+      }
       const [queued] = await this.queueProcessing(tx, [locked], true, 'request');
       return queued!;
     });

@@ -6,7 +6,7 @@ import type { App } from '../http/app-types.ts';
 import { sendBlob } from '../storage/blob-reply.ts';
 import { parseRangeHeader } from '../storage/blob-store.ts';
 import { multipartFiles } from '../http/multipart-input.ts';
-import type { FileRow } from './file.schema.ts';
+import type { FileImportOptions, FileRow } from './file.schema.ts';
 import type { Caller, FileService, IncomingFile, StoredFile } from './file.service.ts';
 import { API_PREFIX } from '../http/openapi.ts';
 import { attachmentDisposition } from './filename.ts';
@@ -56,13 +56,47 @@ const ProcessResponse = Type.Object({
 
 const FileParams = Type.Object({ id: Id() });
 
+const ImportQueryFields = {
+  encoding: Type.Optional(
+    Text({
+      minLength: 1,
+      maxLength: 40,
+      description: 'CSV: the text encoding (e.g. windows-1252, utf-16le) instead of the detected one.',
+    }),
+  ),
+  sheets: Type.Optional(
+    Text({ minLength: 1, maxLength: 2000, description: 'XLSX: the sheets to read, comma-separated; every sheet by default.' }),
+  ),
+  schema: Type.Optional(Id({ description: 'An import schema of yours that every row is validated against.' })),
+};
+
 const UploadQuery = Type.Object({
   process: Type.Boolean({ default: true, description: 'Queue processing of the uploaded files (default true).' }),
   allow_duplicate: Type.Boolean({
     default: false,
     description: 'Store the bytes even when you already have a file with the same SHA-256 (default false).',
   }),
+  ...ImportQueryFields,
 });
+
+const ProcessQuery = Type.Object(ImportQueryFields);
+
+/** The import options named in a query (undefined when none is). */
+function importOptionsOf(query: { encoding?: string; sheets?: string; schema?: string }): FileImportOptions | undefined {
+  const options: FileImportOptions = {
+    ...(query.encoding === undefined ? {} : { encoding: query.encoding }),
+    ...(query.sheets === undefined
+      ? {}
+      : {
+          sheets: query.sheets
+            .split(',')
+            .map((name) => name.trim())
+            .filter((name) => name !== ''),
+        }),
+    ...(query.schema === undefined ? {} : { schema_id: query.schema }),
+  };
+  return Object.keys(options).length > 0 ? options : undefined;
+}
 
 const ListQuery = Type.Object({
   ...pageQueryFields(),
@@ -119,6 +153,8 @@ function callerOf(request: Parameters<typeof requireUser>[0]): Caller {
 
 export interface FilesRoutesOptions {
   files: FileService;
+  /** Checks that an import schema named on an upload is the caller's (404 otherwise). */
+  checkSchema?: (ownerId: string, schemaId: string) => Promise<void>;
   maxUploadBytes: number;
   maxFilesPerRequest: number;
 }
@@ -167,12 +203,15 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
       });
       const files: AsyncIterable<IncomingFile> = upload.files;
       const declared = Number(request.headers['content-length']);
+      const importOptions = importOptionsOf(request.query);
+      if (importOptions?.schema_id) await options.checkSchema?.(requireUser(request).id, importOptions.schema_id);
       const stored = await service
         .upload(callerOf(request), files, {
           process: request.query.process,
           signal: abort.signal,
           allowDuplicate: request.query.allow_duplicate,
           ...(Number.isSafeInteger(declared) && declared > 0 ? { declaredBytes: declared } : {}),
+          ...(importOptions ? { importOptions } : {}),
         })
         .catch(async (error: unknown) => Promise.reject(await upload.clientFault(error)));
       const allDuplicates = stored.every((entry) => entry.duplicateOf);
@@ -357,13 +396,18 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
         tags,
         security,
         summary: '(Re)processes a file: parses its rows or reads its metadata in the background.',
-        description: 'Rows already stored are kept and never duplicated: a re-run stores only what is missing.',
+        description:
+          'Rows already stored are kept and never duplicated: a re-run stores only what is missing. ' +
+          '`encoding`, `sheets` and `schema` change how the file is read from now on.',
         params: FileParams,
+        querystring: ProcessQuery,
         response: { 202: ProcessResponse },
       },
     },
     async (request, reply) => {
-      const { jobId } = await service.process(callerOf(request), request.params.id);
+      const importOptions = importOptionsOf(request.query);
+      if (importOptions?.schema_id) await options.checkSchema?.(requireUser(request).id, importOptions.schema_id);
+      const { jobId } = await service.process(callerOf(request), request.params.id, importOptions);
       const statusUrl = `${API_PREFIX}/jobs/${jobId}`;
       return reply.code(202).header('Location', statusUrl).send({ job_id: jobId!, status_url: statusUrl });
     },

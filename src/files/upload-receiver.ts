@@ -87,6 +87,7 @@ export class UploadReceiver {
       uploadExpiresAt: null,
       recordsRun: null,
       metadata: null,
+      importOptions: null,
       createdAt: now,
       updatedAt: now,
     };

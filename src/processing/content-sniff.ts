@@ -1,4 +1,5 @@
 import { type ContentKind, supportedContentType } from './content-types.ts';
+import { decodeHead, detectTextEncoding, looksBinary } from './text-encoding.ts';
 
 export type SniffResult = { ok: true } | { ok: false; reason: string };
 
@@ -30,7 +31,8 @@ export function detectBinaryFormat(head: Buffer): 'png' | 'jpeg' | 'webp' | 'pdf
 /**
  * Decides whether a file's first bytes agree with the content type the client declared, so
  * an upload can be refused before it is stored: magic bytes for the binary formats, valid
- * UTF-8 without NUL bytes for the text formats, and the opening token for JSON and NDJSON.
+ * text that is not binary for CSV (in any encoding), UTF-8 without NUL bytes and the opening
+ * token for JSON and NDJSON.
  * Pass the first `SNIFF_HEAD_BYTES` (fewer when the file is shorter).
  */
 export function sniffContent(head: Buffer, declaredType: string): SniffResult {
@@ -48,7 +50,15 @@ export function sniffContent(head: Buffer, declaredType: string): SniffResult {
       return binary === kind ? { ok: true } : mismatch(type.mime, binary);
     case 'xlsx':
       return binary === 'zip' ? { ok: true } : mismatch(type.mime, binary);
-    case 'csv':
+    case 'csv': {
+      // CSV comes in whatever encoding the spreadsheet wrote; only binary data is refused.
+      if (binary && binary !== 'pdf') return mismatch(type.mime, binary);
+      const detected = detectTextEncoding(sample, head.length < SNIFF_HEAD_BYTES);
+      const text = decodeHead(sample, detected.encoding).replace(/^\uFEFF/, '');
+      if (looksBinary(text))
+        return { ok: false, reason: `The content is declared as ${type.mime} but is binary data, not text.` };
+      return text.trim() === '' ? { ok: false, reason: 'The CSV file has no header row.' } : { ok: true };
+    }
     case 'json':
     case 'ndjson': {
       if (binary && binary !== 'pdf') return mismatch(type.mime, binary);
@@ -58,7 +68,6 @@ export function sniffContent(head: Buffer, declaredType: string): SniffResult {
       }
       if (text.includes('\u0000'))
         return { ok: false, reason: `The content is declared as ${type.mime} but contains NUL bytes.` };
-      if (kind === 'csv') return text.trim() === '' ? { ok: false, reason: 'The CSV file has no header row.' } : { ok: true };
       const first = firstSignificant(text);
       if (kind === 'json') {
         if (first === '[') return { ok: true };

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { detectCsvDialect, CSV_DELIMITERS } from './csv-dialect.ts';
 import { CsvParser, CsvProblem, type CsvParseResult } from './csv-parser.ts';
 import { peekHead, readChunks } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
+import { createTextDecoder, detectTextEncoding, knownEncoding } from './text-encoding.ts';
 import { createTabularStream, rowBuilder, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
 
 /** Enough lines to judge the delimiter on, small enough to hold without thought. */
@@ -42,16 +42,18 @@ async function* parseCsv(
   context: TabularContext,
 ): AsyncGenerator<RowRecord[]> {
   const { head, all } = await peekHead(chunks, SNIFF_BYTES);
-  if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))) {
-    throw new PermanentProcessingError('encoding_unsupported', 'The CSV file is UTF-16; only UTF-8 is supported.');
-  }
-  const dialect = detectCsvDialect(head.toString('utf8').replace(/^\uFEFF/, ''));
-  const parser = new CsvParser({
-    delimiter: options.delimiter ?? dialect.delimiter,
-    quote: dialect.quote,
-    maxRecordLength: context.limits.maxRecordBytes,
-  });
-  const decoder = new StringDecoder('utf8');
+  const encoding = resolveEncoding(head, options.encoding);
+  context.encoding = encoding;
+  // The head is decoded twice (here for the dialect, then with the stream): 64 KiB, once.
+  const dialect = detectCsvDialect(
+    createTextDecoder(encoding)
+      .write(head)
+      .replace(/^\uFEFF/, ''),
+  );
+  const delimiter = options.delimiter ?? dialect.delimiter;
+  context.dialect = { delimiter, quote: dialect.quote };
+  const parser = new CsvParser({ delimiter, quote: dialect.quote, maxRecordLength: context.limits.maxRecordBytes });
+  const decoder = createTextDecoder(encoding);
 
   let columns: string[] | undefined;
   let build: ReturnType<typeof rowBuilder> = () => ({});
@@ -71,12 +73,13 @@ async function* parseCsv(
       }
       row += 1;
       if (result instanceof CsvProblem) {
-        context.problem(row, result.message);
+        context.reject(row, undefined, [{ code: 'malformed_row', message: result.message }]);
         continue;
       }
       const fields = result;
       if (fields.length !== columns.length) {
-        context.problem(row, `Expected ${columns.length} fields as in the header, found ${fields.length}.`);
+        const message = `Expected ${columns.length} fields as in the header, found ${fields.length}.`;
+        context.reject(row, fields, [{ code: 'malformed_row', message }]);
         continue;
       }
       records.push({ row, data: build(fields, '') });
@@ -103,6 +106,17 @@ async function* parseCsv(
   if (rest) yield rows(parser.push(rest));
   yield rows(parser.end());
   if (columns === undefined) throw new PermanentProcessingError('malformed_file', 'The CSV file has no header row.');
+}
+
+/** The uploader's encoding when named (and known), else the one the head shows. */
+function resolveEncoding(head: Buffer, declared: string | undefined): string {
+  if (declared !== undefined) {
+    const known = knownEncoding(declared);
+    if (!known)
+      throw new PermanentProcessingError('encoding_unsupported', `The encoding ${JSON.stringify(declared)} is not known.`);
+    return known;
+  }
+  return detectTextEncoding(head, head.length < SNIFF_BYTES).encoding;
 }
 
 /** Blank names get a positional one and repeated names a suffix, so no value is lost. */

@@ -28,7 +28,17 @@ export {
   type ProcessOptions,
   type TabularOptions,
 } from './processing-options.ts';
-export type { RowProblem, RowRecord, TabularStream, TabularSummary } from './tabular-stream.ts';
+export type { RejectedRow, RowProblem, RowRecord, SheetSummary, TabularStream, TabularSummary } from './tabular-stream.ts';
+export { SHEET_ROW_SPAN } from './tabular-stream.ts';
+export {
+  mapHeader,
+  normaliseHeader,
+  MAX_UNIQUE_VALUES,
+  type ImportSchemaColumn,
+  type ImportSchemaDefinition,
+} from './import-schema.ts';
+export { COLUMN_TYPES, type ColumnFlag, type ColumnProfile, type ColumnType } from './column-inference.ts';
+export { detectTextEncoding, knownEncoding, type DetectedEncoding } from './text-encoding.ts';
 export {
   SUPPORTED_CONTENT_TYPES,
   SUPPORTED_MIME_TYPES,

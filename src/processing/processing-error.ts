@@ -17,6 +17,7 @@ export type PermanentProcessingErrorCode =
   | 'zip_bomb'
   | 'pixel_limit_exceeded'
   | 'sheet_not_found'
+  | 'schema_mismatch'
   | 'processing_timeout';
 
 export class PermanentProcessingError extends Error {

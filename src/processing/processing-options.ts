@@ -75,10 +75,16 @@ export interface ProcessOptions {
 }
 
 export interface TabularOptions extends ProcessOptions {
-  /** XLSX only: the sheet to read, by name or 0-based position; the first sheet by default. */
+  /** XLSX only: the one sheet to read, by name or 0-based position. */
   sheet?: string | number;
+  /** XLSX only: the sheets to read, by name; every sheet when neither this nor `sheet` is given. */
+  sheets?: readonly string[];
   /** CSV only: force a delimiter instead of detecting it. */
   delimiter?: string;
+  /** CSV and XLSX: give cells their column's inferred type (numbers, booleans, ISO dates). */
+  inferTypes?: boolean;
+  /** CSV only: the text encoding (an iconv-lite name) instead of detecting it. */
+  encoding?: string;
 }
 
 export function resolveLimits(limits: Partial<ProcessingLimits> | undefined): ProcessingLimits {

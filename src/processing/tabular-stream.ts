@@ -1,5 +1,8 @@
+import type { ColumnProfile } from './column-inference.ts';
+import type { ImportSchemaDefinition } from './import-schema.ts';
 import type { ProcessingLimits, ProcessingProgress } from './processing-options.ts';
 import { PermanentProcessingError } from './processing-error.ts';
+import { typedRows } from './typed-rows.ts';
 
 /** One data row: `row` is 1-based over the data rows and stable across re-runs of the same file. */
 export interface RowRecord {
@@ -10,6 +13,39 @@ export interface RowRecord {
 export interface RowProblem {
   row: number;
   message: string;
+  /** The column the problem is about, when it is about one cell. */
+  column?: string;
+  /** XLSX: the sheet of the row (`row` then counts within the sheet). */
+  sheet?: string;
+  /** A stable code: `malformed_row`, `type_mismatch`, or an import schema rule. */
+  code?: string;
+}
+
+/**
+ * Rows of a workbook's sheets share one numbering: sheet k's data row r is stored as row
+ * k × SHEET_ROW_SPAN + r. Excel's sheets end at row 1,048,576, so rows never collide, the
+ * stored order is sheet order then row order, and the int32 row key holds 2,048 sheets.
+ */
+export const SHEET_ROW_SPAN = 1_048_576;
+
+export interface SheetSummary {
+  name: string;
+  /** Position in the workbook (0-based). */
+  index: number;
+  rows: number;
+  columns: string[];
+  columnTypes?: ColumnProfile[];
+}
+
+/** A row left out of the records, with what was wrong and its cells as the file held them. */
+export interface RejectedRow {
+  row: number;
+  sheet?: string;
+  /** The file's header for `cells` (the sheet's, for a workbook). */
+  columns: readonly string[];
+  /** The row's cells as read, in header order; absent when the row could not be split into cells. */
+  cells?: readonly unknown[];
+  problems: { column?: string; code: string; message: string }[];
 }
 
 export interface TabularSummary {
@@ -17,12 +53,22 @@ export interface TabularSummary {
   rows: number;
   /** Every problem found, including those past `maxProblemsKept`. */
   problemCount: number;
+  /** Rows left out of the records (parse errors, import schema rules). */
+  rejectedRows: number;
   /** The first `maxProblemsKept` problems, in row order. */
   problems: RowProblem[];
   /** Header names (CSV, XLSX) or the keys seen, in order of appearance (JSON, NDJSON). */
   columns: string[];
-  /** XLSX only: the sheet that was read. */
+  /** XLSX only: the last sheet that was read. */
   sheet?: string;
+  /** XLSX only: the sheets read, in workbook order, with their data rows (stored as `index × SHEET_ROW_SPAN + row`). */
+  sheets?: SheetSummary[];
+  /** CSV only: the text encoding the file was read in. */
+  encoding?: string;
+  /** CSV only: the delimiter and quote the file was read with. */
+  dialect?: { delimiter: string; quote: string };
+  /** With type inference: each column's type, nullability, examples and flags. */
+  columnTypes?: ColumnProfile[];
 }
 
 /**
@@ -41,15 +87,51 @@ export class TabularContext {
   bytesRead = 0;
   columns: string[] = [];
   sheet: string | undefined;
+  encoding: string | undefined;
+  dialect: { delimiter: string; quote: string } | undefined;
+  columnTypes: ColumnProfile[] | undefined;
+  readonly sheets: SheetSummary[] = [];
   private readonly columnSet = new Set<string>();
   private readonly kept: RowProblem[] = [];
   private problemTotal = 0;
+  rejectedRows = 0;
 
-  constructor(readonly limits: ProcessingLimits) {}
+  constructor(
+    readonly limits: ProcessingLimits,
+    private readonly onReject?: (rejected: RejectedRow) => void,
+  ) {}
 
-  problem(row: number, message: string): void {
+  /** The column types of a header once its rows are all typed (per sheet for a workbook). */
+  noteColumnTypes(sheet: string | undefined, profiles: ColumnProfile[]): void {
+    if (sheet === undefined || this.columnTypes === undefined) this.columnTypes = profiles;
+    this.columnTypesBySheet.set(sheet, profiles);
+  }
+  readonly columnTypesBySheet = new Map<string | undefined, ColumnProfile[]>();
+
+  /** A row that is left out: its problems are counted and it goes to the correction file. */
+  reject(row: number, cells: readonly unknown[] | undefined, problems: RejectedRow['problems']): void {
+    this.rejectedRows += 1;
+    for (const problem of problems) this.problem(row, problem.message, problem);
+    this.onReject?.({
+      row: this.sheet === undefined ? row : row % SHEET_ROW_SPAN,
+      ...(this.sheet === undefined ? {} : { sheet: this.sheet }),
+      columns: this.columns,
+      ...(cells === undefined ? {} : { cells }),
+      problems,
+    });
+  }
+
+  problem(row: number, message: string, about: { column?: string; code?: string } = {}): void {
     this.problemTotal += 1;
-    if (this.kept.length < this.limits.maxProblemsKept) this.kept.push({ row, message });
+    if (this.kept.length < this.limits.maxProblemsKept) {
+      this.kept.push({
+        row: this.sheet === undefined ? row : row % SHEET_ROW_SPAN,
+        ...(this.sheet === undefined ? {} : { sheet: this.sheet }),
+        message,
+        ...(about.column === undefined ? {} : { column: about.column }),
+        ...(about.code === undefined ? {} : { code: about.code }),
+      });
+    }
   }
 
   /** JSON-like sources have no header: the columns are the keys seen so far. */
@@ -80,11 +162,14 @@ export function createTabularStream(
     signal: AbortSignal;
     totalBytes?: number;
     onProgress?: (progress: ProcessingProgress) => void;
+    inferTypes?: boolean;
+    schema?: ImportSchemaDefinition;
+    onReject?: (rejected: RejectedRow) => void;
   },
   /** Yields the rows of each chunk read, in order: one array per chunk keeps async overhead per chunk, not per row. */
   read: (context: TabularContext) => AsyncIterable<RowRecord[]>,
 ): TabularStream {
-  const context = new TabularContext(options.limits);
+  const context = new TabularContext(options.limits, options.onReject);
   let started = false;
   let rows = 0;
 
@@ -100,7 +185,8 @@ export function createTabularStream(
     started = true;
     const { batchSize, maxRows } = options.limits;
     let batch: RowRecord[] = [];
-    for await (const records of read(context)) {
+    const source = options.inferTypes || options.schema ? typedRows(read(context), context, options.schema) : read(context);
+    for await (const records of source) {
       rows += records.length;
       if (rows > maxRows) {
         throw new PermanentProcessingError('too_many_rows', `The ${what} has more than ${maxRows} data rows.`);
@@ -125,9 +211,22 @@ export function createTabularStream(
     summary: () => ({
       rows,
       problemCount: context.problemCount,
+      rejectedRows: context.rejectedRows,
       problems: context.problems,
-      columns: [...context.columns],
+      // With types, the columns are those stored (an import schema renames and leaves out some).
+      columns: context.columnTypes ? context.columnTypes.map((profile) => profile.name) : [...context.columns],
       ...(context.sheet !== undefined ? { sheet: context.sheet } : {}),
+      ...(context.encoding !== undefined ? { encoding: context.encoding } : {}),
+      ...(context.dialect !== undefined ? { dialect: { ...context.dialect } } : {}),
+      ...(context.columnTypes !== undefined ? { columnTypes: context.columnTypes } : {}),
+      ...(context.sheets.length > 0
+        ? {
+            sheets: context.sheets.map((sheet) => {
+              const types = context.columnTypesBySheet.get(sheet.name);
+              return types ? { ...sheet, columns: types.map((profile) => profile.name), columnTypes: types } : { ...sheet };
+            }),
+          }
+        : {}),
     }),
   };
 }

@@ -5,7 +5,14 @@ import { headerNames } from './csv.processor.ts';
 import { spoolToTempFile } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
-import { createTabularStream, rowBuilder, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
+import {
+  createTabularStream,
+  rowBuilder,
+  SHEET_ROW_SPAN,
+  type RowRecord,
+  type TabularContext,
+  type TabularStream,
+} from './tabular-stream.ts';
 import { ZipArchive } from './zip-archive.ts';
 
 /** Excel's own limit (XFD); also keeps a hostile `r="ZZZZZZ1"` from allocating a huge row. */
@@ -14,7 +21,7 @@ const MAX_COLUMNS = 16_384;
 const MAX_WORKBOOK_PART_BYTES = 16 * 1024 * 1024;
 
 /**
- * XLSX → rows, from one sheet (the first by default). The file is spooled to a temporary
+ * XLSX → rows, from every sheet (or those named by `sheets`, or the one `sheet` chooses). The file is spooled to a temporary
  * file because a zip's index is at its end; the archive is then read under the zip limits
  * (entry count, inflated bytes, compression ratio). Shared strings are held in memory,
  * capped by `maxSharedStringsBytes`; the sheet itself is parsed as it inflates.
@@ -43,14 +50,25 @@ async function* readXlsx(input: Readable, options: TabularOptions, context: Tabu
     const archive = await ZipArchive.open(spool.path, limits, 'XLSX file');
     try {
       const workbook = await readWorkbook(archive);
-      const sheet = pickSheet(workbook.sheets, options.sheet);
-      context.sheet = sheet.name;
+      const chosen = chooseSheets(workbook.sheets, options);
       const sharedStrings = workbook.sharedStringsPath
         ? await readSharedStrings(archive, workbook.sharedStringsPath, limits.maxSharedStringsBytes)
         : [];
       const dateStyles = workbook.stylesPath ? await readDateStyles(archive, workbook.stylesPath) : [];
       options.signal.throwIfAborted();
-      yield* readSheet(archive, sheet.path, { sharedStrings, dateStyles, date1904: workbook.date1904 }, context, options.signal);
+      const lookups = { sharedStrings, dateStyles, date1904: workbook.date1904 };
+      for (const { sheet, index } of chosen) {
+        context.sheet = sheet.name;
+        context.columns = [];
+        const offset = index * SHEET_ROW_SPAN;
+        const counted = { rows: 0 };
+        for await (const records of readSheet(archive, sheet.path, lookups, context, options.signal)) {
+          counted.rows += records.length;
+          if (offset > 0) for (const record of records) record.row += offset;
+          yield records;
+        }
+        context.sheets.push({ name: sheet.name, index, rows: counted.rows, columns: [...context.columns] });
+      }
     } finally {
       archive.close();
     }
@@ -150,6 +168,23 @@ async function readWorkbook(archive: ZipArchive): Promise<Workbook> {
     path: targets.get(sheet.id) ?? `xl/worksheets/sheet${index + 1}.xml`,
   }));
   return { sheets: sheets.filter((sheet) => archive.entries.has(sheet.path)), sharedStringsPath, stylesPath, date1904 };
+}
+
+const MAX_SHEETS = 2048;
+
+/** The sheets to read: those named (in workbook order), the one chosen, or all of them. */
+function chooseSheets(sheets: SheetRef[], options: TabularOptions): { sheet: SheetRef; index: number }[] {
+  if (sheets.length > MAX_SHEETS) {
+    throw new PermanentProcessingError('malformed_file', `The workbook has more than ${MAX_SHEETS} sheets.`);
+  }
+  if (options.sheet !== undefined) {
+    const sheet = pickSheet(sheets, options.sheet);
+    return [{ sheet, index: sheets.indexOf(sheet) }];
+  }
+  const all = sheets.map((sheet, index) => ({ sheet, index }));
+  if (!options.sheets || options.sheets.length === 0) return all;
+  for (const wanted of options.sheets) pickSheet(sheets, wanted);
+  return all.filter(({ sheet }) => options.sheets!.includes(sheet.name));
 }
 
 function pickSheet(sheets: SheetRef[], wanted: string | number | undefined): SheetRef {
@@ -344,7 +379,8 @@ async function* readSheet(
       }
       const dataRow = row.number - headerRow;
       if (last >= header.length) {
-        context.problem(dataRow, `A value in column ${last + 1} has no header (the header has ${header.length} columns).`);
+        const message = `A value in column ${last + 1} has no header (the header has ${header.length} columns).`;
+        context.reject(dataRow, row.cells.slice(0, last + 1), [{ code: 'malformed_row', message }]);
         continue;
       }
       records.push({ row: dataRow, data: build(row.cells, null) });

@@ -169,11 +169,14 @@ describe.each(drivers)('files on $name storage', (driver) => {
       expect(await storedBlobKeys(alice)).toEqual(before);
     });
 
-    it('refuses a PNG declared as CSV, and text that is not UTF-8', async () => {
+    it('refuses a PNG declared as CSV and JSON that is not UTF-8, and accepts CSV in a legacy encoding', async () => {
       const png = await upload(alice, [{ filename: 'a.csv', contentType: 'text/csv', content: PNG_SIGNATURE }]);
       expect(png.statusCode).toBe(415);
       const latin1 = Buffer.concat([Buffer.from('name\n'), Buffer.alloc(10_000, 'a'), Buffer.from([0xe9, 0x0a])]);
-      const invalid = await upload(alice, [{ filename: 'b.csv', contentType: 'text/csv', content: latin1 }]);
+      const legacy = await upload(alice, [{ filename: 'b.csv', contentType: 'text/csv', content: latin1 }]);
+      expect(legacy.statusCode).toBe(201);
+      const json = Buffer.concat([Buffer.from('[{"name":"'), Buffer.alloc(10_000, 'a'), Buffer.from([0xe9]), Buffer.from('"}]')]);
+      const invalid = await upload(alice, [{ filename: 'c.json', contentType: 'application/json', content: json }]);
       expect(invalid.statusCode).toBe(415);
       expect(invalid.json().detail).toContain('not valid UTF-8');
     });

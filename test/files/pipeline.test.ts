@@ -61,8 +61,8 @@ describe('processing pipeline', () => {
 
     const page = (await get(`/api/v1/files/${file.id}/records?limit=2`)).json();
     expect(page.items).toEqual([
-      { row: 1, data: { name: 'Ada', city: 'London', score: '10' } },
-      { row: 2, data: { name: 'Grace', city: 'New York', score: '20' } },
+      { row: 1, data: { name: 'Ada', city: 'London', score: 10 } },
+      { row: 2, data: { name: 'Grace', city: 'New York', score: 20 } },
     ]);
     const rest = (await get(`/api/v1/files/${file.id}/records?limit=2&cursor=${page.next_cursor}`)).json();
     expect(rest.items.map((item: { row: number }) => item.row)).toEqual([4]);

@@ -46,14 +46,24 @@ describe('sniffContent', () => {
     });
   });
 
-  it('refuses text that is not UTF-8 or holds NUL bytes', () => {
-    expect(sniffContent(Buffer.from([0x61, 0x2c, 0x62, 0x0a, 0xff, 0xfe, 0x0a]), 'text/csv')).toMatchObject({
+  it('accepts CSV in a legacy encoding or UTF-16, and refuses binary data declared as CSV', () => {
+    expect(sniffContent(Buffer.from([0x61, 0x2c, 0x62, 0x0a, 0xe9, 0x2c, 0x80, 0x0a]), 'text/csv')).toEqual({ ok: true });
+    expect(sniffContent(Buffer.from('\uFEFFa;b\n1;2\n', 'utf16le'), 'text/csv')).toEqual({ ok: true });
+    expect(sniffContent(Buffer.from('a,b\n1,\u00002\n'), 'text/csv')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('binary'),
+    });
+    const random = Buffer.from(Array.from({ length: 512 }, (_, index) => (index * 7919) % 256));
+    expect(sniffContent(random, 'text/csv')).toMatchObject({ ok: false });
+  });
+
+  it('refuses JSON that is not UTF-8 or holds NUL bytes', () => {
+    expect(sniffContent(Buffer.from([0x5b, 0x7b, 0x7d, 0x2c, 0xff, 0xfe, 0x5d]), 'application/json')).toMatchObject({
       ok: false,
       reason: expect.stringContaining('not valid UTF-8'),
     });
-    expect(sniffContent(Buffer.from('a,b\n1,\u00002\n'), 'text/csv')).toMatchObject({
+    expect(sniffContent(Buffer.from('[{"a":"\u0000"}]'.replace('\\u0000', '\u0000')), 'application/json')).toMatchObject({
       ok: false,
-      reason: expect.stringContaining('NUL'),
     });
   });
 

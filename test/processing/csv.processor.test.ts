@@ -11,7 +11,15 @@ describe('processCsv', () => {
       { row: 1, data: { name: 'Ann', age: '31', note: 'likes "tea", cake' } },
       { row: 2, data: { name: 'Bob', age: '42', note: 'two\nlines' } },
     ]);
-    expect(summary).toEqual({ rows: 2, problemCount: 0, problems: [], columns: ['name', 'age', 'note'] });
+    expect(summary).toEqual({
+      rows: 2,
+      problemCount: 0,
+      rejectedRows: 0,
+      problems: [],
+      columns: ['name', 'age', 'note'],
+      encoding: 'utf-8',
+      dialect: { delimiter: ',', quote: '"' },
+    });
   });
 
   it.each([
@@ -52,8 +60,8 @@ describe('processCsv', () => {
     ]);
     expect(summary.problemCount).toBe(2);
     expect(summary.problems).toEqual([
-      { row: 2, message: 'Expected 2 fields as in the header, found 1.' },
-      { row: 3, message: 'Expected 2 fields as in the header, found 3.' },
+      { row: 2, message: 'Expected 2 fields as in the header, found 1.', code: 'malformed_row' },
+      { row: 3, message: 'Expected 2 fields as in the header, found 3.', code: 'malformed_row' },
     ]);
   });
 
@@ -92,8 +100,8 @@ describe('processCsv', () => {
     const { rows, summary } = await collect(processCsv(streamOf(csv), { signal: signal() }));
     expect(rows).toEqual([{ row: 2, data: { a: '2', b: '3' } }]);
     expect(summary.problems).toEqual([
-      { row: 1, message: 'A closing quote is followed by other characters.' },
-      { row: 3, message: 'A quoted field is never closed.' },
+      { row: 1, message: 'A closing quote is followed by other characters.', code: 'malformed_row' },
+      { row: 3, message: 'A quoted field is never closed.', code: 'malformed_row' },
     ]);
   });
 
@@ -134,10 +142,21 @@ describe('processCsv', () => {
     await expect(collect(processCsv(streamOf(''), { signal: signal() }))).rejects.toMatchObject({ code: 'malformed_file' });
   });
 
-  it('refuses a UTF-16 file as bad data and releases the input stream', async () => {
-    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n'.repeat(20_000), 'utf16le')]);
-    const input = streamOf(utf16, 1024);
-    await expect(collect(processCsv(input, { signal: signal() }))).rejects.toMatchObject({ code: 'encoding_unsupported' });
+  it('reads a UTF-16 file with a BOM, a character pair cut by every odd chunk boundary, and releases the input stream', async () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`a,b\n${'1,é\n'.repeat(20_000)}`, 'utf16le')]);
+    const input = streamOf(utf16, 1023);
+    const { rows, summary } = await collect(processCsv(input, { signal: signal() }));
+    expect(rows).toHaveLength(20_000);
+    expect(rows.every((row) => row.data.a === '1' && row.data.b === 'é')).toBe(true);
+    expect(summary.encoding).toBe('utf-16le');
+    expect(input.destroyed).toBe(true);
+  });
+
+  it('refuses an encoding it does not know', async () => {
+    const input = streamOf('a,b\n1,2\n');
+    await expect(collect(processCsv(input, { signal: signal(), encoding: 'klingon' }))).rejects.toMatchObject({
+      code: 'encoding_unsupported',
+    });
     expect(input.destroyed).toBe(true);
   });
 

@@ -11,7 +11,7 @@ describe('processJson', () => {
       { row: 1, data: { a: 1, s: 'x]}"{[' } },
       { row: 2, data: { a: 2, nested: { list: [1, { deep: null }] } } },
     ]);
-    expect(summary).toEqual({ rows: 2, problemCount: 0, problems: [], columns: ['a', 's', 'nested'] });
+    expect(summary).toEqual({ rows: 2, problemCount: 0, rejectedRows: 0, problems: [], columns: ['a', 's', 'nested'] });
   });
 
   it('reports elements that are not objects as row problems and keeps the objects', async () => {

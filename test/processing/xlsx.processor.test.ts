@@ -28,7 +28,7 @@ const sheetXml = (rows: string) =>
 
 describe('processXlsx', () => {
   it('reads the first sheet of a workbook written by ExcelJS, numbering data rows under the header', async () => {
-    const { rows, summary } = await collect(processXlsx(streamOf(await excelWorkbook(), 1000), { signal: signal() }));
+    const { rows, summary } = await collect(processXlsx(streamOf(await excelWorkbook(), 1000), { signal: signal(), sheet: 0 }));
     expect(rows).toEqual([
       { row: 1, data: { name: 'Ann', age: 31, member: true } },
       { row: 2, data: { name: 'Bob', age: 42.5, member: false } },
@@ -37,9 +37,18 @@ describe('processXlsx', () => {
     expect(summary).toEqual({
       rows: 3,
       problemCount: 1,
-      problems: [{ row: 4, message: 'A value in column 4 has no header (the header has 3 columns).' }],
+      rejectedRows: 1,
+      problems: [
+        {
+          row: 4,
+          sheet: 'People',
+          message: 'A value in column 4 has no header (the header has 3 columns).',
+          code: 'malformed_row',
+        },
+      ],
       columns: ['name', 'age', 'member'],
       sheet: 'People',
+      sheets: [{ name: 'People', index: 0, rows: 3, columns: ['name', 'age', 'member'] }],
     });
   });
 
@@ -47,7 +56,8 @@ describe('processXlsx', () => {
     const workbook = await excelWorkbook();
     const byName = await collect(processXlsx(streamOf(workbook, 4096), { signal: signal(), sheet: 'Other' }));
     const byIndex = await collect(processXlsx(streamOf(workbook, 4096), { signal: signal(), sheet: 1 }));
-    expect(byName.rows).toEqual([{ row: 1, data: { key: 'value' } }]);
+    // Sheet k's rows are stored after k × 1,048,576 (Excel's row limit), so sheets never collide.
+    expect(byName.rows).toEqual([{ row: 1_048_576 + 1, data: { key: 'value' } }]);
     expect(byIndex).toEqual(byName);
   });
 

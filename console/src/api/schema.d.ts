@@ -1600,8 +1600,14 @@ export interface paths {
                 query: {
                     /** @description Store the bytes even when you already have a file with the same SHA-256 (default false). */
                     allow_duplicate: boolean;
+                    /** @description CSV: the text encoding (e.g. windows-1252, utf-16le) instead of the detected one. */
+                    encoding?: string;
                     /** @description Queue processing of the uploaded files (default true). */
                     process: boolean;
+                    /** @description An import schema of yours that every row is validated against. */
+                    schema?: string;
+                    /** @description XLSX: the sheets to read, comma-separated; every sheet by default. */
+                    sheets?: string;
                 };
                 header?: never;
                 path?: never;
@@ -1956,8 +1962,14 @@ export interface paths {
                 query: {
                     /** @description Store the bytes even when you already have a file with the same SHA-256 (default false). */
                     allow_duplicate: boolean;
+                    /** @description CSV: the text encoding (e.g. windows-1252, utf-16le) instead of the detected one. */
+                    encoding?: string;
                     /** @description Queue processing of the uploaded files (default true). */
                     process: boolean;
+                    /** @description An import schema of yours that every row is validated against. */
+                    schema?: string;
+                    /** @description XLSX: the sheets to read, comma-separated; every sheet by default. */
+                    sheets?: string;
                 };
                 header?: never;
                 path: {
@@ -2276,6 +2288,244 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/files/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The first rows of a tabular file as they would be stored, with the detected encoding, dialect and types.
+         * @description Writes nothing. CSV, JSON and NDJSON are read from their first 256 KiB only, so the answer costs the same for any size; a workbook is read whole (its index is at its end).
+         */
+        post: {
+            parameters: {
+                query: {
+                    encoding?: string;
+                    /** @description How many rows to answer. */
+                    rows: number;
+                    /** @description An import schema of yours to map and check the rows with. */
+                    schema?: string;
+                    /** @description XLSX: sheets to read, comma-separated. */
+                    sheets?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            columns: {
+                                examples: string[];
+                                flags: string[];
+                                mismatches: number;
+                                name: string;
+                                nullable: boolean;
+                                type: string;
+                            }[];
+                            dialect: {
+                                delimiter: string;
+                                quote: string;
+                            } | null;
+                            encoding: string | null;
+                            /** @description Whether only the head of the file was read. */
+                            partial: boolean;
+                            problems: {
+                                code?: string;
+                                column?: string;
+                                message: string;
+                                row: number;
+                                sheet?: string;
+                            }[];
+                            rows: {
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                row: number;
+                            }[];
+                            sheets: {
+                                index: number;
+                                name: string;
+                                rows: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}/problems.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The rows the last run left out, as uploaded, with `_row` and `_problems` columns: fix them and upload this file alone. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/files/{id}/process": {
         parameters: {
             query?: never;
@@ -2287,11 +2537,18 @@ export interface paths {
         put?: never;
         /**
          * (Re)processes a file: parses its rows or reads its metadata in the background.
-         * @description Rows already stored are kept and never duplicated: a re-run stores only what is missing.
+         * @description Rows already stored are kept and never duplicated: a re-run stores only what is missing. `encoding`, `sheets` and `schema` change how the file is read from now on.
          */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description CSV: the text encoding (e.g. windows-1252, utf-16le) instead of the detected one. */
+                    encoding?: string;
+                    /** @description An import schema of yours that every row is validated against. */
+                    schema?: string;
+                    /** @description XLSX: the sheets to read, comma-separated; every sheet by default. */
+                    sheets?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -2785,6 +3042,116 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}/schema-suggestion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An import schema suggested from a processed file’s inferred columns (not saved; POST it to /schemas). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            all_or_nothing: boolean;
+                            columns: {
+                                name: string;
+                                required: boolean;
+                                type: string;
+                            }[];
+                            name: string;
+                            unknown_columns: string;
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -3386,6 +3753,630 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schemas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your import schemas, newest first. */
+        get: {
+            parameters: {
+                query: {
+                    limit: number;
+                    offset: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                all_or_nothing: boolean;
+                                columns: {
+                                    /** @description Other header spellings, matched ignoring case, spaces and punctuation. */
+                                    aliases?: string[];
+                                    date_order?: "dmy" | "mdy" | "ymd";
+                                    decimal?: "." | ",";
+                                    enum?: (string | number | boolean)[];
+                                    /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                                    max?: number | string;
+                                    /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                                    min?: number | string;
+                                    name: string;
+                                    /** @description A regular expression the whole cell text matches. */
+                                    pattern?: string;
+                                    required?: boolean;
+                                    /** @description What the cells hold; dates are stored as ISO 8601. */
+                                    type: "integer" | "decimal" | "boolean" | "date" | "datetime" | "text";
+                                    /** @description No two rows of one file hold the same value. */
+                                    unique?: boolean;
+                                }[];
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                unknown_columns: "keep" | "refuse";
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            limit: number;
+                            offset: number;
+                            total: number;
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Creates an import schema: the columns a file should hold, their types and rules.
+         * @description Use it with `?schema=<id>` on an upload or a re-run; every row is then validated against it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description One bad row fails the file and nothing is stored.
+                         * @default false
+                         */
+                        all_or_nothing: boolean;
+                        columns: {
+                            /** @description Other header spellings, matched ignoring case, spaces and punctuation. */
+                            aliases?: string[];
+                            date_order?: "dmy" | "mdy" | "ymd";
+                            decimal?: "." | ",";
+                            enum?: (string | number | boolean)[];
+                            /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                            max?: number | string;
+                            /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                            min?: number | string;
+                            name: string;
+                            /** @description A regular expression the whole cell text matches. */
+                            pattern?: string;
+                            required?: boolean;
+                            /** @description What the cells hold; dates are stored as ISO 8601. */
+                            type: "integer" | "decimal" | "boolean" | "date" | "datetime" | "text";
+                            /** @description No two rows of one file hold the same value. */
+                            unique?: boolean;
+                        }[];
+                        name: string;
+                        /**
+                         * @description Columns the schema does not name: kept as they are, or the file is refused.
+                         * @default keep
+                         */
+                        unknown_columns: "keep" | "refuse";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            all_or_nothing: boolean;
+                            columns: {
+                                /** @description Other header spellings, matched ignoring case, spaces and punctuation. */
+                                aliases?: string[];
+                                date_order?: "dmy" | "mdy" | "ymd";
+                                decimal?: "." | ",";
+                                enum?: (string | number | boolean)[];
+                                /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                                max?: number | string;
+                                /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                                min?: number | string;
+                                name: string;
+                                /** @description A regular expression the whole cell text matches. */
+                                pattern?: string;
+                                required?: boolean;
+                                /** @description What the cells hold; dates are stored as ISO 8601. */
+                                type: "integer" | "decimal" | "boolean" | "date" | "datetime" | "text";
+                                /** @description No two rows of one file hold the same value. */
+                                unique?: boolean;
+                            }[];
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            unknown_columns: "keep" | "refuse";
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schemas/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of your import schemas. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            all_or_nothing: boolean;
+                            columns: {
+                                /** @description Other header spellings, matched ignoring case, spaces and punctuation. */
+                                aliases?: string[];
+                                date_order?: "dmy" | "mdy" | "ymd";
+                                decimal?: "." | ",";
+                                enum?: (string | number | boolean)[];
+                                /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                                max?: number | string;
+                                /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                                min?: number | string;
+                                name: string;
+                                /** @description A regular expression the whole cell text matches. */
+                                pattern?: string;
+                                required?: boolean;
+                                /** @description What the cells hold; dates are stored as ISO 8601. */
+                                type: "integer" | "decimal" | "boolean" | "date" | "datetime" | "text";
+                                /** @description No two rows of one file hold the same value. */
+                                unique?: boolean;
+                            }[];
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            unknown_columns: "keep" | "refuse";
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Deletes one of your import schemas. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Changes an import schema; fields left out keep their value. */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description One bad row fails the file and nothing is stored. */
+                        all_or_nothing?: boolean;
+                        columns?: {
+                            /** @description Other header spellings, matched ignoring case, spaces and punctuation. */
+                            aliases?: string[];
+                            date_order?: "dmy" | "mdy" | "ymd";
+                            decimal?: "." | ",";
+                            enum?: (string | number | boolean)[];
+                            /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                            max?: number | string;
+                            /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                            min?: number | string;
+                            name: string;
+                            /** @description A regular expression the whole cell text matches. */
+                            pattern?: string;
+                            required?: boolean;
+                            /** @description What the cells hold; dates are stored as ISO 8601. */
+                            type: "integer" | "decimal" | "boolean" | "date" | "datetime" | "text";
+                            /** @description No two rows of one file hold the same value. */
+                            unique?: boolean;
+                        }[];
+                        name?: string;
+                        /** @description Columns the schema does not name: kept as they are, or the file is refused. */
+                        unknown_columns?: "keep" | "refuse";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            all_or_nothing: boolean;
+                            columns: {
+                                /** @description Other header spellings, matched ignoring case, spaces and punctuation. */
+                                aliases?: string[];
+                                date_order?: "dmy" | "mdy" | "ymd";
+                                decimal?: "." | ",";
+                                enum?: (string | number | boolean)[];
+                                /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                                max?: number | string;
+                                /** @description Numbers: the value; text: the length; dates: an ISO 8601 date. */
+                                min?: number | string;
+                                name: string;
+                                /** @description A regular expression the whole cell text matches. */
+                                pattern?: string;
+                                required?: boolean;
+                                /** @description What the cells hold; dates are stored as ISO 8601. */
+                                type: "integer" | "decimal" | "boolean" | "date" | "datetime" | "text";
+                                /** @description No two rows of one file hold the same value. */
+                                unique?: boolean;
+                            }[];
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            unknown_columns: "keep" | "refuse";
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/api/v1/setup": {
