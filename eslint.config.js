@@ -22,7 +22,19 @@ const LOWER_LAYERS = [
   'rate-limit',
   'metrics',
 ];
-const FEATURES = ['auth', 'users', 'api-keys', 'files', 'records', 'webhooks', 'notifications', 'realtime', 'health', 'admin'];
+const FEATURES = [
+  'auth',
+  'audit',
+  'users',
+  'api-keys',
+  'files',
+  'records',
+  'webhooks',
+  'notifications',
+  'realtime',
+  'health',
+  'admin',
+];
 const COMPOSITION = ['composition/**', 'app.ts', 'worker.ts', 'server.ts', 'cli.ts', 'main.ts'];
 
 /** `../<folder>/…` imports from inside src/<layer>/. */

@@ -12,6 +12,7 @@ import { createFirstAdminThroughServer, loopbackBaseUrl } from './users/create-a
 import { DirectoryInUseError } from './db/directory-lock.ts';
 import { UserService } from './users/user.service.ts';
 import { startServer } from './server.ts';
+import { resetPasswordCommand } from './cli/reset-password.ts';
 import { buildWorker } from './worker.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
@@ -35,6 +36,9 @@ Commands:
              Create an administrator, or promote an existing account to administrator.
              The password is asked for (not echoed) on a terminal, or read from stdin:
                printf '%s' "$ADMIN_PASSWORD" | intake create-admin --email admin@example.com
+  reset-password --email <email>
+             Set a new password for an account (when the server sends no e-mail) and sign
+             out all its sessions; the password is read like create-admin's.
 
 Options:
   -h, --help       Show this help.
@@ -86,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
         fullName: values['full-name'],
         resetPassword: values['reset-password'] === true,
       });
+    case 'reset-password':
+      return resetPasswordCommand(config, { email: values.email, readPassword });
     case 'worker':
       return worker(
         config,

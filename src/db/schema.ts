@@ -9,7 +9,8 @@ export * from '../jobs/worker-presence.schema.ts';
  * (queries and drizzle-kit migrations) sees one definition shared by PGlite and PostgreSQL.
  */
 import { apiKeys } from '../api-keys/api-key.schema.ts';
-import { authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.ts';
+import { accountTokens, authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.ts';
+import { auditEvents } from '../audit/audit.schema.ts';
 import { rateLimitCounters } from '../rate-limit/rate-limit.schema.ts';
 import { users } from '../users/user.schema.ts';
 import { files } from '../files/file.schema.ts';
@@ -19,6 +20,7 @@ import { notificationPreferences } from '../notifications/notification.schema.ts
 
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
+export * from '../audit/audit.schema.ts';
 export * from '../rate-limit/rate-limit.schema.ts';
 export * from '../users/user.schema.ts';
 export * from '../files/file.schema.ts';
@@ -31,6 +33,8 @@ export const schema = {
   authSessions,
   refreshTokens,
   revokedTokens,
+  accountTokens,
+  auditEvents,
   apiKeys,
   rateLimitCounters,
   files,
