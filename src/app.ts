@@ -357,7 +357,7 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
     await app.register(setupRoutes, { firstAdmin: services.firstAdmin });
     await app.register(adminJobsRoutes, { service: services.adminJobs });
     await app.register(apiKeysRoutes, { apiKeys: services.apiKeys, audit: services.audit });
-    await app.register(webhooksRoutes, { webhooks: services.webhooks });
+    await app.register(webhooksRoutes, { webhooks: services.webhooks, audit: services.audit });
     await app.register(notificationsRoutes, { notifications: services.notifications });
     await app.register(jobsRoutes, { service: services.jobs });
     await app.register(realtimeRoutes, {
