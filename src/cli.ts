@@ -11,7 +11,7 @@ import { createAdmin } from './auth/create-admin.ts';
 import { createFirstAdminThroughServer, loopbackBaseUrl } from './users/create-admin-through-server.ts';
 import { DirectoryInUseError } from './db/directory-lock.ts';
 import { UserService } from './users/user.service.ts';
-import { startServer } from './server.ts';
+import { startServer, type RunningServer } from './server.ts';
 import { resetPasswordCommand } from './cli/reset-password.ts';
 import { buildWorker } from './worker.ts';
 import type { App } from './http/app-types.ts';
@@ -26,7 +26,10 @@ const HELP = `intake ${VERSION} — upload files, process them in the background
 Usage: intake <command> [options]
 
 Commands:
-  serve      Start the HTTP API (default). In embedded mode it also runs the workers.
+  serve [--workers N]
+             Start the HTTP API (default). In embedded mode it also runs the workers.
+             --workers N (or WEB_CONCURRENCY) runs N API processes on one port
+             (PostgreSQL only; the embedded database allows one process).
   migrate    Apply database migrations and exit.
   worker     Run background workers as their own process.
   keys generate
@@ -60,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
       'full-name': { type: 'string' },
       'reset-password': { type: 'boolean' },
       queues: { type: 'string' },
+      workers: { type: 'string' },
     },
   });
   if (values.version) {
@@ -81,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'serve':
-      return serve(config);
+      return serve(config, values.workers);
     case 'migrate':
       return migrate(config);
     case 'create-admin':
@@ -106,12 +110,48 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(config: Config): Promise<number> {
+async function serve(config: Config, workersFlag: string | undefined): Promise<number> {
+  let processes = config.http.processes;
+  if (workersFlag !== undefined) {
+    if (!/^\d+$/.test(workersFlag) || Number(workersFlag) < 1 || Number(workersFlag) > 256) {
+      console.error(`intake serve: --workers must be a whole number between 1 and 256 (got "${workersFlag}").`);
+      return 2;
+    }
+    processes = Number(workersFlag);
+  }
+  if (processes === 1) return (await startServing(config)).closed;
+  if (config.database.url === undefined) {
+    console.error(
+      `intake serve: ${processes} API processes (--workers/WEB_CONCURRENCY) need PostgreSQL (DATABASE_URL); the embedded database (PGlite) belongs to one process: use 1.`,
+    );
+    return 2;
+  }
+  // Loaded only here: every other command (and a single process) does without the cluster machinery.
+  const { runServeCluster } = await import('./server-cluster.ts');
+  const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'cluster' });
+  return runServeCluster(config, {
+    processes,
+    log,
+    async prepare() {
+      if (!config.database.migrateOnBoot) return;
+      const database = await openConfiguredDatabase(config);
+      try {
+        await database.migrate();
+      } finally {
+        await database.close();
+      }
+    },
+    startChild: () => startServing(config),
+  });
+}
+
+/** One API process (with the workers too when JOBS_WORKERS_IN_SERVE), listening. */
+async function startServing(config: Config): Promise<RunningServer> {
   if (config.jobs.workersInServe) return serveWithWorkers(config);
   const app = await buildApp(config);
   const server = await startServer(app, config);
   announce(app, server.address, config);
-  return server.closed;
+  return server;
 }
 
 /**
@@ -120,7 +160,7 @@ async function serve(config: Config): Promise<number> {
  * worker threads, JOBS_WORKER_THREADS, and reach the database through the main thread). One set
  * of metrics for both, served at /metrics.
  */
-async function serveWithWorkers(config: Config): Promise<number> {
+async function serveWithWorkers(config: Config): Promise<RunningServer> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
   // Migrated here (MIGRATE_ON_BOOT) before the API answers or a worker claims.
   const infrastructure = await buildInfrastructure(config, log);
@@ -152,7 +192,7 @@ async function serveWithWorkers(config: Config): Promise<number> {
       void server.shutdown('workers failed to start');
     },
   );
-  return server.closed;
+  return server;
 }
 
 function announce(app: App, origin: string, config: Config): void {

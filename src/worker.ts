@@ -10,6 +10,7 @@ import { createThreadExecutor } from './jobs/thread-executor.ts';
 import { loggerOptions } from './logging/logger.ts';
 import type { IntakeMetrics } from './metrics/metrics.ts';
 import { announcePresence } from './jobs/worker-presence.ts';
+import { recyclingEnabled, recyclingExecutor, type RecycleReason } from './jobs/worker-recycling.ts';
 
 /** What a worker runs on. A test (or `intake serve`, sharing its own) passes some; the rest come from config. */
 export type WorkerOverrides = InfrastructureOverrides & {
@@ -47,7 +48,8 @@ export async function buildWorker(
   const log = overrides.log ?? pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
   const infrastructure = overrides.infrastructure ?? (await buildInfrastructure(config, log, overrides));
   const closeInfrastructure = overrides.infrastructure ? async () => undefined : () => infrastructure.close();
-  let executor: JobExecutor = overrides.executor ?? inlineExecutor;
+  const limits = { maxJobs: config.jobs.workerMaxJobs, maxRssMb: config.jobs.workerMaxRssMb };
+  let current: Generation | undefined;
   try {
     const settings = jobSettingsFrom(config);
     const registry = overrides.registry ?? createJobRegistry(infrastructure.database.db, settings, () => infrastructure.blobs());
@@ -55,67 +57,139 @@ export async function buildWorker(
     const unknown = (options.queues ?? []).filter((name) => !known.has(name));
     if (unknown.length > 0)
       throw new Error(`no job type uses the queue(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
-    if (!overrides.executor && (options.threads ?? 0) > 0) {
-      executor = createThreadExecutor({
-        threads: options.threads ?? 1,
-        // The threads build the same registry from the same module, with only the settings handlers read.
-        registry: threadRegistrySource(settings),
-        database: infrastructure.database,
-        log,
-      });
-    }
-    await executor.ready?.();
     const onFinished = overrides.onFinished ?? createJobOutcomeNotifier(config, infrastructure.jobQueue);
-    const workers = await infrastructure.jobQueue.startWorkers({
-      registry,
-      executor,
-      onFinished,
-      ...(options.queues?.length ? { queues: options.queues } : {}),
-    });
-    infrastructure.nameWorker(workers.workerId);
     const servedQueues = options.queues?.length ? options.queues : registry.queues();
-    // Seen by the API (metrics, the starved-queue warning) whether or not it is running anything.
-    const presence = await announcePresence(
-      infrastructure.database.db,
-      { workerId: workers.workerId, queues: servedQueues, heartbeatMs: config.jobs.heartbeatMs, leaseMs: config.jobs.leaseMs },
-      log,
-    ).catch(async (error: unknown) => {
-      await workers.close(0);
-      throw error;
-    });
+    let closing: Promise<void> | undefined;
+    let recycling: Promise<void> | undefined;
+
+    /** One job runner: its executor (threads), its pool on the queue, its presence row. */
+    const startGeneration = async (): Promise<Generation> => {
+      let executor: JobExecutor = overrides.executor ?? inlineExecutor;
+      const ownsExecutor = !overrides.executor && (options.threads ?? 0) > 0;
+      if (ownsExecutor) {
+        executor = createThreadExecutor({
+          threads: options.threads ?? 1,
+          // The threads build the same registry from the same module, with only the settings handlers read.
+          registry: threadRegistrySource(settings),
+          database: infrastructure.database,
+          log,
+        });
+      }
+      const stopExecutor = async () => {
+        if (ownsExecutor)
+          await executor.close().catch((error: unknown) => log.warn({ err: error }, 'could not stop the job threads'));
+      };
+      // Known once this runner is fully started; a limit may trip before that (jobs start at once).
+      let started!: (generation: Generation | undefined) => void;
+      const self = new Promise<Generation | undefined>((resolve) => {
+        started = resolve;
+      });
+      try {
+        if (recyclingEnabled(limits))
+          executor = recyclingExecutor(executor, limits, (reason, detail) => {
+            // One replacement at a time: the next runner's own limit waits for this one's start.
+            recycling = (recycling ?? Promise.resolve()).then(() => self.then((old) => recycle(old, reason, detail)));
+          });
+        await executor.ready?.();
+        const workers = await infrastructure.jobQueue.startWorkers({
+          registry,
+          executor,
+          onFinished,
+          ...(options.queues?.length ? { queues: options.queues } : {}),
+        });
+        infrastructure.nameWorker(workers.workerId);
+        // Seen by the API (metrics, the starved-queue warning) whether or not it is running anything.
+        const presence = await announcePresence(
+          infrastructure.database.db,
+          {
+            workerId: workers.workerId,
+            queues: servedQueues,
+            heartbeatMs: config.jobs.heartbeatMs,
+            leaseMs: config.jobs.leaseMs,
+          },
+          log,
+        ).catch(async (error: unknown) => {
+          await workers.close(0);
+          throw error;
+        });
+        const generation: Generation = {
+          workers,
+          async stop(graceMs: number) {
+            await presence
+              .leave()
+              .catch((error: unknown) =>
+                log.warn({ err: error }, 'could not remove the worker presence row; it expires after a lease'),
+              );
+            await workers.close(graceMs);
+            await stopExecutor();
+          },
+        };
+        started(generation);
+        return generation;
+      } catch (error) {
+        started(undefined);
+        await stopExecutor();
+        throw error;
+      }
+    };
+
+    /**
+     * The runner reached WORKER_MAX_JOBS or WORKER_MAX_RSS_MB: it stops claiming at once, its
+     * running jobs finish (or, past the grace, go back to the queue uncounted), then a new runner
+     * with new threads takes over. Jobs queued meanwhile wait in the queue: nothing is lost.
+     */
+    const recycle = async (old: Generation | undefined, reason: RecycleReason, detail: { attempts: number; rssMb: number }) => {
+      if (!old || old !== current || closing) return;
+      log.info(
+        { worker_id: old.workers.workerId, reason, attempts: detail.attempts, rss_mb: detail.rssMb, limits },
+        'recycling the job runner: finishing its running jobs, taking no new ones',
+      );
+      try {
+        await old.stop(config.jobs.shutdownGraceMs);
+        if (closing) return;
+        current = await startGeneration();
+        infrastructure.metrics.workerRecycles.inc({ reason });
+        log.info({ worker_id: current.workers.workerId, replaced: old.workers.workerId, reason }, 'job runner replaced');
+      } catch (error) {
+        log.error({ err: error }, 'could not replace the recycled job runner; this worker runs no jobs until restarted');
+      }
+    };
+
+    current = await startGeneration();
     log.info(
       {
-        worker_id: workers.workerId,
+        worker_id: current.workers.workerId,
         queue: infrastructure.jobQueue.kind,
-        queues: options.queues?.length ? options.queues : registry.queues(),
+        queues: servedQueues,
         job_types: registry.names(),
         threads: options.threads ?? 0,
+        ...(recyclingEnabled(limits) ? { recycle_after: limits } : {}),
       },
       'worker started',
     );
-    let closing: Promise<void> | undefined;
     return {
-      workers,
+      get workers() {
+        return (current as Generation).workers;
+      },
       log,
       metrics: infrastructure.metrics,
       close(graceMs = config.jobs.shutdownGraceMs) {
         closing ??= (async () => {
-          await presence
-            .leave()
-            .catch((error: unknown) =>
-              log.warn({ err: error }, 'could not remove the worker presence row; it expires after a lease'),
-            );
-          await workers.close(graceMs);
-          if (!overrides.executor) await executor.close();
+          // A replacement being started is waited for, then stopped with the rest.
+          await recycling;
+          await current?.stop(graceMs);
           await closeInfrastructure();
         })();
         return closing;
       },
     };
   } catch (error) {
-    if (!overrides.executor)
-      await executor.close().catch((closeError: unknown) => log.warn({ err: closeError }, 'could not stop the job threads'));
     await closeInfrastructure();
     throw error;
   }
+}
+
+interface Generation {
+  readonly workers: RunningWorkers;
+  stop(graceMs: number): Promise<void>;
 }

@@ -38,6 +38,8 @@ export interface Config {
     readonly bodyLimitBytes: number;
     readonly trustProxy: boolean;
     readonly shutdownGraceMs: number;
+    /** API processes `intake serve` runs on one port (WEB_CONCURRENCY, or `--workers`); above 1 needs PostgreSQL. */
+    readonly processes: number;
   };
   readonly storage: StorageConfig;
   readonly files: FilesConfig;
@@ -223,6 +225,10 @@ export interface JobsConfig {
   readonly workersInServe: boolean;
   /** Threads that run handlers off the API's event loop when `intake serve` runs workers; 0 = inline. */
   readonly workerThreads: number;
+  /** Recycle a worker after it has run this many attempts (0: never). */
+  readonly workerMaxJobs: number;
+  /** Recycle a worker once its resident memory passes this many MiB (0: never). */
+  readonly workerMaxRssMb: number;
 }
 
 /**
@@ -328,6 +334,7 @@ export function loadConfig(env: Env = process.env): Config {
       bodyLimitBytes: read.integer('BODY_LIMIT_BYTES', 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
       trustProxy: read.boolean('TRUST_PROXY', false),
       shutdownGraceMs: read.integer('SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 10 * 60_000 }),
+      processes: read.integer('WEB_CONCURRENCY', 1, { min: 1, max: 256 }),
     },
     storage: readStorageConfig(read, environment, dataDir, `${resolvedPublicUrl}/api/v1`),
     files: readFilesConfig(read),
@@ -351,6 +358,8 @@ export function loadConfig(env: Env = process.env): Config {
       shutdownGraceMs: read.integer('JOBS_SHUTDOWN_GRACE_MS', 25_000, { min: 0, max: 60 * 60_000 }),
       workersInServe: read.boolean('JOBS_WORKERS_IN_SERVE', redisUrl === undefined),
       workerThreads: read.integer('JOBS_WORKER_THREADS', 1, { min: 0, max: 64 }),
+      workerMaxJobs: read.integer('WORKER_MAX_JOBS', 0, { min: 0, max: 1_000_000_000 }),
+      workerMaxRssMb: read.integer('WORKER_MAX_RSS_MB', 0, { min: 0, max: 1_000_000 }),
     },
     processing: readProcessingLimits(read),
     console: { dir: path.resolve(read.string('CONSOLE_DIR', DEFAULT_CONSOLE_DIR)) },

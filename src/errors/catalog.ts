@@ -312,8 +312,6 @@ function bearerProblem(code: string, detail: string): AppError {
   });
 }
 
-export type ErrorFactoryName = keyof typeof ERRORS;
-
 /**
  * Codes with the status they are answered with, for the docs. Kept beside the factories so
  * that adding a factory without documenting it fails the catalog test.

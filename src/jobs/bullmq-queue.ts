@@ -60,7 +60,12 @@ export function createBullmqQueue(
   options: BullmqQueueOptions,
   log: JobLogger,
 ): JobQueue {
-  const store = new JobStore(database.db, { retentionMs: settings.retentionMs, onEvent: settings.onJobEvent, log });
+  const store = new JobStore(database.db, {
+    retentionMs: settings.retentionMs,
+    onEvent: settings.onJobEvent,
+    log,
+    clock: settings.clock,
+  });
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
   const queues = new Map<string, Queue<BullData>>();
@@ -270,7 +275,16 @@ class BullmqWorkerPool implements RunningWorkers {
 
   private async recordStalled(queue: string, jobId: string): Promise<void> {
     try {
-      if ((await this.jobState(queue, jobId)) !== 'failed') return;
+      if ((await this.jobState(queue, jobId)) !== 'failed') {
+        // Written: the attempt log says "recovered a stalled job" (and the stalled counter counts it)
+        // from the row's status event. Not written: a new attempt already holds it; say so here.
+        if (!(await this.store.requeueStalled(jobId)))
+          this.log.warn(
+            { job_id: jobId, queue, recovered_by: this.workerId },
+            'recovered a stalled job: its worker stopped responding; bullmq handed it to a worker again',
+          );
+        return;
+      }
       await this.store.failStalled(jobId, this.outcomeHook);
       this.log.warn({ job_id: jobId, queue }, 'bullmq failed a job that stalled too often; recorded as failed');
     } catch (error) {

@@ -36,7 +36,12 @@ export function createEmbeddedQueue(
   settings: QueueSettings,
   log: JobLogger,
 ): JobQueue {
-  const store = new JobStore(database.db, { retentionMs: settings.retentionMs, onEvent: settings.onJobEvent, log });
+  const store = new JobStore(database.db, {
+    retentionMs: settings.retentionMs,
+    onEvent: settings.onJobEvent,
+    log,
+    clock: settings.clock,
+  });
   const pools = new Set<EmbeddedWorkerPool>();
 
   return {

@@ -123,6 +123,8 @@ export interface QueueSettings {
    * about events handlers raise. Realtime fan-out hangs here; it must not throw or block.
    */
   onJobEvent?: JobEventSink;
+  /** Where lease times come from (default: the database's `now()`); a test passes a fake one. */
+  clock?: () => Date;
 }
 
 /** Which job an event is about. */

@@ -42,10 +42,6 @@ function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'own
   return { id: row.id, type: row.type, queue: row.queue, attempt: row.attempts, ownerId: row.ownerId, fileId: row.fileId };
 }
 
-function after(ms: number): SQL {
-  return sql`now() + make_interval(secs => ${ms / 1000}::double precision)`;
-}
-
 /**
  * Data access to the jobs table shared by both queue adapters. Every write made on behalf of
  * an attempt is fenced by its lease token: an attempt that lost its lease (its worker was
@@ -54,6 +50,11 @@ function after(ms: number): SQL {
 export interface JobStoreOptions {
   /** How long a finished job is kept before the sweep deletes it. */
   retentionMs: number;
+  /**
+   * The time leases, run times and retention are computed from. Unset: the database's `now()`,
+   * one clock for every worker. A test passes its own to move past a lease without waiting.
+   */
+  clock?: () => Date;
   /** Told about each write below that changes a job's progress or status (the one realtime hook). */
   onEvent?: JobEventSink;
   /** Where a failing `onEvent` is reported. */
@@ -64,6 +65,7 @@ export class JobStore {
   private readonly retentionMs: number;
   private readonly onEvent: JobEventSink | undefined;
   private readonly log: JobLogger;
+  private readonly clock: (() => Date) | undefined;
 
   constructor(
     readonly db: Db,
@@ -72,6 +74,15 @@ export class JobStore {
     this.retentionMs = options.retentionMs;
     this.onEvent = options.onEvent;
     this.log = options.log;
+    this.clock = options.clock;
+  }
+
+  private now(): SQL {
+    return this.clock ? sql`${this.clock().toISOString()}::timestamptz` : sql`now()`;
+  }
+
+  private after(ms: number): SQL {
+    return sql`${this.now()} + make_interval(secs => ${ms / 1000}::double precision)`;
   }
 
   private statusChanged(rows: readonly StatusRow[]): void {
@@ -134,8 +145,8 @@ export class JobStore {
         payload: input.payload,
         maxAttempts: input.definition.retry.maxAttempts,
         idempotencyKey: input.idempotencyKey,
-        runAt: input.delayMs > 0 ? after(input.delayMs) : sql`now()`,
-        dispatchedAt: input.dispatched ? sql`now()` : null,
+        runAt: input.delayMs > 0 ? this.after(input.delayMs) : this.now(),
+        dispatchedAt: input.dispatched ? this.now() : null,
       })
       .onConflictDoNothing()
       .returning();
@@ -166,7 +177,7 @@ export class JobStore {
     const due = this.db
       .select({ id: jobs.id })
       .from(jobs)
-      .where(and(eq(jobs.queue, queue), eq(jobs.status, 'queued'), lte(jobs.runAt, sql`now()`), inArray(jobs.type, [...types])))
+      .where(and(eq(jobs.queue, queue), eq(jobs.status, 'queued'), lte(jobs.runAt, this.now()), inArray(jobs.type, [...types])))
       .orderBy(jobs.runAt, jobs.createdAt)
       .limit(limit)
       .for('update', { skipLocked: true });
@@ -177,9 +188,9 @@ export class JobStore {
         attempts: sql`${jobs.attempts} + 1`,
         leaseToken: sql`gen_random_uuid()`,
         lockedBy: workerId,
-        lockedUntil: after(leaseMs),
-        heartbeatAt: sql`now()`,
-        startedAt: sql`coalesce(${jobs.startedAt}, now())`,
+        lockedUntil: this.after(leaseMs),
+        heartbeatAt: this.now(),
+        startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
       })
       .where(and(inArray(jobs.id, due), eq(jobs.status, 'queued')))
       .returning()
@@ -202,10 +213,10 @@ export class JobStore {
         attempts: sql`greatest(${jobs.attempts} + 1, ${attempt})`,
         leaseToken,
         lockedBy: workerId,
-        lockedUntil: after(leaseMs),
-        heartbeatAt: sql`now()`,
-        startedAt: sql`coalesce(${jobs.startedAt}, now())`,
-        dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, now())`,
+        lockedUntil: this.after(leaseMs),
+        heartbeatAt: this.now(),
+        startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
+        dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, ${this.now()})`,
       })
       .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running']), isNull(jobs.cancelRequestedAt)))
       .returning();
@@ -220,7 +231,7 @@ export class JobStore {
     if (leaseTokens.length === 0) return { held, cancelRequested };
     const rows = await this.db
       .update(jobs)
-      .set({ lockedUntil: after(leaseMs), heartbeatAt: sql`now()` })
+      .set({ lockedUntil: this.after(leaseMs), heartbeatAt: this.now() })
       .where(and(inArray(jobs.leaseToken, [...leaseTokens]), eq(jobs.status, 'running')))
       .returning({ leaseToken: jobs.leaseToken, cancelRequestedAt: jobs.cancelRequestedAt });
     for (const row of rows) {
@@ -254,19 +265,19 @@ export class JobStore {
           status: 'succeeded',
           result: record.result ?? null,
           error: null,
-          finishedAt: sql`now()`,
-          expiresAt: after(this.retentionMs),
+          finishedAt: this.now(),
+          expiresAt: this.after(this.retentionMs),
         };
         break;
       case 'retry':
-        values = { status: 'queued', error: record.error, runAt: after(record.delayMs) };
+        values = { status: 'queued', error: record.error, runAt: this.after(record.delayMs) };
         break;
       case 'released':
         // A shutdown is not the job's fault: the attempt is given back.
-        values = { status: 'queued', attempts: sql`greatest(${jobs.attempts} - 1, 0)`, runAt: sql`now()` };
+        values = { status: 'queued', attempts: sql`greatest(${jobs.attempts} - 1, 0)`, runAt: this.now() };
         break;
       default:
-        values = { status: record.status, error: record.error, finishedAt: sql`now()`, expiresAt: after(this.retentionMs) };
+        values = { status: record.status, error: record.error, finishedAt: this.now(), expiresAt: this.after(this.retentionMs) };
     }
     const write = (db: Db) =>
       db
@@ -309,17 +320,38 @@ export class JobStore {
         leaseToken: null,
         lockedBy: null,
         lockedUntil: null,
-        runAt: sql`now()`,
-        finishedAt: sql`case when ${jobs.cancelRequestedAt} is not null or ${jobs.attempts} >= ${jobs.maxAttempts} then now() end`,
-        expiresAt: sql`case when ${jobs.cancelRequestedAt} is not null or ${jobs.attempts} >= ${jobs.maxAttempts} then ${after(this.retentionMs)} end`,
+        runAt: this.now(),
+        finishedAt: sql`case when ${jobs.cancelRequestedAt} is not null or ${jobs.attempts} >= ${jobs.maxAttempts} then ${this.now()} end`,
+        expiresAt: sql`case when ${jobs.cancelRequestedAt} is not null or ${jobs.attempts} >= ${jobs.maxAttempts} then ${this.after(this.retentionMs)} end`,
       })
-      .where(and(eq(jobs.status, 'running'), lt(jobs.lockedUntil, sql`now()`)))
+      .where(and(eq(jobs.status, 'running'), lt(jobs.lockedUntil, this.now())))
       .returning();
     if (onFinished) {
       for (const row of rows) if (FINAL_STATUSES.includes(row.status)) await notifyOutcome(db, row, onFinished);
     }
     this.statusChanged(rows);
     return rows.length;
+  }
+
+  /**
+   * BullMQ adapter: Redis found the job's lock expired and put it back in the wait list. The row
+   * follows (queued, `stalled` error, lease dropped, so the lost attempt can no longer write),
+   * unless a new attempt has already started it (its lease is current). True when written.
+   */
+  async requeueStalled(id: string): Promise<boolean> {
+    const rows = await this.db
+      .update(jobs)
+      .set({
+        status: 'queued',
+        error: jobError('stalled', 'The worker running this job stopped responding.'),
+        leaseToken: null,
+        lockedBy: null,
+        lockedUntil: null,
+      })
+      .where(and(eq(jobs.id, id), eq(jobs.status, 'running'), lt(jobs.lockedUntil, this.now())))
+      .returning();
+    this.statusChanged(rows);
+    return rows.length > 0;
   }
 
   /** BullMQ adapter: Redis gave up on a job after too many stalls; the row must not stay `running`. */
@@ -333,8 +365,8 @@ export class JobStore {
           leaseToken: null,
           lockedBy: null,
           lockedUntil: null,
-          finishedAt: sql`now()`,
-          expiresAt: after(this.retentionMs),
+          finishedAt: this.now(),
+          expiresAt: this.after(this.retentionMs),
         })
         .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running'])))
         .returning();
@@ -354,10 +386,10 @@ export class JobStore {
       .update(jobs)
       .set({
         status: 'cancelled',
-        cancelRequestedAt: sql`now()`,
+        cancelRequestedAt: this.now(),
         error: jobError('cancelled', 'Cancelled before it started.'),
-        finishedAt: sql`now()`,
-        expiresAt: after(this.retentionMs),
+        finishedAt: this.now(),
+        expiresAt: this.after(this.retentionMs),
       })
       .where(and(eq(jobs.id, id), eq(jobs.status, 'queued')))
       .returning();
@@ -369,7 +401,7 @@ export class JobStore {
   async requestCancel(id: string): Promise<JobRow | undefined> {
     const [row] = await this.db
       .update(jobs)
-      .set({ cancelRequestedAt: sql`coalesce(${jobs.cancelRequestedAt}, now())` })
+      .set({ cancelRequestedAt: sql`coalesce(${jobs.cancelRequestedAt}, ${this.now()})` })
       .where(and(eq(jobs.id, id), eq(jobs.status, 'running')))
       .returning();
     return row;
@@ -379,7 +411,7 @@ export class JobStore {
   async sweep(): Promise<number> {
     const rows = await this.db
       .delete(jobs)
-      .where(and(isNotNull(jobs.expiresAt), lt(jobs.expiresAt, sql`now()`)))
+      .where(and(isNotNull(jobs.expiresAt), lt(jobs.expiresAt, this.now())))
       .returning({ id: jobs.id });
     return rows.length;
   }
@@ -398,7 +430,7 @@ export class JobStore {
     if (ids.length === 0) return;
     await this.db
       .update(jobs)
-      .set({ dispatchedAt: sql`now()` })
+      .set({ dispatchedAt: this.now() })
       .where(and(inArray(jobs.id, [...ids]), isNull(jobs.dispatchedAt)));
   }
 

@@ -83,6 +83,13 @@ export class IntakeMetrics {
     registers: [this.registry],
   });
 
+  readonly workerRecycles = new Counter({
+    name: 'intake_worker_recycles_total',
+    help: 'Job runners this process replaced after WORKER_MAX_JOBS attempts (reason "jobs") or past WORKER_MAX_RSS_MB (reason "memory").',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     // Process CPU, memory, handles, GC and event-loop lag (nodejs_eventloop_lag_*), with the library's names.
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
