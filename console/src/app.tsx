@@ -58,8 +58,9 @@ export function App() {
   }, [phase]);
 
   // The first-run link (`/setup#token=…`) works whoever is signed in, or nobody.
-  if (isSetupLocation()) return <SetupPage />;
+  // Before setup's check, which takes any `#token=` for a setup token.
   if (isResetPasswordLocation()) return <ResetPasswordPage />;
+  if (isSetupLocation()) return <SetupPage />;
   if (phase.kind === 'loading') {
     return (
       <main id="main" class="centered" aria-busy="true">

@@ -10,12 +10,18 @@ function tokenFromLocation(): string | null {
 }
 
 export function ResetPasswordPage() {
-  const [token] = useState(tokenFromLocation);
+  const [token, setToken] = useState(tokenFromLocation);
   useEffect(() => {
     document.title = 'Reset your password · Intake';
-    // The token is a credential: keep it out of the address bar and the history.
-    if (token) history.replaceState(null, '', location.pathname);
+    // A link opened in a tab already on this page changes only the hash.
+    const changed = () => setToken(tokenFromLocation() ?? token);
+    window.addEventListener('hashchange', changed);
+    return () => window.removeEventListener('hashchange', changed);
   }, []);
+  useEffect(() => {
+    // The token is a credential: keep it out of the address bar and the history.
+    if (token && location.hash) history.replaceState(null, '', location.pathname);
+  }, [token]);
   return (
     <main id="main" class="centered">
       {token ? <ChooseNewPassword token={token} /> : <AskForLink />}
