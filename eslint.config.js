@@ -24,6 +24,7 @@ const LOWER_LAYERS = [
 ];
 const FEATURES = [
   'auth',
+  'audit',
   'users',
   'api-keys',
   'files',

@@ -9,6 +9,11 @@ import { apiKeysRoutes } from './api-keys/api-keys.routes.ts';
 import { registerAuthentication } from './auth/authenticate.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { authRoutes } from './auth/auth.routes.ts';
+import { AccountRecoveryService } from './auth/account-recovery.service.ts';
+import { accountRecoveryRoutes } from './auth/account-recovery.routes.ts';
+import { sessionsRoutes } from './auth/sessions.routes.ts';
+import { AuditLog } from './audit/audit.service.ts';
+import { auditRoutes } from './audit/audit.routes.ts';
 import { AuthService } from './auth/auth.service.ts';
 import { jwksRoutes } from './auth/jwks.routes.ts';
 import { JwtTokens } from './auth/jwt-tokens.ts';
@@ -148,7 +153,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const services = buildServices(config, infrastructure, adapters, app.log, overrides.clock ?? Date.now, setup.token);
     announceSetupLink(app, services.firstAdmin, `${config.publicUrl}/setup#token=${setup.plaintext}`);
     // On the root instance, so that every route plugin sees `app.authenticate`.
-    registerAuthentication(app, services.authenticator);
+    registerAuthentication(app, services.authenticator, {
+      requireVerifiedEmail: config.auth.emailVerification === 'required',
+    });
 
     scheduleFileSweep(
       app,
@@ -168,6 +175,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       config.jobs.leaseMs,
     );
     scheduleDeliveryLogSweep(app, services.webhooks, config.webhooks.logRetentionMs);
+    scheduleAuditSweep(app, services.audit, config.auth.auditRetentionDays);
 
     await app.register(healthRoutes, { checks: infrastructure.readiness() });
     await app.register(metricsRoutes, { metrics, token: config.metrics.token });
@@ -229,6 +237,21 @@ function scheduleDeliveryLogSweep(app: App, webhooks: WebhookService, retentionM
   app.addHook('onClose', async () => clearInterval(timer));
 }
 
+/** Keeps the audit log to AUDIT_RETENTION_DAYS; any API process may run it. */
+function scheduleAuditSweep(app: App, audit: AuditLog, retentionDays: number): void {
+  if (retentionDays === 0) return;
+  const sweep = () =>
+    audit.sweep(new Date(Date.now() - retentionDays * 86_400_000)).then(
+      (removed) => {
+        if (removed > 0) app.log.info({ count: removed }, 'removed audit events past retention');
+      },
+      (error: unknown) => app.log.warn({ err: error }, 'audit log sweep failed; it runs again within the hour'),
+    );
+  const timer = setInterval(sweep, 3600_000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+}
+
 type Services = ReturnType<typeof buildServices>;
 
 function buildServices(
@@ -249,14 +272,30 @@ function buildServices(
     { accessSeconds: config.auth.accessTokenTtlSeconds, refreshSeconds: config.auth.refreshTokenTtlSeconds },
     clock,
   );
+  const audit = new AuditLog(db, clock);
+  const passwords = new PasswordHasher();
+  const recovery = new AccountRecoveryService({
+    db,
+    users,
+    passwords,
+    queue: jobQueue,
+    rateLimiter: adapters.rateLimiter,
+    config: config.auth,
+    audit,
+    emailEnabled: config.email.smtpUrl !== undefined,
+    now: clock,
+  });
   const auth = new AuthService({
     db,
     users,
-    passwords: new PasswordHasher(),
+    passwords,
     tokens,
     revocations: adapters.tokenRevocations,
     rateLimiter: adapters.rateLimiter,
     config: config.auth,
+    audit,
+    verification: recovery,
+    now: clock,
   });
   const authenticator = new Authenticator(db, tokens, adapters.tokenRevocations, apiKeys);
   const webhookPublisher = new WebhookPublisher(jobQueue, config.webhooks);
@@ -312,6 +351,8 @@ function buildServices(
     users,
     apiKeys,
     auth,
+    audit,
+    recovery,
     authenticator,
     files,
     records,
@@ -326,6 +367,8 @@ function buildServices(
     quotas,
     tusUploads,
     clock,
+    /** The sessions routes read the auth tables (small queries that need no service of their own). */
+    db,
   };
 }
 
@@ -349,10 +392,13 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
     });
     await app.register(quotasRoutes, { quotas: services.quotas });
     await app.register(tusRoutes, { uploads: services.tusUploads, maxUploadBytes: config.files.maxUploadBytes });
+    await app.register(accountRecoveryRoutes, { recovery: services.recovery, users: services.users });
+    await app.register(sessionsRoutes, { db: services.db, audit: services.audit, now: services.clock });
+    await app.register(auditRoutes, { audit: services.audit });
     await app.register(setupRoutes, { firstAdmin: services.firstAdmin });
     await app.register(adminJobsRoutes, { service: services.adminJobs });
-    await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
-    await app.register(webhooksRoutes, { webhooks: services.webhooks });
+    await app.register(apiKeysRoutes, { apiKeys: services.apiKeys, audit: services.audit });
+    await app.register(webhooksRoutes, { webhooks: services.webhooks, audit: services.audit });
     await app.register(notificationsRoutes, { notifications: services.notifications });
     await app.register(jobsRoutes, { service: services.jobs });
     await app.register(realtimeRoutes, {

@@ -39,6 +39,9 @@ Commands:
              Create an administrator, or promote an existing account to administrator.
              The password is asked for (not echoed) on a terminal, or read from stdin:
                printf '%s' "$ADMIN_PASSWORD" | intake create-admin --email admin@example.com
+  reset-password --email <email>
+             Set a new password for an account (when the server sends no e-mail) and sign
+             out all its sessions; the password is read like create-admin's.
 
 Options:
   -h, --help       Show this help.
@@ -91,6 +94,10 @@ async function main(argv: string[]): Promise<number> {
         fullName: values['full-name'],
         resetPassword: values['reset-password'] === true,
       });
+    case 'reset-password': {
+      const { resetPasswordCommand } = await import('./cli/reset-password.ts');
+      return resetPasswordCommand(config, { email: values.email, readPassword });
+    }
     case 'worker':
       return worker(
         config,

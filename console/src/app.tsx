@@ -3,6 +3,8 @@ import { api, onSessionExpired, refreshSession, stopRefreshing } from './api/cli
 import { liveEvents } from './api/realtime';
 import { AccountPage } from './pages/account';
 import { AdminPage } from './pages/admin';
+import { AdminAuditPage } from './pages/admin-audit';
+import { isResetPasswordLocation, ResetPasswordPage } from './pages/reset-password';
 import { DeveloperPage } from './pages/developer';
 import { FilePage } from './pages/file';
 import { FilesPage } from './pages/files';
@@ -56,6 +58,8 @@ export function App() {
   }, [phase]);
 
   // The first-run link (`/setup#token=…`) works whoever is signed in, or nobody.
+  // Before setup's check, which takes any `#token=` for a setup token.
+  if (isResetPasswordLocation()) return <ResetPasswordPage />;
   if (isSetupLocation()) return <SetupPage />;
   if (phase.kind === 'loading') {
     return (
@@ -79,6 +83,7 @@ export function App() {
   else if (section === 'developer') page = <DeveloperPage />;
   else if (section === 'account') page = <AccountPage />;
   else if (section === 'admin' && session.me.role === 'admin') page = <AdminPage />;
+  else if (section === 'audit' && session.me.role === 'admin') page = <AdminAuditPage />;
   else page = <FilesPage />;
 
   return (
@@ -103,6 +108,7 @@ export function App() {
             <NavLink to="developer" current={section === 'developer'} label="Developer" />
             <NavLink to="account" current={section === 'account'} label="Account" />
             {session.me.role === 'admin' ? <NavLink to="admin" current={section === 'admin'} label="Admin" /> : null}
+            {session.me.role === 'admin' ? <NavLink to="audit" current={section === 'audit'} label="Audit" /> : null}
           </ul>
         </nav>
         <div class="who">

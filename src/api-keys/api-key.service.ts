@@ -17,6 +17,7 @@ export interface ApiKeyOwner {
   keyId: string;
   userId: string;
   role: UserRole;
+  emailVerified: boolean;
 }
 
 export interface CreatedApiKey {
@@ -86,6 +87,7 @@ export class ApiKeyService {
         userId: users.id,
         role: users.role,
         isActive: users.isActive,
+        emailVerifiedAt: users.emailVerifiedAt,
       })
       .from(apiKeys)
       .innerJoin(users, eq(users.id, apiKeys.userId))
@@ -101,6 +103,6 @@ export class ApiKeyService {
         .set({ lastUsedAt: new Date(nowMs) })
         .where(eq(apiKeys.id, found.id));
     }
-    return { keyId: found.id, userId: found.userId, role: found.role };
+    return { keyId: found.id, userId: found.userId, role: found.role, emailVerified: found.emailVerifiedAt !== null };
   }
 }

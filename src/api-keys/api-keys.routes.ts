@@ -4,6 +4,7 @@ import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import type { ApiKeyRow } from './api-key.schema.ts';
 import type { ApiKeyService } from './api-key.service.ts';
+import type { AuditRecorder } from '../audit/audit.service.ts';
 
 const apiKeyFields = {
   id: Type.String({ format: 'uuid' }),
@@ -30,8 +31,8 @@ function toApiKeyResponse(row: ApiKeyRow) {
   };
 }
 
-export async function apiKeysRoutes(app: App, options: { apiKeys: ApiKeyService }): Promise<void> {
-  const { apiKeys } = options;
+export async function apiKeysRoutes(app: App, options: { apiKeys: ApiKeyService; audit?: AuditRecorder }): Promise<void> {
+  const { apiKeys, audit } = options;
 
   app.post(
     '/api-keys',
@@ -50,7 +51,15 @@ export async function apiKeysRoutes(app: App, options: { apiKeys: ApiKeyService 
     },
     async (request, reply) => {
       const expiresAt = request.body.expires_at ? new Date(request.body.expires_at) : null;
-      const created = await apiKeys.create(requireUser(request).id, { name: request.body.name, expiresAt });
+      const caller = requireUser(request);
+      const created = await apiKeys.create(caller.id, { name: request.body.name, expiresAt });
+      await audit?.record({
+        action: 'api_key.created',
+        actorId: caller.id,
+        targetUserId: caller.id,
+        ip: request.ip,
+        details: { api_key_id: created.row.id, name: created.row.name },
+      });
       reply.header('Cache-Control', 'no-store');
       return reply.code(201).send({ ...toApiKeyResponse(created.row), key: created.key });
     },
@@ -92,7 +101,15 @@ export async function apiKeysRoutes(app: App, options: { apiKeys: ApiKeyService 
       },
     },
     async (request, reply) => {
-      await apiKeys.delete(requireUser(request).id, request.params.id);
+      const caller = requireUser(request);
+      await apiKeys.delete(caller.id, request.params.id);
+      await audit?.record({
+        action: 'api_key.revoked',
+        actorId: caller.id,
+        targetUserId: caller.id,
+        ip: request.ip,
+        details: { api_key_id: request.params.id },
+      });
       return reply.code(204).send(null);
     },
   );

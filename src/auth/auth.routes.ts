@@ -8,7 +8,7 @@ import { isCrossSiteRequest } from '../http/security.ts';
 import { Email, FullName, Password, toUserResponse, UserResponse } from '../users/user.contract.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { checkCsrf } from './authenticate.ts';
-import type { AuthService, IssuedSession } from './auth.service.ts';
+import type { AuthService, ClientInfo, IssuedSession } from './auth.service.ts';
 import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies } from './cookies.ts';
 
 export interface AuthRoutesOptions {
@@ -89,7 +89,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
     async (request, reply) => {
       const user = await auth.register(
         { email: request.body.email, password: request.body.password, fullName: request.body.full_name ?? null },
-        request.ip,
+        clientOf(request),
       );
       return reply.code(201).send(toUserResponse(user));
     },
@@ -109,7 +109,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
       },
     },
     async (request, reply) => {
-      const session = await auth.login(credentialsOf(request.body), request.ip);
+      const session = await auth.login(credentialsOf(request.body), clientOf(request));
       cookieSession(reply, session);
       return { user: toUserResponse(session.user), csrf_token: session.csrfToken, expires_in: session.accessExpiresInSeconds };
     },
@@ -127,7 +127,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
       },
     },
     async (request, reply) => {
-      const session = await auth.login(credentialsOf(request.body), request.ip);
+      const session = await auth.login(credentialsOf(request.body), clientOf(request));
       reply.header('Cache-Control', 'no-store');
       return tokenBody(session);
     },
@@ -142,7 +142,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
         summary:
           'Rotates the refresh token: from `{refresh_token}` in the body (bearer clients) or the cookie (browsers, with X-CSRF-Token).',
         description:
-          'Every refresh spends the token presented. Presenting a spent token again revokes its whole session and answers 401 `token_reused`.',
+          'Every refresh spends the token presented. Presenting a spent token again revokes its whole session and answers 401 `token_reused` — except for the same client (address and User-Agent) repeating the refresh within REFRESH_REUSE_GRACE_SECONDS (two tabs at once), which gets the same new pair again.',
         body: Type.Optional(RefreshBody),
         response: { 200: RefreshResponse },
       },
@@ -150,7 +150,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
     async (request, reply) => {
       const fromBody = request.body?.refresh_token;
       if (fromBody) {
-        const session = await auth.refresh(fromBody);
+        const session = await auth.refresh(fromBody, clientOf(request));
         reply.header('Cache-Control', 'no-store');
         return tokenBody(session);
       }
@@ -159,7 +159,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
       // The refresh cookie is a credential the browser attaches by itself, so the same
       // double-submit check as any cookie-authenticated change applies.
       checkCsrf(request);
-      const session = await auth.refresh(fromCookie);
+      const session = await auth.refresh(fromCookie, clientOf(request));
       cookieSession(reply, session);
       return { csrf_token: session.csrfToken, expires_in: session.accessExpiresInSeconds };
     },
@@ -169,6 +169,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
     '/auth/logout',
     {
       preHandler: app.authenticate,
+      config: { allowUnverified: true },
       schema: {
         tags: ['auth'],
         summary: 'Revokes the access token used and its whole session, and clears the cookies.',
@@ -183,6 +184,12 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
       return reply.code(204).send(null);
     },
   );
+}
+
+/** The address and User-Agent kept with a session and in the audit log. */
+export function clientOf(request: FastifyRequest): ClientInfo {
+  const agent = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof agent === 'string' && agent !== '' ? agent : null };
 }
 
 function credentialsOf(body: { email?: string; username?: string; password: string }): { email: string; password: string } {

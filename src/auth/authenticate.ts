@@ -14,12 +14,21 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * `preHandler: app.authenticate` (or `app.requireAdmin`) and read `requireUser(request)`.
  * Must be called on the root app before routes are registered.
  */
-export function registerAuthentication(app: App, authenticator: Authenticator): void {
+export function registerAuthentication(
+  app: App,
+  authenticator: Authenticator,
+  options: { requireVerifiedEmail?: boolean } = {},
+): void {
   app.decorateRequest('user', null);
 
   const authenticate: AuthPreHandler = async (request) => {
     if (request.user) return;
-    request.user = await authenticateRequest(request, authenticator);
+    const caller = await authenticateRequest(request, authenticator);
+    request.user = caller;
+    // The flag comes from the user row the authenticator reads anyway: no extra query.
+    if (options.requireVerifiedEmail && caller.emailVerified === false && request.routeOptions.config.allowUnverified !== true) {
+      throw ERRORS.emailNotVerified();
+    }
   };
   const requireAdmin: AuthPreHandler = async (request, reply) => {
     await authenticate(request, reply);

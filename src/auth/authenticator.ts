@@ -29,6 +29,7 @@ export class Authenticator {
       .select({
         role: users.role,
         isActive: users.isActive,
+        emailVerifiedAt: users.emailVerifiedAt,
         sessionRevokedAt: authSessions.revokedAt,
         sessionId: authSessions.id,
         // Null unless the token's id is in the revocation table (always null with Redis revocations).
@@ -46,7 +47,14 @@ export class Authenticator {
   async fromBearer(credential: string): Promise<Caller> {
     if (isApiKey(credential)) {
       const owner = await this.apiKeys.authenticate(credential);
-      return { id: owner.userId, role: owner.role, method: 'api_key', session: null, apiKeyId: owner.keyId };
+      return {
+        id: owner.userId,
+        role: owner.role,
+        method: 'api_key',
+        session: null,
+        apiKeyId: owner.keyId,
+        emailVerified: owner.emailVerified,
+      };
     }
     return this.fromAccessToken(credential, 'bearer');
   }
@@ -71,6 +79,7 @@ export class Authenticator {
       method,
       session: { id: claims.sid, tokenId: claims.jti, tokenExpiresAt: new Date(claims.exp * 1000) },
       apiKeyId: null,
+      emailVerified: row.emailVerifiedAt !== null,
     };
   }
 }

@@ -1,6 +1,7 @@
 // The job types this service runs, registered from each feature's own job module. Loaded in
 // the worker process, in `intake serve`'s main thread and in every worker thread (by
 // `createJobRegistry`), so it must only build values.
+import { registerAccountEmailJobs, type AccountEmailSettings } from '../auth/account-email.job.ts';
 import type { Config, EmailConfig, StorageConfig, WebhooksConfig } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
 import { registerFileJobs } from '../files/file-processing.job.ts';
@@ -30,6 +31,7 @@ export interface JobSettings {
   storage: StorageConfig;
   webhooks: WebhooksConfig;
   email: EmailConfig;
+  accounts: AccountEmailSettings;
 }
 
 export function jobSettingsFrom(config: Config): JobSettings {
@@ -39,6 +41,13 @@ export function jobSettingsFrom(config: Config): JobSettings {
     storage: config.storage,
     webhooks: config.webhooks,
     email: config.email,
+    accounts: {
+      smtpUrl: config.email.smtpUrl,
+      from: config.email.from,
+      publicUrl: config.publicUrl,
+      passwordResetTtlSeconds: config.auth.passwordResetTtlSeconds,
+      verificationTtlSeconds: config.auth.emailVerificationTtlSeconds,
+    },
   };
 }
 
@@ -57,6 +66,7 @@ export function createJobRegistry(db: Db, settings: JobSettings, blobs?: () => P
   });
   registerWebhookJobs(registry, { db, settings: settings.webhooks });
   registerEmailJobs(registry, { email: settings.email, recipient: fileEmailRecipient(db) });
+  registerAccountEmailJobs(registry, { db, settings: settings.accounts });
   return registry;
 }
 

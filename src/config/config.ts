@@ -193,8 +193,23 @@ export interface AuthConfig {
     /** Password attempts per account (email), whatever the IP. */
     readonly loginPerAccount: RateLimitRule;
     readonly registerPerIp: RateLimitRule;
+    /** Password-reset requests per address (a digest of it), so nobody can flood an inbox. */
+    readonly passwordResetPerEmail: RateLimitRule;
+    /** Password-reset requests and confirmations, and verification resends, per client IP. */
+    readonly passwordResetPerIp: RateLimitRule;
   };
+  /** How long a password-reset link works. */
+  readonly passwordResetTtlSeconds: number;
+  readonly emailVerificationTtlSeconds: number;
+  /** `required`: unverified accounts may sign in and verify, nothing else. */
+  readonly emailVerification: EmailVerificationMode;
+  /** A refresh repeated by the same client within this many seconds gets the same new pair. */
+  readonly refreshReuseGraceSeconds: number;
+  /** Audit events older than this are deleted; 0 keeps them forever. */
+  readonly auditRetentionDays: number;
 }
+
+export type EmailVerificationMode = 'off' | 'optional' | 'required';
 
 export interface JobsConfig {
   /** Set: BullMQ on this Redis dispatches jobs. Unset: the embedded queue on the database. */
@@ -238,6 +253,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('JWT_PRIVATE_KEY', 'set in production (an Ed25519 private key as PKCS#8 PEM or JWK)', '');
   }
   const authWindow = read.integer('AUTH_RATE_LIMIT_WINDOW_SECONDS', 900, { min: 1, max: 86_400 });
+  const smtpUrl = read.url('SMTP_URL', ['smtp:', 'smtps:'])?.toString();
+  const emailVerification = read.oneOf('EMAIL_VERIFICATION', ['off', 'optional', 'required'], smtpUrl ? 'optional' : 'off');
+  if (emailVerification !== 'off' && !smtpUrl) {
+    throw new ConfigError('EMAIL_VERIFICATION', 'off when SMTP_URL is not set (links are sent by e-mail)', emailVerification);
+  }
 
   const resolvedPublicUrl = (publicUrl?.toString() ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}/`).replace(
     /\/$/,
@@ -287,7 +307,20 @@ export function loadConfig(env: Env = process.env): Config {
           limit: read.integer('REGISTER_RATE_LIMIT_PER_IP', 10, { min: 1, max: 1_000_000 }),
           windowSeconds: authWindow,
         },
+        passwordResetPerEmail: {
+          limit: read.integer('PASSWORD_RESET_RATE_LIMIT_PER_EMAIL', 3, { min: 1, max: 1_000_000 }),
+          windowSeconds: authWindow,
+        },
+        passwordResetPerIp: {
+          limit: read.integer('PASSWORD_RESET_RATE_LIMIT_PER_IP', 10, { min: 1, max: 1_000_000 }),
+          windowSeconds: authWindow,
+        },
       },
+      passwordResetTtlSeconds: read.integer('PASSWORD_RESET_TTL_SECONDS', 3600, { min: 60, max: 7 * 24 * 3600 }),
+      emailVerificationTtlSeconds: read.integer('EMAIL_VERIFICATION_TTL_SECONDS', 48 * 3600, { min: 60, max: 30 * 24 * 3600 }),
+      emailVerification,
+      refreshReuseGraceSeconds: read.integer('REFRESH_REUSE_GRACE_SECONDS', 5, { min: 0, max: 60 }),
+      auditRetentionDays: read.integer('AUDIT_RETENTION_DAYS', 365, { min: 0, max: 100 * 365 }),
     },
     log: {
       level: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
@@ -336,7 +369,7 @@ export function loadConfig(env: Env = process.env): Config {
     console: { dir: path.resolve(read.string('CONSOLE_DIR', DEFAULT_CONSOLE_DIR)) },
     webhooks: readWebhooksConfig(read, environment, dataDir),
     email: {
-      smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:'])?.toString(),
+      smtpUrl,
       from: read.string('EMAIL_FROM', 'Intake <intake@localhost>'),
     },
     realtime: {

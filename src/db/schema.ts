@@ -9,7 +9,8 @@ export * from '../jobs/worker-presence.schema.ts';
  * (queries and drizzle-kit migrations) sees one definition shared by PGlite and PostgreSQL.
  */
 import { apiKeys } from '../api-keys/api-key.schema.ts';
-import { authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.ts';
+import { accountTokens, authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.ts';
+import { auditEvents } from '../audit/audit.schema.ts';
 import { rateLimitCounters } from '../rate-limit/rate-limit.schema.ts';
 import { users } from '../users/user.schema.ts';
 import { files } from '../files/file.schema.ts';
@@ -22,6 +23,7 @@ import { importSchemas } from '../schemas/import-schema.schema.ts';
 
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
+export * from '../audit/audit.schema.ts';
 export * from '../rate-limit/rate-limit.schema.ts';
 export * from '../users/user.schema.ts';
 export * from '../files/file.schema.ts';
@@ -37,6 +39,8 @@ export const schema = {
   authSessions,
   refreshTokens,
   revokedTokens,
+  accountTokens,
+  auditEvents,
   apiKeys,
   rateLimitCounters,
   files,

@@ -183,6 +183,36 @@ export const ERRORS = {
     }),
   emailTaken: () =>
     new AppError({ code: 'email_taken', status: 409, title: 'Conflict', detail: 'An account with this email already exists.' }),
+  emailNotConfigured: () =>
+    new AppError({
+      code: 'email_not_configured',
+      status: 501,
+      title: 'Not Implemented',
+      detail:
+        'This server sends no e-mail (SMTP_URL is not set), so links cannot be mailed. An operator can run `intake reset-password --email <address>`.',
+    }),
+  resetTokenInvalid: () =>
+    new AppError({
+      code: 'reset_token_invalid',
+      status: 400,
+      title: 'Bad Request',
+      detail: 'The password-reset link is wrong, expired or already used; ask for a new one.',
+    }),
+  verificationTokenInvalid: () =>
+    new AppError({
+      code: 'verification_token_invalid',
+      status: 400,
+      title: 'Bad Request',
+      detail: 'The verification link is wrong, expired or already used; ask for a new one.',
+    }),
+  emailNotVerified: () =>
+    new AppError({
+      code: 'email_not_verified',
+      status: 403,
+      title: 'Forbidden',
+      detail:
+        'Confirm your e-mail address first: follow the link we sent, or ask for a new one (POST /auth/verify-email/resend).',
+    }),
   setupComplete: () =>
     new AppError({
       code: 'setup_complete',
@@ -359,6 +389,16 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   },
   registration_closed: { status: 403, description: 'Self-registration is turned off (`REGISTRATION_OPEN=false`).' },
   email_taken: { status: 409, description: 'An account with this email (compared case-insensitively) exists.' },
+  email_not_configured: {
+    status: 501,
+    description: 'Password reset or verification by e-mail asked for, but `SMTP_URL` is not set.',
+  },
+  reset_token_invalid: { status: 400, description: 'The password-reset token is unknown, expired or already used.' },
+  verification_token_invalid: { status: 400, description: 'The e-mail verification token is unknown, expired or already used.' },
+  email_not_verified: {
+    status: 403,
+    description: 'With `EMAIL_VERIFICATION=required`, an unverified account may only sign in, verify and sign out.',
+  },
   setup_complete: { status: 409, description: 'First-run setup is over: an administrator already exists.' },
   setup_token_required: {
     status: 403,

@@ -19,11 +19,17 @@ export interface Caller {
   session: { id: string; tokenId: string; tokenExpiresAt: Date } | null;
   /** API-key callers: the key's id. */
   apiKeyId: string | null;
+  /** Whether the account's address is proven; read from the same user row as the role. Absent: treated as proven. */
+  emailVerified?: boolean;
 }
 
 export type AuthPreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** With EMAIL_VERIFICATION=required: this route also serves accounts not yet verified. */
+    allowUnverified?: boolean;
+  }
   interface FastifyRequest {
     /** Set by `app.authenticate`; null on routes that do not authenticate. */
     user: Caller | null;

@@ -1,8 +1,8 @@
-import nodemailer, { type Transporter } from 'nodemailer';
 import { Type } from 'typebox';
 import type { EmailConfig } from '../config/config.ts';
 import { defineJob, PermanentJobError } from '../jobs/job-definition.ts';
 import type { JobRegistry } from '../jobs/job-registry.ts';
+import { sendPlainMail } from './mailer.ts';
 
 const FileEmailPayload = Type.Object({
   user_id: Type.String({ format: 'uuid' }),
@@ -21,18 +21,6 @@ export const fileFinishedEmailJob = defineJob<typeof FileEmailPayload, { message
   retry: { maxAttempts: 6, backoffMs: 30_000, maxBackoffMs: 10 * 60_000, jitter: 0.5 },
   softTimeLimitMs: 60_000,
 });
-
-const transports = new Map<string, Transporter>();
-
-/** One pooled transport per SMTP URL and process. */
-function transportFor(smtpUrl: string): Transporter {
-  let transport = transports.get(smtpUrl);
-  if (!transport) {
-    transport = nodemailer.createTransport(smtpUrl);
-    transports.set(smtpUrl, transport);
-  }
-  return transport;
-}
 
 /**
  * Who the file e-mail goes to and what it names: answered by the users and files features
@@ -63,7 +51,7 @@ async function sendFileEmail(
   const processed = payload.outcome === 'processed';
   // The file name is the user's own text: it goes in the plain-text body and a header-safe subject.
   const name = row.filename.replace(/[\r\n\t]/g, ' ').slice(0, 120);
-  const info: { messageId?: string } = await transportFor(config.smtpUrl).sendMail({
+  const messageId = await sendPlainMail(config.smtpUrl, {
     from: config.from,
     to: row.email,
     subject: processed ? `Processed: ${name}` : `Processing failed: ${name}`,
@@ -76,5 +64,5 @@ async function sendFileEmail(
       'You receive this because e-mail notifications are on for your account (PUT /api/v1/users/me/notifications).',
     ].join('\n'),
   });
-  return { message_id: info.messageId ?? null };
+  return { message_id: messageId };
 }

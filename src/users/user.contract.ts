@@ -8,6 +8,10 @@ export const UserResponse = Type.Object({
   full_name: Type.Union([Type.String(), Type.Null()]),
   role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
   is_active: Type.Boolean(),
+  email_verified: Type.Boolean({ description: 'Whether the address was proven by a link sent to it.' }),
+  pending_email: Type.Union([Type.String(), Type.Null()], {
+    description: 'An address asked for that becomes `email` once its verification link is followed.',
+  }),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });
@@ -25,6 +29,8 @@ export function toUserResponse(row: UserRow): UserResponse {
     full_name: row.fullName,
     role: row.role,
     is_active: row.isActive,
+    email_verified: row.emailVerifiedAt !== null,
+    pending_email: row.pendingEmail,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };

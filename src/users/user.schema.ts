@@ -13,6 +13,10 @@ export const users = pgTable(
     fullName: text('full_name'),
     role: text('role').$type<UserRole>().notNull().default('user'),
     isActive: boolean('is_active').notNull().default(true),
+    /** When the address in `email` was proven by a link sent to it; null means never. */
+    emailVerifiedAt: timestamp('email_verified_at', { withTimezone: true }),
+    /** An address the user asked to change to; it replaces `email` once its link is followed. */
+    pendingEmail: text('pending_email'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -16,8 +16,14 @@ export interface AccountSecurity {
     userId: string,
     currentSessionId: string | null,
     input: { currentPassword: string; newPassword: string },
+    clientIp?: string | null,
   ): Promise<void>;
-  adminUpdateUser(actorId: string, userId: string, patch: { role?: UserRole; isActive?: boolean }): Promise<UserRow>;
+  adminUpdateUser(
+    actorId: string,
+    userId: string,
+    patch: { role?: UserRole; isActive?: boolean },
+    clientIp?: string | null,
+  ): Promise<UserRow>;
 }
 
 export interface UsersRoutesOptions {
@@ -39,6 +45,7 @@ export async function usersRoutes(app: App, options: UsersRoutesOptions): Promis
     '/users/me',
     {
       preHandler: app.authenticate,
+      config: { allowUnverified: true },
       schema: {
         tags: ['users'],
         summary: 'The signed-in user, with their storage usage and limits.',
@@ -81,10 +88,15 @@ export async function usersRoutes(app: App, options: UsersRoutesOptions): Promis
     },
     async (request, reply) => {
       const user = requireUser(request);
-      await auth.changePassword(user.id, user.session?.id ?? null, {
-        currentPassword: request.body.current_password,
-        newPassword: request.body.new_password,
-      });
+      await auth.changePassword(
+        user.id,
+        user.session?.id ?? null,
+        {
+          currentPassword: request.body.current_password,
+          newPassword: request.body.new_password,
+        },
+        request.ip,
+      );
       return reply.code(204).send(null);
     },
   );
@@ -130,10 +142,12 @@ export async function usersRoutes(app: App, options: UsersRoutesOptions): Promis
       },
     },
     async (request) => {
-      const row = await auth.adminUpdateUser(requireUser(request).id, request.params.id, {
-        role: request.body.role,
-        isActive: request.body.is_active,
-      });
+      const row = await auth.adminUpdateUser(
+        requireUser(request).id,
+        request.params.id,
+        { role: request.body.role, isActive: request.body.is_active },
+        request.ip,
+      );
       return toUserResponse(row);
     },
   );

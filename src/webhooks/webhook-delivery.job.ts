@@ -113,9 +113,14 @@ async function deliver(db: Db, settings: WebhooksConfig, deliveryId: string, con
     return { status_code: null, skipped: 'disabled' };
   }
 
-  let secret: string;
+  const secrets: string[] = [];
   try {
-    secret = (await loadSecretBox(settings)).open(endpoint.secretCiphertext);
+    const box = await loadSecretBox(settings);
+    secrets.push(box.open(endpoint.secretCiphertext));
+    // The old secret of a rotation signs too until its overlap ends.
+    if (endpoint.previousSecretCiphertext && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > new Date()) {
+      secrets.push(box.open(endpoint.previousSecretCiphertext));
+    }
   } catch (error) {
     // Not the receiver's fault, and retrying cannot help: this process has another key.
     throw new PermanentJobError(
@@ -138,7 +143,7 @@ async function deliver(db: Db, settings: WebhooksConfig, deliveryId: string, con
       headers: {
         'content-type': 'application/json',
         'user-agent': `Intake-Webhooks/${VERSION}`,
-        [SIGNATURE_HEADER]: signatureHeader(secret, body, timestamp),
+        [SIGNATURE_HEADER]: signatureHeader(secrets, body, timestamp),
         'Intake-Event-Id': delivery.eventId,
         'Intake-Event-Type': delivery.eventType,
         'Intake-Delivery-Id': delivery.id,

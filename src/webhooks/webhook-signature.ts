@@ -11,10 +11,16 @@ export function generateEndpointSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;
 }
 
-/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` */
-export function signatureHeader(secret: string, body: string, timestampSeconds: number): string {
-  const digest = createHmac('sha256', secret).update(`${timestampSeconds}.${body}`).digest('hex');
-  return `t=${timestampSeconds},v1=${digest}`;
+/**
+ * `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, with one `v1` per secret: during a
+ * rotation's overlap the new and the old secret both sign, so a receiver that still holds the
+ * old one keeps accepting deliveries until it switches.
+ */
+export function signatureHeader(secrets: string | readonly string[], body: string, timestampSeconds: number): string {
+  const digests = (typeof secrets === 'string' ? [secrets] : secrets).map(
+    (secret) => `v1=${createHmac('sha256', secret).update(`${timestampSeconds}.${body}`).digest('hex')}`,
+  );
+  return `t=${timestampSeconds},${digests.join(',')}`;
 }
 
 /**

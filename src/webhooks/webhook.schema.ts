@@ -19,6 +19,9 @@ export const webhookEndpoints = pgTable(
     description: text('description'),
     /** The signing secret, AES-256-GCM encrypted with the webhook secret key; shown once, at creation. */
     secretCiphertext: text('secret_ciphertext').notNull(),
+    /** After a rotation: the old secret, still signing (beside the new one) until `previousSecretExpiresAt`. */
+    previousSecretCiphertext: text('previous_secret_ciphertext'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
     active: boolean('active').notNull().default(true),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

@@ -110,6 +110,34 @@ export class WebhookService {
     return endpoint;
   }
 
+  /**
+   * Replaces the signing secret. For `overlapSeconds` the old one keeps signing beside the new
+   * one (both `v1` values are sent), so the receiver can switch without losing a delivery.
+   * The new secret is returned here and never again.
+   */
+  async rotateSecret(
+    ownerId: string,
+    id: string,
+    overlapSeconds: number,
+  ): Promise<{ endpoint: WebhookEndpointRow; secret: string }> {
+    const current = await this.get(ownerId, id);
+    const secret = generateEndpointSecret();
+    const box = await this.secrets();
+    const now = Date.now();
+    const [endpoint] = await this.db
+      .update(webhookEndpoints)
+      .set({
+        secretCiphertext: box.seal(secret),
+        previousSecretCiphertext: overlapSeconds > 0 ? current.secretCiphertext : null,
+        previousSecretExpiresAt: overlapSeconds > 0 ? new Date(now + overlapSeconds * 1000) : null,
+        updatedAt: new Date(now),
+      })
+      .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.ownerId, ownerId)))
+      .returning();
+    if (!endpoint) throw ERRORS.webhookNotFound();
+    return { endpoint, secret };
+  }
+
   /** Deletes the endpoint and its delivery log; queued attempts find nothing and end. */
   async delete(ownerId: string, id: string): Promise<void> {
     if (!isUuid(id)) throw ERRORS.webhookNotFound();

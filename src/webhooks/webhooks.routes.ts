@@ -1,3 +1,4 @@
+import type { AuditRecorder } from '../audit/audit.service.ts';
 import { Type, type Static } from 'typebox';
 import { PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
@@ -7,6 +8,7 @@ import { TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES, type WebhookDeliveryRow, type Web
 
 export interface WebhooksRoutesOptions {
   webhooks: WebhookService;
+  audit?: AuditRecorder;
 }
 
 const EventType = Type.Union(WEBHOOK_EVENT_TYPES.map((type) => Type.Literal(type)));
@@ -110,7 +112,7 @@ function queued(delivery: WebhookDeliveryRow): Static<typeof QueuedDeliveryRespo
 }
 
 export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): Promise<void> {
-  const { webhooks } = options;
+  const { webhooks, audit } = options;
   const common = { tags: ['webhooks'], security: AUTH_SECURITY };
 
   app.post(
@@ -201,6 +203,51 @@ export async function webhooksRoutes(app: App, options: WebhooksRoutesOptions): 
     async (request, reply) => {
       await webhooks.delete(requireUser(request).id, request.params.id);
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/webhooks/:id/rotate-secret',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        ...common,
+        summary:
+          'Replaces the signing secret; the old one keeps signing beside it (a second `v1` in Intake-Signature) for `overlap_seconds`.',
+        params: IdParams,
+        body: Type.Object({
+          overlap_seconds: Type.Optional(
+            Type.Integer({ minimum: 0, maximum: 7 * 86_400, default: 86_400, description: '0 ends the old secret at once.' }),
+          ),
+        }),
+        response: {
+          200: Type.Object({
+            ...CreatedEndpointResponse.properties,
+            previous_secret_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = requireUser(request);
+      const { endpoint, secret } = await webhooks.rotateSecret(
+        caller.id,
+        request.params.id,
+        request.body.overlap_seconds ?? 86_400,
+      );
+      await audit?.record({
+        action: 'webhook.secret_rotated',
+        actorId: caller.id,
+        targetUserId: caller.id,
+        ip: request.ip,
+        details: { webhook_id: endpoint.id },
+      });
+      reply.header('Cache-Control', 'no-store');
+      return {
+        ...toEndpoint(endpoint),
+        secret,
+        previous_secret_expires_at: endpoint.previousSecretExpiresAt?.toISOString() ?? null,
+      };
     },
   );
 

@@ -3,6 +3,7 @@ import { api, describeProblem } from '../api/client';
 import { ErrorMessage, Notice, Section } from '../components/common';
 import { formatDate } from '../format';
 import { useSession } from '../session';
+import { Sessions } from './account-sessions';
 
 export function AccountPage() {
   useEffect(() => {
@@ -13,6 +14,7 @@ export function AccountPage() {
       <h1>Account</h1>
       <Profile />
       <ChangePassword />
+      <Sessions />
       <Notifications />
     </div>
   );

@@ -130,6 +130,11 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
             {mode === 'sign-in' ? 'Create an account' : 'Sign in instead'}
           </button>
         </p>
+        {mode === 'sign-in' ? (
+          <p class="switch">
+            <a href="/reset-password">Forgot your password?</a>
+          </p>
+        ) : null}
       </form>
     </main>
   );
