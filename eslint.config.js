@@ -22,7 +22,20 @@ const LOWER_LAYERS = [
   'rate-limit',
   'metrics',
 ];
-const FEATURES = ['auth', 'users', 'api-keys', 'files', 'records', 'webhooks', 'notifications', 'realtime', 'health', 'admin'];
+const FEATURES = [
+  'auth',
+  'users',
+  'api-keys',
+  'files',
+  'records',
+  'webhooks',
+  'notifications',
+  'realtime',
+  'health',
+  'admin',
+  'quotas',
+  'uploads',
+];
 const COMPOSITION = ['composition/**', 'app.ts', 'worker.ts', 'server.ts', 'cli.ts', 'main.ts'];
 
 /** `../<folder>/…` imports from inside src/<layer>/. */

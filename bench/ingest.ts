@@ -10,7 +10,8 @@
  *   run CREATE/DROP DATABASE. The limit is measured on the same scratch database with `psql
  *   \copy` of the same file.
  *
- *   node --import tsx bench/ingest.ts [rows] [pglite|postgres ...]
+ *   node --import tsx bench/ingest.ts [rows] [pglite|postgres|postgres-split ...]
+ *   (postgres: serve + worker and workers in serve; postgres-split: serve + worker only)
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node --import tsx bench/ingest.ts
  *
  * PROCESSING_BATCH_SIZE and other Intake variables set in the environment are passed on.
@@ -23,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../test/helpers/free-port.ts';
+import { writeBenchResult } from './result-file.ts';
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const requested = process.argv.slice(3);
@@ -316,19 +318,22 @@ try {
     results.push(await ingest('PGlite · intake serve (workers in serve)', file, { DATA_DIR: dataDir }, false));
   }
   const adminUrl = process.env.DATABASE_URL;
-  if (wants('postgres') && adminUrl) {
+  const split = wants('postgres-split') && !requested.includes('postgres');
+  if ((wants('postgres') || split) && adminUrl) {
     await withScratchDatabase(adminUrl, async (url) => {
       const dataDir = fs.mkdtempSync(path.join(tmp, 'pg-'));
       results.push(
         await ingest('PostgreSQL · intake serve + intake worker', file, { DATA_DIR: dataDir, DATABASE_URL: url }, true),
       );
-      const embedded = fs.mkdtempSync(path.join(tmp, 'pg-embedded-'));
-      results.push(
-        await ingest('PostgreSQL · intake serve (workers in serve)', file, { DATA_DIR: embedded, DATABASE_URL: url }, false),
-      );
+      if (!split) {
+        const embedded = fs.mkdtempSync(path.join(tmp, 'pg-embedded-'));
+        results.push(
+          await ingest('PostgreSQL · intake serve (workers in serve)', file, { DATA_DIR: embedded, DATABASE_URL: url }, false),
+        );
+      }
       limitResults = limits(url, file);
     });
-  } else if (wants('postgres')) {
+  } else if (wants('postgres') || split) {
     console.log('(DATABASE_URL is not set: PostgreSQL skipped)');
   }
 
@@ -350,6 +355,20 @@ try {
       `| limit: ${limit.name} | ${ROWS} | | ${limit.seconds.toFixed(1)} s, ${Math.round(ROWS / limit.seconds).toLocaleString('en')} | | | |`,
     );
   }
+  writeBenchResult({
+    rows: ROWS,
+    runs: results.map((r) => {
+      const sorted = [...r.healthSamples].sort((a, b) => a - b);
+      return {
+        mode: r.mode,
+        rows: r.rows,
+        rowsPerSecond: r.rows / r.processSeconds,
+        healthP99: percentile(sorted, 99),
+        peakRssMiB: r.peakRssMiB,
+      };
+    }),
+    limits: limitResults.map((l) => ({ name: l.name, rowsPerSecond: ROWS / l.seconds })),
+  });
   const pgRun = results.find((r) => r.mode.startsWith('PostgreSQL · intake serve + intake worker'));
   if (pgRun && limitResults.length > 0) {
     const rate = pgRun.rows / pgRun.processSeconds;

@@ -15,6 +15,7 @@ import { JobRegistry } from '../src/jobs/job-registry.ts';
 import type { JobQueue, QueueSettings } from '../src/jobs/job-queue.ts';
 import { jobs } from '../src/jobs/jobs.schema.ts';
 import { noopJob } from '../src/jobs/system-jobs.ts';
+import { writeBenchResult } from './result-file.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -138,7 +139,9 @@ if (redisUrl) {
       await queue.close();
     }
   };
-  results.push(await withPglite((database) => run('BullMQ · jobs table on PGlite', database)));
+  // bench/all.ts reads the PostgreSQL row only; BENCH_SKIP_BULLMQ_PGLITE spares it the PGlite one.
+  if (!process.env.BENCH_SKIP_BULLMQ_PGLITE)
+    results.push(await withPglite((database) => run('BullMQ · jobs table on PGlite', database)));
   if (databaseUrl)
     results.push(await withPostgres(databaseUrl, (database) => run('BullMQ · jobs table on PostgreSQL', database)));
 }
@@ -151,4 +154,5 @@ console.log('| --- | ---: | ---: | ---: |');
 for (const figures of results) {
   console.log(`| ${figures.adapter} | ${figures.enqueuePerSecond} | ${figures.endToEndPerSecond} | ${figures.seconds} |`);
 }
+writeBenchResult(results);
 process.exit(0);

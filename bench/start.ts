@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { writeBenchResult } from './result-file.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BIN = path.join(ROOT, 'bin', 'intake.js');
@@ -107,6 +108,7 @@ console.log(
   '| mode | --version | first /health, new DATA_DIR | job thread ready | idle RSS | first /health, existing data | job thread ready | idle RSS |',
 );
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+const results: { mode: string; floorMs: number; versionMs: number; first: Start; again: Start }[] = [];
 for (const mode of MODES) {
   const base = { PATH: process.env.PATH, INTAKE_RUN: mode, NODE_ENV: 'development', LOG_PRETTY: 'false', LOG_LEVEL: 'info' };
   const version = timeCommand([BIN, '--version'], base);
@@ -115,6 +117,7 @@ for (const mode of MODES) {
     const env = { ...base, DATA_DIR: dataDir, PORT: String(await freePort()) };
     const first = await startOnce(env);
     const again = await startOnce(env);
+    results.push({ mode, floorMs: floor, versionMs: version, first, again });
     const ms = (value: number) => `${value.toFixed(0)} ms`;
     const mib = (value: number) => `${value.toFixed(0)} MiB`;
     console.log(
@@ -124,3 +127,4 @@ for (const mode of MODES) {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
+writeBenchResult(results);

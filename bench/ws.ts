@@ -21,6 +21,7 @@ import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { createEventBus } from '../src/events/create-event-bus.ts';
 import { EVENT_VERSION } from '../src/events/realtime-events.ts';
+import { writeBenchResult } from './result-file.ts';
 
 const MAX = Number(process.env.WS_MAX ?? 5000);
 const STEP = Number(process.env.WS_STEP ?? 500);
@@ -169,6 +170,7 @@ async function client(): Promise<void> {
     );
   }
   if (failure) console.log(`stopped at the first failure: ${failure}`);
+  const maxHeld = sockets.length;
 
   // Latency with LATENCY_SOCKETS subscribed sockets: close the rest.
   for (const socket of sockets.splice(LATENCY_SOCKETS)) socket.terminate();
@@ -190,6 +192,15 @@ async function client(): Promise<void> {
   console.log(
     `server time in publish() per event (the whole fan-out with the in-process bus): p50 ${pub(0.5)} ms, p99 ${pub(0.99)} ms`,
   );
+  writeBenchResult({
+    socketsHeld: maxHeld,
+    failure: failure ?? null,
+    latencySockets: sockets.length,
+    deliveries: delays.length,
+    expected: sockets.length * EVENTS,
+    p50: delays.length ? Number(at(0.5)) : null,
+    p99: delays.length ? Number(at(0.99)) : null,
+  });
   for (const socket of sockets) socket.terminate();
   child.send({ kind: 'stop' } satisfies ToServer);
 }

@@ -1,24 +1,25 @@
 import { parseArgs } from 'node:util';
 import pino, { type LoggerOptions } from 'pino';
-import { buildApp } from './app.ts';
-import { buildInfrastructure, openConfiguredDatabase } from './composition/infrastructure.ts';
 import { ShutdownSignals } from './composition/shutdown-signals.ts';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/config.ts';
-import { PasswordHasher } from './auth/password-hasher.ts';
 import { isAppError } from './errors/app-error.ts';
 import { ERRORS } from './errors/catalog.ts';
-import { createAdmin } from './auth/create-admin.ts';
-import { createFirstAdminThroughServer, loopbackBaseUrl } from './users/create-admin-through-server.ts';
 import { DirectoryInUseError } from './db/directory-lock.ts';
-import { UserService } from './users/user.service.ts';
-import { startServer, type RunningServer } from './server.ts';
-import { buildWorker } from './worker.ts';
+import type { RunningServer } from './server.ts';
+import type { buildWorker } from './worker.ts';
+import type { startMetricsServer } from './metrics/metrics-server.ts';
+import type { openConfiguredDatabase } from './composition/infrastructure.ts';
 import type { App } from './http/app-types.ts';
 import { loggerOptions } from './logging/logger.ts';
 import { VERSION } from './version.ts';
-import { startMetricsServer } from './metrics/metrics-server.ts';
 import { generateFleetKeys } from './config/fleet-keys.ts';
 import { assertFleetSharesState } from './config/fleet-sharing.ts';
+
+// What only one command needs is imported by that command (the API, the drivers, the job
+// handlers): `intake --help` or `intake keys generate` then start in the time of an empty Node.
+type Worker = Awaited<ReturnType<typeof buildWorker>>;
+type MetricsServer = Awaited<ReturnType<typeof startMetricsServer>>;
+type ConfiguredDatabase = Awaited<ReturnType<typeof openConfiguredDatabase>>;
 
 const HELP = `intake ${VERSION} — upload files, process them in the background, read the results.
 
@@ -128,6 +129,7 @@ async function serve(config: Config, workersFlag: string | undefined): Promise<n
     log,
     async prepare() {
       if (!config.database.migrateOnBoot) return;
+      const { openConfiguredDatabase } = await import('./composition/infrastructure.ts');
       const database = await openConfiguredDatabase(config);
       try {
         await database.migrate();
@@ -142,6 +144,7 @@ async function serve(config: Config, workersFlag: string | undefined): Promise<n
 /** One API process (with the workers too when JOBS_WORKERS_IN_SERVE), listening. */
 async function startServing(config: Config): Promise<RunningServer> {
   if (config.jobs.workersInServe) return serveWithWorkers(config);
+  const [{ buildApp }, { startServer }] = await Promise.all([import('./app.ts'), import('./server.ts')]);
   const app = await buildApp(config);
   const server = await startServer(app, config);
   announce(app, server.address, config);
@@ -156,9 +159,15 @@ async function startServing(config: Config): Promise<RunningServer> {
  */
 async function serveWithWorkers(config: Config): Promise<RunningServer> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
+  const [{ buildApp }, { buildInfrastructure }, { startServer }, { buildWorker }] = await Promise.all([
+    import('./app.ts'),
+    import('./composition/infrastructure.ts'),
+    import('./server.ts'),
+    import('./worker.ts'),
+  ]);
   // Migrated here (MIGRATE_ON_BOOT) before the API answers or a worker claims.
   const infrastructure = await buildInfrastructure(config, log);
-  let runtime: Awaited<ReturnType<typeof buildWorker>> | undefined;
+  let runtime: Worker | undefined;
   let app: App;
   try {
     app = await buildApp(config, { infrastructure });
@@ -201,9 +210,13 @@ function announce(app: App, origin: string, config: Config): void {
 async function worker(config: Config, queues: string[] | undefined): Promise<number> {
   // Heard from the start: a signal arriving while the worker starts stops it once started.
   const signals = new ShutdownSignals();
-  let runtime: Awaited<ReturnType<typeof buildWorker>>;
-  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  let runtime: Worker;
+  let metricsServer: MetricsServer | undefined;
   try {
+    const [{ buildWorker }, { startMetricsServer }] = await Promise.all([
+      import('./worker.ts'),
+      import('./metrics/metrics-server.ts'),
+    ]);
     runtime = await buildWorker(config, {}, { queues });
     const { workerPort, workerHost, token } = config.metrics;
     if (workerPort !== undefined)
@@ -246,6 +259,7 @@ function keysCommand(action: string | undefined): number {
 }
 
 async function migrate(config: Config): Promise<number> {
+  const { openConfiguredDatabase } = await import('./composition/infrastructure.ts');
   const database = await openConfiguredDatabase(config);
   try {
     await database.migrate();
@@ -264,7 +278,8 @@ async function createAdminCommand(
     console.error('intake create-admin: --email <address> is required.');
     return 2;
   }
-  let database: Awaited<ReturnType<typeof openConfiguredDatabase>>;
+  const { openConfiguredDatabase } = await import('./composition/infrastructure.ts');
+  let database: ConfiguredDatabase;
   try {
     database = await openConfiguredDatabase(config);
   } catch (error) {
@@ -273,6 +288,11 @@ async function createAdminCommand(
   }
   try {
     await database.migrate();
+    const [{ UserService }, { createAdmin }, { PasswordHasher }] = await Promise.all([
+      import('./users/user.service.ts'),
+      import('./auth/create-admin.ts'),
+      import('./auth/password-hasher.ts'),
+    ]);
     const users = new UserService(database.db);
     const exists = (await users.findByEmail(options.email)) !== undefined;
     const password = !exists || options.resetPassword ? await readPassword() : undefined;
@@ -308,6 +328,7 @@ async function createAdminWhileServing(
 ): Promise<number> {
   const busy = `the embedded database in ${config.dataDir} is held by a running Intake server (process ${serverPid})`;
   const stopAndRetry = 'or stop the server (Ctrl-C) and run this command again';
+  const { createFirstAdminThroughServer, loopbackBaseUrl } = await import('./users/create-admin-through-server.ts');
   const baseUrl = loopbackBaseUrl(config.host, config.port);
   if (options.resetPassword || !baseUrl || !options.email) {
     console.error(`intake create-admin: ${busy}; ${stopAndRetry}.`);

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Id, Nullable, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
-import { JobResponse, JobStatusSchema, toJobResponse } from '../jobs/job-responses.ts';
+import { JobResponse, JobStatusCounts, JobStatusSchema, toJobResponse } from '../jobs/job-responses.ts';
 import type { JobRow } from '../jobs/jobs.schema.ts';
 import type { JobsSummary } from './admin-jobs.service.ts';
 
@@ -27,21 +27,12 @@ export type AdminJobResponse = Static<typeof AdminJobResponse>;
 
 export const AdminJobListResponse = PageOf(AdminJobResponse);
 
-const StatusCounts = Type.Object({
-  queued: Type.Integer(),
-  running: Type.Integer(),
-  succeeded: Type.Integer(),
-  failed: Type.Integer(),
-  cancelled: Type.Integer(),
-  timed_out: Type.Integer(),
-});
-
 export const JobsSummaryResponse = Type.Object(
   {
     queues: Type.Array(
       Type.Object({
         name: Type.String(),
-        counts: StatusCounts,
+        counts: JobStatusCounts,
         oldest_waiting_seconds: Nullable(
           Type.Integer({ description: 'Age of the longest-waiting due job; null when none waits.' }),
         ),

@@ -1,5 +1,6 @@
-import { and, count, desc, eq, gte, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
+import { selectPage, type Page } from '../db/page.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import { JOB_STATUSES, jobs, type JobRow, type JobStatus } from '../jobs/jobs.schema.ts';
@@ -15,12 +16,7 @@ export interface AdminJobFilter {
   offset: number;
 }
 
-export interface AdminJobPage {
-  items: JobRow[];
-  total: number;
-  limit: number;
-  offset: number;
-}
+export type AdminJobPage = Page<JobRow>;
 
 export interface QueueSummary {
   name: string;
@@ -66,18 +62,7 @@ export class AdminJobsService {
     if (filter.status !== undefined) conditions.push(eq(jobs.status, filter.status));
     if (filter.ownerId !== undefined) conditions.push(eq(jobs.ownerId, filter.ownerId));
     if (filter.since !== undefined) conditions.push(gte(jobs.createdAt, filter.since));
-    const where = conditions.length > 0 ? and(...conditions) : undefined;
-    const [items, totals] = await Promise.all([
-      this.db
-        .select()
-        .from(jobs)
-        .where(where)
-        .orderBy(desc(jobs.createdAt), desc(jobs.id))
-        .limit(filter.limit)
-        .offset(filter.offset),
-      this.db.select({ total: count() }).from(jobs).where(where),
-    ]);
-    return { items, total: totals[0]?.total ?? 0, limit: filter.limit, offset: filter.offset };
+    return selectPage(this.db, jobs, and(...conditions), [desc(jobs.createdAt), desc(jobs.id)], filter);
   }
 
   async get(id: string): Promise<JobRow> {
@@ -154,29 +139,24 @@ export class AdminJobsService {
   /** 404 when unknown, 409 `job_not_failed` unless it failed or timed out. */
   async retry(id: string): Promise<JobRow> {
     const result = await this.queue.retry(id);
-    switch (result.outcome) {
-      case 'retried':
-        return result.job;
-      case 'not_failed':
-        throw ERRORS.jobNotFailed(result.status);
-      case 'busy':
-        throw ERRORS.jobStillFinishing();
-      case 'not_found':
-        throw ERRORS.jobNotFound();
-    }
+    if (result.outcome === 'retried') return result.job;
+    throw refusalOf(result);
   }
 
   async discard(id: string): Promise<void> {
     const result = await this.queue.discard(id);
-    switch (result.outcome) {
-      case 'discarded':
-        return;
-      case 'not_failed':
-        throw ERRORS.jobNotFailed(result.status);
-      case 'busy':
-        throw ERRORS.jobStillFinishing();
-      case 'not_found':
-        throw ERRORS.jobNotFound();
-    }
+    if (result.outcome !== 'discarded') throw refusalOf(result);
+  }
+}
+
+/** Why the queue refused a retry or a discard, as the API answers it. */
+function refusalOf(result: { outcome: 'not_failed'; status: JobStatus } | { outcome: 'busy' } | { outcome: 'not_found' }): Error {
+  switch (result.outcome) {
+    case 'not_failed':
+      return ERRORS.jobNotFailed(result.status);
+    case 'busy':
+      return ERRORS.jobStillFinishing();
+    case 'not_found':
+      return ERRORS.jobNotFound();
   }
 }

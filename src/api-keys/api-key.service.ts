@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
+import { selectPage } from '../db/page.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { users, type UserRole } from '../users/user.schema.ts';
 import { apiKeys, type ApiKeyRow } from './api-key.schema.ts';
@@ -62,20 +63,7 @@ export class ApiKeyService {
   }
 
   async list(userId: string, page: { limit: number; offset: number }): Promise<{ items: ApiKeyRow[]; total: number }> {
-    const [items, counted] = await Promise.all([
-      this.db
-        .select()
-        .from(apiKeys)
-        .where(eq(apiKeys.userId, userId))
-        .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
-        .limit(page.limit)
-        .offset(page.offset),
-      this.db
-        .select({ total: sql<number>`count(*)::int` })
-        .from(apiKeys)
-        .where(eq(apiKeys.userId, userId)),
-    ]);
-    return { items, total: counted[0]?.total ?? 0 };
+    return selectPage(this.db, apiKeys, eq(apiKeys.userId, userId), [desc(apiKeys.createdAt), desc(apiKeys.id)], page);
   }
 
   /** Deletes the caller's own key; someone else's answers 404, as if it did not exist. */

@@ -29,8 +29,18 @@ export interface IssuedToken {
 /** Seconds a peer's clock may run ahead of ours; the same tolerance applies to `exp`. */
 const CLOCK_SKEW_SECONDS = 5;
 
+/**
+ * Tokens whose signature and claims were already checked, by their exact text. A signature
+ * stays valid as long as the key that made it verifies (the keys are fixed for the life of the
+ * process), so only the lifetime is checked again; an Ed25519 verification per request was the
+ * largest CPU cost of an authenticated call. Bounded; the oldest entry goes first.
+ */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** Signs and verifies the service's JWTs. Knows nothing of HTTP or the database. */
 export class JwtTokens {
+  private readonly verified = new Map<string, TokenClaims>();
+
   constructor(
     private readonly keys: SigningKeys,
     private readonly lifetimes: { accessSeconds: number; refreshSeconds: number },
@@ -47,6 +57,27 @@ export class JwtTokens {
    * Throws `token_expired` for an expired token and `invalid_token` for anything else wrong.
    */
   async verify(token: string, expected: TokenType): Promise<TokenClaims> {
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      if (known.exp <= Math.floor(this.now() / 1000) - CLOCK_SKEW_SECONDS) {
+        this.verified.delete(token);
+        throw ERRORS.tokenExpired();
+      }
+      if (known.type !== expected) {
+        throw ERRORS.invalidToken(`A ${known.type} token cannot be used where a ${expected} token is expected.`);
+      }
+      return known;
+    }
+    const claims = await this.verifyUncached(token, expected);
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
+      const oldest = this.verified.keys().next();
+      if (oldest.done !== true) this.verified.delete(oldest.value);
+    }
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private async verifyUncached(token: string, expected: TokenType): Promise<TokenClaims> {
     let payload: JWTPayload;
     try {
       const result = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {

@@ -11,11 +11,18 @@ import { revokedTokens } from './auth.schema.ts';
 export interface TokenRevocationStore {
   revoke(jti: string, expiresAt: Date): Promise<void>;
   isRevoked(jti: string): Promise<boolean>;
+  /**
+   * True when revocations live in the `revoked_tokens` table of the service's own database: the
+   * authenticator then reads them in the same statement as the user and the session (one round
+   * trip per request) instead of calling `isRevoked`.
+   */
+  readonly inDatabase?: boolean;
 }
 
 const SWEEP_EVERY = 200;
 
 export class DatabaseTokenRevocationStore implements TokenRevocationStore {
+  readonly inDatabase = true;
   private revocations = 0;
 
   constructor(

@@ -122,6 +122,10 @@ export interface FilesConfig {
   readonly sweepIntervalSeconds: number;
   /** Processing requests (`POST /files/{id}/process`) each user may make per window. */
   readonly processRateLimit: { readonly limit: number; readonly windowSeconds: number };
+  /** Default per-account quotas (an admin may set an account's own); null is unlimited. */
+  readonly quotas: { readonly bytesPerUser: number | null; readonly filesPerUser: number | null };
+  /** How long an incomplete resumable (tus) upload is kept after its last chunk. */
+  readonly tusUploadExpirySeconds: number;
 }
 
 export type StorageDriver = 'local' | 'azure' | 's3';
@@ -418,6 +422,12 @@ function readFilesConfig(read: EnvReader): FilesConfig {
       limit: read.integer('PROCESS_RATE_LIMIT_PER_USER', 60, { min: 1, max: 1_000_000 }),
       windowSeconds: read.integer('PROCESS_RATE_LIMIT_WINDOW_SECONDS', 3600, { min: 1, max: 86_400 }),
     },
+    quotas: {
+      // 0 (the default) means unlimited.
+      bytesPerUser: read.integer('QUOTA_BYTES_PER_USER', 0, { min: 0 }) || null,
+      filesPerUser: read.integer('QUOTA_FILES_PER_USER', 0, { min: 0, max: 2_147_483_647 }) || null,
+    },
+    tusUploadExpirySeconds: read.integer('TUS_UPLOAD_EXPIRY_SECONDS', 24 * 3600, { min: 60, max: 30 * 24 * 3600 }),
   };
 }
 

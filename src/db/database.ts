@@ -23,8 +23,6 @@ export interface RowsResultHKT extends PgQueryResultHKT {
 }
 
 export type Db = PgDatabase<RowsResultHKT, Schema>;
-/** A transaction handle; it can do everything `Db` can, so functions accept `Db` for both. */
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 

@@ -16,6 +16,8 @@ import { files } from '../files/file.schema.ts';
 import { records } from '../records/record.schema.ts';
 import { webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../webhooks/webhook.schema.ts';
 import { notificationPreferences } from '../notifications/notification.schema.ts';
+import { accountQuotas } from '../quotas/quota.schema.ts';
+import { tusUploads } from '../uploads/tus-upload.schema.ts';
 
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
@@ -25,6 +27,8 @@ export * from '../files/file.schema.ts';
 export * from '../records/record.schema.ts';
 export * from '../webhooks/webhook.schema.ts';
 export * from '../notifications/notification.schema.ts';
+export * from '../quotas/quota.schema.ts';
+export * from '../uploads/tus-upload.schema.ts';
 
 export const schema = {
   users,
@@ -41,6 +45,8 @@ export const schema = {
   webhookDeliveries,
   webhookDeliveryAttempts,
   notificationPreferences,
+  accountQuotas,
+  tusUploads,
 };
 
 export type Schema = typeof schema;

@@ -215,6 +215,36 @@ export const ERRORS = {
       detail: `${filename ? `${filename}: the file` : 'The file'} exceeds the limit of ${limitBytes} bytes.`,
       extensions: { limit_bytes: limitBytes },
     }),
+  quotaExceeded: (quota: { limit: 'bytes' | 'files'; limitValue: number; usage: { bytes: number; files: number } }) =>
+    new AppError({
+      code: 'quota_exceeded',
+      status: 413,
+      title: 'Content Too Large',
+      detail:
+        quota.limit === 'bytes'
+          ? `The account's storage quota of ${quota.limitValue} bytes would be exceeded (${quota.usage.bytes} bytes used).`
+          : `The account's quota of ${quota.limitValue} files would be exceeded (${quota.usage.files} files stored).`,
+      extensions: {
+        limit: quota.limit,
+        limit_value: quota.limitValue,
+        usage: { bytes: quota.usage.bytes, files: quota.usage.files },
+      },
+    }),
+  tusVersionUnsupported: (version: string) =>
+    new AppError({
+      code: 'tus_version_unsupported',
+      status: 412,
+      title: 'Precondition Failed',
+      detail: `Resumable uploads speak tus ${version}; send Tus-Resumable: ${version}.`,
+      headers: { 'Tus-Version': version },
+    }),
+  checksumMismatch: () =>
+    new AppError({
+      code: 'checksum_mismatch',
+      status: 460,
+      title: 'Checksum Mismatch',
+      detail: 'The chunk does not match its Upload-Checksum; it was not stored.',
+    }),
   tooManyFiles: (limit: number) =>
     new AppError({
       code: 'too_many_files',
@@ -282,8 +312,6 @@ function bearerProblem(code: string, detail: string): AppError {
   });
 }
 
-export type ErrorFactoryName = keyof typeof ERRORS;
-
 /**
  * Codes with the status they are answered with, for the docs. Kept beside the factories so
  * that adding a factory without documenting it fails the catalog test.
@@ -340,6 +368,19 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   setup_token_invalid: { status: 403, description: 'The setup token is wrong or was already used.' },
   service_unavailable: { status: 503, description: 'A dependency is down; retry after `Retry-After` seconds.' },
   file_too_large: { status: 413, description: 'A file exceeds its size limit; see `limit_bytes`.' },
+  quota_exceeded: {
+    status: 413,
+    description:
+      'The account would exceed its storage quota; `limit` names which (`bytes` or `files`), with `limit_value` and `usage`.',
+  },
+  tus_version_unsupported: {
+    status: 412,
+    description: 'A resumable-upload request lacks `Tus-Resumable: 1.0.0`; see `Tus-Version`.',
+  },
+  checksum_mismatch: {
+    status: 460,
+    description: 'A resumable-upload chunk does not match its `Upload-Checksum` (tus); nothing was stored.',
+  },
   too_many_files: { status: 400, description: 'An upload request holds more files than allowed; see `limit`.' },
   blob_not_found: { status: 404, description: 'The stored content behind a link or file no longer exists.' },
   blob_key_invalid: { status: 400, description: 'A storage key is malformed (empty segment, `..`, forbidden character).' },

@@ -1,5 +1,6 @@
 import type { JobError } from '../jobs/job-error.ts';
 import type { JobStatus } from '../jobs/jobs.schema.ts';
+import { parseJsonObject } from '../net/json-object.ts';
 
 /**
  * The version of the event shapes below. Consumers (API processes relaying to sockets) drop
@@ -66,13 +67,8 @@ export function percentOf(current: number, total: number | null): number | null 
 
 /** Checks an event that came over the wire (another process, maybe another version). */
 export function parseRealtimeEvent(text: string): RealtimeEvent | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
+  const value = parseJsonObject(text);
+  if (value === undefined) return undefined;
   const event = value as Partial<RealtimeEvent>;
   if (event.$version !== EVENT_VERSION || typeof event.owner_id !== 'string') return undefined;
   if (event.type !== 'job.progress' && event.type !== 'job.status' && event.type !== 'file.status') return undefined;

@@ -9,7 +9,7 @@ import type { BlobStore, SignedWriteUrl } from '../storage/blob-store.ts';
 import { ContentInspector } from './content-inspector.ts';
 import type { ContentPolicy } from './content-policy.ts';
 import { directUploadKey, filePrefix } from './file-keys.ts';
-import type { Caller, FileLimits, StoredFile } from './file-ports.ts';
+import type { Caller, FileLimits, QuotaLedger, StoredFile } from './file-ports.ts';
 import { files, type FileRow } from './file.schema.ts';
 import { sanitizeFilename } from './filename.ts';
 
@@ -23,6 +23,7 @@ export class DirectUploads {
     private readonly blobs: BlobStore,
     private readonly policy: ContentPolicy,
     private readonly limits: Pick<FileLimits, 'maxUploadBytes' | 'directUploadSeconds'>,
+    private readonly quotas: QuotaLedger,
   ) {}
 
   /**
@@ -38,6 +39,25 @@ export class DirectUploads {
     if (input.sizeBytes > this.limits.maxUploadBytes) throw ERRORS.fileTooLarge(this.limits.maxUploadBytes, filename);
     const id = randomUUID();
     const storageKey = `${filePrefix(owner.id, id)}original`;
+    // The size is known: the quota is taken now, before any byte can be written.
+    const reserved = { bytes: input.sizeBytes, files: 1 };
+    await this.quotas.reserve(owner.id, reserved);
+    try {
+      return await this.grant(owner, id, storageKey, filename, type, input);
+    } catch (error) {
+      await this.quotas.release(owner.id, reserved);
+      throw error;
+    }
+  }
+
+  private async grant(
+    owner: Caller,
+    id: string,
+    storageKey: string,
+    filename: string,
+    type: SupportedContentType,
+    input: { sizeBytes: number; sha256?: string },
+  ): Promise<{ file: FileRow; upload: SignedWriteUrl }> {
     const upload = await this.blobs.createWriteUrl(directUploadKey({ ownerId: owner.id, id }), {
       expiresInSeconds: this.limits.directUploadSeconds,
       contentType: type.mime,
@@ -67,7 +87,11 @@ export class DirectUploads {
    * with a new URL; a file passes from `pending` to `uploaded` once, and `record` (inside the
    * transaction that marks it so) queues what follows.
    */
-  async complete(file: FileRow, record: (tx: Db, row: FileRow) => Promise<StoredFile>): Promise<StoredFile> {
+  async complete(
+    file: FileRow,
+    record: (tx: Db, row: FileRow) => Promise<StoredFile>,
+    findDuplicate?: (row: FileRow) => Promise<FileRow | undefined>,
+  ): Promise<StoredFile> {
     if (file.status !== 'pending') throw ERRORS.conflict('This upload is already complete.');
     // Out of the grant's reach first, then checked: what is checked is what stays. (A retry
     // after a crash between the two finds the bytes moved already.)
@@ -87,6 +111,8 @@ export class DirectUploads {
       if (file.expectedSha256 && digest !== file.expectedSha256) {
         throw ERRORS.validation([{ path: 'sha256', message: 'the uploaded bytes do not match the announced SHA-256' }]);
       }
+      const existing = await findDuplicate?.({ ...file, sha256: digest });
+      if (existing) return await this.dropDuplicate(file, existing);
       return await this.db.transaction(async (tx) => {
         const [row] = await tx
           .update(files)
@@ -102,6 +128,18 @@ export class DirectUploads {
       }
       throw error;
     }
+  }
+
+  /** The owner has these bytes already: the pending upload goes, row, blobs and reservation. */
+  private async dropDuplicate(file: FileRow, existing: FileRow): Promise<StoredFile> {
+    const [removed] = await this.db
+      .delete(files)
+      .where(and(eq(files.id, file.id), eq(files.status, 'pending')))
+      .returning({ id: files.id });
+    if (!removed) throw ERRORS.conflict('This upload is already complete.');
+    await this.blobs.delete(file.storageKey);
+    await this.quotas.release(file.ownerId, { bytes: file.sizeBytes, files: 1 });
+    return { file: existing, jobId: null, duplicateOf: existing.id };
   }
 
   private async hashAndInspect(key: string, type: SupportedContentType, filename: string): Promise<string> {

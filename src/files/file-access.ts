@@ -1,5 +1,6 @@
-import { and, asc, count, desc, eq, ilike, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, ilike, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
+import { selectPage } from '../db/page.ts';
 import { isUuid } from '../db/uuid.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { supportedContentType } from '../processing/content-types.ts';
@@ -24,20 +25,9 @@ export class FileAccess {
     if (query.contentType)
       conditions.push(eq(files.contentType, supportedContentType(query.contentType)?.mime ?? query.contentType));
     if (query.filename) conditions.push(ilike(files.filename, `%${escapeLike(query.filename)}%`));
-    const where = and(...conditions);
     const column = query.sort === 'filename' ? files.filename : files.createdAt;
     const direction = query.order === 'asc' ? asc : desc;
-    const [items, [{ total } = { total: 0 }]] = await Promise.all([
-      this.db
-        .select()
-        .from(files)
-        .where(where)
-        .orderBy(direction(column), direction(files.id))
-        .limit(query.limit)
-        .offset(query.offset),
-      this.db.select({ total: count() }).from(files).where(where),
-    ]);
-    return { items, total };
+    return selectPage(this.db, files, and(...conditions), [direction(column), direction(files.id)], query);
   }
 }
 

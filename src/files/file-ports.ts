@@ -65,4 +65,31 @@ export interface StoredFile {
   file: FileRow;
   /** The processing job queued for it, if any. */
   jobId: string | null;
+  /** Set when the upload's bytes equal a file the owner already has: `file` is that file. */
+  duplicateOf?: string;
 }
+
+/** Bytes and files, as an account's quota counts them. */
+export interface QuotaAmount {
+  bytes: number;
+  files: number;
+}
+
+/**
+ * The account quotas as files use them (src/quotas satisfies it): `reserve` is atomic and throws
+ * `quota_exceeded` taking nothing; `charge` records bytes already stored, unchecked.
+ */
+export interface QuotaLedger {
+  status(ownerId: string): Promise<{ usage: QuotaAmount; limits: { bytes: number | null; files: number | null } }>;
+  reserve(ownerId: string, amount: QuotaAmount): Promise<void>;
+  release(ownerId: string, amount: QuotaAmount): Promise<void>;
+  charge(ownerId: string, amount: QuotaAmount): Promise<void>;
+}
+
+/** No limits and nothing counted: for a FileService built without quotas. */
+export const NO_QUOTAS: QuotaLedger = {
+  status: async () => ({ usage: { bytes: 0, files: 0 }, limits: { bytes: null, files: null } }),
+  reserve: async () => undefined,
+  release: async () => undefined,
+  charge: async () => undefined,
+};

@@ -19,6 +19,7 @@ import { storableText } from '../records/storable.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
 import { thumbnailKey } from './file-keys.ts';
+import { chargeUsage } from '../quotas/quota.service.ts';
 import { FileProgress } from './file-progress.ts';
 
 const ProcessFilePayload = Type.Object({ file_id: Type.String({ format: 'uuid' }) });
@@ -123,10 +124,13 @@ export async function processFile(
       case 'image': {
         const image = await processImage(stream, options);
         await step(2, 'thumbnail');
-        await blobs.put(thumbnailKey(file), Readable.from([image.thumbnail.data]), {
+        // Derived blobs count against the owner's quota; a re-run replaces the previous thumbnail.
+        const previous = await blobs.head(thumbnailKey(file));
+        const stored = await blobs.put(thumbnailKey(file), Readable.from([image.thumbnail.data]), {
           contentType: image.thumbnail.contentType,
           signal: context.signal,
         });
+        await chargeUsage(db, file.ownerId, { bytes: stored.sizeBytes - (previous?.sizeBytes ?? 0), files: 0 });
         result = { kind: 'image', width: image.width, height: image.height, format: image.format, thumbnail: true };
         metadata = {
           width: image.width,

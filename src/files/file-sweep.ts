@@ -3,14 +3,25 @@ import type { Db } from '../db/database.ts';
 import { isUuid } from '../db/uuid.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { directUploadKey, filePrefix } from './file-keys.ts';
+import type { QuotaLedger } from './file-ports.ts';
 import { files, type FileStatus } from './file.schema.ts';
 
-/** Removes every blob of a file: the original, the direct-upload key and what was derived. */
-export async function deleteFileBlobs(blobs: BlobStore, ownerId: string, fileId: string): Promise<void> {
+/**
+ * Removes every blob of a file: the original, the direct-upload key and what was derived.
+ * Answers the bytes of the derived blobs removed (they counted against the owner's quota).
+ */
+export async function deleteFileBlobs(blobs: BlobStore, ownerId: string, fileId: string): Promise<number> {
   // The direct-upload key by name as well: deleting it ends the local write grant even when
   // nothing was uploaded yet (see BlobStore.delete).
-  await blobs.delete(directUploadKey({ ownerId, id: fileId }));
-  for await (const blob of blobs.list(filePrefix(ownerId, fileId))) await blobs.delete(blob.key);
+  const staging = directUploadKey({ ownerId, id: fileId });
+  await blobs.delete(staging);
+  const prefix = filePrefix(ownerId, fileId);
+  let derivedBytes = 0;
+  for await (const blob of blobs.list(prefix)) {
+    if (blob.key !== `${prefix}original` && blob.key !== staging) derivedBytes += blob.sizeBytes;
+    await blobs.delete(blob.key);
+  }
+  return derivedBytes;
 }
 
 /** The periodic clean-up of storage against the files table. */
@@ -18,6 +29,7 @@ export class FileSweeper {
   constructor(
     private readonly db: Db,
     private readonly blobs: BlobStore,
+    private readonly quotas: QuotaLedger,
   ) {}
 
   /**
@@ -29,8 +41,12 @@ export class FileSweeper {
     const expired = await this.db
       .delete(files)
       .where(and(eq(files.status, 'pending'), lt(files.uploadExpiresAt, now)))
-      .returning({ id: files.id, ownerId: files.ownerId });
-    for (const file of expired) await deleteFileBlobs(this.blobs, file.ownerId, file.id);
+      .returning({ id: files.id, ownerId: files.ownerId, sizeBytes: files.sizeBytes });
+    for (const file of expired) {
+      await deleteFileBlobs(this.blobs, file.ownerId, file.id);
+      // A direct upload reserved its announced size and one file when it started.
+      await this.quotas.release(file.ownerId, { bytes: file.sizeBytes, files: 1 });
+    }
 
     let orphanBlobs = 0;
     // Per file id seen: its status, or null when it has no row.

@@ -34,6 +34,8 @@ export const files = pgTable(
   (table) => [
     index('files_owner_created_idx').on(table.ownerId, table.createdAt),
     index('files_owner_filename_idx').on(table.ownerId, table.filename),
+    // Deduplication looks a new upload's hash up among its owner's files.
+    index('files_owner_sha256_idx').on(table.ownerId, table.sha256),
     index('files_pending_expiry_idx')
       .on(table.uploadExpiresAt)
       .where(sql`${table.status} = 'pending'`),

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { SupportedContentType } from '../processing/content-types.ts';
@@ -17,8 +17,11 @@ import type {
   IncomingFile,
   ListFilesQuery,
   ProcessRateLimit,
+  QuotaAmount,
+  QuotaLedger,
   StoredFile,
 } from './file-ports.ts';
+import { NO_QUOTAS } from './file-ports.ts';
 import { deleteFileBlobs, FileSweeper } from './file-sweep.ts';
 import { files, type FileRow } from './file.schema.ts';
 import { UploadReceiver } from './upload-receiver.ts';
@@ -32,6 +35,8 @@ export type {
   IncomingFile,
   ListFilesQuery,
   ProcessRateLimit,
+  QuotaAmount,
+  QuotaLedger,
   StoredFile,
 } from './file-ports.ts';
 export { directUploadKey, filePrefix, thumbnailKey } from './file-keys.ts';
@@ -58,13 +63,14 @@ export class FileService {
     private readonly events?: FileEvents,
     private readonly onStatus: FileStatusListener = () => undefined,
     private readonly processRateLimit?: ProcessRateLimit,
+    private readonly quotas: QuotaLedger = NO_QUOTAS,
   ) {
     this.policy = new ContentPolicy(limits.allowedContentTypes);
     this.access = new FileAccess(db);
-    this.receiver = new UploadReceiver(blobs, this.policy, limits.maxUploadBytes);
+    this.receiver = new UploadReceiver(blobs, this.policy, limits.maxUploadBytes, quotas);
     this.links = new FileLinks(blobs, limits.maxLinkSeconds);
-    this.directUploads = new DirectUploads(db, blobs, this.policy, limits);
-    this.sweeper = new FileSweeper(db, blobs);
+    this.directUploads = new DirectUploads(db, blobs, this.policy, limits, quotas);
+    this.sweeper = new FileSweeper(db, blobs, quotas);
   }
 
   private announce(rows: readonly Pick<FileRow, 'id' | 'ownerId' | 'status' | 'sizeBytes'>[]): void {
@@ -81,37 +87,97 @@ export class FileService {
    * one transaction. Any failure (a bad part, a limit, a client that goes away) removes the
    * blobs already written, and no row is ever written for them: a request stores all its files
    * or none. A crash in between leaves only blobs without rows, which `sweepOrphans` removes.
+   *
+   * A part whose bytes equal a file the owner already has (same SHA-256, computed on the way)
+   * is not kept: its blob is deleted and the answer is the existing file, with `duplicateOf`
+   * set, unless `allowDuplicate`. `declaredBytes` (a Content-Length) refuses at once what the
+   * byte quota cannot hold; `reserved` is quota the caller took already for the first part.
    */
   async upload(
     owner: Caller,
     parts: AsyncIterable<IncomingFile>,
-    options: { process: boolean; signal?: AbortSignal },
+    options: {
+      process: boolean;
+      signal?: AbortSignal;
+      allowDuplicate?: boolean;
+      declaredBytes?: number;
+      reserved?: QuotaAmount;
+    },
   ): Promise<StoredFile[]> {
     const stored: FileRow[] = [];
+    const results: (StoredFile | FileRow)[] = [];
+    let reserved = options.reserved;
     let recorded: StoredFile[];
     try {
+      if (options.declaredBytes !== undefined) await this.checkDeclaredSize(owner.id, options.declaredBytes);
       for await (const part of parts) {
         if (part.fieldName !== 'files') {
           part.stream.resume();
           throw ERRORS.badRequest(`Unexpected file field "${part.fieldName}"; send files in parts named "files".`);
         }
-        if (stored.length >= this.limits.maxFilesPerRequest) {
+        if (results.length >= this.limits.maxFilesPerRequest) {
           part.stream.resume();
           throw ERRORS.tooManyFiles(this.limits.maxFilesPerRequest);
         }
-        stored.push(await this.receiver.storePart(owner.id, part, options.signal));
+        // The receiver gives a reservation back itself if the part fails.
+        const partReserved = reserved;
+        reserved = undefined;
+        const row = await this.receiver.storePart(owner.id, part, options.signal, partReserved);
+        const existing = options.allowDuplicate ? undefined : await this.duplicateOf(row, stored);
+        if (existing) {
+          await this.blobs.delete(row.storageKey);
+          await this.quotas.release(owner.id, { bytes: row.sizeBytes, files: 1 });
+          results.push({ file: existing, jobId: null, duplicateOf: existing.id });
+          continue;
+        }
+        stored.push(row);
+        results.push(row);
       }
-      if (stored.length === 0) throw ERRORS.badRequest('The request holds no file; send one or more parts named "files".');
-      recorded = await this.db.transaction(async (tx) => {
-        await tx.insert(files).values(stored);
-        return this.queueProcessing(tx, stored, options.process, 'upload');
-      });
+      if (results.length === 0) throw ERRORS.badRequest('The request holds no file; send one or more parts named "files".');
+      recorded =
+        stored.length === 0
+          ? []
+          : await this.db.transaction(async (tx) => {
+              await tx.insert(files).values(stored);
+              return this.queueProcessing(tx, stored, options.process, 'upload');
+            });
     } catch (error) {
+      if (reserved) await this.quotas.release(owner.id, reserved);
       await Promise.allSettled(stored.map((row) => this.blobs.delete(row.storageKey)));
+      await Promise.allSettled(stored.map((row) => this.quotas.release(owner.id, { bytes: row.sizeBytes, files: 1 })));
       throw error;
     }
     this.announce(stored);
-    return recorded;
+    const byId = new Map(recorded.map((entry) => [entry.file.id, entry]));
+    return results.map((entry) => ('ownerId' in entry ? byId.get(entry.id)! : entry));
+  }
+
+  /** The owner's file with the same bytes, among those stored or about to be; never another account's. */
+  private async duplicateOf(row: FileRow, batch: readonly FileRow[]): Promise<FileRow | undefined> {
+    const inBatch = batch.find((other) => other.sha256 === row.sha256);
+    if (inBatch) return inBatch;
+    const [existing] = await this.db
+      .select()
+      .from(files)
+      .where(
+        and(eq(files.ownerId, row.ownerId), eq(files.sha256, row.sha256!), ne(files.status, 'pending'), ne(files.id, row.id)),
+      )
+      .orderBy(files.createdAt)
+      .limit(1);
+    return existing;
+  }
+
+  /** Refuses before any byte is stored what the byte quota certainly cannot hold. */
+  private async checkDeclaredSize(ownerId: string, declaredBytes: number): Promise<void> {
+    const { usage, limits } = await this.quotas.status(ownerId);
+    // Multipart framing (boundaries, part headers) is part of a Content-Length; allow for it.
+    const framing = 16 * 1024;
+    if (limits.bytes !== null && usage.bytes + declaredBytes - framing > limits.bytes) {
+      throw ERRORS.quotaExceeded({ limit: 'bytes', limitValue: limits.bytes, usage });
+    }
+    if (limits.files !== null && usage.files >= limits.files) {
+      throw ERRORS.quotaExceeded({ limit: 'files', limitValue: limits.files, usage });
+    }
   }
   private async queueProcessing(tx: Db, rows: FileRow[], process: boolean, reason: 'upload' | 'request'): Promise<StoredFile[]> {
     const result: StoredFile[] = [];
@@ -189,14 +255,27 @@ export class FileService {
   }
 
   /** Checks a direct upload (see DirectUploads.complete) and records it as uploaded. */
-  async completeDirectUpload(caller: Caller, id: string, options: { process: boolean }): Promise<StoredFile> {
+  async completeDirectUpload(
+    caller: Caller,
+    id: string,
+    options: { process: boolean; allowDuplicate?: boolean },
+  ): Promise<StoredFile> {
     const file = await this.get(caller, id);
-    const completed = await this.directUploads.complete(file, async (tx, row) => {
-      const [stored] = await this.queueProcessing(tx, [row], options.process, 'upload');
-      return stored!;
-    });
-    this.announce([completed.file]);
+    const completed = await this.directUploads.complete(
+      file,
+      async (tx, row) => {
+        const [stored] = await this.queueProcessing(tx, [row], options.process, 'upload');
+        return stored!;
+      },
+      options.allowDuplicate ? undefined : (row) => this.duplicateOf(row, []),
+    );
+    if (!completed.duplicateOf) this.announce([completed.file]);
     return completed;
+  }
+
+  /** Quota usage and limits of an account. */
+  quota(ownerId: string): ReturnType<QuotaLedger['status']> {
+    return this.quotas.status(ownerId);
   }
 
   /**
@@ -205,8 +284,10 @@ export class FileService {
    */
   async delete(caller: Caller, id: string): Promise<void> {
     const file = await this.get(caller, id);
-    await this.db.delete(files).where(eq(files.id, file.id));
-    await deleteFileBlobs(this.blobs, file.ownerId, file.id);
+    const [deleted] = await this.db.delete(files).where(eq(files.id, file.id)).returning({ id: files.id });
+    const derivedBytes = await deleteFileBlobs(this.blobs, file.ownerId, file.id);
+    // Only the request that removed the row gives its quota back.
+    if (deleted) await this.quotas.release(file.ownerId, { bytes: file.sizeBytes + derivedBytes, files: 1 });
   }
 
   /** See FileSweeper.sweep. */

@@ -43,6 +43,9 @@ const StoredFileResponse = Type.Intersect([
     job_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
       description: 'The processing job queued for the file, if any.',
     }),
+    duplicate_of: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      description: 'Set when the uploaded bytes equal a file you already have: nothing new was stored and this is that file.',
+    }),
   }),
 ]);
 
@@ -55,6 +58,10 @@ const FileParams = Type.Object({ id: Id() });
 
 const UploadQuery = Type.Object({
   process: Type.Boolean({ default: true, description: 'Queue processing of the uploaded files (default true).' }),
+  allow_duplicate: Type.Boolean({
+    default: false,
+    description: 'Store the bytes even when you already have a file with the same SHA-256 (default false).',
+  }),
 });
 
 const ListQuery = Type.Object({
@@ -102,7 +109,7 @@ export function toFileResponse(row: FileRow): FileResponse {
 }
 
 function toStoredFileResponse(stored: StoredFile): Static<typeof StoredFileResponse> {
-  return { ...toFileResponse(stored.file), job_id: stored.jobId };
+  return { ...toFileResponse(stored.file), job_id: stored.jobId, duplicate_of: stored.duplicateOf ?? null };
 }
 
 function callerOf(request: Parameters<typeof requireUser>[0]): Caller {
@@ -131,10 +138,16 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
         summary: 'Upload one or more files (multipart/form-data, parts named "files").',
         description:
           'Each part is streamed to storage while its SHA-256 and size are computed. The declared type must be ' +
-          'allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing.',
+          'allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing. ' +
+          'A file whose bytes you already have is not stored again: its item is the existing file with `duplicate_of` ' +
+          'set (200 when every file was a duplicate), unless `allow_duplicate=true`. An upload the account quota ' +
+          'cannot hold answers 413 `quota_exceeded` and stores nothing.',
         consumes: ['multipart/form-data'],
         querystring: UploadQuery,
-        response: { 201: Type.Object({ items: Type.Array(StoredFileResponse) }) },
+        response: {
+          200: Type.Object({ items: Type.Array(StoredFileResponse) }),
+          201: Type.Object({ items: Type.Array(StoredFileResponse) }),
+        },
       },
     },
     async (request, reply) => {
@@ -153,10 +166,17 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
         parts: options.maxFilesPerRequest + 21,
       });
       const files: AsyncIterable<IncomingFile> = upload.files;
+      const declared = Number(request.headers['content-length']);
       const stored = await service
-        .upload(callerOf(request), files, { process: request.query.process, signal: abort.signal })
+        .upload(callerOf(request), files, {
+          process: request.query.process,
+          signal: abort.signal,
+          allowDuplicate: request.query.allow_duplicate,
+          ...(Number.isSafeInteger(declared) && declared > 0 ? { declaredBytes: declared } : {}),
+        })
         .catch(async (error: unknown) => Promise.reject(await upload.clientFault(error)));
-      return reply.code(201).send({ items: stored.map(toStoredFileResponse) });
+      const allDuplicates = stored.every((entry) => entry.duplicateOf);
+      return reply.code(allDuplicates ? 200 : 201).send({ items: stored.map(toStoredFileResponse) });
     },
   );
 
@@ -312,6 +332,9 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
         tags,
         security,
         summary: 'Verifies a direct upload and makes it count.',
+        description:
+          'When you already have a file with the same SHA-256 the upload is dropped and the answer is that file, ' +
+          'with `duplicate_of` set, unless `allow_duplicate=true`.',
         params: FileParams,
         querystring: UploadQuery,
         response: { 200: StoredFileResponse },
@@ -319,7 +342,10 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
     },
     async (request) =>
       toStoredFileResponse(
-        await service.completeDirectUpload(callerOf(request), request.params.id, { process: request.query.process }),
+        await service.completeDirectUpload(callerOf(request), request.params.id, {
+          process: request.query.process,
+          allowDuplicate: request.query.allow_duplicate,
+        }),
       ),
   );
 

@@ -7,7 +7,8 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { ContentInspector } from './content-inspector.ts';
 import type { ContentPolicy } from './content-policy.ts';
 import { filePrefix } from './file-keys.ts';
-import type { IncomingFile } from './file-ports.ts';
+import type { IncomingFile, QuotaAmount, QuotaLedger } from './file-ports.ts';
+import { QuotaMeter } from './quota-meter.ts';
 import type { FileRow } from './file.schema.ts';
 import { sanitizeFilename } from './filename.ts';
 
@@ -20,15 +21,30 @@ export class UploadReceiver {
     private readonly blobs: BlobStore,
     private readonly policy: ContentPolicy,
     private readonly maxUploadBytes: number,
+    private readonly quotas: QuotaLedger,
   ) {}
 
-  async storePart(ownerId: string, part: IncomingFile, signal: AbortSignal | undefined): Promise<FileRow> {
+  /**
+   * The file counts against its owner's quota from the start (one file, and its bytes as they
+   * arrive, or `reserved` when the caller took them already); on failure all of it is given back.
+   */
+  async storePart(
+    ownerId: string,
+    part: IncomingFile,
+    signal: AbortSignal | undefined,
+    reserved: QuotaAmount = { bytes: 0, files: 0 },
+  ): Promise<FileRow> {
     const filename = sanitizeFilename(part.filename);
     let type: SupportedContentType;
+    let meter: QuotaMeter;
     try {
       type = this.policy.acceptedType(part.declaredType, filename);
+      const { limits } = await this.quotas.status(ownerId);
+      if (reserved.files === 0) await this.quotas.reserve(ownerId, { bytes: 0, files: 1 });
+      meter = new QuotaMeter(this.quotas, ownerId, reserved.bytes, limits.bytes !== null);
     } catch (error) {
       part.stream.resume();
+      if (reserved.bytes > 0 || reserved.files > 0) await this.quotas.release(ownerId, reserved);
       throw error;
     }
     const id = randomUUID();
@@ -41,9 +57,11 @@ export class UploadReceiver {
         inspector.destroy();
         throw error;
       });
-    const [put, piped] = await Promise.allSettled([storing, pipeline(part.stream, inspector)]);
+    const [put, piped] = await Promise.allSettled([storing, pipeline(part.stream, meter, inspector)]);
     if (put.status === 'rejected' || piped.status === 'rejected') {
       await this.blobs.delete(storageKey).catch(() => undefined);
+      await meter.releaseAll();
+      await this.quotas.release(ownerId, { bytes: 0, files: 1 });
       // The inspector's verdict (415) explains more than the store's view of a stream cut short.
       const reason =
         piped.status === 'rejected' && isAppError(piped.reason)
@@ -51,9 +69,10 @@ export class UploadReceiver {
           : put.status === 'rejected'
             ? put.reason
             : (piped as PromiseRejectedResult).reason;
-      throw this.describeUploadError(reason, filename);
+      throw await this.describeUploadError(reason, filename, ownerId);
     }
     const result = put.value;
+    await meter.settle();
     const now = new Date();
     return {
       id,
@@ -73,8 +92,13 @@ export class UploadReceiver {
     };
   }
 
-  private describeUploadError(error: unknown, filename: string): unknown {
+  private async describeUploadError(error: unknown, filename: string, ownerId: string): Promise<unknown> {
     if (isAppError(error) && error.code === 'file_too_large') return ERRORS.fileTooLarge(this.maxUploadBytes, filename);
+    if (isAppError(error) && error.code === 'quota_exceeded') {
+      // Told once this upload's own reservation is given back: the usage the account really has.
+      const { usage, limits } = await this.quotas.status(ownerId);
+      return ERRORS.quotaExceeded({ limit: 'bytes', limitValue: limits.bytes ?? 0, usage });
+    }
     return error;
   }
 }

@@ -117,9 +117,10 @@ export function registerErrorHandling(app: App, options: { notFoundFallback?: No
   });
 
   const outages = new OutageLog(app.log);
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // An API call that succeeded has read the database (every one authenticates or looks something up).
     if (outages.outages > 0 && request.routeOptions.url?.startsWith(API_PREFIX) && reply.statusCode < 300) outages.succeeded();
+    done();
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

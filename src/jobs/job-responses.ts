@@ -60,20 +60,18 @@ export const JobListQuery = Type.Object({
 
 export const JobIdParams = Type.Object({ id: Id() });
 
+/** How many jobs of a queue are in each status. */
+export const JobStatusCounts = Type.Object({
+  queued: Type.Integer(),
+  running: Type.Integer(),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+  cancelled: Type.Integer(),
+  timed_out: Type.Integer(),
+});
+
 export const QueueCountsResponse = Type.Object({
-  queues: Type.Array(
-    Type.Object({
-      name: Type.String(),
-      counts: Type.Object({
-        queued: Type.Integer(),
-        running: Type.Integer(),
-        succeeded: Type.Integer(),
-        failed: Type.Integer(),
-        cancelled: Type.Integer(),
-        timed_out: Type.Integer(),
-      }),
-    }),
-  ),
+  queues: Type.Array(Type.Object({ name: Type.String(), counts: JobStatusCounts })),
 });
 
 export function toJobResponse(row: JobRow): JobResponse {

@@ -1,15 +1,11 @@
-import { and, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
+import { selectPage, type Page } from '../db/page.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { JobQueue } from './job-queue.ts';
 import { JOB_STATUSES, jobs, type JobRow, type JobStatus } from './jobs.schema.ts';
 
-export interface JobPage {
-  items: JobRow[];
-  total: number;
-  limit: number;
-  offset: number;
-}
+export type JobPage = Page<JobRow>;
 
 export interface QueueCounts {
   name: string;
@@ -43,18 +39,7 @@ export class JobService {
     const conditions: SQL[] = [eq(jobs.ownerId, ownerId)];
     if (filter.status) conditions.push(eq(jobs.status, filter.status));
     if (filter.file_id) conditions.push(eq(jobs.fileId, filter.file_id));
-    const where = and(...conditions);
-    const [items, totals] = await Promise.all([
-      this.db
-        .select()
-        .from(jobs)
-        .where(where)
-        .orderBy(desc(jobs.createdAt), desc(jobs.id))
-        .limit(filter.limit)
-        .offset(filter.offset),
-      this.db.select({ total: count() }).from(jobs).where(where),
-    ]);
-    return { items, total: totals[0]?.total ?? 0, limit: filter.limit, offset: filter.offset };
+    return selectPage(this.db, jobs, and(...conditions), [desc(jobs.createdAt), desc(jobs.id)], filter);
   }
 
   /**

@@ -13,8 +13,8 @@ export const UNMATCHED_ROUTE = 'unmatched';
  * session's, which the WebSocket gauges describe instead.
  */
 export function registerHttpMetrics(app: App, metrics: IntakeMetrics): void {
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.headers.upgrade !== undefined) return;
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.headers.upgrade !== undefined) return done();
     const started = process.hrtime.bigint();
     metrics.httpInFlight.inc();
     reply.raw.once('close', () => {
@@ -28,6 +28,7 @@ export function registerHttpMetrics(app: App, metrics: IntakeMetrics): void {
         Number(process.hrtime.bigint() - started) / 1e9,
       );
     });
+    done();
   });
 }
 

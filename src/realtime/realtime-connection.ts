@@ -6,6 +6,7 @@ import { isAppError } from '../errors/app-error.ts';
 import type { Unsubscribe } from '../events/event-bus.ts';
 import { toClientEvent, type RealtimeEvent } from '../events/realtime-events.ts';
 import type { JobLogger } from '../jobs/job-queue.ts';
+import { parseJsonObject } from '../net/json-object.ts';
 import {
   channelName,
   eventMatches,
@@ -281,14 +282,8 @@ export class RealtimeConnection {
 }
 
 function parseMessage(text: string): ClientMessage | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const message = value as Record<string, unknown>;
+  const message = parseJsonObject(text);
+  if (message === undefined) return undefined;
   if (message.type === 'auth' && typeof message.token === 'string' && message.token.length > 0)
     return { type: 'auth', token: message.token };
   if ((message.type === 'subscribe' || message.type === 'unsubscribe') && typeof message.channel === 'string') {

@@ -1,5 +1,6 @@
 import { and, asc, eq, ilike, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
+import { selectPage } from '../db/page.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { users, type UserRole, type UserRow } from './user.schema.ts';
 
@@ -68,21 +69,7 @@ export class UserService {
   async list(query: { email?: string; limit: number; offset: number }): Promise<{ items: UserRow[]; total: number }> {
     const filters: SQL[] = [];
     if (query.email) filters.push(ilike(users.email, `%${escapeLike(query.email.toLowerCase())}%`));
-    const where = filters.length > 0 ? and(...filters) : undefined;
-    const [items, counted] = await Promise.all([
-      this.db
-        .select()
-        .from(users)
-        .where(where)
-        .orderBy(asc(users.createdAt), asc(users.id))
-        .limit(query.limit)
-        .offset(query.offset),
-      this.db
-        .select({ total: sql<number>`count(*)::int` })
-        .from(users)
-        .where(where),
-    ]);
-    return { items, total: counted[0]?.total ?? 0 };
+    return selectPage(this.db, users, and(...filters), [asc(users.createdAt), asc(users.id)], query);
   }
 
   async update(id: string, patch: UserPatch): Promise<UserRow> {

@@ -5,6 +5,7 @@ import type { App } from '../http/app-types.ts';
 import { FullName, Password, toUserResponse, UserResponse } from './user.contract.ts';
 import type { UserRole, UserRow } from './user.schema.ts';
 import type { UserService } from './user.service.ts';
+import { QuotaResponse } from '../quotas/quota.contract.ts';
 
 /**
  * What these routes need from authentication (a port, so that users/ does not import auth/):
@@ -22,7 +23,12 @@ export interface AccountSecurity {
 export interface UsersRoutesOptions {
   users: UserService;
   auth: AccountSecurity;
+  /** The signed-in user's storage usage and limits, shown in `GET /users/me`. */
+  quota: (userId: string) => Promise<QuotaResponse>;
 }
+
+// Optional in the schema only, so that a user as other answers give it (login) is still a Me; always present here.
+const MeResponse = Type.Intersect([UserResponse, Type.Object({ quota: Type.Optional(QuotaResponse) })], { title: 'Me' });
 
 const Page = pageQueryFields();
 
@@ -33,9 +39,17 @@ export async function usersRoutes(app: App, options: UsersRoutesOptions): Promis
     '/users/me',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['users'], summary: 'The signed-in user.', security: AUTH_SECURITY, response: { 200: UserResponse } },
+      schema: {
+        tags: ['users'],
+        summary: 'The signed-in user, with their storage usage and limits.',
+        security: AUTH_SECURITY,
+        response: { 200: MeResponse },
+      },
     },
-    async (request) => toUserResponse(await users.get(requireUser(request).id)),
+    async (request) => {
+      const id = requireUser(request).id;
+      return { ...toUserResponse(await users.get(id)), quota: await options.quota(id) };
+    },
   );
 
   app.patch(

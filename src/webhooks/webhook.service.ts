@@ -1,5 +1,6 @@
 import { and, count, desc, eq, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
+import { selectPage, type Page } from '../db/page.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { isUuid } from '../db/uuid.ts';
 import { OutboundRequestError, type OutboundGuard } from '../net/safe-http.ts';
@@ -42,13 +43,6 @@ export interface DeliveryWithAttempts {
   nextAttemptAt: Date | null;
 }
 
-export interface Page<T> {
-  items: T[];
-  total: number;
-  limit: number;
-  offset: number;
-}
-
 /** Webhook endpoints of one owner, their delivery log and manual (re)deliveries. Owner-only throughout. */
 export class WebhookService {
   constructor(
@@ -85,17 +79,7 @@ export class WebhookService {
 
   async list(ownerId: string, page: { limit: number; offset: number }): Promise<Page<WebhookEndpointRow>> {
     const where = eq(webhookEndpoints.ownerId, ownerId);
-    const [items, totals] = await Promise.all([
-      this.db
-        .select()
-        .from(webhookEndpoints)
-        .where(where)
-        .orderBy(desc(webhookEndpoints.createdAt), desc(webhookEndpoints.id))
-        .limit(page.limit)
-        .offset(page.offset),
-      this.db.select({ total: count() }).from(webhookEndpoints).where(where),
-    ]);
-    return { items, total: totals[0]?.total ?? 0, ...page };
+    return selectPage(this.db, webhookEndpoints, where, [desc(webhookEndpoints.createdAt), desc(webhookEndpoints.id)], page);
   }
 
   async get(ownerId: string, id: string): Promise<WebhookEndpointRow> {

@@ -1,7 +1,14 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { JwtTokens } from '../../src/auth/jwt-tokens.ts';
+import { revokeSession } from '../../src/auth/sessions.ts';
+import {
+  DatabaseTokenRevocationStore,
+  RedisTokenRevocationStore,
+  type TokenRevocationStore,
+} from '../../src/auth/token-revocation-store.ts';
 import { generateSigningKeys } from '../../src/auth/signing-keys.ts';
 import { createTestApp, setUserActive, type TestApp } from '../helpers/app.ts';
 
@@ -186,6 +193,48 @@ describe('the authenticate hook', () => {
     expect((await whoami(user.bearer)).statusCode).toBe(200);
     await setUserActive(t, user.id, false);
     expectUnauthorized(await whoami(user.bearer), 'account_disabled');
+  });
+});
+
+describe('what another process changes', () => {
+  // Another API process shares only the database (and Redis): nothing it does reaches this one
+  // except through them. A token already accepted here (its signature check remembered) must
+  // still stop on the very next request.
+  it('refuses an accepted token at once when its session is revoked in the database', async () => {
+    const user = await t.createUser();
+    expect((await whoami(user.bearer)).statusCode).toBe(200);
+    await revokeSession(t.database.db, sessionOf(user.accessToken).sid);
+    expectUnauthorized(await whoami(user.bearer), 'token_revoked');
+  });
+
+  it('refuses an accepted token at once when another process revokes its id', async () => {
+    const user = await t.createUser();
+    expect((await whoami(user.bearer)).statusCode).toBe(200);
+    const redis = t.config.redis.url ? new Redis(t.config.redis.url) : undefined;
+    try {
+      const elsewhere: TokenRevocationStore = redis
+        ? new RedisTokenRevocationStore(redis, t.config.redis.keyPrefix)
+        : new DatabaseTokenRevocationStore(t.database.db);
+      const { jti } = JSON.parse(Buffer.from(user.accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+        jti: string;
+      };
+      await elsewhere.revoke(jti, new Date(Date.now() + 600_000));
+      expectUnauthorized(await whoami(user.bearer), 'token_revoked');
+    } finally {
+      redis?.disconnect();
+    }
+  });
+
+  it('refuses an accepted token once it expires, without verifying it again', async () => {
+    let now = Date.now();
+    const tokens = new JwtTokens(t.signingKeys, { accessSeconds: 60, refreshSeconds: 600 }, () => now);
+    const user = await t.createUser();
+    const { sub, sid } = sessionOf(user.accessToken);
+    const issued = await tokens.issue('access', { userId: sub, sessionId: sid });
+    expect((await tokens.verify(issued.token, 'access')).sub).toBe(sub);
+    now += 120_000;
+    await expect(tokens.verify(issued.token, 'access')).rejects.toMatchObject({ code: 'token_expired' });
+    await expect(tokens.verify(issued.token, 'refresh')).rejects.toMatchObject({ code: 'token_expired' });
   });
 });
 

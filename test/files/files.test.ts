@@ -7,7 +7,7 @@ import type { BlobStore } from '../../src/storage/blob-store.ts';
 import { createBlobStore } from '../../src/storage/create-blob-store.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { startAzurite, type RunningAzurite } from '../storage/azurite.ts';
-import { CSV_SAMPLE, multipartBody, PNG_SIGNATURE, type PartSpec } from './multipart.ts';
+import { allowingDuplicates, CSV_SAMPLE, multipartBody, PNG_SIGNATURE, type PartSpec } from './multipart.ts';
 import { freePort } from '../helpers/free-port.ts';
 
 const MAX_UPLOAD_BYTES = 64 * 1024;
@@ -71,7 +71,7 @@ describe.each(drivers)('files on $name storage', (driver) => {
     const { body, contentType } = multipartBody(parts);
     return subject.app.inject({
       method: 'POST',
-      url: `/api/v1/files${query}`,
+      url: `/api/v1/files${allowingDuplicates(query)}`,
       headers: { ...user.bearer, 'content-type': contentType },
       payload: body,
     });
@@ -380,12 +380,16 @@ describe.each(drivers)('files on $name storage', (driver) => {
       expect(put.status).toBeLessThan(300);
       const complete = await subject.app.inject({
         method: 'POST',
-        url: `/api/v1/files/${file_id}/complete`,
+        url: `/api/v1/files/${file_id}/complete?allow_duplicate=true`,
         headers: alice.bearer,
       });
       expect(complete.statusCode).toBe(200);
       expect(complete.json()).toMatchObject({ status: 'uploaded', sha256: sha256(content), size_bytes: content.length });
-      const again = await subject.app.inject({ method: 'POST', url: `/api/v1/files/${file_id}/complete`, headers: alice.bearer });
+      const again = await subject.app.inject({
+        method: 'POST',
+        url: `/api/v1/files/${file_id}/complete?allow_duplicate=true`,
+        headers: alice.bearer,
+      });
       expect(again.statusCode).toBe(409);
     });
 
@@ -405,7 +409,7 @@ describe.each(drivers)('files on $name storage', (driver) => {
       expect((await fetch(upload_url, { method, headers, body: CSV_SAMPLE })).status).toBe(201);
       const complete = await subject.app.inject({
         method: 'POST',
-        url: `/api/v1/files/${file_id}/complete`,
+        url: `/api/v1/files/${file_id}/complete?allow_duplicate=true`,
         headers: alice.bearer,
       });
       expect(complete.statusCode).toBe(200);
@@ -448,7 +452,7 @@ describe.each(drivers)('files on $name storage', (driver) => {
       await fetch(upload_url, { method, headers, body: CSV_SAMPLE });
       const complete = await subject.app.inject({
         method: 'POST',
-        url: `/api/v1/files/${file_id}/complete`,
+        url: `/api/v1/files/${file_id}/complete?allow_duplicate=true`,
         headers: alice.bearer,
       });
       expect(complete.statusCode).toBe(415);

@@ -33,12 +33,21 @@ export const CSV_SAMPLE = 'name,age\nada,36\ngrace,45\n';
 /** The smallest well-formed PNG header, enough for magic-byte checks. */
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
 
-/** `POST /api/v1/files` with the given parts, as `user`. */
+/**
+ * Suites that are not about deduplication upload the same sample bytes many times for one user:
+ * they ask to keep duplicates unless their query says otherwise.
+ */
+export function allowingDuplicates(query: string): string {
+  if (query.includes('allow_duplicate')) return query;
+  return query ? `${query}&allow_duplicate=true` : '?allow_duplicate=true';
+}
+
+/** `POST /api/v1/files` with the given parts, as `user` (duplicates kept unless `query` says otherwise). */
 export function postFiles(app: App, user: { bearer: { authorization: string } }, parts: PartSpec[], query = '') {
   const { body, contentType } = multipartBody(parts);
   return app.inject({
     method: 'POST',
-    url: `/api/v1/files${query}`,
+    url: `/api/v1/files${allowingDuplicates(query)}`,
     headers: { ...user.bearer, 'content-type': contentType },
     payload: body,
   });

@@ -15,8 +15,9 @@ const Payload = Type.Object({ n: Type.Number() });
  * The semantics every JobQueue adapter must honour. `makeHarness` builds the adapter under
  * test on a fresh database; each test uses its own queue name so tests never share jobs.
  */
-export function queueConformance(label: string, makeHarness: () => Promise<QueueHarness>): void {
-  describe(`JobQueue conformance: ${label}`, () => {
+/** `needs` names what the run lacks (an unset variable): the suite is then listed as skipped, with the reason. */
+export function queueConformance(label: string, makeHarness: () => Promise<QueueHarness>, needs?: string): void {
+  describe.skipIf(needs !== undefined)(`JobQueue conformance: ${label}${needs ? ` (needs ${needs})` : ''}`, () => {
     let harness: QueueHarness;
     let api: JobQueue;
     let workerQueue: JobQueue;

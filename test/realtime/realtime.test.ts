@@ -37,7 +37,9 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
         WS_RATE_LIMIT_MESSAGES: '40',
         WS_MAX_MESSAGE_BYTES: '2048',
         WS_AUTH_TIMEOUT_MS: '5000',
-        WS_HEARTBEAT_MS: '200',
+        // Long enough that a client whose event loop is held up by PGlite on a busy machine is never
+        // taken for a dead peer; the dead-peer test below runs its own app with short heartbeats.
+        WS_HEARTBEAT_MS: '600000',
         WS_MAX_BUFFERED_BYTES: '65536',
       },
       // The app reads the time from this clock: a test can stop it to make a token's remaining
@@ -224,12 +226,21 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
   });
 
   it('terminates a peer that stops answering pings', async () => {
-    const silent = new TestSocket(`ws://${base}/api/v1/ws`, {}, new WebSocket(`ws://${base}/api/v1/ws`, { autoPong: false }));
-    await silent.opened;
-    silent.send({ type: 'auth', token: alice.accessToken });
-    expect(await silent.next()).toMatchObject({ type: 'auth.ok' });
-    // Two heartbeats without a pong: no close frame, the connection is cut.
-    expect((await silent.closed).code).toBe(1006);
+    // A peer that never answers is cut whatever the machine's speed: short heartbeats are safe here.
+    const pinging = await createTestApp({ env: { WS_HEARTBEAT_MS: '100' } });
+    try {
+      await pinging.app.listen({ host: '127.0.0.1', port: 0 });
+      const url = `ws://127.0.0.1:${(pinging.app.server.address() as AddressInfo).port}/api/v1/ws`;
+      const user = await pinging.createUser();
+      const silent = new TestSocket(url, {}, new WebSocket(url, { autoPong: false }));
+      await silent.opened;
+      silent.send({ type: 'auth', token: user.accessToken });
+      expect(await silent.next()).toMatchObject({ type: 'auth.ok' });
+      // Two heartbeats without a pong: no close frame, the connection is cut.
+      expect((await silent.closed).code).toBe(1006);
+    } finally {
+      await pinging.close();
+    }
   });
 
   it('disconnects a client that does not read fast enough instead of buffering without bound', async () => {

@@ -1593,11 +1593,13 @@ export interface paths {
         put?: never;
         /**
          * Upload one or more files (multipart/form-data, parts named "files").
-         * @description Each part is streamed to storage while its SHA-256 and size are computed. The declared type must be allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing.
+         * @description Each part is streamed to storage while its SHA-256 and size are computed. The declared type must be allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing. A file whose bytes you already have is not stored again: its item is the existing file with `duplicate_of` set (200 when every file was a duplicate), unless `allow_duplicate=true`. An upload the account quota cannot hold answers 413 `quota_exceeded` and stores nothing.
          */
         post: {
             parameters: {
                 query: {
+                    /** @description Store the bytes even when you already have a file with the same SHA-256 (default false). */
+                    allow_duplicate: boolean;
                     /** @description Queue processing of the uploaded files (default true). */
                     process: boolean;
                 };
@@ -1614,6 +1616,39 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: ({
+                                content_type: string;
+                                /** Format: date-time */
+                                created_at: string;
+                                filename: string;
+                                /** Format: uuid */
+                                id: string;
+                                metadata: {
+                                    [key: string]: unknown;
+                                } | null;
+                                /** Format: uuid */
+                                owner_id: string;
+                                sha256: string | null;
+                                size_bytes: number;
+                                status: "pending" | "uploaded" | "processing" | "processed" | "failed";
+                                /** Format: date-time */
+                                updated_at: string;
+                            } & {
+                                /** @description Set when the uploaded bytes equal a file you already have: nothing new was stored and this is that file. */
+                                duplicate_of: string | null;
+                                /** @description The processing job queued for the file, if any. */
+                                job_id: string | null;
+                            })[];
+                        };
+                    };
+                };
                 /** @description Default Response */
                 201: {
                     headers: {
@@ -1639,6 +1674,8 @@ export interface paths {
                                 /** Format: date-time */
                                 updated_at: string;
                             } & {
+                                /** @description Set when the uploaded bytes equal a file you already have: nothing new was stored and this is that file. */
+                                duplicate_of: string | null;
                                 /** @description The processing job queued for the file, if any. */
                                 job_id: string | null;
                             })[];
@@ -1910,10 +1947,15 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verifies a direct upload and makes it count. */
+        /**
+         * Verifies a direct upload and makes it count.
+         * @description When you already have a file with the same SHA-256 the upload is dropped and the answer is that file, with `duplicate_of` set, unless `allow_duplicate=true`.
+         */
         post: {
             parameters: {
                 query: {
+                    /** @description Store the bytes even when you already have a file with the same SHA-256 (default false). */
+                    allow_duplicate: boolean;
                     /** @description Queue processing of the uploaded files (default true). */
                     process: boolean;
                 };
@@ -1949,6 +1991,8 @@ export interface paths {
                             /** Format: date-time */
                             updated_at: string;
                         } & {
+                            /** @description Set when the uploaded bytes equal a file you already have: nothing new was stored and this is that file. */
+                            duplicate_of: string | null;
                             /** @description The processing job queued for the file, if any. */
                             job_id: string | null;
                         };
@@ -3629,6 +3673,295 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/uploads/tus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * tus: creates a resumable upload (Upload-Length; Upload-Metadata filename and content_type).
+         * @description The length is checked against MAX_UPLOAD_BYTES (413 file_too_large) and taken from the account quota (413 quota_exceeded) before any byte is stored. A body of type application/offset+octet-stream is the first chunk (creation-with-upload). Once complete the file goes through exactly what a multipart upload does.
+         */
+        post: {
+            parameters: {
+                query: {
+                    /** @description Keep the file even when you already have one with the same SHA-256 (default false). */
+                    allow_duplicate: boolean;
+                    /** @description Queue processing once the upload completes (default true). */
+                    process: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        /** tus: what this server supports (Tus-Version, Tus-Extension, Tus-Max-Size). */
+        options: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/uploads/tus/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** tus: terminates an upload and deletes its bytes. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * tus: appends a chunk at Upload-Offset (Content-Type application/offset+octet-stream).
+         * @description With Upload-Checksum (sha256) only a whole matching chunk is kept (460 checksum_mismatch otherwise); without it, what arrived before a connection broke is kept and the client resumes from there. The last chunk completes the upload: the answer then carries Intake-File-Id (and Intake-Duplicate-Of for a duplicate).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -3858,6 +4191,232 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/v1/users/{id}/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admin: a user's storage usage and limits. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            limits: {
+                                bytes: number | null;
+                                files: number | null;
+                            };
+                            /** @description The account's own limits set by an admin; null where the configured default applies. */
+                            overrides: {
+                                bytes: number | null;
+                                files: number | null;
+                            };
+                            usage: {
+                                /** @description Stored bytes, derived blobs (thumbnails) and uploads in flight included. */
+                                bytes: number;
+                                files: number;
+                            };
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        /**
+         * Admin: sets a user's own storage limits (null goes back to the configured default).
+         * @description Lowering a limit below the current usage removes nothing: further uploads are refused until usage falls under it.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_bytes?: number | null;
+                        max_files?: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            limits: {
+                                bytes: number | null;
+                                files: number | null;
+                            };
+                            /** @description The account's own limits set by an admin; null where the configured default applies. */
+                            overrides: {
+                                bytes: number | null;
+                                files: number | null;
+                            };
+                            usage: {
+                                /** @description Stored bytes, derived blobs (thumbnails) and uploads in flight included. */
+                                bytes: number;
+                                files: number;
+                            };
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource, or it belongs to someone else. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me": {
         parameters: {
             query?: never;
@@ -3865,7 +4424,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user. */
+        /** The signed-in user, with their storage usage and limits. */
         get: {
             parameters: {
                 query?: never;
@@ -3892,6 +4451,24 @@ export interface paths {
                             role: "user" | "admin";
                             /** Format: date-time */
                             updated_at: string;
+                        } & {
+                            /** Quota */
+                            quota?: {
+                                limits: {
+                                    bytes: number | null;
+                                    files: number | null;
+                                };
+                                /** @description The account's own limits set by an admin; null where the configured default applies. */
+                                overrides: {
+                                    bytes: number | null;
+                                    files: number | null;
+                                };
+                                usage: {
+                                    /** @description Stored bytes, derived blobs (thumbnails) and uploads in flight included. */
+                                    bytes: number;
+                                    files: number;
+                                };
+                            };
                         };
                     };
                 };

@@ -189,7 +189,7 @@ function Jobs({ onChanged }: { onChanged: () => void }) {
                 <td class="number">
                   {job.attempts} of {job.max_attempts}
                 </td>
-                <td>{job.error ? `${job.error.code}: ${job.error.message}` : ''}</td>
+                <td class="problem">{job.error ? `${job.error.code}: ${job.error.message}` : ''}</td>
                 <td>{formatDate(job.finished_at)}</td>
                 <td>
                   {['failed', 'timed_out'].includes(job.status) ? (
