@@ -9,8 +9,8 @@ export const SHIPPED_CONFIG = path.resolve(path.dirname(new URL(import.meta.url)
 const MIB = 1024 * 1024;
 
 export interface ProxySettings {
-  /** host:port of the Intake process the upstream points at. */
-  upstream: string;
+  /** host:port of the Intake process(es) the upstream points at (several: one `server` line each). */
+  upstream: string | readonly string[];
   /** The MAX_UPLOAD_BYTES of that Intake: the proxy's limit is derived the way the shipped file documents. */
   maxUploadBytes: number;
 }
@@ -30,7 +30,8 @@ export function configFromShipped(settings: ProxySettings & { port: number; dire
     text = text.replace(pattern, (_line, indent: string) => `${indent}${replacement}`);
   };
   swap('listen', `listen 127.0.0.1:${settings.port};`);
-  swap('upstream', `server ${settings.upstream};`);
+  const servers = typeof settings.upstream === 'string' ? [settings.upstream] : settings.upstream;
+  swap('upstream', servers.map((server) => `server ${server};`).join(' '));
   // The shipped rule: MAX_UPLOAD_BYTES plus 1 MiB of multipart framing.
   swap('body limit', `client_max_body_size ${settings.maxUploadBytes + MIB};`);
   const writable = (name: string) => path.join(settings.directory, name);
@@ -70,11 +71,15 @@ export async function startProxy(settings: ProxySettings & { directory: string }
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let running = true;
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`nginx exited with ${code}: ${stderr}`))),
+    child.once('exit', (code) => {
+      running = false;
+      reject(new Error(`nginx exited with ${code}: ${stderr}`));
+    }),
   );
   exited.catch(() => undefined);
-  await Promise.race([acceptsConnections(port), exited]);
+  await Promise.race([acceptsConnections(port, () => running), exited]);
   return {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -91,9 +96,13 @@ export async function startProxy(settings: ProxySettings & { directory: string }
   };
 }
 
-/** Resolves once something listens on the port: nginx says nothing when it has started. */
-async function acceptsConnections(port: number): Promise<void> {
-  for (let attempt = 0; ; attempt += 1) {
+/**
+ * Resolves once something listens on the port: nginx says nothing when it has started. Tied to
+ * the nginx process: once it has exited (a bad configuration, a port taken) this stops polling,
+ * and the caller's race with the exit reports nginx's own error at once.
+ */
+async function acceptsConnections(port: number, running: () => boolean): Promise<void> {
+  while (running()) {
     const connected = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
       socket.once('connect', () => {
@@ -103,7 +112,6 @@ async function acceptsConnections(port: number): Promise<void> {
       socket.once('error', () => resolve(false));
     });
     if (connected) return;
-    if (attempt > 600) throw new Error(`nothing listens on 127.0.0.1:${port}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

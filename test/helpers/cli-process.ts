@@ -20,7 +20,13 @@ export interface CliProcess {
  * so that a test waits for what the process says rather than for time to pass.
  */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  return spawnLogged([BIN, ...args], env);
+}
+
+/** `node <argv>` with the same log reading as `spawnCli` (a test's own entry point, e.g. `--import tsx file.ts`). */
+export function spawnLogged(argv: string[], env: NodeJS.ProcessEnv): CliProcess {
+  const args = argv;
+  const child = spawn(process.execPath, argv, {
     env: { ...process.env, LOG_PRETTY: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
