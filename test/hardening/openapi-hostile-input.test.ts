@@ -128,7 +128,10 @@ describe('every documented operation, sent hostile input', () => {
         });
         sent += 1;
         const where = `${operation.method} ${operation.path} (${testCase.label})`;
-        if (response.statusCode >= 500) failures.push(`${where}: ${response.statusCode} ${response.body.slice(0, 200)}`);
+        // 501 email_not_configured is the documented answer of the e-mail flows on a server without SMTP.
+        const notConfigured = response.statusCode === 501 && response.body.includes('/problems/email_not_configured');
+        if (response.statusCode >= 500 && !notConfigured)
+          failures.push(`${where}: ${response.statusCode} ${response.body.slice(0, 200)}`);
         if (response.statusCode >= 400) {
           if (!String(response.headers['content-type']).includes('application/problem+json'))
             failures.push(`${where}: not a problem`);
