@@ -8,7 +8,13 @@ const readme = fs.readFileSync('README.md', 'utf8');
 
 /** Calls each factory with placeholder arguments to learn the code and status it produces. */
 function producedErrors(): AppError[] {
-  return Object.values(ERRORS).map((factory) => (factory as (...args: unknown[]) => AppError)('x', ['GET'], 'y'));
+  // Factories that read fields of an object argument get one of the right shape.
+  const argumentsOf: Partial<Record<keyof typeof ERRORS, unknown[]>> = {
+    quotaExceeded: [{ limit: 'files', limitValue: 1, usage: { bytes: 0, files: 1 } }],
+  };
+  return Object.entries(ERRORS).map(([name, factory]) =>
+    (factory as (...args: unknown[]) => AppError)(...(argumentsOf[name as keyof typeof ERRORS] ?? ['x', ['GET'], 'y'])),
+  );
 }
 
 describe('the error catalog', () => {
