@@ -352,6 +352,8 @@ async function filesRow(): Promise<void> {
       const base = `http://127.0.0.1:${port}`;
       await waitFor(`${base}/health`, intake);
       await settled(intake);
+      // Another process could have answered on a port this one failed to take.
+      if (intake.exitCode !== null) throw new Error(`intake serve exited with ${intake.exitCode} (port ${port} taken?)`);
       const email = `bench-${process.pid}@example.test`;
       const password = 'bench password 123';
       await post(`${base}/api/v1/auth/register`, 'application/json', JSON.stringify({ email, password }));
