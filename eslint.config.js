@@ -91,9 +91,32 @@ export default tseslint.config(
       ],
     },
   })),
+  ...FEATURES.map((feature) => ({
+    // Features never reach into the composition root; it reaches into them. And each feature owns
+    // its tables: another feature reads them through its service or a port, never through the
+    // table definitions (a foreign key in a *.schema.ts file may name another feature's table).
+    files: [`src/${feature}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: COMPOSITION.map((entry) => `../${entry}`),
+              message: 'Features are wired by the composition root, never the other way round.',
+            },
+            {
+              group: FEATURES.filter((other) => other !== feature).map((other) => `../${other}/*.schema.ts`),
+              allowTypeImports: true,
+              message: `Another feature's tables are its own: go through its service or a port (docs/architecture.md).`,
+            },
+          ],
+        },
+      ],
+    },
+  })),
   {
-    // Features never reach into the composition root; it reaches into them.
-    files: FEATURES.map((feature) => `src/${feature}/**/*.ts`),
+    files: FEATURES.map((feature) => `src/${feature}/**/*.schema.ts`),
     rules: {
       'no-restricted-imports': [
         'error',

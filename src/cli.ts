@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import pino, { type LoggerOptions } from 'pino';
 import { ShutdownSignals } from './composition/shutdown-signals.ts';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/config.ts';
-import { isAppError } from './errors/app-error.ts';
+import { runOverDatabase } from './cli/command-outcome.ts';
 import { ERRORS } from './errors/catalog.ts';
 import { DirectoryInUseError } from './db/directory-lock.ts';
 import type { RunningServer } from './server.ts';
@@ -293,7 +293,8 @@ async function createAdminCommand(
     if (error instanceof DirectoryInUseError) return createAdminWhileServing(config, options, error.holderPid);
     throw error;
   }
-  try {
+  const email = options.email;
+  return runOverDatabase('create-admin', database, async () => {
     await database.migrate();
     const [{ UserService }, { createAdmin }, { PasswordHasher }] = await Promise.all([
       import('./users/user.service.ts'),
@@ -301,11 +302,11 @@ async function createAdminCommand(
       import('./auth/password-hasher.ts'),
     ]);
     const users = new UserService(database.db);
-    const exists = (await users.findByEmail(options.email)) !== undefined;
+    const exists = (await users.findByEmail(email)) !== undefined;
     const password = !exists || options.resetPassword ? await readPassword() : undefined;
     const { user, created } = await createAdmin(
       { db: database.db, users, passwords: new PasswordHasher() },
-      { email: options.email, password, fullName: options.fullName ?? null, resetPassword: options.resetPassword },
+      { email: email, password, fullName: options.fullName ?? null, resetPassword: options.resetPassword },
     );
     console.log(
       created
@@ -313,15 +314,7 @@ async function createAdminCommand(
         : `${user.email} (${user.id}) is now an active administrator${options.resetPassword ? ' with a new password' : ''}.`,
     );
     return 0;
-  } catch (error) {
-    if (isAppError(error)) {
-      console.error(`intake create-admin: ${error.detail ?? error.title}`);
-      return 2;
-    }
-    throw error;
-  } finally {
-    await database.close();
-  }
+  });
 }
 
 /**

@@ -3,7 +3,8 @@ import { and, desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { selectPage } from '../db/page.ts';
 import { ERRORS } from '../errors/catalog.ts';
-import { users, type UserRole } from '../users/user.schema.ts';
+import { callerStanding } from '../users/caller-standing.ts';
+import type { UserRole } from '../users/user.schema.ts';
 import { apiKeys, type ApiKeyRow } from './api-key.schema.ts';
 
 /** Every key starts with this, so a bearer credential is told apart from a JWT at a glance. */
@@ -84,13 +85,11 @@ export class ApiKeyService {
         id: apiKeys.id,
         expiresAt: apiKeys.expiresAt,
         lastUsedAt: apiKeys.lastUsedAt,
-        userId: users.id,
-        role: users.role,
-        isActive: users.isActive,
-        emailVerifiedAt: users.emailVerifiedAt,
+        userId: callerStanding.userId,
+        ...callerStanding.columns,
       })
       .from(apiKeys)
-      .innerJoin(users, eq(users.id, apiKeys.userId))
+      .innerJoin(callerStanding.table, eq(callerStanding.userId, apiKeys.userId))
       .where(eq(apiKeys.keyHash, hashApiKey(key)))
       .limit(1);
     if (!found) throw ERRORS.invalidToken('The API key is not valid.');

@@ -1,11 +1,9 @@
-import { eq } from 'drizzle-orm';
 import type { AuditRecorder } from '../audit/audit.service.ts';
 import type { AuthConfig } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
-import { users } from '../users/user.schema.ts';
 import { normalizeEmail, type UserService } from '../users/user.service.ts';
 import { accountEmailJob } from './account-email.job.ts';
 import { consumeAccountToken, voidAccountTokens } from './account-tokens.ts';
@@ -69,14 +67,11 @@ export class AccountRecoveryService implements VerificationMailer {
     const user = await this.deps.users.findById(spent.userId);
     if (!user || !user.isActive) throw ERRORS.resetTokenInvalid();
     const passwordHash = await this.deps.passwords.hash(newPassword);
-    await this.deps.db
-      .update(users)
-      .set({
-        passwordHash,
-        updatedAt: new Date(now),
-        ...(user.email === spent.email && !user.emailVerifiedAt ? { emailVerifiedAt: new Date(now) } : {}),
-      })
-      .where(eq(users.id, user.id));
+    await this.deps.users.setCredentials(
+      user.id,
+      { passwordHash, ...(user.email === spent.email && !user.emailVerifiedAt ? { emailVerifiedAt: new Date(now) } : {}) },
+      new Date(now),
+    );
     await voidAccountTokens(this.deps.db, user.id, 'password_reset', now);
     await revokeUserSessions(this.deps.db, user.id);
     await this.deps.audit.record({ action: 'password.reset', actorId: user.id, targetUserId: user.id, ip: clientIp });
@@ -123,16 +118,14 @@ export class AccountRecoveryService implements VerificationMailer {
     const user = await this.deps.users.findById(spent.userId);
     if (!user || !user.isActive) throw ERRORS.verificationTokenInvalid();
     if (user.email === spent.email) {
-      await this.deps.db
-        .update(users)
-        .set({ emailVerifiedAt: new Date(now), updatedAt: new Date(now) })
-        .where(eq(users.id, user.id));
+      await this.deps.users.setCredentials(user.id, { emailVerifiedAt: new Date(now) }, new Date(now));
     } else if (user.pendingEmail === spent.email) {
       if (await this.deps.users.findByEmail(spent.email)) throw ERRORS.emailTaken();
-      await this.deps.db
-        .update(users)
-        .set({ email: spent.email, pendingEmail: null, emailVerifiedAt: new Date(now), updatedAt: new Date(now) })
-        .where(eq(users.id, user.id));
+      await this.deps.users.setCredentials(
+        user.id,
+        { email: spent.email, pendingEmail: null, emailVerifiedAt: new Date(now) },
+        new Date(now),
+      );
     } else {
       throw ERRORS.verificationTokenInvalid();
     }
@@ -156,9 +149,9 @@ export class AccountRecoveryService implements VerificationMailer {
     if (existing) return;
     const now = new Date(this.now());
     if (this.deps.config.emailVerification === 'off' || !this.deps.emailEnabled) {
-      await this.deps.db.update(users).set({ email, emailVerifiedAt: null, updatedAt: now }).where(eq(users.id, userId));
+      await this.deps.users.setCredentials(userId, { email, emailVerifiedAt: null }, now);
     } else {
-      await this.deps.db.update(users).set({ pendingEmail: email, updatedAt: now }).where(eq(users.id, userId));
+      await this.deps.users.setCredentials(userId, { pendingEmail: email }, now);
       await this.queueVerification(userId, email);
     }
     await this.deps.audit.record({ action: 'email.change_requested', actorId: userId, targetUserId: userId, ip: clientIp });

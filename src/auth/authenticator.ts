@@ -3,7 +3,7 @@ import { isApiKey, type ApiKeyService } from '../api-keys/api-key.service.ts';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { Caller } from '../http/caller.ts';
-import { users } from '../users/user.schema.ts';
+import { callerStanding } from '../users/caller-standing.ts';
 import { authSessions, revokedTokens } from './auth.schema.ts';
 import type { JwtTokens } from './jwt-tokens.ts';
 import type { TokenRevocationStore } from './token-revocation-store.ts';
@@ -27,18 +27,16 @@ export class Authenticator {
     const revokedInDatabase = revocations.inDatabase === true;
     this.callerQuery = db
       .select({
-        role: users.role,
-        isActive: users.isActive,
-        emailVerifiedAt: users.emailVerifiedAt,
+        ...callerStanding.columns,
         sessionRevokedAt: authSessions.revokedAt,
         sessionId: authSessions.id,
         // Null unless the token's id is in the revocation table (always null with Redis revocations).
         revokedJti: revokedInDatabase ? revokedTokens.jti : sql<string | null>`null::uuid`,
       })
-      .from(users)
-      .leftJoin(authSessions, and(eq(authSessions.id, sql.placeholder('sid')), eq(authSessions.userId, users.id)))
+      .from(callerStanding.table)
+      .leftJoin(authSessions, and(eq(authSessions.id, sql.placeholder('sid')), eq(authSessions.userId, callerStanding.userId)))
       .leftJoin(revokedTokens, revokedInDatabase ? eq(revokedTokens.jti, sql.placeholder('jti')) : sql`false`)
-      .where(eq(users.id, sql.placeholder('sub')))
+      .where(eq(callerStanding.userId, sql.placeholder('sub')))
       .limit(1)
       .prepare(revokedInDatabase ? 'authenticate_caller' : 'authenticate_caller_redis');
   }

@@ -5,7 +5,7 @@ import { PasswordHasher } from '../auth/password-hasher.ts';
 import { openConfiguredDatabase } from '../composition/infrastructure.ts';
 import type { Config } from '../config/config.ts';
 import { DirectoryInUseError } from '../db/directory-lock.ts';
-import { isAppError } from '../errors/app-error.ts';
+import { runOverDatabase } from './command-outcome.ts';
 import { UserService } from '../users/user.service.ts';
 
 /**
@@ -32,11 +32,12 @@ export async function resetPasswordCommand(
     }
     throw error;
   }
-  try {
+  const email = options.email;
+  return runOverDatabase('reset-password', database, async () => {
     await database.migrate();
     const users = new UserService(database.db);
-    if (!(await users.findByEmail(options.email))) {
-      console.error(`intake reset-password: no account has the address ${options.email}.`);
+    if (!(await users.findByEmail(email))) {
+      console.error(`intake reset-password: no account has the address ${email}.`);
       return 1;
     }
     const password = await options.readPassword();
@@ -60,18 +61,8 @@ export async function resetPasswordCommand(
       audit: new AuditLog(database.db),
       emailEnabled: config.email.smtpUrl !== undefined,
     });
-    const id = await recovery.operatorResetPassword(options.email, password);
-    console.log(
-      `New password set for ${options.email} (${id}); every session of the account was signed out (API keys stay valid).`,
-    );
+    const id = await recovery.operatorResetPassword(email, password);
+    console.log(`New password set for ${email} (${id}); every session of the account was signed out (API keys stay valid).`);
     return 0;
-  } catch (error) {
-    if (isAppError(error)) {
-      console.error(`intake reset-password: ${error.detail ?? error.title}`);
-      return 2;
-    }
-    throw error;
-  } finally {
-    await database.close();
-  }
+  });
 }

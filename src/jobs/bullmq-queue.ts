@@ -18,7 +18,8 @@ import type {
   RunningWorkers,
   WorkerPoolOptions,
 } from './job-queue.ts';
-import { ActiveAttempts, AttemptControl, runAttempt } from './job-runner.ts';
+import { ActiveAttempts, AttemptControl } from './job-runner.ts';
+import { runStoredAttempt, type AttemptContext } from './stored-attempt.ts';
 import { JobStore, type OutcomeHook } from './job-store.ts';
 import type { JobRow } from './jobs.schema.ts';
 import { cancelThroughStore, defaultWorkerId } from './embedded-queue.ts';
@@ -219,6 +220,7 @@ class BullmqWorkerPool implements RunningWorkers {
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
   private readonly outcomeHook: OutcomeHook | undefined;
+  private readonly attemptContext: AttemptContext;
 
   constructor(
     private readonly store: JobStore,
@@ -234,6 +236,14 @@ class BullmqWorkerPool implements RunningWorkers {
     this.executor = options.executor ?? inlineExecutor;
     this.attempts = new ActiveAttempts(store, settings.leaseMs, settings.heartbeatMs, log);
     this.outcomeHook = options.onFinished ? { listener: options.onFinished, log } : undefined;
+    this.attemptContext = {
+      registry: options.registry,
+      executor: this.executor,
+      store,
+      attempts: this.attempts,
+      log,
+      outcomeHook: this.outcomeHook,
+    };
   }
 
   async start(): Promise<void> {
@@ -302,36 +312,8 @@ class BullmqWorkerPool implements RunningWorkers {
     if (!row) return null;
     const control = new AttemptControl();
     signal?.addEventListener('abort', () => control.abort('cancel'), { once: true });
-    this.attempts.add(leaseToken, row.id, control);
-    let record;
-    try {
-      record = await runAttempt({
-        registered: this.options.registry.get(row.type),
-        job: {
-          id: row.id,
-          type: row.type,
-          attempt: row.attempts,
-          maxAttempts: row.maxAttempts,
-          ownerId: row.ownerId,
-          fileId: row.fileId,
-          payload: row.payload,
-        },
-        control,
-        executor: this.executor,
-        log: this.log,
-        writeProgress: (progress) => this.store.progress(row.id, leaseToken, progress),
-        emit: (event) => this.store.handlerEvent(row, event),
-      });
-    } finally {
-      this.attempts.remove(leaseToken);
-    }
-    if (control.reason === 'lost') throw new UnrecoverableError('the job row was taken over or removed');
-    const written = await this.store.finish(row.id, leaseToken, record, this.outcomeHook);
-    // The same line as the embedded adapter's, so operators (and tests) read both alike.
-    this.log.debug(
-      { job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written },
-      'job attempt ended',
-    );
+    const record = await runStoredAttempt(this.attemptContext, row, leaseToken, control);
+    if (!record) throw new UnrecoverableError('the job row was taken over or removed');
     switch (record.status) {
       case 'succeeded':
         return record.result;

@@ -14,7 +14,8 @@ import type {
   RunningWorkers,
   WorkerPoolOptions,
 } from './job-queue.ts';
-import { ActiveAttempts, AttemptControl, runAttempt, Wakeup } from './job-runner.ts';
+import { ActiveAttempts, AttemptControl, Wakeup } from './job-runner.ts';
+import { runStoredAttempt, type AttemptContext } from './stored-attempt.ts';
 import { JobStore, type OutcomeHook } from './job-store.ts';
 import { deleteFailedJob, requeueFailedJob } from './failed-jobs.ts';
 import type { JobRow } from './jobs.schema.ts';
@@ -135,6 +136,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
   private stopping = false;
   private closing: Promise<void> | undefined;
   private readonly outcomeHook: OutcomeHook | undefined;
+  private readonly attemptContext: AttemptContext;
 
   constructor(
     private readonly store: JobStore,
@@ -147,6 +149,14 @@ class EmbeddedWorkerPool implements RunningWorkers {
     this.executor = options.executor ?? inlineExecutor;
     this.attempts = new ActiveAttempts(store, settings.leaseMs, settings.heartbeatMs, log);
     this.outcomeHook = options.onFinished ? { listener: options.onFinished, log } : undefined;
+    this.attemptContext = {
+      registry: options.registry,
+      executor: this.executor,
+      store,
+      attempts: this.attempts,
+      log,
+      outcomeHook: this.outcomeHook,
+    };
   }
 
   start(): void {
@@ -228,38 +238,11 @@ class EmbeddedWorkerPool implements RunningWorkers {
   private launch(queue: string, row: JobRow): void {
     const leaseToken = row.leaseToken;
     if (!leaseToken) return;
-    const control = new AttemptControl();
-    this.attempts.add(leaseToken, row.id, control);
     this.runningPerQueue.set(queue, (this.runningPerQueue.get(queue) ?? 0) + 1);
-    const task = (async () => {
-      const record = await runAttempt({
-        registered: this.options.registry.get(row.type),
-        job: {
-          id: row.id,
-          type: row.type,
-          attempt: row.attempts,
-          maxAttempts: row.maxAttempts,
-          ownerId: row.ownerId,
-          fileId: row.fileId,
-          payload: row.payload,
-        },
-        control,
-        executor: this.executor,
-        log: this.log,
-        writeProgress: (progress) => this.store.progress(row.id, leaseToken, progress),
-        emit: (event) => this.store.handlerEvent(row, event),
-      });
-      this.attempts.remove(leaseToken);
-      if (control.reason === 'lost') return;
-      const written = await this.store.finish(row.id, leaseToken, record, this.outcomeHook);
-      this.log.debug(
-        { job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written },
-        'job attempt ended',
-      );
-    })()
+    const task = runStoredAttempt(this.attemptContext, row, leaseToken, new AttemptControl())
       .catch((error: unknown) => this.log.error({ err: error, job_id: row.id }, 'could not record the end of a job attempt'))
+      .then(() => undefined)
       .finally(() => {
-        this.attempts.remove(leaseToken);
         this.runningPerQueue.set(queue, (this.runningPerQueue.get(queue) ?? 1) - 1);
         this.inFlight.delete(task);
         this.notify(queue);

@@ -1,31 +1,7 @@
-import { Type, type Static } from 'typebox';
-import { Nullable } from '../http/schema-types.ts';
+import { QuotaResponse } from '../users/account-quota.contract.ts';
 import type { QuotaStatus } from './quota.service.ts';
 
-const Amount = Type.Object({
-  bytes: Type.Integer({ description: 'Stored bytes, derived blobs (thumbnails) and uploads in flight included.' }),
-  files: Type.Integer(),
-});
-const Limits = Type.Object({
-  bytes: Nullable(Type.Integer({ description: 'null: unlimited' })),
-  files: Nullable(Type.Integer({ description: 'null: unlimited' })),
-});
-
-export const QuotaResponse = Type.Object(
-  {
-    usage: Amount,
-    limits: Limits,
-    overrides: Type.Object(
-      {
-        bytes: Nullable(Type.Integer()),
-        files: Nullable(Type.Integer()),
-      },
-      { description: "The account's own limits set by an admin; null where the configured default applies." },
-    ),
-  },
-  { title: 'Quota' },
-);
-export type QuotaResponse = Static<typeof QuotaResponse>;
+export { QuotaResponse };
 
 export function toQuotaResponse(status: QuotaStatus): QuotaResponse {
   return { usage: status.usage, limits: status.limits, overrides: status.overrides };

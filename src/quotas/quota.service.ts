@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
+import { hasPgCode, PG_FOREIGN_KEY_VIOLATION } from '../db/pg-errors.ts';
 import { ERRORS } from '../errors/catalog.ts';
-import { users } from '../users/user.schema.ts';
 import { accountQuotas } from './quota.schema.ts';
 
 /** Bytes and files, as used, reserved or released. */
@@ -92,17 +92,21 @@ export class QuotaService {
 
   /** Admin: sets (or with null, clears) the account's own limits. Throws `not_found` for no such user. */
   async setLimits(userId: string, limits: Partial<QuotaLimits>): Promise<QuotaStatus> {
-    const [user] = await this.db.select({ id: users.id }).from(users).where(eq(users.id, userId)).limit(1);
-    if (!user) throw ERRORS.notFound('No user with this id.');
     const set = {
       ...(limits.bytes !== undefined ? { maxBytes: limits.bytes } : {}),
       ...(limits.files !== undefined ? { maxFiles: limits.files } : {}),
       updatedAt: new Date(),
     };
-    await this.db
-      .insert(accountQuotas)
-      .values({ userId, ...set })
-      .onConflictDoUpdate({ target: accountQuotas.userId, set });
+    try {
+      await this.db
+        .insert(accountQuotas)
+        .values({ userId, ...set })
+        .onConflictDoUpdate({ target: accountQuotas.userId, set });
+    } catch (error) {
+      // The row's foreign key answers whether the account exists, without reading the users table.
+      if (hasPgCode(error, PG_FOREIGN_KEY_VIOLATION)) throw ERRORS.notFound('No user with this id.');
+      throw error;
+    }
     return this.status(userId);
   }
 }

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { TokenCredential } from '@azure/identity';
 import {
   BlobSASPermissions,
@@ -18,7 +17,6 @@ import { ERRORS } from '../errors/catalog.ts';
 import type { ReadinessCheck } from '../http/readiness-check.ts';
 import {
   DEFAULT_CONTENT_TYPE,
-  resolveByteRange,
   validateBlobKey,
   validateBlobPrefix,
   validateExpiry,
@@ -35,7 +33,7 @@ import {
   type SignedWriteUrl,
   type WriteUrlOptions,
 } from './blob-store.ts';
-import { HashingMeter } from './hashing-meter.ts';
+import { meteredPut, pinnedRange } from './cloud-transfer.ts';
 
 /** How Intake authenticates to the storage account; decides which kind of SAS it can sign. */
 export type AzureAuthentication =
@@ -118,48 +116,23 @@ export class AzureBlobStore implements BlobStore {
     validateBlobKey(key);
     validateHeaderValue('Content-Type', options.contentType);
     await this.ensureContainer();
-    const meter = new HashingMeter(options.maxBytes);
-    const abort = new AbortController();
-    const onCallerAbort = (): void => abort.abort(options.signal?.reason);
-    options.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    // A failing body must stop the upload before its commit; a failing upload must release
-    // the body. Either way both sides settle, and the body's own error is the one reported.
-    const piping = pipeline(body, meter, ...(options.signal ? [{ signal: options.signal }] : [])).catch((error: unknown) => {
-      abort.abort(error);
-      throw error;
+    return meteredPut(body, options, (meter) => {
+      const abort = new AbortController();
+      return {
+        done: this.blob(key)
+          .getBlockBlobClient()
+          .uploadStream(meter, this.options.blockBytes, this.options.uploadConcurrency, {
+            abortSignal: abort.signal,
+            blobHTTPHeaders: { blobContentType: options.contentType ?? DEFAULT_CONTENT_TYPE },
+          }),
+        abort: (reason) => abort.abort(reason),
+      };
     });
-    const uploading = this.blob(key)
-      .getBlockBlobClient()
-      .uploadStream(meter, this.options.blockBytes, this.options.uploadConcurrency, {
-        abortSignal: abort.signal,
-        blobHTTPHeaders: { blobContentType: options.contentType ?? DEFAULT_CONTENT_TYPE },
-      })
-      .catch((error: unknown) => {
-        meter.destroy(error instanceof Error ? error : new Error(String(error)));
-        throw error;
-      });
-    try {
-      const [piped, uploaded] = await Promise.allSettled([piping, uploading]);
-      if (piped.status === 'rejected') throw piped.reason;
-      if (uploaded.status === 'rejected') throw uploaded.reason;
-      return { sizeBytes: meter.sizeBytes, sha256: meter.sha256 };
-    } finally {
-      options.signal?.removeEventListener('abort', onCallerAbort);
-    }
   }
 
   async get(key: string, options: GetBlobOptions = {}): Promise<BlobDownload> {
     const blob = this.blob(key);
-    let range: { start: number; end: number } | undefined;
-    let etag: string | undefined;
-    if (options.range) {
-      // Azure has no suffix ranges and errors differ from HTTP's; resolving against the real
-      // size, then pinning the version with If-Match, gives every driver the same answers.
-      const info = await this.head(key);
-      if (!info) throw ERRORS.blobNotFound();
-      range = resolveByteRange(options.range, info.sizeBytes);
-      etag = info.etag;
-    }
+    const { range, etag } = await pinnedRange((blobKey) => this.head(blobKey), key, options.range);
     try {
       const response = await blob.download(range?.start ?? 0, range ? range.end - range.start + 1 : undefined, {
         abortSignal: options.signal,

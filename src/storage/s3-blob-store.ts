@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -17,7 +16,6 @@ import { ERRORS } from '../errors/catalog.ts';
 import type { ReadinessCheck } from '../http/readiness-check.ts';
 import {
   DEFAULT_CONTENT_TYPE,
-  resolveByteRange,
   validateBlobKey,
   validateBlobPrefix,
   validateExpiry,
@@ -34,7 +32,7 @@ import {
   type SignedWriteUrl,
   type WriteUrlOptions,
 } from './blob-store.ts';
-import { HashingMeter } from './hashing-meter.ts';
+import { meteredPut, pinnedRange } from './cloud-transfer.ts';
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -83,48 +81,21 @@ export class S3BlobStore implements BlobStore {
   async put(key: string, body: Readable, options: PutBlobOptions = {}): Promise<PutBlobResult> {
     validateBlobKey(key);
     validateHeaderValue('Content-Type', options.contentType);
-    const meter = new HashingMeter(options.maxBytes);
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.options.bucket, Key: key, Body: meter, ContentType: options.contentType ?? DEFAULT_CONTENT_TYPE },
-      partSize: this.options.partBytes,
-      queueSize: this.options.uploadConcurrency,
-      leavePartsOnError: false,
+    return meteredPut(body, options, (meter) => {
+      const upload = new Upload({
+        client: this.client,
+        params: { Bucket: this.options.bucket, Key: key, Body: meter, ContentType: options.contentType ?? DEFAULT_CONTENT_TYPE },
+        partSize: this.options.partBytes,
+        queueSize: this.options.uploadConcurrency,
+        leavePartsOnError: false,
+      });
+      return { done: upload.done(), abort: () => upload.abort() };
     });
-    const onCallerAbort = (): void => void upload.abort();
-    options.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    // As for Azure: a failing body aborts the multipart upload, a failing upload releases the body.
-    const piping = pipeline(body, meter, ...(options.signal ? [{ signal: options.signal }] : [])).catch(
-      async (error: unknown) => {
-        await upload.abort().catch(() => undefined);
-        throw error;
-      },
-    );
-    const uploading = upload.done().catch((error: unknown) => {
-      meter.destroy(error instanceof Error ? error : new Error(String(error)));
-      throw error;
-    });
-    try {
-      const [piped, uploaded] = await Promise.allSettled([piping, uploading]);
-      if (piped.status === 'rejected') throw piped.reason;
-      if (uploaded.status === 'rejected') throw uploaded.reason;
-      return { sizeBytes: meter.sizeBytes, sha256: meter.sha256 };
-    } finally {
-      options.signal?.removeEventListener('abort', onCallerAbort);
-    }
   }
 
   async get(key: string, options: GetBlobOptions = {}): Promise<BlobDownload> {
     validateBlobKey(key);
-    let range: { start: number; end: number } | undefined;
-    let etag: string | undefined;
-    if (options.range) {
-      // Resolved against the real size so every driver answers ranges identically.
-      const info = await this.head(key);
-      if (!info) throw ERRORS.blobNotFound();
-      range = resolveByteRange(options.range, info.sizeBytes);
-      etag = info.etag;
-    }
+    const { range, etag } = await pinnedRange((blobKey) => this.head(blobKey), key, options.range);
     try {
       const response = await this.client.send(
         new GetObjectCommand({

@@ -1,6 +1,7 @@
 import { and, asc, eq, ilike, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { selectPage } from '../db/page.ts';
+import { hasPgCode, PG_UNIQUE_VIOLATION } from '../db/pg-errors.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { users, type UserRole, type UserRow } from './user.schema.ts';
 
@@ -10,15 +11,10 @@ export interface UserPatch {
   isActive?: boolean;
 }
 
-/** Postgres' unique_violation, the same code from node-postgres and PGlite. */
-function isUniqueViolation(error: unknown): boolean {
-  for (let current = error; current instanceof Error || (current && typeof current === 'object');) {
-    if ((current as { code?: unknown }).code === '23505') return true;
-    current = (current as { cause?: unknown }).cause;
-    if (current === undefined) break;
-  }
-  return false;
-}
+/** The sign-in fields that account recovery and verification change: auth decides, users writes. */
+export type CredentialFields = Partial<
+  Pick<typeof users.$inferInsert, 'passwordHash' | 'email' | 'pendingEmail' | 'emailVerifiedAt'>
+>;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -41,7 +37,7 @@ export class UserService {
       if (!row) throw ERRORS.internal();
       return row;
     } catch (error) {
-      if (isUniqueViolation(error)) throw ERRORS.emailTaken();
+      if (hasPgCode(error, PG_UNIQUE_VIOLATION)) throw ERRORS.emailTaken();
       throw error;
     }
   }
@@ -82,8 +78,20 @@ export class UserService {
     return row;
   }
 
-  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
-    await this.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id));
+  setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    return this.setCredentials(id, { passwordHash }, new Date());
+  }
+
+  async setCredentials(id: string, fields: CredentialFields, at: Date): Promise<void> {
+    await this.db
+      .update(users)
+      .set({ ...fields, updatedAt: at })
+      .where(eq(users.id, id));
+  }
+
+  /** Whether an account exists (other features check before writing rows that name it). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.findById(id)) !== undefined;
   }
 }
 

@@ -5,7 +5,7 @@ import type { App } from '../http/app-types.ts';
 import { FullName, Password, toUserResponse, UserResponse } from './user.contract.ts';
 import type { UserRole, UserRow } from './user.schema.ts';
 import type { UserService } from './user.service.ts';
-import { QuotaResponse } from '../quotas/quota.contract.ts';
+import { QuotaResponse } from './account-quota.contract.ts';
 
 /**
  * What these routes need from authentication (a port, so that users/ does not import auth/):

@@ -56,16 +56,10 @@ async function dropFile(page: Page, file: { name: string; type: string; content:
 
 const firstCells = (page: Page) => page.locator('table.records tbody tr td:first-of-type').allTextContents();
 
-// Known gap: in the PostgreSQL + Redis pass, beside the other suites, the first upload sometimes
-// never reaches "processed" within its wait (alone on PostgreSQL + Redis the file passes). Until that
-// is understood the walk runs in the embedded pass, which CI runs first.
-const onScaledStack = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
-const describeInBrowser = describe.skipIf(!hasChromium || onScaledStack);
-const title = !hasChromium
-  ? `the console in Chromium: SKIPPED, ${CHROMIUM_PATH} is missing (apt-get install chromium; CI installs it)`
-  : onScaledStack
-    ? 'the console in Chromium: SKIPPED on PostgreSQL + Redis (runs in the embedded pass)'
-    : 'the console in Chromium';
+const describeInBrowser = describe.skipIf(!hasChromium);
+const title = hasChromium
+  ? 'the console in Chromium'
+  : `the console in Chromium: SKIPPED, ${CHROMIUM_PATH} is missing (apt-get install chromium; CI installs it)`;
 if (!hasChromium) process.stderr.write(`\n${title}\n`);
 
 describeInBrowser(title, () => {

@@ -42,6 +42,18 @@ interface UploadRow {
 }
 
 let uploadKeys = 0;
+const JOB_RECHECK_MS = 3000;
+
+/** An upload row once its processing job reports a status (live event or re-read). */
+function withJobStatus(row: UploadRow, status: string, error: string | undefined): UploadRow {
+  if (row.phase !== 'queued' && row.phase !== 'processing') return row;
+  if (status === 'succeeded') return { ...row, phase: 'processed', percent: 100, message: 'Processed' };
+  if (status === 'running' && row.phase === 'queued') return { ...row, phase: 'processing', message: 'Started' };
+  if (['failed', 'cancelled', 'timed_out'].includes(status)) {
+    return { ...row, phase: 'failed', message: error ?? `Processing ${status.replace('_', ' ')}` };
+  }
+  return row;
+}
 
 export function FilesPage() {
   const [uploads, setUploads] = useState<UploadRow[]>([]);
@@ -109,25 +121,34 @@ export function FilesPage() {
           );
         } else if (event.type === 'job.status') {
           setUploads((rows) =>
-            rows.map((row) => {
-              if (row.jobId !== event.job_id) return row;
-              if (event.status === 'succeeded') return { ...row, phase: 'processed', percent: 100, message: 'Processed' };
-              if (event.status === 'running' && row.phase === 'queued')
-                return { ...row, phase: 'processing', message: 'Started' };
-              if (['failed', 'cancelled', 'timed_out'].includes(event.status)) {
-                return {
-                  ...row,
-                  phase: 'failed',
-                  message: event.error?.message ?? `Processing ${event.status.replace('_', ' ')}`,
-                };
-              }
-              return row;
-            }),
+            rows.map((row) => (row.jobId === event.job_id ? withJobStatus(row, event.status, event.error?.message) : row)),
           );
         }
       }),
     [],
   );
+
+  // A WebSocket can miss an ending: a job done before the socket subscribed (the first upload
+  // right after sign-in), or while it reconnects. While an upload waits on its job, re-read the
+  // job now and then, so that no row waits forever.
+  const waiting = uploads
+    .filter((row) => row.jobId !== null && (row.phase === 'queued' || row.phase === 'processing'))
+    .map((row) => row.jobId)
+    .join(',');
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = setInterval(() => {
+      for (const id of waiting.split(',')) {
+        void api.GET('/api/v1/jobs/{id}', { params: { path: { id } } }).then(({ data }) => {
+          if (!data) return;
+          setUploads((rows) =>
+            rows.map((row) => (row.jobId === id ? withJobStatus(row, data.status, data.error?.message) : row)),
+          );
+        });
+      }
+    }, JOB_RECHECK_MS);
+    return () => clearInterval(timer);
+  }, [waiting]);
 
   // Drop anywhere on the page.
   useEffect(() => {

@@ -1,0 +1,57 @@
+import type { JobExecutor } from './job-executor.ts';
+import type { JobLogger } from './job-queue.ts';
+import type { JobRegistry } from './job-registry.ts';
+import { runAttempt, type ActiveAttempts, type AttemptControl } from './job-runner.ts';
+import type { AttemptRecord, JobStore, OutcomeHook } from './job-store.ts';
+import type { JobRow } from './jobs.schema.ts';
+
+/** What a worker pool holds for running the rows it claimed, whichever queue handed them out. */
+export interface AttemptContext {
+  registry: JobRegistry;
+  executor: JobExecutor;
+  store: JobStore;
+  attempts: ActiveAttempts;
+  log: JobLogger;
+  outcomeHook: OutcomeHook | undefined;
+}
+
+/**
+ * One attempt of a claimed job row under its lease, its end recorded in the jobs table. Both
+ * adapters run their attempts here, so that they heartbeat, record and log alike. Answers null
+ * when the lease was lost (another worker took the row over): nothing is recorded then.
+ */
+export async function runStoredAttempt(
+  context: AttemptContext,
+  row: JobRow,
+  leaseToken: string,
+  control: AttemptControl,
+): Promise<AttemptRecord | null> {
+  const { store, attempts, log } = context;
+  attempts.add(leaseToken, row.id, control);
+  let record: AttemptRecord;
+  try {
+    record = await runAttempt({
+      registered: context.registry.get(row.type),
+      job: {
+        id: row.id,
+        type: row.type,
+        attempt: row.attempts,
+        maxAttempts: row.maxAttempts,
+        ownerId: row.ownerId,
+        fileId: row.fileId,
+        payload: row.payload,
+      },
+      control,
+      executor: context.executor,
+      log,
+      writeProgress: (progress) => store.progress(row.id, leaseToken, progress),
+      emit: (event) => store.handlerEvent(row, event),
+    });
+  } finally {
+    attempts.remove(leaseToken);
+  }
+  if (control.reason === 'lost') return null;
+  const written = await store.finish(row.id, leaseToken, record, context.outcomeHook);
+  log.debug({ job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written }, 'job attempt ended');
+  return record;
+}
