@@ -27,12 +27,10 @@ export async function meteredPut(
   };
   const onCallerAbort = (): void => void abandon(options.signal?.reason);
   options.signal?.addEventListener('abort', onCallerAbort, { once: true });
-  const piping = pipeline(body, meter, ...(options.signal ? [{ signal: options.signal }] : [])).catch(
-    async (error: unknown) => {
-      await abandon(error);
-      throw error;
-    },
-  );
+  const piping = pipeline(body, meter, ...(options.signal ? [{ signal: options.signal }] : [])).catch(async (error: unknown) => {
+    await abandon(error);
+    throw error;
+  });
   const uploading = upload.done.catch((error: unknown) => {
     meter.destroy(error instanceof Error ? error : new Error(String(error)));
     throw error;
