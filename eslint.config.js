@@ -21,6 +21,7 @@ const LOWER_LAYERS = [
   'logging',
   'rate-limit',
   'metrics',
+  'telemetry',
 ];
 const FEATURES = [
   'auth',

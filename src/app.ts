@@ -61,6 +61,7 @@ import { activeJobFor } from './jobs/active-job.ts';
 import { JobService } from './jobs/job.service.ts';
 import type { IntakeMetrics } from './metrics/metrics.ts';
 import { metricsRoutes, registerHttpMetrics } from './metrics/http-metrics.ts';
+import { registerHttpTelemetry } from './telemetry/http-telemetry.ts';
 import { FirstAdminService } from './users/first-admin.service.ts';
 import { announceSetupLink } from './users/setup-announcement.ts';
 import { setupRoutes } from './users/setup.routes.ts';
@@ -141,6 +142,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const consoleSite = new ConsoleSite(config.console.dir, config.publicUrl);
     registerErrorHandling(app, { notFoundFallback: consoleSite.fallback });
     registerHttpMetrics(app, metrics);
+    if (infrastructure.telemetry) registerHttpTelemetry(app, infrastructure.telemetry);
     registerStrictQuery(app);
     await registerSecurity(app, config);
     await registerOpenApi(app, config, VERSION);

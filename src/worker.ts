@@ -8,6 +8,7 @@ import type { JobLogger, JobOutcomeListener, RunningWorkers } from './jobs/job-q
 import type { JobRegistry } from './jobs/job-registry.ts';
 import { createThreadExecutor } from './jobs/thread-executor.ts';
 import { loggerOptions } from './logging/logger.ts';
+import { observedExecutor } from './telemetry/telemetry.ts';
 import type { IntakeMetrics } from './metrics/metrics.ts';
 import { announcePresence } from './jobs/worker-presence.ts';
 import { recyclingEnabled, recyclingExecutor, type RecycleReason } from './jobs/worker-recycling.ts';
@@ -90,6 +91,7 @@ export async function buildWorker(
             // One replacement at a time: the next runner's own limit waits for this one's start.
             recycling = (recycling ?? Promise.resolve()).then(() => self.then((old) => recycle(old, reason, detail)));
           });
+        executor = observedExecutor(executor, infrastructure.telemetry, infrastructure.jobQueue.kind);
         await executor.ready?.();
         const workers = await infrastructure.jobQueue.startWorkers({
           registry,

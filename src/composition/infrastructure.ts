@@ -24,6 +24,7 @@ import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
 import { RedisRateLimiter } from '../rate-limit/redis-rate-limiter.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { createBlobStore, openOnce } from '../storage/create-blob-store.ts';
+import { observedJobQueue, startTelemetry, type Telemetry } from '../telemetry/telemetry.ts';
 import { webhookDeliveryJob } from '../webhooks/webhook-delivery.job.ts';
 import { QUEUE_NAMES } from './job-types.ts';
 
@@ -40,6 +41,8 @@ export interface Infrastructure {
   readonly jobQueue: JobQueue;
   /** This process's metrics (one set for the API and the workers of `intake serve`), served at /metrics. */
   readonly metrics: IntakeMetrics;
+  /** Traces and error reports, when OTEL_EXPORTER_OTLP_ENDPOINT or SENTRY_DSN is set. */
+  readonly telemetry: Telemetry | undefined;
   /** Names the workers started on `jobQueue` in this process, for the job attempt log. */
   nameWorker(workerId: string): void;
   /** The blob store, opened on first use: a worker whose handlers run in threads never needs it here. */
@@ -67,6 +70,7 @@ export interface ApiInfrastructure {
 
 export type InfrastructureOverrides = Partial<{
   metrics: IntakeMetrics;
+  telemetry: Telemetry;
   database: Database;
   eventBus: EventBus;
   jobQueue: JobQueue;
@@ -105,6 +109,11 @@ export async function buildInfrastructure(
   };
 
   try {
+    // Owned first, so closed last: it exports what everything else reported while closing.
+    const { otlpEndpoint, sentryDsn } = config.telemetry;
+    const telemetry =
+      overrides.telemetry ??
+      (otlpEndpoint || sentryDsn ? own('telemetry', await startTelemetry(config.telemetry, log)) : undefined);
     let database = overrides.database;
     if (!database) {
       database = own('database', await openConfiguredDatabase(config));
@@ -124,7 +133,10 @@ export async function buildInfrastructure(
       jobMetricsSinkFor(config, metrics),
       jobAttemptLog(log, () => workerId),
     );
-    const jobQueue = overrides.jobQueue ?? own('job queue', createJobQueue(config.jobs, database, log, onJobEvent));
+    const jobQueue = observedJobQueue(
+      overrides.jobQueue ?? own('job queue', createJobQueue(config.jobs, database, log, onJobEvent)),
+      telemetry,
+    );
     const db = database;
 
     let blobReadiness: ReadinessCheck | undefined;
@@ -178,6 +190,7 @@ export async function buildInfrastructure(
       eventBus,
       jobQueue,
       metrics,
+      telemetry,
       nameWorker(id) {
         workerId = id;
       },

@@ -54,6 +54,7 @@ export interface Config {
     readonly dir: string;
   };
   readonly metrics: MetricsConfig;
+  readonly telemetry: TelemetryConfig;
   /**
    * Every process of this deployment uses this same DATA_DIR (a single process, or a volume all
    * of them mount), so keys and blobs generated there are shared: the fleet check lets them be.
@@ -67,6 +68,18 @@ export interface MetricsConfig {
   /** `intake worker` serves `/metrics` and `/health` on this port; absent: no metrics server. */
   readonly workerPort: number | undefined;
   readonly workerHost: string;
+}
+
+/** Optional exports to an operator's observability stack; both are off unless their variable is set. */
+export interface TelemetryConfig {
+  /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT): traces go to `<endpoint>/v1/traces` as JSON. */
+  readonly otlpEndpoint: string | undefined;
+  /** `service.name` on every span (OTEL_SERVICE_NAME). */
+  readonly serviceName: string;
+  /** Sentry DSN (`https://<key>@<host>/<project>`): unexpected 500s and failed job attempts are reported. */
+  readonly sentryDsn: string | undefined;
+  /** Sentry's `environment` tag: SENTRY_ENVIRONMENT, else NODE_ENV. */
+  readonly sentryEnvironment: string;
 }
 
 export interface WebhooksConfig {
@@ -382,6 +395,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxSubscriptions: read.integer('WS_MAX_SUBSCRIPTIONS', 100, { min: 1, max: 100_000 }),
     },
     metrics: readMetricsConfig(read, host),
+    telemetry: readTelemetryConfig(read, environment),
     dataDirShared: read.boolean('DATA_DIR_SHARED', false),
   };
   return deepFreeze(config);
@@ -394,6 +408,20 @@ function readMetricsConfig(read: EnvReader, host: string): MetricsConfig {
   }
   const port = read.raw('METRICS_PORT') === undefined ? undefined : read.integer('METRICS_PORT', 0, { min: 0, max: 65535 });
   return { token, workerPort: port, workerHost: read.string('METRICS_HOST', host) };
+}
+
+function readTelemetryConfig(read: EnvReader, environment: Environment): TelemetryConfig {
+  const otlp = read.url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']);
+  const dsn = read.url('SENTRY_DSN', ['http:', 'https:']);
+  if (dsn && (dsn.username === '' || !/^\/(?:.*\/)?[^/]+$/.test(dsn.pathname))) {
+    throw new ConfigError('SENTRY_DSN', 'a DSN like https://<public key>@<host>/<project id>', '***');
+  }
+  return {
+    otlpEndpoint: otlp?.toString().replace(/\/+$/, ''),
+    serviceName: read.string('OTEL_SERVICE_NAME', 'intake'),
+    sentryDsn: dsn?.toString(),
+    sentryEnvironment: read.string('SENTRY_ENVIRONMENT', environment),
+  };
 }
 
 function readWebhooksConfig(read: EnvReader, environment: Environment, dataDir: string): WebhooksConfig {

@@ -59,6 +59,9 @@ export function toRealtimeEvent(event: JobEvent, translators: readonly HandlerEv
         ...(error && ['failed', 'timed_out', 'cancelled'].includes(event.status) ? { error } : {}),
       };
     }
+    case 'stalled':
+      // An operator's concern (log, metrics): the job's status events already told its owner.
+      return undefined;
     case 'handler': {
       const owned = { ...job, ownerId: job.ownerId };
       for (const translate of translators) {

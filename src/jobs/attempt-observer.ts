@@ -33,6 +33,8 @@ export function observeAttempts(
 ): JobEventSink {
   const started = new Map<string, { at: number; attempt: number | undefined }>();
   return (event: JobEvent) => {
+    // The new attempt may be running here: only the stall is observed, the attempt stays tracked.
+    if (event.kind === 'stalled') return observer({ kind: 'stalled', job: event.job, requeued: true });
     if (event.kind !== 'status') return;
     const { job } = event;
     const code = errorCodeOf(event.error);

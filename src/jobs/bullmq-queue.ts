@@ -286,13 +286,10 @@ class BullmqWorkerPool implements RunningWorkers {
   private async recordStalled(queue: string, jobId: string): Promise<void> {
     try {
       if ((await this.jobState(queue, jobId)) !== 'failed') {
-        // Written: the attempt log says "recovered a stalled job" (and the stalled counter counts it)
-        // from the row's status event. Not written: a new attempt already holds it; say so here.
-        if (!(await this.store.requeueStalled(jobId)))
-          this.log.warn(
-            { job_id: jobId, queue, recovered_by: this.workerId },
-            'recovered a stalled job: its worker stopped responding; bullmq handed it to a worker again',
-          );
+        // Either way the attempt log says "recovered a stalled job" and the stalled counter counts it:
+        // from the row's status event, or, when a new attempt already holds the row (BullMQ handed
+        // the job out before this ran), from a `stalled` event of its own.
+        if (!(await this.store.requeueStalled(jobId))) await this.store.stalledTakenOver(jobId);
         return;
       }
       await this.store.failStalled(jobId, this.outcomeHook);

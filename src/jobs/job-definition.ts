@@ -82,9 +82,45 @@ export function payloadProblem(definition: JobDefinition, payload: unknown): str
     validator = Compile(definition.payload);
     validators.set(definition, validator);
   }
-  if (validator.Check(payload)) return undefined;
-  const first = validator.Errors(payload)[0];
+  const own = withoutTraceCarrier(payload);
+  if (validator.Check(own)) return undefined;
+  const first = validator.Errors(own)[0];
   return first ? `${first.instancePath || '/'} ${first.message}` : 'payload does not match its schema';
+}
+
+/**
+ * With tracing on, a job carries the W3C trace context of its enqueue (`traceparent`,
+ * `tracestate`) in this reserved member of its payload object: the payload is the one part of
+ * a job that every adapter stores and hands to the worker unchanged (the jobs table, and through
+ * it BullMQ), and it is never served by the API. Handlers never see it.
+ */
+export const TRACE_CARRIER_KEY = '$trace';
+
+export type TraceCarrier = Record<string, string>;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The payload with `carrier` stored in it; a payload that is not an object carries nothing. */
+export function withTraceCarrier(payload: unknown, carrier: TraceCarrier): unknown {
+  if (!isPlainObject(payload) || Object.keys(carrier).length === 0) return payload;
+  return { ...payload, [TRACE_CARRIER_KEY]: carrier };
+}
+
+export function traceCarrierOf(payload: unknown): TraceCarrier | undefined {
+  if (!isPlainObject(payload)) return undefined;
+  const carrier = payload[TRACE_CARRIER_KEY];
+  if (!isPlainObject(carrier)) return undefined;
+  const fields = Object.entries(carrier).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+  return Object.fromEntries(fields);
+}
+
+/** The payload as its handler and its schema know it. */
+export function withoutTraceCarrier(payload: unknown): unknown {
+  if (!isPlainObject(payload) || !(TRACE_CARRIER_KEY in payload)) return payload;
+  const { [TRACE_CARRIER_KEY]: _carrier, ...own } = payload;
+  return own;
 }
 
 /** Delay before attempt `attempt + 1`, given that attempt number `attempt` (1-based) just failed. */
@@ -158,6 +194,11 @@ export interface JobContext {
   readonly maxAttempts: number;
   readonly ownerId: string | null;
   readonly fileId: string | null;
+  /**
+   * W3C `traceparent` the job carries when tracing is on: its enqueue's span, replaced by the
+   * attempt's own where the worker traces too, so a handler's own spans join the trace.
+   */
+  readonly traceparent?: string;
   /** Fires on cancellation, at the soft time limit, and when the worker shuts down. */
   readonly signal: AbortSignal;
   /** Writes progress to the job row; readable through the API as soon as it resolves. */

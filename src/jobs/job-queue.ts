@@ -142,7 +142,12 @@ export interface JobEventSubject {
 export type JobEvent =
   | { kind: 'progress'; job: JobEventSubject; progress: JobProgress }
   | { kind: 'status'; job: JobEventSubject; status: JobStatus; error: JobError | null }
-  | { kind: 'handler'; job: JobEventSubject; event: HandlerEvent };
+  | { kind: 'handler'; job: JobEventSubject; event: HandlerEvent }
+  /**
+   * BullMQ: this process found a job stalled (its worker stopped responding) and handed it out
+   * again, but a new attempt had already started it, so no status change recorded the stall.
+   */
+  | { kind: 'stalled'; job: JobEventSubject };
 
 export type JobEventSink = (event: JobEvent) => void;
 

@@ -1,4 +1,12 @@
-import { backoffDelayMs, JobInterruptedError, type HandlerEvent, type JobContext, type StopReason } from './job-definition.ts';
+import {
+  backoffDelayMs,
+  JobInterruptedError,
+  traceCarrierOf,
+  withoutTraceCarrier,
+  type HandlerEvent,
+  type JobContext,
+  type StopReason,
+} from './job-definition.ts';
 import { classifyFailure, jobError, loggableError } from './job-error.ts';
 import type { JobExecutor } from './job-executor.ts';
 import type { RegisteredJob } from './job-registry.ts';
@@ -59,6 +67,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
     return { status: 'failed', error: jobError('invalid_payload', `The job's payload does not match ${job.type}: ${problem}`) };
 
   const { definition } = registered;
+  const traceparent = traceCarrierOf(job.payload)?.traceparent;
+  const payload = withoutTraceCarrier(job.payload);
   const context: JobContext = {
     jobId: job.id,
     type: job.type,
@@ -66,6 +76,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
     maxAttempts: job.maxAttempts,
     ownerId: job.ownerId,
     fileId: job.fileId,
+    ...(traceparent ? { traceparent } : {}),
     signal: control.signal,
     progress: (update) =>
       input.writeProgress({ current: update.current, total: update.total ?? null, message: update.message ?? null }),
@@ -78,7 +89,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
     hardTimer = setTimeout(() => resolve('hard_limit'), definition.hardTimeLimitMs);
   });
   const work = Promise.resolve()
-    .then(() => input.executor.execute(registered, job.payload, context))
+    .then(() => input.executor.execute(registered, payload, context))
     .then(
       (result) => ({ ok: true as const, result }),
       (error: unknown) => ({ ok: false as const, error }),

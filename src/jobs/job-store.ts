@@ -108,6 +108,12 @@ export class JobStore {
     this.emitSafely({ kind: 'handler', job, event });
   }
 
+  /** BullMQ adapter: a stall recovered after a new attempt already took the row (`requeueStalled` wrote nothing). */
+  async stalledTakenOver(id: string): Promise<void> {
+    const row = await this.get(id);
+    if (row) this.emitSafely({ kind: 'stalled', job: subjectOf(row) });
+  }
+
   /** `insert` from what a caller of `JobQueue.enqueue` passes; `dispatched` is the adapter's business. */
   enqueue<Payload extends TSchema, Result>(
     definition: JobDefinition<Payload, Result>,

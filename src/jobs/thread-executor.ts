@@ -160,6 +160,7 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
             maxAttempts: context.maxAttempts,
             ownerId: context.ownerId,
             fileId: context.fileId,
+            ...(context.traceparent ? { traceparent: context.traceparent } : {}),
           },
         } satisfies ToThread);
       });

@@ -9,6 +9,7 @@ export interface SerializedJobContext {
   maxAttempts: number;
   ownerId: string | null;
   fileId: string | null;
+  traceparent?: string;
 }
 
 export interface SerializedError {

@@ -100,6 +100,30 @@ describe('job attempt log', () => {
     });
   });
 
+  it('counts a stall BullMQ noticed after the new attempt had started here, and still ends that attempt', async () => {
+    const { lines, log } = recording();
+    const metrics = new IntakeMetrics({ defaultMetrics: false });
+    const log_ = jobAttemptLog(log, () => 'worker-c');
+    const counted = jobMetricsSink(metrics);
+    const events: JobEvent[] = [
+      status(subject(2, 'job-7'), 'running'),
+      { kind: 'stalled', job: subject(2, 'job-7') },
+      status(subject(2, 'job-7'), 'succeeded'),
+    ];
+    for (const event of events) {
+      log_(event);
+      counted(event);
+    }
+    expect(lines.map((line) => [line.msg, line.recovered_by ?? null, line.outcome ?? null])).toEqual([
+      ['job attempt started', null, null],
+      ['recovered a stalled job: its worker stopped responding; it is queued again', 'worker-c', null],
+      ['job attempt ended', null, 'succeeded'],
+    ]);
+    const { body } = await metrics.exposition();
+    expect(sampleValue(body, 'intake_jobs_stalled_total', { queue: 'files', type: 'files.process' })).toBe(1);
+    expect(sampleValue(body, 'intake_jobs_succeeded_total', { queue: 'files', type: 'files.process' })).toBe(1);
+  });
+
   it("counts webhook deliveries by outcome from the delivery job's attempts", async () => {
     const metrics = new IntakeMetrics({ defaultMetrics: false });
     const sink = jobMetricsSink(metrics, { webhookJobType: 'webhooks.deliver' });

@@ -7,7 +7,7 @@ import { JobRegistry } from '../../src/jobs/job-registry.ts';
 import type { JobEvent, JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
 import { jobs, type JobRow } from '../../src/jobs/jobs.schema.ts';
 import { killTestJob } from './fixtures/kill-job.ts';
-import { eventually, uniqueName, type QueueHarness } from './queue-harness.ts';
+import { eventually, takeoverClock, uniqueName, type QueueHarness } from './queue-harness.ts';
 
 const Payload = Type.Object({ n: Type.Number() });
 
@@ -123,7 +123,9 @@ export function queueConformance(label: string, makeHarness: () => Promise<Queue
             ? event.status
             : event.kind === 'progress'
               ? `progress ${event.progress.current}`
-              : event.event.type,
+              : event.kind === 'handler'
+                ? event.event.type
+                : event.kind,
         ),
       ).toEqual(['running', 'progress 1', 'file.status', 'queued', 'running', 'progress 2', 'file.status', 'succeeded']);
       const retry = mine[3];
@@ -424,8 +426,10 @@ export function queueConformance(label: string, makeHarness: () => Promise<Queue
       expect(midway?.status).toBe('running');
       expect(midway?.progress.message).toBe('started in the child');
 
+      // The dead worker's lease is over for the worker taking over: its clock is a lease ahead.
+      await harness.expireLease(queue, id);
       const { killTestRegistry } = await import('./fixtures/kill-job.ts');
-      await start(killTestRegistry(queue), harness.createQueue());
+      await start(killTestRegistry(queue), harness.createQueue({ clock: takeoverClock() }));
       const done = await finished(id, 30_000);
       expect(done.status).toBe('succeeded');
       expect(done.result).toMatchObject({ marker: 'sigkill', pid: process.pid });

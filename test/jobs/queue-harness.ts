@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { openDatabase, type Database } from '../../src/db/database.ts';
@@ -9,8 +10,14 @@ import { createBullmqQueue } from '../../src/jobs/bullmq-queue.ts';
 import { createEmbeddedQueue } from '../../src/jobs/embedded-queue.ts';
 import type { JobQueue, QueueSettings } from '../../src/jobs/job-queue.ts';
 
+/**
+ * A lease no test outlives by waiting: a test that needs one expired moves a queue's clock past
+ * it (`takeoverClock`) instead, so a slow machine never loses a lease by accident either. The
+ * heartbeat stays short: it is also how a worker hears of a cancellation made through another
+ * queue instance.
+ */
 export const TEST_SETTINGS: QueueSettings = {
-  leaseMs: 1_000,
+  leaseMs: 60_000,
   heartbeatMs: 100,
   pollIntervalMs: 50,
   stalledCheckMs: 200,
@@ -29,6 +36,12 @@ export interface QueueHarness {
   database(): Database;
   /** A new adapter instance on the same database, as another process would have. */
   createQueue(settings?: Partial<QueueSettings>): JobQueue;
+  /**
+   * Makes the leases of `jobId` (a worker of `queue` died holding it) expired for a queue built
+   * with `takeoverClock()`: the jobs table's lease through that clock; with BullMQ, Redis's own
+   * lock too (Redis keeps time by itself, so the lock is removed as its expiry would).
+   */
+  expireLease(queue: string, jobId: string): Promise<void>;
   /** Environment for a child worker process reaching the same database and Redis. */
   childEnv(): Record<string, string>;
   /** PGlite allows one process at a time: the harness lets go of it while a child runs. */
@@ -96,6 +109,15 @@ export async function createHarness(backend: Backend, broker: 'embedded' | 'bull
       queues.push(queue);
       return queue;
     },
+    async expireLease(queue, jobId) {
+      if (broker !== 'bullmq' || !redisUrl) return;
+      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+      try {
+        await redis.del(`${prefix}:${queue}:${jobId}:lock`);
+      } finally {
+        await redis.quit();
+      }
+    },
     childEnv() {
       // Empty means unset: the child must not pick up the parent's DATABASE_URL / REDIS_URL.
       return {
@@ -142,6 +164,11 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** A clock one lease (and a second) ahead of the wall clock: every lease taken before it is over. */
+export function takeoverClock(leaseMs = TEST_SETTINGS.leaseMs): () => Date {
+  return () => new Date(Date.now() + leaseMs + 1_000);
 }
 
 export function uniqueName(base: string): string {

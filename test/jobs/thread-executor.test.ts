@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobQueue, RunningWorkers } from '../../src/jobs/job-queue.ts';
 import type { JobExecutor } from '../../src/jobs/job-executor.ts';
+import { withTraceCarrier } from '../../src/jobs/job-definition.ts';
 import { jobs, type JobRow } from '../../src/jobs/jobs.schema.ts';
 import { createThreadExecutor } from '../../src/jobs/thread-executor.ts';
 import { createThreadTestRegistry, inThreadJob, rejectedInThreadJob, waitsInThreadJob } from './fixtures/thread-jobs.ts';
@@ -53,6 +54,16 @@ describe('running handlers in worker threads (embedded serve)', () => {
     expect(result.jobs).toBeGreaterThanOrEqual(1);
     expect(result.rows).toBe(3);
     expect(done.progress).toEqual({ current: 1, total: 2, message: 'querying through the main thread' });
+  }, 60_000);
+
+  it('hands the trace context a job carries to its handler in the thread, and the payload without it', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    // What a tracing API process enqueues (telemetry/job-tracing.ts): the context in the payload's reserved member.
+    const carried = withTraceCarrier({ rows: 1 }, { traceparent }) as { rows: number };
+    const { id } = await queue.enqueue(inThreadJob, carried);
+    const done = await finished(id);
+    expect(done.status).toBe('succeeded');
+    expect(done.result).toMatchObject({ payloadKeys: ['rows'], traceparent });
   }, 60_000);
 
   it('keeps a permanent error permanent across the thread boundary', async () => {
