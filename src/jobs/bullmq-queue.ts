@@ -5,7 +5,6 @@ import type { Static, TSchema } from 'typebox';
 import type { Database } from '../db/database.ts';
 import { redactUrl } from '../config/config-spec.ts';
 import type { JobDefinition } from './job-definition.ts';
-import { inlineExecutor, type JobExecutor } from './job-executor.ts';
 import type {
   CancelOutcome,
   DiscardOutcome,
@@ -18,11 +17,11 @@ import type {
   RunningWorkers,
   WorkerPoolOptions,
 } from './job-queue.ts';
-import { ActiveAttempts, AttemptControl } from './job-runner.ts';
-import { runStoredAttempt, type AttemptContext } from './stored-attempt.ts';
-import { JobStore, type OutcomeHook } from './job-store.ts';
+import { AttemptControl } from './job-runner.ts';
+import { StoredAttemptPool } from './stored-attempt.ts';
+import { JobStore } from './job-store.ts';
 import type { JobRow } from './jobs.schema.ts';
-import { cancelThroughStore, defaultWorkerId } from './embedded-queue.ts';
+import { cancelThroughStore } from './embedded-queue.ts';
 import { bullAttemptStillActive, removeFinishedBullJob } from './bullmq-failed-jobs.ts';
 import { deleteFailedJob, FAILED_STATUSES, requeueFailedJob } from './failed-jobs.ts';
 
@@ -211,39 +210,22 @@ export function createBullmqQueue(
   };
 }
 
-class BullmqWorkerPool implements RunningWorkers {
-  readonly workerId: string;
-  private readonly executor: JobExecutor;
-  private readonly attempts: ActiveAttempts;
+class BullmqWorkerPool extends StoredAttemptPool implements RunningWorkers {
   private readonly workers: Worker<BullData>[] = [];
   private readonly connections: Redis[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
-  private closing: Promise<void> | undefined;
-  private readonly outcomeHook: OutcomeHook | undefined;
-  private readonly attemptContext: AttemptContext;
 
   constructor(
-    private readonly store: JobStore,
-    private readonly settings: QueueSettings,
+    store: JobStore,
+    settings: QueueSettings,
     private readonly bullOptions: BullmqQueueOptions,
-    private readonly options: WorkerPoolOptions,
-    private readonly log: JobLogger,
+    options: WorkerPoolOptions,
+    log: JobLogger,
     /** Where BullMQ holds a job now ('failed', 'wait', …). */
     private readonly jobState: (queue: string, jobId: string) => Promise<string>,
-    private readonly onClosed: () => void,
+    onClosed: () => void,
   ) {
-    this.workerId = options.workerId ?? defaultWorkerId();
-    this.executor = options.executor ?? inlineExecutor;
-    this.attempts = new ActiveAttempts(store, settings.leaseMs, settings.heartbeatMs, log);
-    this.outcomeHook = options.onFinished ? { listener: options.onFinished, log } : undefined;
-    this.attemptContext = {
-      registry: options.registry,
-      executor: this.executor,
-      store,
-      attempts: this.attempts,
-      log,
-      outcomeHook: this.outcomeHook,
-    };
+    super(store, settings, options, log, onClosed);
   }
 
   async start(): Promise<void> {
@@ -279,10 +261,6 @@ class BullmqWorkerPool implements RunningWorkers {
     this.timers.push(sweep);
   }
 
-  abortJob(jobId: string): void {
-    this.attempts.abortJob(jobId, 'cancel');
-  }
-
   private async recordStalled(queue: string, jobId: string): Promise<void> {
     try {
       if ((await this.jobState(queue, jobId)) !== 'failed') {
@@ -309,7 +287,7 @@ class BullmqWorkerPool implements RunningWorkers {
     if (!row) return null;
     const control = new AttemptControl();
     signal?.addEventListener('abort', () => control.abort('cancel'), { once: true });
-    const record = await runStoredAttempt(this.attemptContext, row, leaseToken, control);
+    const record = await this.runAttempt(row, leaseToken, control);
     if (!record) throw new UnrecoverableError('the job row was taken over or removed');
     switch (record.status) {
       case 'succeeded':

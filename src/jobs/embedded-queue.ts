@@ -1,9 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import type { Static, TSchema } from 'typebox';
 import type { Database } from '../db/database.ts';
 import type { JobDefinition } from './job-definition.ts';
-import { inlineExecutor, type JobExecutor } from './job-executor.ts';
 import type {
   CancelOutcome,
   EnqueuedJob,
@@ -14,16 +11,12 @@ import type {
   RunningWorkers,
   WorkerPoolOptions,
 } from './job-queue.ts';
-import { ActiveAttempts, AttemptControl, Wakeup } from './job-runner.ts';
-import { runStoredAttempt, type AttemptContext } from './stored-attempt.ts';
-import { JobStore, type OutcomeHook } from './job-store.ts';
+import { AttemptControl, Wakeup } from './job-runner.ts';
+import { StoredAttemptPool } from './stored-attempt.ts';
+import { JobStore } from './job-store.ts';
 import { deleteFailedJob, requeueFailedJob } from './failed-jobs.ts';
 import type { JobRow } from './jobs.schema.ts';
 import { FINISHED_STATUSES } from './jobs.schema.ts';
-
-export function defaultWorkerId(): string {
-  return `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-}
 
 /**
  * The queue as rows of the jobs table, for the embedded mode (PGlite) and for PostgreSQL
@@ -124,40 +117,13 @@ export async function cancelThroughStore(
   return (await store.requestCancel(jobId)) ? 'cancelling' : 'already_finished';
 }
 
-class EmbeddedWorkerPool implements RunningWorkers {
-  readonly workerId: string;
-  private readonly executor: JobExecutor;
-  private readonly attempts: ActiveAttempts;
+class EmbeddedWorkerPool extends StoredAttemptPool implements RunningWorkers {
   private readonly wakeups = new Map<string, Wakeup>();
   private readonly runningPerQueue = new Map<string, number>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly loops: Promise<void>[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
-  private closing: Promise<void> | undefined;
-  private readonly outcomeHook: OutcomeHook | undefined;
-  private readonly attemptContext: AttemptContext;
-
-  constructor(
-    private readonly store: JobStore,
-    private readonly settings: QueueSettings,
-    private readonly options: WorkerPoolOptions,
-    private readonly log: JobLogger,
-    private readonly onClosed: () => void,
-  ) {
-    this.workerId = options.workerId ?? defaultWorkerId();
-    this.executor = options.executor ?? inlineExecutor;
-    this.attempts = new ActiveAttempts(store, settings.leaseMs, settings.heartbeatMs, log);
-    this.outcomeHook = options.onFinished ? { listener: options.onFinished, log } : undefined;
-    this.attemptContext = {
-      registry: options.registry,
-      executor: this.executor,
-      store,
-      attempts: this.attempts,
-      log,
-      outcomeHook: this.outcomeHook,
-    };
-  }
 
   start(): void {
     const queues = this.options.queues ?? this.options.registry.queues();
@@ -192,10 +158,6 @@ class EmbeddedWorkerPool implements RunningWorkers {
 
   notify(queue: string): void {
     this.wakeups.get(queue)?.notify();
-  }
-
-  abortJob(jobId: string): void {
-    this.attempts.abortJob(jobId, 'cancel');
   }
 
   private notifyAll(): void {
@@ -239,7 +201,7 @@ class EmbeddedWorkerPool implements RunningWorkers {
     const leaseToken = row.leaseToken;
     if (!leaseToken) return;
     this.runningPerQueue.set(queue, (this.runningPerQueue.get(queue) ?? 0) + 1);
-    const task = runStoredAttempt(this.attemptContext, row, leaseToken, new AttemptControl())
+    const task = this.runAttempt(row, leaseToken, new AttemptControl())
       .catch((error: unknown) => this.log.error({ err: error, job_id: row.id }, 'could not record the end of a job attempt'))
       .then(() => undefined)
       .finally(() => {

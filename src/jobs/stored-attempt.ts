@@ -1,7 +1,9 @@
-import type { JobExecutor } from './job-executor.ts';
-import type { JobLogger } from './job-queue.ts';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { inlineExecutor, type JobExecutor } from './job-executor.ts';
+import type { JobLogger, QueueSettings, WorkerPoolOptions } from './job-queue.ts';
 import type { JobRegistry } from './job-registry.ts';
-import { runAttempt, type ActiveAttempts, type AttemptControl } from './job-runner.ts';
+import { ActiveAttempts, runAttempt, type AttemptControl } from './job-runner.ts';
 import type { AttemptRecord, JobStore, OutcomeHook } from './job-store.ts';
 import type { JobRow } from './jobs.schema.ts';
 
@@ -54,4 +56,49 @@ export async function runStoredAttempt(
   const written = await store.finish(row.id, leaseToken, record, context.outcomeHook);
   log.debug({ job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written }, 'job attempt ended');
   return record;
+}
+
+/** A worker's id when none is configured: host and process, so logs and `/metrics` say who. */
+export function defaultWorkerId(): string {
+  return `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * What both adapters' worker pools share: who they are, the attempts they hold leases for, and
+ * how an attempt of a claimed row runs and is recorded. Each adapter adds how rows reach it.
+ */
+export abstract class StoredAttemptPool {
+  readonly workerId: string;
+  protected readonly attempts: ActiveAttempts;
+  protected readonly outcomeHook: OutcomeHook | undefined;
+  protected closing: Promise<void> | undefined;
+  private readonly attemptContext: AttemptContext;
+
+  constructor(
+    protected readonly store: JobStore,
+    protected readonly settings: QueueSettings,
+    protected readonly options: WorkerPoolOptions,
+    protected readonly log: JobLogger,
+    protected readonly onClosed: () => void,
+  ) {
+    this.workerId = options.workerId ?? defaultWorkerId();
+    this.attempts = new ActiveAttempts(store, settings.leaseMs, settings.heartbeatMs, log);
+    this.outcomeHook = options.onFinished ? { listener: options.onFinished, log } : undefined;
+    this.attemptContext = {
+      registry: options.registry,
+      executor: options.executor ?? inlineExecutor,
+      store,
+      attempts: this.attempts,
+      log,
+      outcomeHook: this.outcomeHook,
+    };
+  }
+
+  abortJob(jobId: string): void {
+    this.attempts.abortJob(jobId, 'cancel');
+  }
+
+  protected runAttempt(row: JobRow, leaseToken: string, control: AttemptControl): Promise<AttemptRecord | null> {
+    return runStoredAttempt(this.attemptContext, row, leaseToken, control);
+  }
 }
