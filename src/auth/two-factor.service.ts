@@ -216,7 +216,13 @@ export class TwoFactorService {
   private async acceptTotp(userId: string, code: string): Promise<boolean> {
     const credential = await this.credential(userId);
     if (!credential) return false;
-    const secret = Buffer.from((await this.deps.sealer()).open(credential.secretSealed), 'base64url');
+    let secret: Buffer;
+    try {
+      secret = Buffer.from((await this.deps.sealer()).open(credential.secretSealed), 'base64url');
+    } catch {
+      // Sealed under another key (WEBHOOK_SECRET_KEY changed): no app code can match, a recovery code still can.
+      return false;
+    }
     const step = matchTotp(secret, code.replace(/\s/g, ''), this.now(), credential.lastUsedStep);
     if (step === undefined) return false;
     const moved = await this.deps.db
