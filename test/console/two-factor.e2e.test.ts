@@ -2,12 +2,12 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode, totpStep } from '../../src/auth/totp.ts';
 import { linkToken, startMailCatcher, type MailCatcher } from '../helpers/smtp.ts';
+import { secretFromBase32 } from '../helpers/totp.ts';
 import { eventually } from '../jobs/queue-harness.ts';
 import { hasChromium, CHROMIUM_PATH, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
 import { startConsoleServer, type ConsoleServer } from './console-server.ts';
 
 const PASSWORD = 'correct horse battery staple';
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 const describeInBrowser = describe.skipIf(!hasChromium);
 const title = hasChromium
@@ -25,18 +25,7 @@ class Authenticator {
   private readonly secret: Buffer;
 
   constructor(base32: string) {
-    let bits = 0;
-    let value = 0;
-    const bytes: number[] = [];
-    for (const char of base32) {
-      value = ((value << 5) | BASE32.indexOf(char)) & 0xfff;
-      bits += 5;
-      if (bits >= 8) {
-        bytes.push((value >>> (bits - 8)) & 0xff);
-        bits -= 8;
-      }
-    }
-    this.secret = Buffer.from(bytes);
+    this.secret = secretFromBase32(base32);
   }
 
   next(): string {
