@@ -72,6 +72,8 @@ import { notificationsRoutes } from './notifications/notifications.routes.ts';
 import { outboundGuardFor } from './webhooks/webhook-delivery.job.ts';
 import { WebhookPublisher } from './webhooks/webhook-events.ts';
 import { loadSecretBox } from './webhooks/webhook-signature.ts';
+import { TwoFactorService } from './auth/two-factor.service.ts';
+import { twoFactorRoutes } from './auth/two-factor.routes.ts';
 import { WebhookService } from './webhooks/webhook.service.ts';
 import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
 import { RealtimeService } from './realtime/realtime.service.ts';
@@ -157,6 +159,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator, {
       requireVerifiedEmail: config.auth.emailVerification === 'required',
+      ...(config.auth.requireTwoFactorForAdmins ? { adminHasTwoFactor: (userId) => services.twoFactor.isEnabled(userId) } : {}),
     });
 
     scheduleFileSweep(
@@ -287,6 +290,16 @@ function buildServices(
     emailEnabled: config.email.smtpUrl !== undefined,
     now: clock,
   });
+  const twoFactor = new TwoFactorService({
+    db,
+    users,
+    passwords,
+    rateLimiter: adapters.rateLimiter,
+    config: config.auth,
+    audit,
+    sealer: () => loadSecretBox(config.webhooks, 'two-factor secrets'),
+    now: clock,
+  });
   const auth = new AuthService({
     db,
     users,
@@ -297,6 +310,7 @@ function buildServices(
     config: config.auth,
     audit,
     verification: recovery,
+    twoFactor,
     now: clock,
   });
   const authenticator = new Authenticator(db, tokens, adapters.tokenRevocations, apiKeys);
@@ -355,6 +369,7 @@ function buildServices(
     auth,
     audit,
     recovery,
+    twoFactor,
     authenticator,
     files,
     records,
@@ -395,6 +410,10 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
     await app.register(quotasRoutes, { quotas: services.quotas });
     await app.register(tusRoutes, { uploads: services.tusUploads, maxUploadBytes: config.files.maxUploadBytes });
     await app.register(accountRecoveryRoutes, { recovery: services.recovery, users: services.users });
+    await app.register(twoFactorRoutes, {
+      twoFactor: services.twoFactor,
+      requiredForAdmins: config.auth.requireTwoFactorForAdmins,
+    });
     await app.register(sessionsRoutes, { db: services.db, audit: services.audit, now: services.clock });
     await app.register(auditRoutes, { audit: services.audit });
     await app.register(setupRoutes, { firstAdmin: services.firstAdmin });

@@ -9,6 +9,8 @@ import { DeveloperPage } from './pages/developer';
 import { FilePage } from './pages/file';
 import { FilesPage } from './pages/files';
 import { isSetupLocation, SetupPage } from './pages/setup';
+import { isVerifyEmailLocation, VerifyEmailPage } from './pages/verify-email';
+import { VerifyEmailBanner } from './components/verify-email-banner';
 import { SignInPage } from './pages/sign-in';
 import { href, navigate, useRoute } from './router';
 import { SessionContext, type Me, type SessionState } from './session';
@@ -60,6 +62,7 @@ export function App() {
   // The first-run link (`/setup#token=…`) works whoever is signed in, or nobody.
   // Before setup's check, which takes any `#token=` for a setup token.
   if (isResetPasswordLocation()) return <ResetPasswordPage />;
+  if (isVerifyEmailLocation()) return <VerifyEmailPage />;
   if (isSetupLocation()) return <SetupPage />;
   if (phase.kind === 'loading') {
     return (
@@ -118,6 +121,7 @@ export function App() {
           </button>
         </div>
       </header>
+      <VerifyEmailBanner email={session.me.email} />
       <main id="main" tabIndex={-1}>
         {page}
       </main>

@@ -6,6 +6,8 @@ import { auditEvents, type AuditEventRow } from './audit.schema.ts';
 export const AUDIT_ACTIONS = [
   'sign_in.succeeded',
   'sign_in.failed',
+  'sign_in.challenged',
+  'session.signed_out',
   'password.changed',
   'password.reset_requested',
   'password.reset',
@@ -19,6 +21,10 @@ export const AUDIT_ACTIONS = [
   'user.activated',
   'user.deactivated',
   'webhook.secret_rotated',
+  'two_factor.enrolment_started',
+  'two_factor.enabled',
+  'two_factor.disabled',
+  'two_factor.recovery_code_used',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -95,6 +95,31 @@ export async function accountRecoveryRoutes(app: App, options: AccountRecoveryRo
     },
   );
 
+  app.get(
+    '/users/me/email-verification',
+    {
+      preHandler: app.authenticate,
+      config: { allowUnverified: true },
+      schema: {
+        tags: ['users'],
+        summary:
+          'Whether this server verifies addresses (EMAIL_VERIFICATION) and where mine stands, for a "verify your e-mail" prompt.',
+        security: AUTH_SECURITY,
+        response: {
+          200: Type.Object({
+            mode: Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')]),
+            email_verified: Type.Boolean(),
+            pending_email: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const user = await users.get(requireUser(request).id);
+      return { mode: recovery.verificationMode, email_verified: user.emailVerifiedAt !== null, pending_email: user.pendingEmail };
+    },
+  );
+
   app.put(
     '/users/me/email',
     {

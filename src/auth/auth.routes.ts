@@ -8,7 +8,7 @@ import { isCrossSiteRequest } from '../http/security.ts';
 import { Email, FullName, Password, toUserResponse, UserResponse } from '../users/user.contract.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { checkCsrf } from './authenticate.ts';
-import type { AuthService, ClientInfo, IssuedSession } from './auth.service.ts';
+import type { AuthService, ClientInfo, IssuedSession, SignInOutcome } from './auth.service.ts';
 import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies } from './cookies.ts';
 
 export interface AuthRoutesOptions {
@@ -40,6 +40,24 @@ const TokenResponse = Type.Object({
   refresh_token: Type.String(),
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer(),
+});
+
+/** With two-factor on, a proven password answers this instead of a session (no cookies, no tokens). */
+const TwoFactorChallengeResponse = Type.Object({
+  two_factor_required: Type.Literal(true),
+  challenge_token: Type.String({
+    description: 'Send it with a code to /auth/login/two-factor (browsers) or /auth/token/two-factor (programs).',
+  }),
+  expires_in: Type.Integer({ description: 'Seconds the challenge stays open (TWO_FACTOR_CHALLENGE_TTL_SECONDS).' }),
+});
+
+const TwoFactorBody = Type.Object({
+  challenge_token: Text({ minLength: 20, maxLength: 200 }),
+  code: Text({
+    minLength: 6,
+    maxLength: 32,
+    description: 'The 6-digit code of the authenticator app, or one of the recovery codes.',
+  }),
 });
 
 const RefreshBody = Type.Union([Type.Object({ refresh_token: Type.Optional(Text({ maxLength: 4096 })) }), Type.Null()]);
@@ -95,6 +113,11 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
     },
   );
 
+  const cookieSignIn = (reply: FastifyReply, session: IssuedSession) => {
+    cookieSession(reply, session);
+    return { user: toUserResponse(session.user), csrf_token: session.csrfToken, expires_in: session.accessExpiresInSeconds };
+  };
+
   app.post(
     '/auth/login',
     {
@@ -103,15 +126,34 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
         tags: ['auth'],
         summary: 'Signs in a browser: sets the access_token, refresh_token and csrf_token cookies.',
         description:
-          'JSON `{email, password}` or a form with `username` and `password`. Send the `csrf_token` value as `X-CSRF-Token` on every cookie-authenticated POST, PUT, PATCH and DELETE.',
+          'JSON `{email, password}` or a form with `username` and `password`. Send the `csrf_token` value as `X-CSRF-Token` on every cookie-authenticated POST, PUT, PATCH and DELETE. With two-factor on for the account, no cookies yet: `{two_factor_required, challenge_token, expires_in}`, completed at POST /auth/login/two-factor.',
         body: CredentialsBody,
+        response: { 200: Type.Union([CookieSessionResponse, TwoFactorChallengeResponse]) },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await auth.login(credentialsOf(request.body), clientOf(request));
+      if (outcome.kind === 'challenge') return challengeBody(reply, outcome);
+      return cookieSignIn(reply, outcome.session);
+    },
+  );
+
+  app.post(
+    '/auth/login/two-factor',
+    {
+      preHandler: refuseCrossSite,
+      schema: {
+        tags: ['auth'],
+        summary: 'Completes a browser sign-in with a two-factor code (or a recovery code): sets the same cookies as /auth/login.',
+        description:
+          'Codes are rate-limited per account (TWO_FACTOR_RATE_LIMIT_PER_ACCOUNT) and each is accepted once. 401 `invalid_two_factor_code` leaves the challenge open; 401 `two_factor_challenge_invalid` means sign in again.',
+        body: TwoFactorBody,
         response: { 200: CookieSessionResponse },
       },
     },
     async (request, reply) => {
-      const session = await auth.login(credentialsOf(request.body), clientOf(request));
-      cookieSession(reply, session);
-      return { user: toUserResponse(session.user), csrf_token: session.csrfToken, expires_in: session.accessExpiresInSeconds };
+      const session = await auth.completeTwoFactor(request.body.challenge_token, request.body.code, clientOf(request));
+      return cookieSignIn(reply, session);
     },
   );
 
@@ -121,13 +163,34 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
       schema: {
         tags: ['auth'],
         summary: 'OAuth2 password grant for programs: returns a bearer access token and a refresh token. No cookies.',
+        description:
+          'With two-factor on for the account: `{two_factor_required, challenge_token, expires_in}` instead, completed at POST /auth/token/two-factor.',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: CredentialsBody,
+        response: { 200: Type.Union([TokenResponse, TwoFactorChallengeResponse]) },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await auth.login(credentialsOf(request.body), clientOf(request));
+      if (outcome.kind === 'challenge') return challengeBody(reply, outcome);
+      reply.header('Cache-Control', 'no-store');
+      return tokenBody(outcome.session);
+    },
+  );
+
+  app.post(
+    '/auth/token/two-factor',
+    {
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Completes a password grant with a two-factor code (or a recovery code): returns the same tokens as /auth/token.',
+        body: TwoFactorBody,
         response: { 200: TokenResponse },
       },
     },
     async (request, reply) => {
-      const session = await auth.login(credentialsOf(request.body), clientOf(request));
+      const session = await auth.completeTwoFactor(request.body.challenge_token, request.body.code, clientOf(request));
       reply.header('Cache-Control', 'no-store');
       return tokenBody(session);
     },
@@ -179,7 +242,7 @@ export async function authRoutes(app: App, options: AuthRoutesOptions): Promise<
     },
     async (request, reply) => {
       const user = requireUser(request);
-      await auth.logout(user.session);
+      await auth.logout(user, request.ip);
       clearSessionCookies(reply, config.cookieSecure);
       return reply.code(204).send(null);
     },
@@ -196,6 +259,15 @@ function credentialsOf(body: { email?: string; username?: string; password: stri
   const email = body.email ?? body.username;
   if (!email) throw ERRORS.validation([{ path: 'body.email', message: 'must have required property email (or username)' }]);
   return { email, password: body.password };
+}
+
+function challengeBody(reply: FastifyReply, challenge: Extract<SignInOutcome, { kind: 'challenge' }>) {
+  reply.header('Cache-Control', 'no-store');
+  return {
+    two_factor_required: true as const,
+    challenge_token: challenge.challengeToken,
+    expires_in: challenge.expiresInSeconds,
+  };
 }
 
 function tokenBody(session: IssuedSession) {

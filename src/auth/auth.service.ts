@@ -12,6 +12,7 @@ import type { JwtTokens } from './jwt-tokens.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { revokeSession, revokeUserSessions } from './sessions.ts';
 import type { TokenRevocationStore } from './token-revocation-store.ts';
+import type { TwoFactorService } from './two-factor.service.ts';
 
 /** What a sign-in or a refresh hands out. */
 export interface IssuedSession {
@@ -23,6 +24,13 @@ export interface IssuedSession {
   accessExpiresInSeconds: number;
   refreshExpiresInSeconds: number;
 }
+
+/**
+ * How a proven first factor ends: a session, or — with two-factor on — a challenge the client
+ * completes with a code (POST /auth/login/two-factor or /auth/token/two-factor).
+ */
+export type SignInOutcome =
+  { kind: 'session'; session: IssuedSession } | { kind: 'challenge'; challengeToken: string; expiresInSeconds: number };
 
 /** Who is on the other end of a request: kept with a session, and in the audit log. */
 export interface ClientInfo {
@@ -46,6 +54,7 @@ export interface AuthServiceDependencies {
   audit: AuditRecorder;
   /** Absent or EMAIL_VERIFICATION=off: no verification mail at registration. */
   verification?: VerificationMailer;
+  twoFactor: Pick<TwoFactorService, 'isEnabled' | 'openChallenge' | 'completeChallenge'>;
   /** The time in ms (tests pass their own clock). */
   now?: () => number;
 }
@@ -82,7 +91,7 @@ export class AuthService {
   }
 
   /** Checks a password and opens a new session (a new refresh-token family). */
-  async login(input: { email: string; password: string }, client: ClientInfo | string): Promise<IssuedSession> {
+  async login(input: { email: string; password: string }, client: ClientInfo | string): Promise<SignInOutcome> {
     const info: ClientInfo = typeof client === 'string' ? { ip: client, userAgent: null } : client;
     const rules = this.deps.config.rateLimits;
     await this.limit([
@@ -107,18 +116,53 @@ export class AuthService {
       });
       throw ERRORS.invalidCredentials();
     }
-    const session = await this.openSession(user, info);
+    return this.afterFirstFactor(user, info, 'password');
+  }
+
+  /**
+   * Every sign-in whose first factor is proven (a password; an identity provider too) goes
+   * through here: with two-factor on, a challenge instead of a session.
+   */
+  async afterFirstFactor(user: UserRow, client: ClientInfo, method: string): Promise<SignInOutcome> {
+    if (await this.deps.twoFactor.isEnabled(user.id)) {
+      const challenge = await this.deps.twoFactor.openChallenge(user.id, method);
+      await this.deps.audit.record({
+        action: 'sign_in.challenged',
+        targetUserId: user.id,
+        ip: client.ip,
+        details: { method },
+      });
+      return { kind: 'challenge', challengeToken: challenge.token, expiresInSeconds: challenge.expiresInSeconds };
+    }
+    return { kind: 'session', session: await this.issueSignIn(user, client, { method }) };
+  }
+
+  /** Completes a challenge with a code of the authenticator app or a recovery code. */
+  async completeTwoFactor(challengeToken: string, code: string, client: ClientInfo): Promise<IssuedSession> {
+    const proven = await this.deps.twoFactor.completeChallenge(challengeToken, code, client);
+    const user = await this.deps.users.findById(proven.userId);
+    // Deactivated between the password and the code: the same answer as a wrong password.
+    if (!user || !user.isActive) throw ERRORS.invalidCredentials();
+    return this.issueSignIn(user, client, { method: proven.method, secondFactor: proven.secondFactor });
+  }
+
+  /**
+   * The one step that turns a proven identity (every factor it needs) into a session, and
+   * records the sign-in.
+   */
+  async issueSignIn(user: UserRow, client: ClientInfo, proof: { method: string; secondFactor?: string }): Promise<IssuedSession> {
+    const session = await this.openSession(user, client);
     await this.deps.audit.record({
       action: 'sign_in.succeeded',
       actorId: user.id,
       targetUserId: user.id,
-      ip: info.ip,
-      details: { method: 'password', session_id: session.sessionId },
+      ip: client.ip,
+      details: { method: proof.method, second_factor: proof.secondFactor ?? null, session_id: session.sessionId },
     });
     return session;
   }
 
-  /** A new session for a user whose identity was proven some way (password, reset link, provider). */
+  /** A new session, without an audit entry: sign-ins go through `issueSignIn`. */
   async openSession(user: UserRow, client: ClientInfo): Promise<IssuedSession> {
     this.logins += 1;
     const now = this.now();
@@ -221,12 +265,23 @@ export class AuthService {
   }
 
   /** Ends the session of the access token used, and that token itself at once. */
-  async logout(session: { id: string; tokenId: string; tokenExpiresAt: Date } | null): Promise<void> {
+  async logout(
+    caller: { id: string; session: { id: string; tokenId: string; tokenExpiresAt: Date } | null },
+    clientIp: string | null = null,
+  ): Promise<void> {
+    const { session } = caller;
     if (!session) return;
     await Promise.all([
       this.deps.revocations.revoke(session.tokenId, session.tokenExpiresAt),
       revokeSession(this.deps.db, session.id),
     ]);
+    await this.deps.audit.record({
+      action: 'session.signed_out',
+      actorId: caller.id,
+      targetUserId: caller.id,
+      ip: clientIp,
+      details: { session_id: session.id },
+    });
   }
 
   /** Changes the password and ends every other session, so a stolen session dies with the old password. */

@@ -17,13 +17,22 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export function registerAuthentication(
   app: App,
   authenticator: Authenticator,
-  options: { requireVerifiedEmail?: boolean } = {},
+  options: {
+    requireVerifiedEmail?: boolean;
+    /** Given with REQUIRE_2FA_FOR_ADMINS: whether an administrator has two-factor on (asked for administrators only). */
+    adminHasTwoFactor?: (userId: string) => Promise<boolean>;
+  } = {},
 ): void {
   app.decorateRequest('user', null);
 
   const authenticate: AuthPreHandler = async (request) => {
     if (request.user) return;
-    const caller = await authenticateRequest(request, authenticator);
+    let caller = await authenticateRequest(request, authenticator);
+    if (options.adminHasTwoFactor && caller.role === 'admin' && !(await options.adminHasTwoFactor(caller.id))) {
+      // Every role check downstream sees a user: no admin power leaks through a route that
+      // checks the role itself rather than through requireAdmin. Enrolling stays possible.
+      caller = { ...caller, role: 'user', adminWithoutTwoFactor: true };
+    }
     request.user = caller;
     // The flag comes from the user row the authenticator reads anyway: no extra query.
     if (options.requireVerifiedEmail && caller.emailVerified === false && request.routeOptions.config.allowUnverified !== true) {
@@ -32,7 +41,9 @@ export function registerAuthentication(
   };
   const requireAdmin: AuthPreHandler = async (request, reply) => {
     await authenticate(request, reply);
-    if (requireUser(request).role !== 'admin') throw ERRORS.forbidden('Only administrators may do this.');
+    const caller = requireUser(request);
+    if (caller.adminWithoutTwoFactor) throw ERRORS.twoFactorRequired();
+    if (caller.role !== 'admin') throw ERRORS.forbidden('Only administrators may do this.');
   };
   app.decorate('authenticate', authenticate);
   app.decorate('requireAdmin', requireAdmin);

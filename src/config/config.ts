@@ -210,6 +210,8 @@ export interface AuthConfig {
     readonly passwordResetPerEmail: RateLimitRule;
     /** Password-reset requests and confirmations, and verification resends, per client IP. */
     readonly passwordResetPerIp: RateLimitRule;
+    /** Two-factor codes tried (to complete a sign-in, confirm enrolment or disable) per account. */
+    readonly twoFactorPerAccount: RateLimitRule;
   };
   /** How long a password-reset link works. */
   readonly passwordResetTtlSeconds: number;
@@ -220,6 +222,12 @@ export interface AuthConfig {
   readonly refreshReuseGraceSeconds: number;
   /** Audit events older than this are deleted; 0 keeps them forever. */
   readonly auditRetentionDays: number;
+  /** REQUIRE_2FA_FOR_ADMINS: an administrator without two-factor keeps only a user's powers until enrolled. */
+  readonly requireTwoFactorForAdmins: boolean;
+  /** How long the challenge between a proven password and its code stays open. */
+  readonly twoFactorChallengeTtlSeconds: number;
+  /** The name authenticator apps show beside the account. */
+  readonly twoFactorIssuer: string;
 }
 
 export type EmailVerificationMode = 'off' | 'optional' | 'required';
@@ -328,12 +336,19 @@ export function loadConfig(env: Env = process.env): Config {
           limit: read.integer('PASSWORD_RESET_RATE_LIMIT_PER_IP', 10, { min: 1, max: 1_000_000 }),
           windowSeconds: authWindow,
         },
+        twoFactorPerAccount: {
+          limit: read.integer('TWO_FACTOR_RATE_LIMIT_PER_ACCOUNT', 5, { min: 1, max: 1_000_000 }),
+          windowSeconds: authWindow,
+        },
       },
       passwordResetTtlSeconds: read.integer('PASSWORD_RESET_TTL_SECONDS', 3600, { min: 60, max: 7 * 24 * 3600 }),
       emailVerificationTtlSeconds: read.integer('EMAIL_VERIFICATION_TTL_SECONDS', 48 * 3600, { min: 60, max: 30 * 24 * 3600 }),
       emailVerification,
       refreshReuseGraceSeconds: read.integer('REFRESH_REUSE_GRACE_SECONDS', 5, { min: 0, max: 60 }),
       auditRetentionDays: read.integer('AUDIT_RETENTION_DAYS', 365, { min: 0, max: 100 * 365 }),
+      requireTwoFactorForAdmins: read.boolean('REQUIRE_2FA_FOR_ADMINS', false),
+      twoFactorChallengeTtlSeconds: read.integer('TWO_FACTOR_CHALLENGE_TTL_SECONDS', 300, { min: 30, max: 3600 }),
+      twoFactorIssuer: read.string('TWO_FACTOR_ISSUER', 'Intake'),
     },
     log: {
       level: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),

@@ -10,6 +10,7 @@ export * from '../jobs/worker-presence.schema.ts';
  */
 import { apiKeys } from '../api-keys/api-key.schema.ts';
 import { accountTokens, authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.ts';
+import { twoFactorChallenges, twoFactorCredentials, twoFactorRecoveryCodes } from '../auth/two-factor.schema.ts';
 import { auditEvents } from '../audit/audit.schema.ts';
 import { rateLimitCounters } from '../rate-limit/rate-limit.schema.ts';
 import { users } from '../users/user.schema.ts';
@@ -23,6 +24,7 @@ import { importSchemas } from '../schemas/import-schema.schema.ts';
 
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
+export * from '../auth/two-factor.schema.ts';
 export * from '../audit/audit.schema.ts';
 export * from '../rate-limit/rate-limit.schema.ts';
 export * from '../users/user.schema.ts';
@@ -54,6 +56,9 @@ export const schema = {
   accountQuotas,
   tusUploads,
   importSchemas,
+  twoFactorCredentials,
+  twoFactorRecoveryCodes,
+  twoFactorChallenges,
 };
 
 export type Schema = typeof schema;

@@ -213,6 +213,46 @@ export const ERRORS = {
       detail:
         'Confirm your e-mail address first: follow the link we sent, or ask for a new one (POST /auth/verify-email/resend).',
     }),
+  twoFactorChallengeInvalid: () =>
+    new AppError({
+      code: 'two_factor_challenge_invalid',
+      status: 401,
+      title: 'Unauthorized',
+      detail: 'The sign-in challenge is unknown, expired or already completed; sign in with your password again.',
+      headers: { 'WWW-Authenticate': 'Bearer realm="intake"' },
+    }),
+  invalidTwoFactorCode: () =>
+    new AppError({
+      code: 'invalid_two_factor_code',
+      status: 401,
+      title: 'Unauthorized',
+      detail: 'The code is wrong or was already used; enter the current code of your authenticator app, or a recovery code.',
+      headers: { 'WWW-Authenticate': 'Bearer realm="intake"' },
+    }),
+  twoFactorCodeWrong: () =>
+    new AppError({
+      code: 'two_factor_code_wrong',
+      status: 400,
+      title: 'Bad Request',
+      detail: 'The code is wrong or was already used; enter the current code of your authenticator app.',
+    }),
+  twoFactorAlreadyEnabled: () =>
+    new AppError({
+      code: 'two_factor_already_enabled',
+      status: 409,
+      title: 'Conflict',
+      detail: 'Two-factor authentication is already on; disable it first to enrol a new authenticator.',
+    }),
+  twoFactorNotEnrolled: (detail: string) =>
+    new AppError({ code: 'two_factor_not_enrolled', status: 409, title: 'Conflict', detail }),
+  twoFactorRequired: () =>
+    new AppError({
+      code: 'two_factor_required',
+      status: 403,
+      title: 'Forbidden',
+      detail:
+        'Administrators must turn on two-factor authentication here (REQUIRE_2FA_FOR_ADMINS): enrol under POST /users/me/two-factor, then sign in again.',
+    }),
   setupComplete: () =>
     new AppError({
       code: 'setup_complete',
@@ -398,6 +438,21 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   email_not_verified: {
     status: 403,
     description: 'With `EMAIL_VERIFICATION=required`, an unverified account may only sign in, verify and sign out.',
+  },
+  two_factor_challenge_invalid: {
+    status: 401,
+    description: 'The two-factor sign-in challenge is unknown, expired or already completed; sign in again.',
+  },
+  invalid_two_factor_code: {
+    status: 401,
+    description: 'Completing a sign-in: the two-factor or recovery code is wrong or already used.',
+  },
+  two_factor_code_wrong: { status: 400, description: 'Confirming or disabling two-factor: the code is wrong or already used.' },
+  two_factor_already_enabled: { status: 409, description: 'Two-factor is already on; disable it before enrolling again.' },
+  two_factor_not_enrolled: { status: 409, description: 'No enrolment to confirm, or two-factor is not on.' },
+  two_factor_required: {
+    status: 403,
+    description: 'With `REQUIRE_2FA_FOR_ADMINS=true`, an administrator without two-factor may not use admin routes.',
   },
   setup_complete: { status: 409, description: 'First-run setup is over: an administrator already exists.' },
   setup_token_required: {

@@ -21,6 +21,11 @@ export interface Caller {
   apiKeyId: string | null;
   /** Whether the account's address is proven; read from the same user row as the role. Absent: treated as proven. */
   emailVerified?: boolean;
+  /**
+   * An administrator without two-factor while REQUIRE_2FA_FOR_ADMINS is on: `role` reads `user`
+   * (no admin powers anywhere) and admin-only routes answer 403 `two_factor_required`.
+   */
+  adminWithoutTwoFactor?: boolean;
 }
 
 export type AuthPreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -37,7 +42,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler: accepts the access cookie (with CSRF on changes), a bearer JWT or an API key. */
     authenticate: AuthPreHandler;
-    /** preHandler: `authenticate`, then 403 `forbidden` unless the caller is an admin. */
+    /** preHandler: `authenticate`, then 403 `forbidden` unless the caller is an admin (`two_factor_required` for one without it, when required). */
     requireAdmin: AuthPreHandler;
   }
 }

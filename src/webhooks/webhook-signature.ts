@@ -52,12 +52,14 @@ export function verifySignature(
 /**
  * Encrypts endpoint secrets at rest (AES-256-GCM): a database dump alone does not let anyone
  * sign deliveries. The key comes from WEBHOOK_SECRET_KEY, or a file generated under DATA_DIR.
+ * Other secrets kept at rest (two-factor secrets) use a key derived for their own purpose from
+ * the same material, so one key never encrypts two kinds of data.
  */
 export class SecretBox {
   private constructor(private readonly key: Buffer) {}
 
-  static fromKeyMaterial(material: string): SecretBox {
-    return new SecretBox(createHash('sha256').update(`intake webhook secrets\0${material}`).digest());
+  static fromKeyMaterial(material: string, purpose: SecretPurpose = 'webhook secrets'): SecretBox {
+    return new SecretBox(createHash('sha256').update(`intake ${purpose}\0${material}`).digest());
   }
 
   seal(plaintext: string): string {
@@ -69,23 +71,30 @@ export class SecretBox {
 
   open(sealed: string): string {
     const [version, iv, tag, ciphertext] = sealed.split('.');
-    if (version !== 'v1' || !iv || !tag || ciphertext === undefined) throw new Error('not a sealed webhook secret');
+    if (version !== 'v1' || !iv || !tag || ciphertext === undefined) throw new Error('not a sealed secret');
     const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
   }
 }
 
+/** What a box encrypts: each purpose gets its own key from the same material. */
+export type SecretPurpose = 'webhook secrets' | 'two-factor secrets';
+
 const boxes = new Map<string, Promise<SecretBox>>();
 
-/** The box for this configuration, loaded (or the key file created) once per process. */
-export function loadSecretBox(config: Pick<WebhooksConfig, 'secretKey' | 'secretKeyFile'>): Promise<SecretBox> {
-  if (config.secretKey !== undefined) return Promise.resolve(SecretBox.fromKeyMaterial(config.secretKey));
-  let box = boxes.get(config.secretKeyFile);
+/** The box for this configuration and purpose, loaded (or the key file created) once per process. */
+export function loadSecretBox(
+  config: Pick<WebhooksConfig, 'secretKey' | 'secretKeyFile'>,
+  purpose: SecretPurpose = 'webhook secrets',
+): Promise<SecretBox> {
+  if (config.secretKey !== undefined) return Promise.resolve(SecretBox.fromKeyMaterial(config.secretKey, purpose));
+  const cacheKey = `${purpose}\0${config.secretKeyFile}`;
+  let box = boxes.get(cacheKey);
   if (!box) {
-    box = loadOrCreateSigningSecret(config.secretKeyFile).then((material) => SecretBox.fromKeyMaterial(material));
-    box.catch(() => boxes.delete(config.secretKeyFile));
-    boxes.set(config.secretKeyFile, box);
+    box = loadOrCreateSigningSecret(config.secretKeyFile).then((material) => SecretBox.fromKeyMaterial(material, purpose));
+    box.catch(() => boxes.delete(cacheKey));
+    boxes.set(cacheKey, box);
   }
   return box;
 }

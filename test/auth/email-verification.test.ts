@@ -53,11 +53,14 @@ describe('e-mail verification (required)', () => {
     expect(files.statusCode).toBe(403);
     expect(files.json().code).toBe('email_not_verified');
     expect((await subject.app.inject({ method: 'GET', url: '/api/v1/users/me', headers })).statusCode).toBe(200);
+    const standing = () => subject.app.inject({ method: 'GET', url: '/api/v1/users/me/email-verification', headers });
+    expect((await standing()).json()).toEqual({ mode: 'required', email_verified: false, pending_email: null });
 
     const mail = await mailTo(email);
     expect(mail.data).toContain('/verify-email#token=');
     expect((await verify(linkToken(mail))).statusCode).toBe(204);
     expect((await subject.app.inject({ method: 'GET', url: '/api/v1/files', headers })).statusCode).toBe(200);
+    expect((await standing()).json()).toMatchObject({ email_verified: true });
     const me = await subject.app.inject({ method: 'GET', url: '/api/v1/users/me', headers });
     expect(me.json().email_verified).toBe(true);
     const again = await verify(linkToken(mail));

@@ -75,7 +75,7 @@ export interface paths {
         get: {
             parameters: {
                 query: {
-                    action?: "sign_in.succeeded" | "sign_in.failed" | "password.changed" | "password.reset_requested" | "password.reset" | "session.revoked" | "session.token_reused" | "email.verified" | "email.change_requested" | "api_key.created" | "api_key.revoked" | "user.role_changed" | "user.activated" | "user.deactivated" | "webhook.secret_rotated";
+                    action?: "sign_in.succeeded" | "sign_in.failed" | "sign_in.challenged" | "session.signed_out" | "password.changed" | "password.reset_requested" | "password.reset" | "session.revoked" | "session.token_reused" | "email.verified" | "email.change_requested" | "api_key.created" | "api_key.revoked" | "user.role_changed" | "user.activated" | "user.deactivated" | "webhook.secret_rotated" | "two_factor.enrolment_started" | "two_factor.enabled" | "two_factor.disabled" | "two_factor.recovery_code_used";
                     actor_id?: string;
                     limit: number;
                     offset: number;
@@ -97,7 +97,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: {
-                                /** @description One of: sign_in.succeeded, sign_in.failed, password.changed, password.reset_requested, password.reset, session.revoked, session.token_reused, email.verified, email.change_requested, api_key.created, api_key.revoked, user.role_changed, user.activated, user.deactivated, webhook.secret_rotated. */
+                                /** @description One of: sign_in.succeeded, sign_in.failed, sign_in.challenged, session.signed_out, password.changed, password.reset_requested, password.reset, session.revoked, session.token_reused, email.verified, email.change_requested, api_key.created, api_key.revoked, user.role_changed, user.activated, user.deactivated, webhook.secret_rotated, two_factor.enrolment_started, two_factor.enabled, two_factor.disabled, two_factor.recovery_code_used. */
                                 action: string;
                                 actor_id: string | null;
                                 details: {
@@ -1156,7 +1156,7 @@ export interface paths {
         put?: never;
         /**
          * Signs in a browser: sets the access_token, refresh_token and csrf_token cookies.
-         * @description JSON `{email, password}` or a form with `username` and `password`. Send the `csrf_token` value as `X-CSRF-Token` on every cookie-authenticated POST, PUT, PATCH and DELETE.
+         * @description JSON `{email, password}` or a form with `username` and `password`. Send the `csrf_token` value as `X-CSRF-Token` on every cookie-authenticated POST, PUT, PATCH and DELETE. With two-factor on for the account, no cookies yet: `{two_factor_required, challenge_token, expires_in}`, completed at POST /auth/login/two-factor.
          */
         post: {
             parameters: {
@@ -1173,6 +1173,116 @@ export interface paths {
                         grant_type?: "password";
                         password: string;
                         username?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            csrf_token: string;
+                            /** @description Seconds the access cookie stays valid. */
+                            expires_in: number;
+                            user: {
+                                /** Format: date-time */
+                                created_at: string;
+                                email: string;
+                                /** @description Whether the address was proven by a link sent to it. */
+                                email_verified: boolean;
+                                full_name: string | null;
+                                /** Format: uuid */
+                                id: string;
+                                is_active: boolean;
+                                /** @description An address asked for that becomes `email` once its verification link is followed. */
+                                pending_email: string | null;
+                                role: "user" | "admin";
+                                /** Format: date-time */
+                                updated_at: string;
+                            };
+                        } | {
+                            /** @description Send it with a code to /auth/login/two-factor (browsers) or /auth/token/two-factor (programs). */
+                            challenge_token: string;
+                            /** @description Seconds the challenge stays open (TWO_FACTOR_CHALLENGE_TTL_SECONDS). */
+                            expires_in: number;
+                            /** @enum {boolean} */
+                            two_factor_required: true;
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/login/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Completes a browser sign-in with a two-factor code (or a recovery code): sets the same cookies as /auth/login.
+         * @description Codes are rate-limited per account (TWO_FACTOR_RATE_LIMIT_PER_ACCOUNT) and each is accepted once. 401 `invalid_two_factor_code` leaves the challenge open; 401 `two_factor_challenge_invalid` means sign in again.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        challenge_token: string;
+                        /** @description The 6-digit code of the authenticator app, or one of the recovery codes. */
+                        code: string;
                     };
                 };
             };
@@ -1679,7 +1789,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** OAuth2 password grant for programs: returns a bearer access token and a refresh token. No cookies. */
+        /**
+         * OAuth2 password grant for programs: returns a bearer access token and a refresh token. No cookies.
+         * @description With two-factor on for the account: `{two_factor_required, challenge_token, expires_in}` instead, completed at POST /auth/token/two-factor.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1702,6 +1815,99 @@ export interface paths {
                         grant_type?: "password";
                         password: string;
                         username?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            access_token: string;
+                            expires_in: number;
+                            refresh_token: string;
+                            /** @enum {string} */
+                            token_type: "bearer";
+                        } | {
+                            /** @description Send it with a code to /auth/login/two-factor (browsers) or /auth/token/two-factor (programs). */
+                            challenge_token: string;
+                            /** @description Seconds the challenge stays open (TWO_FACTOR_CHALLENGE_TTL_SECONDS). */
+                            expires_in: number;
+                            /** @enum {boolean} */
+                            two_factor_required: true;
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/token/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Completes a password grant with a two-factor code (or a recovery code): returns the same tokens as /auth/token. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        challenge_token: string;
+                        /** @description The 6-digit code of the authenticator app, or one of the recovery codes. */
+                        code: string;
                     };
                 };
             };
@@ -6178,6 +6384,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me/email-verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether this server verifies addresses (EMAIL_VERIFICATION) and where mine stands, for a "verify your e-mail" prompt. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            email_verified: boolean;
+                            mode: "off" | "optional" | "required";
+                            pending_email: string | null;
+                        };
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me/notifications": {
         parameters: {
             query?: never;
@@ -6678,6 +6960,353 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether two-factor authentication is on for my account, and how many recovery codes are left. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            enabled: boolean;
+                            enabled_at: string | null;
+                            /** @description Recovery codes not used yet. */
+                            recovery_codes_left: number;
+                            /** @description Whether this server requires two-factor for this account (administrators, REQUIRE_2FA_FOR_ADMINS). */
+                            required: boolean;
+                        };
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Starts enrolling an authenticator app: a new secret as an `otpauth://` URI and a QR code (SVG).
+         * @description Nothing changes at sign-in until POST /users/me/two-factor/confirm proves the app with a first code. Starting again before that replaces the secret. 409 `two_factor_already_enabled` when it is on.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The `otpauth://totp/…` URI authenticator apps read. */
+                            otpauth_uri: string;
+                            /** @description The same URI as a QR code, an SVG document. */
+                            qr_svg: string;
+                            /** @description The secret in base32, for apps that cannot scan. */
+                            secret: string;
+                        };
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/two-factor/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turns two-factor on with a first code of the app, and returns ten recovery codes (shown this once).
+         * @description 400 `two_factor_code_wrong` for a wrong code; codes are rate-limited per account.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description A 6-digit code of the authenticator app. */
+                        code: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Ten one-time codes, each completing one sign-in without the app. Shown this once: only digests are kept. */
+                            recovery_codes: string[];
+                        };
+                    };
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/two-factor/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turns two-factor off: needs the password and a current code (or a recovery code).
+         * @description 400 `invalid_current_password` or `two_factor_code_wrong`; 409 `two_factor_not_enrolled` when it is off. The recovery codes are deleted.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description A code of the app, or a recovery code. */
+                        code: string;
+                        password: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The request cannot be read (malformed body, path or parameters). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in, or the credential is invalid, expired or revoked. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Signed in, but not allowed (role, CSRF). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The input does not match the schema, or names an unknown parameter; see `errors`. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unavailable; retry after `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, as RFC 9457 problem details. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;

@@ -4,6 +4,7 @@ import { ErrorMessage, Notice, Section } from '../components/common';
 import { formatDate } from '../format';
 import { useSession } from '../session';
 import { Sessions } from './account-sessions';
+import { TwoFactor } from './account-two-factor';
 
 export function AccountPage() {
   useEffect(() => {
@@ -14,6 +15,7 @@ export function AccountPage() {
       <h1>Account</h1>
       <Profile />
       <ChangePassword />
+      <TwoFactor />
       <Sessions />
       <Notifications />
     </div>

@@ -5,7 +5,8 @@ import { ErrorMessage, Notice } from '../components/common';
 /** The forgotten-password page (`/reset-password`), and the link mailed from it (`/reset-password#token=…`). */
 export const isResetPasswordLocation = () => location.pathname === '/reset-password';
 
-function tokenFromLocation(): string | null {
+/** The `#token=…` of a mailed link. */
+export function tokenFromLocation(): string | null {
   return new URLSearchParams(location.hash.replace(/^#/, '')).get('token');
 }
 

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, describeProblem, scheduleRefresh } from '../api/client';
 import { ErrorMessage, Notice } from '../components/common';
 import type { Me } from '../session';
+import { TwoFactorChallenge } from './two-factor-challenge';
 
 type Mode = 'sign-in' | 'register';
 
@@ -12,6 +13,8 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
   const [fullName, setFullName] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [challenge, setChallenge] = useState<{ token: string } | null>(null);
+  const [challengeNotice, setChallengeNotice] = useState<string | null>(null);
 
   const [needsAdmin, setNeedsAdmin] = useState(false);
   useEffect(() => {
@@ -28,6 +31,10 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
     const { data, error: problem, response } = await api.POST('/api/v1/auth/login', { body: { email, password } });
     if (!data) {
       setError(describeProblem(problem, response));
+      return;
+    }
+    if ('two_factor_required' in data) {
+      setChallenge({ token: data.challenge_token });
       return;
     }
     scheduleRefresh(data.expires_in);
@@ -57,12 +64,25 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
   }
 
   const title = mode === 'sign-in' ? 'Sign in' : 'Create an account';
+  if (challenge) {
+    return (
+      <TwoFactorChallenge
+        challengeToken={challenge.token}
+        onSignedIn={onSignedIn}
+        onCancel={(message) => {
+          setChallenge(null);
+          setPassword('');
+          setChallengeNotice(message);
+        }}
+      />
+    );
+  }
   return (
     <main id="main" class="centered">
       <form class="card auth-card" onSubmit={submit} aria-labelledby="auth-title" noValidate={false}>
         <p class="brand">Intake</p>
         <h1 id="auth-title">{title}</h1>
-        <Notice message={notice} />
+        <Notice message={challengeNotice ?? notice} />
         {needsAdmin ? (
           <p class="notice">
             No administrator exists yet. <a href="/setup">Create the administrator</a>.
