@@ -274,6 +274,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('JWT_PRIVATE_KEY', 'set in production (an Ed25519 private key as PKCS#8 PEM or JWK)', '');
   }
   const authWindow = read.integer('AUTH_RATE_LIMIT_WINDOW_SECONDS', 900, { min: 1, max: 86_400 });
+  /** A sign-in-side limit: its own count, the shared window. */
+  const authLimit = (name: string, fallback: number) => ({
+    limit: read.integer(name, fallback, { min: 1, max: 1_000_000 }),
+    windowSeconds: authWindow,
+  });
   const smtpUrl = read.url('SMTP_URL', ['smtp:', 'smtps:'])?.toString();
   const emailVerification = read.oneOf('EMAIL_VERIFICATION', ['off', 'optional', 'required'], smtpUrl ? 'optional' : 'off');
   if (emailVerification !== 'off' && !smtpUrl) {
@@ -316,30 +321,12 @@ export function loadConfig(env: Env = process.env): Config {
       jwtPrivateKey,
       jwtPublicKeys: read.optionalString('JWT_PUBLIC_KEYS'),
       rateLimits: {
-        loginPerIp: {
-          limit: read.integer('LOGIN_RATE_LIMIT_PER_IP', 30, { min: 1, max: 1_000_000 }),
-          windowSeconds: authWindow,
-        },
-        loginPerAccount: {
-          limit: read.integer('LOGIN_RATE_LIMIT_PER_ACCOUNT', 10, { min: 1, max: 1_000_000 }),
-          windowSeconds: authWindow,
-        },
-        registerPerIp: {
-          limit: read.integer('REGISTER_RATE_LIMIT_PER_IP', 10, { min: 1, max: 1_000_000 }),
-          windowSeconds: authWindow,
-        },
-        passwordResetPerEmail: {
-          limit: read.integer('PASSWORD_RESET_RATE_LIMIT_PER_EMAIL', 3, { min: 1, max: 1_000_000 }),
-          windowSeconds: authWindow,
-        },
-        passwordResetPerIp: {
-          limit: read.integer('PASSWORD_RESET_RATE_LIMIT_PER_IP', 10, { min: 1, max: 1_000_000 }),
-          windowSeconds: authWindow,
-        },
-        twoFactorPerAccount: {
-          limit: read.integer('TWO_FACTOR_RATE_LIMIT_PER_ACCOUNT', 5, { min: 1, max: 1_000_000 }),
-          windowSeconds: authWindow,
-        },
+        loginPerIp: authLimit('LOGIN_RATE_LIMIT_PER_IP', 30),
+        loginPerAccount: authLimit('LOGIN_RATE_LIMIT_PER_ACCOUNT', 10),
+        registerPerIp: authLimit('REGISTER_RATE_LIMIT_PER_IP', 10),
+        passwordResetPerEmail: authLimit('PASSWORD_RESET_RATE_LIMIT_PER_EMAIL', 3),
+        passwordResetPerIp: authLimit('PASSWORD_RESET_RATE_LIMIT_PER_IP', 10),
+        twoFactorPerAccount: authLimit('TWO_FACTOR_RATE_LIMIT_PER_ACCOUNT', 5),
       },
       passwordResetTtlSeconds: read.integer('PASSWORD_RESET_TTL_SECONDS', 3600, { min: 60, max: 7 * 24 * 3600 }),
       emailVerificationTtlSeconds: read.integer('EMAIL_VERIFICATION_TTL_SECONDS', 48 * 3600, { min: 60, max: 30 * 24 * 3600 }),

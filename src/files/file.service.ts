@@ -26,19 +26,7 @@ import { deleteFileBlobs, FileSweeper } from './file-sweep.ts';
 import { files, type FileImportOptions, type FileRow } from './file.schema.ts';
 import { UploadReceiver } from './upload-receiver.ts';
 
-export type {
-  Caller,
-  FileEvents,
-  FileLimits,
-  FileProcessingQueue,
-  FileStatusListener,
-  IncomingFile,
-  ListFilesQuery,
-  ProcessRateLimit,
-  QuotaAmount,
-  QuotaLedger,
-  StoredFile,
-} from './file-ports.ts';
+export type * from './file-ports.ts';
 export { directUploadKey, filePrefix, thumbnailKey } from './file-keys.ts';
 
 /**

@@ -47,7 +47,7 @@ describe('the configuration reference (docs/configuration.md)', () => {
       .filter((file) => file.endsWith('.ts'))
       .map((file) => fs.readFileSync(`src/${file}`, 'utf8'))
       .join('\n');
-    const variables = new Set([...sources.matchAll(/read\.\w+\(\s*'([A-Z][A-Z0-9_]+)'/g)].map((match) => match[1]));
+    const variables = new Set([...sources.matchAll(/(?:read\.\w+|authLimit)\(\s*'([A-Z][A-Z0-9_]+)'/g)].map((match) => match[1]));
     expect(variables.size).toBeGreaterThan(5);
     const reference = fs.readFileSync('docs/configuration.md', 'utf8');
     for (const variable of variables) {
