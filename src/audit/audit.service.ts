@@ -19,6 +19,8 @@ export const AUDIT_ACTIONS = [
   'user.activated',
   'user.deactivated',
   'webhook.secret_rotated',
+  'identity.linked',
+  'identity.unlinked',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -11,6 +11,7 @@ export * from '../jobs/worker-presence.schema.ts';
 import { apiKeys } from '../api-keys/api-key.schema.ts';
 import { accountTokens, authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.ts';
 import { auditEvents } from '../audit/audit.schema.ts';
+import { identitySignInFlows, userIdentities } from '../auth/identity.schema.ts';
 import { rateLimitCounters } from '../rate-limit/rate-limit.schema.ts';
 import { users } from '../users/user.schema.ts';
 import { files } from '../files/file.schema.ts';
@@ -24,6 +25,7 @@ import { importSchemas } from '../schemas/import-schema.schema.ts';
 export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
 export * from '../audit/audit.schema.ts';
+export * from '../auth/identity.schema.ts';
 export * from '../rate-limit/rate-limit.schema.ts';
 export * from '../users/user.schema.ts';
 export * from '../files/file.schema.ts';
@@ -40,6 +42,8 @@ export const schema = {
   refreshTokens,
   revokedTokens,
   accountTokens,
+  userIdentities,
+  identitySignInFlows,
   auditEvents,
   apiKeys,
   rateLimitCounters,
