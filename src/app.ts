@@ -155,7 +155,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
 
     const setup = SetupToken.generate();
-    const services = buildServices(config, infrastructure, adapters, app.log, overrides.clock ?? Date.now, setup.token, overrides.providerFetch);
+    const services = buildServices(
+      config,
+      infrastructure,
+      adapters,
+      app.log,
+      overrides.clock ?? Date.now,
+      setup.token,
+      overrides.providerFetch,
+    );
     announceSetupLink(app, services.firstAdmin, `${config.publicUrl}/setup#token=${setup.plaintext}`);
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator, {

@@ -1,9 +1,5 @@
 import * as oidc from 'openid-client';
-import type {
-  GithubProviderConfig,
-  IdentityProviderConfig,
-  OidcProviderConfig,
-} from '../config/identity-provider-config.ts';
+import type { GithubProviderConfig, IdentityProviderConfig, OidcProviderConfig } from '../config/identity-provider-config.ts';
 import { isLoopbackHost } from '../config/identity-provider-config.ts';
 import { isAppError } from '../errors/app-error.ts';
 import { ERRORS } from '../errors/catalog.ts';
@@ -91,7 +87,12 @@ class OidcProvider implements IdentityProviderClient {
       const tokens = await oidc.authorizationCodeGrant(
         configuration,
         callbackUrl,
-        { pkceCodeVerifier: checks.codeVerifier, expectedState: checks.state, expectedNonce: checks.nonce, idTokenExpected: true },
+        {
+          pkceCodeVerifier: checks.codeVerifier,
+          expectedState: checks.state,
+          expectedNonce: checks.nonce,
+          idTokenExpected: true,
+        },
         { redirect_uri: checks.redirectUri },
       );
       const claims = tokens.claims();
@@ -148,7 +149,10 @@ function providerFailure(error: unknown): Error {
     (error instanceof oidc.ClientError &&
       (error.code === 'OAUTH_TIMEOUT' || error.code === 'OAUTH_ABORT' || error.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM'));
   if (unreachable) return ERRORS.identityProviderUnavailable('the provider', error);
-  return ERRORS.identitySignInRejected('The provider’s answer failed a check (state, code, issuer, audience, signature, expiry or nonce).', error);
+  return ERRORS.identitySignInRejected(
+    'The provider’s answer failed a check (state, code, issuer, audience, signature, expiry or nonce).',
+    error,
+  );
 }
 
 const GithubToken = (body: unknown): string | undefined =>

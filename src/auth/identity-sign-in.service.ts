@@ -84,7 +84,12 @@ export class IdentitySignIn {
    * Ends a sign-in: the flow is taken (deleted) first, so a callback can be used once whatever
    * happens next; then the provider's answer is checked and the account found, linked or created.
    */
-  async finish(providerName: string, flowId: string | undefined, query: URLSearchParams, client: ClientInfo): Promise<FinishedSignIn> {
+  async finish(
+    providerName: string,
+    flowId: string | undefined,
+    query: URLSearchParams,
+    client: ClientInfo,
+  ): Promise<FinishedSignIn> {
     const provider = this.provider(providerName);
     if (!flowId) throw ERRORS.identitySignInExpired();
     const [flow] = await this.deps.db
@@ -100,7 +105,12 @@ export class IdentitySignIn {
     callbackUrl.search = query.toString();
     let profile: ProviderProfile;
     try {
-      profile = await provider.finish(callbackUrl, { redirectUri, state: flow.state, nonce: flow.nonce, codeVerifier: flow.codeVerifier });
+      profile = await provider.finish(callbackUrl, {
+        redirectUri,
+        state: flow.state,
+        nonce: flow.nonce,
+        codeVerifier: flow.codeVerifier,
+      });
     } catch (error) {
       await this.deps.audit.record({
         action: 'sign_in.failed',

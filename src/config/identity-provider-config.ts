@@ -60,7 +60,10 @@ export function readIdentityProviders(read: EnvReader): IdentityProvidersConfig 
       clientId: required('CLIENT_ID'),
       clientSecret: required('CLIENT_SECRET'),
     };
-    const scopes = read.optionalString(prefix + 'SCOPES')?.split(/[\s,]+/).filter(Boolean);
+    const scopes = read
+      .optionalString(prefix + 'SCOPES')
+      ?.split(/[\s,]+/)
+      .filter(Boolean);
     if (kind === 'github') {
       return {
         ...common,

@@ -463,11 +463,13 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   },
   identity_sign_in_expired: {
     status: 400,
-    description: 'A provider callback without its sign-in cookie, with another `state`, already used, or past `OIDC_FLOW_TTL_SECONDS`.',
+    description:
+      'A provider callback without its sign-in cookie, with another `state`, already used, or past `OIDC_FLOW_TTL_SECONDS`.',
   },
   identity_sign_in_rejected: {
     status: 401,
-    description: 'The provider refused the code, or its answer failed a check (issuer, audience, signature, expiry, nonce, PKCE).',
+    description:
+      'The provider refused the code, or its answer failed a check (issuer, audience, signature, expiry, nonce, PKCE).',
   },
   identity_email_in_use: {
     status: 409,
