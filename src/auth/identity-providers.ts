@@ -130,7 +130,8 @@ class OidcProvider implements IdentityProviderClient {
       undefined,
       oidc.ClientSecretBasic(this.config.clientSecret),
       {
-        [oidc.customFetch]: this.fetchImpl,
+        // The DOM and undici typings of a body differ; the function is the same fetch.
+        [oidc.customFetch]: this.fetchImpl as oidc.CustomFetch,
         // The configuration refuses plain http except on loopback (a provider run beside the service).
         execute: issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname) ? [oidc.allowInsecureRequests] : [],
         timeout: PROVIDER_TIMEOUT_SECONDS,

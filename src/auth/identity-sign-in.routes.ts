@@ -28,6 +28,19 @@ const ReturnTo = Text({
   description: 'A path on this service to land on afterwards (`/files?page=2`); absolute URLs are refused. Default `/`.',
 });
 
+const ProviderParameter = Type.Optional(Type.String({ maxLength: 4096 }));
+/** What providers send back; others they add (Google's `authuser`, `hd`, …) are passed on as sent. */
+const CallbackQuery = Type.Object(
+  {
+    code: ProviderParameter,
+    state: ProviderParameter,
+    iss: ProviderParameter,
+    error: ProviderParameter,
+    error_description: ProviderParameter,
+  },
+  { patternProperties: { '^(?!(code|state|iss|error|error_description)$)[a-z_]{1,64}$': Type.String({ maxLength: 4096 }) } },
+);
+
 const ProviderSummary = Type.Object({
   name: Type.String(),
   label: Type.String({ description: 'What a sign-in button says.' }),
@@ -102,12 +115,12 @@ export async function identitySignInRoutes(app: App, options: IdentitySignInRout
           'Checks the `oidc_flow` cookie and `state`, exchanges the code (PKCE) and validates the ID token. Linking (started from `POST /users/me/identities`) adds the identity and sets no new cookies.',
         params: Type.Object({ provider: ProviderName }),
         // The provider's parameters (code, state, iss, error, …) are read as sent.
-        querystring: Type.Record(Type.String({ pattern: '^[a-z_]{1,64}$' }), Type.String({ maxLength: 4096 })),
+        querystring: CallbackQuery,
         response: { 302: Type.Null() },
       },
     },
     async (request, reply) => {
-      const query = new URLSearchParams(request.query);
+      const query = new URLSearchParams(request.query as Record<string, string>);
       const client = clientOf(request);
       reply.clearCookie(FLOW_COOKIE, { path: FLOW_COOKIE_PATH });
       reply.header('Cache-Control', 'no-store');

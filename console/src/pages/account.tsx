@@ -4,6 +4,7 @@ import { ErrorMessage, Notice, Section } from '../components/common';
 import { formatDate } from '../format';
 import { useSession } from '../session';
 import { Sessions } from './account-sessions';
+import { LinkedIdentities } from './account-identities';
 
 export function AccountPage() {
   useEffect(() => {
@@ -15,6 +16,7 @@ export function AccountPage() {
       <Profile />
       <ChangePassword />
       <Sessions />
+      <LinkedIdentities />
       <Notifications />
     </div>
   );

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, describeProblem, scheduleRefresh } from '../api/client';
 import { ErrorMessage, Notice } from '../components/common';
 import type { Me } from '../session';
+import { ProviderButtons } from './sign-in-providers';
 
 type Mode = 'sign-in' | 'register';
 
@@ -117,6 +118,7 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Please wait…' : title}
         </button>
+        <ProviderButtons />
         <p class="switch">
           {mode === 'sign-in' ? 'New here? ' : 'Already have an account? '}
           <button
