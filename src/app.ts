@@ -12,6 +12,9 @@ import { authRoutes } from './auth/auth.routes.ts';
 import { AccountRecoveryService } from './auth/account-recovery.service.ts';
 import { accountRecoveryRoutes } from './auth/account-recovery.routes.ts';
 import { sessionsRoutes } from './auth/sessions.routes.ts';
+import { identityProviderClients, type ProviderFetch } from './auth/identity-providers.ts';
+import { IdentitySignIn } from './auth/identity-sign-in.service.ts';
+import { identitySignInRoutes } from './auth/identity-sign-in.routes.ts';
 import { AuditLog } from './audit/audit.service.ts';
 import { auditRoutes } from './audit/audit.routes.ts';
 import { AuthService } from './auth/auth.service.ts';
@@ -94,6 +97,8 @@ export type AppOverrides = InfrastructureOverrides & {
   logStream?: DestinationStream;
   /** The time in ms, for token lifetimes (Date.now unless a test passes its own clock). */
   clock?: () => number;
+  /** How identity providers are reached (a test passes one that stands between). */
+  providerFetch?: ProviderFetch;
 };
 
 /**
@@ -154,7 +159,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
 
     const setup = SetupToken.generate();
-    const services = buildServices(config, infrastructure, adapters, app.log, overrides.clock ?? Date.now, setup.token);
+    const services = buildServices(
+      config,
+      infrastructure,
+      adapters,
+      app.log,
+      overrides.clock ?? Date.now,
+      setup.token,
+      overrides.providerFetch,
+    );
     announceSetupLink(app, services.firstAdmin, `${config.publicUrl}/setup#token=${setup.plaintext}`);
     // On the root instance, so that every route plugin sees `app.authenticate`.
     registerAuthentication(app, services.authenticator, {
@@ -266,6 +279,7 @@ function buildServices(
   log: App['log'],
   clock: () => number,
   setupToken: SetupToken,
+  providerFetch: ProviderFetch | undefined,
 ) {
   const { metrics } = infrastructure;
   const db = infrastructure.database.db;
@@ -314,6 +328,15 @@ function buildServices(
     now: clock,
   });
   const authenticator = new Authenticator(db, tokens, adapters.tokenRevocations, apiKeys);
+  const identities = new IdentitySignIn({
+    db,
+    providers: identityProviderClients(config.identityProviders.providers, providerFetch),
+    audit,
+    redirectUri: (provider) => `${config.publicUrl}${API_PREFIX}/auth/oidc/${provider}/callback`,
+    flowTtlSeconds: config.identityProviders.flowTtlSeconds,
+    registrationOpen: config.auth.registrationOpen,
+    now: clock,
+  });
   const webhookPublisher = new WebhookPublisher(jobQueue, config.webhooks);
   const quotas = new QuotaService(db, { bytes: config.files.quotas.bytesPerUser, files: config.files.quotas.filesPerUser });
   const files = new FileService(
@@ -371,6 +394,7 @@ function buildServices(
     recovery,
     twoFactor,
     authenticator,
+    identities,
     files,
     records,
     schemas,
@@ -413,6 +437,12 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
     await app.register(twoFactorRoutes, {
       twoFactor: services.twoFactor,
       requiredForAdmins: config.auth.requireTwoFactorForAdmins,
+    });
+    await app.register(identitySignInRoutes, {
+      identities: services.identities,
+      auth: services.auth,
+      config: config.auth,
+      flowTtlSeconds: config.identityProviders.flowTtlSeconds,
     });
     await app.register(sessionsRoutes, { db: services.db, audit: services.audit, now: services.clock });
     await app.register(auditRoutes, { audit: services.audit });

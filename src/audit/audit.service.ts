@@ -25,6 +25,9 @@ export const AUDIT_ACTIONS = [
   'two_factor.enabled',
   'two_factor.disabled',
   'two_factor.recovery_code_used',
+  'identity.signed_in',
+  'identity.linked',
+  'identity.unlinked',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

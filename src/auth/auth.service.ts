@@ -101,7 +101,8 @@ export class AuthService {
     const user = await this.deps.users.findByEmail(input.email);
     // Unknown email and wrong password cost the same argon2 time and get the same answer;
     // so does a deactivated account, which must not be told apart by a guesser.
-    const passwordOk = user
+    // An account made by a provider sign-in has no password yet: it answers like a wrong one.
+    const passwordOk = user?.passwordHash
       ? await this.deps.passwords.verify(user.passwordHash, input.password)
       : await this.deps.passwords.verifyAgainstDummy(input.password);
     if (!user || !passwordOk || !user.isActive) {
@@ -292,7 +293,7 @@ export class AuthService {
     clientIp: string | null = null,
   ): Promise<void> {
     const user = await this.deps.users.get(userId);
-    if (!(await this.deps.passwords.verify(user.passwordHash, input.currentPassword))) {
+    if (!user.passwordHash || !(await this.deps.passwords.verify(user.passwordHash, input.currentPassword))) {
       throw ERRORS.invalidCurrentPassword();
     }
     await this.deps.users.setPasswordHash(userId, await this.deps.passwords.hash(input.newPassword));

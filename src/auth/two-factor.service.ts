@@ -122,7 +122,9 @@ export class TwoFactorService {
   async disable(userId: string, input: { password: string; code: string }, clientIp: string): Promise<void> {
     await this.limitCodes(userId, clientIp);
     const user = await this.deps.users.get(userId);
-    if (!(await this.deps.passwords.verify(user.passwordHash, input.password))) throw ERRORS.invalidCurrentPassword();
+    // An account a provider made has no password: nothing can prove it, so it cannot turn two-factor off here.
+    if (user.passwordHash === null || !(await this.deps.passwords.verify(user.passwordHash, input.password)))
+      throw ERRORS.invalidCurrentPassword();
     if (!(await this.isEnabled(userId))) throw ERRORS.twoFactorNotEnrolled('Two-factor authentication is not on.');
     if (!(await this.acceptCode(userId, input.code))) throw ERRORS.twoFactorCodeWrong();
     await this.deps.db.transaction(async (tx) => {

@@ -5,6 +5,7 @@ import { ConfigError, EnvReader, type Env } from './config-spec.ts';
 import { SUPPORTED_MIME_TYPES, supportedContentType } from '../processing/content-types.ts';
 import type { ProcessingLimits } from '../processing/processing-options.ts';
 import { readProcessingLimits } from './processing-config.ts';
+import { readIdentityProviders, type IdentityProvidersConfig } from './identity-provider-config.ts';
 
 export type Environment = 'development' | 'test' | 'production';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -55,6 +56,8 @@ export interface Config {
   };
   readonly metrics: MetricsConfig;
   readonly telemetry: TelemetryConfig;
+  /** Sign-in with OpenID Connect issuers and GitHub (`OIDC_PROVIDERS`); none by default. */
+  readonly identityProviders: IdentityProvidersConfig;
   /**
    * Every process of this deployment uses this same DATA_DIR (a single process, or a volume all
    * of them mount), so keys and blobs generated there are shared: the fleet check lets them be.
@@ -398,6 +401,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     metrics: readMetricsConfig(read, host),
     telemetry: readTelemetryConfig(read, environment),
+    identityProviders: readIdentityProviders(read),
     dataDirShared: read.boolean('DATA_DIR_SHARED', false),
   };
   return deepFreeze(config);

@@ -12,6 +12,7 @@ import { apiKeys } from '../api-keys/api-key.schema.ts';
 import { accountTokens, authSessions, refreshTokens, revokedTokens } from '../auth/auth.schema.ts';
 import { twoFactorChallenges, twoFactorCredentials, twoFactorRecoveryCodes } from '../auth/two-factor.schema.ts';
 import { auditEvents } from '../audit/audit.schema.ts';
+import { identitySignInFlows, userIdentities } from '../auth/identity.schema.ts';
 import { rateLimitCounters } from '../rate-limit/rate-limit.schema.ts';
 import { users } from '../users/user.schema.ts';
 import { files } from '../files/file.schema.ts';
@@ -26,6 +27,7 @@ export * from '../api-keys/api-key.schema.ts';
 export * from '../auth/auth.schema.ts';
 export * from '../auth/two-factor.schema.ts';
 export * from '../audit/audit.schema.ts';
+export * from '../auth/identity.schema.ts';
 export * from '../rate-limit/rate-limit.schema.ts';
 export * from '../users/user.schema.ts';
 export * from '../files/file.schema.ts';
@@ -42,6 +44,8 @@ export const schema = {
   refreshTokens,
   revokedTokens,
   accountTokens,
+  userIdentities,
+  identitySignInFlows,
   auditEvents,
   apiKeys,
   rateLimitCounters,

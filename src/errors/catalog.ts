@@ -276,6 +276,55 @@ export const ERRORS = {
       detail,
       headers: { 'Retry-After': String(retryAfterSeconds) },
     }),
+  // ── identity providers ─────────────────────────────────────────────────────────
+  identityProviderNotFound: () =>
+    new AppError({
+      code: 'identity_provider_not_found',
+      status: 404,
+      title: 'Not Found',
+      detail: 'No sign-in provider with this name is configured (see GET /auth/providers).',
+    }),
+  identityProviderUnavailable: (provider: string, cause?: unknown) =>
+    new AppError({
+      code: 'identity_provider_unavailable',
+      status: 503,
+      title: 'Service Unavailable',
+      detail: `The sign-in provider ${provider} cannot be reached; try again shortly.`,
+      headers: { 'Retry-After': '30' },
+      cause,
+    }),
+  identitySignInExpired: () =>
+    new AppError({
+      code: 'identity_sign_in_expired',
+      status: 400,
+      title: 'Bad Request',
+      detail:
+        'This sign-in was not started in this browser, was already used, or took too long; start it again from the sign-in page.',
+    }),
+  identitySignInRejected: (detail: string, cause?: unknown) =>
+    new AppError({ code: 'identity_sign_in_rejected', status: 401, title: 'Unauthorized', detail, cause }),
+  identityEmailInUse: () =>
+    new AppError({
+      code: 'identity_email_in_use',
+      status: 409,
+      title: 'Conflict',
+      detail:
+        'An account with this address exists but its address was never confirmed here; sign in with its password and link the provider from your account page.',
+    }),
+  identityLinkedElsewhere: () =>
+    new AppError({
+      code: 'identity_linked_elsewhere',
+      status: 409,
+      title: 'Conflict',
+      detail: 'This provider account already signs in to another account; unlink it there first.',
+    }),
+  lastSignInMethod: () =>
+    new AppError({
+      code: 'last_sign_in_method',
+      status: 409,
+      title: 'Conflict',
+      detail: 'This is the only way to sign in to the account; set a password or link another provider first.',
+    }),
   // ── blob storage ───────────────────────────────────────────────────────────────
   fileTooLarge: (limitBytes: number, filename?: string) =>
     new AppError({
@@ -462,6 +511,27 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   },
   setup_token_invalid: { status: 403, description: 'The setup token is wrong or was already used.' },
   service_unavailable: { status: 503, description: 'A dependency is down; retry after `Retry-After` seconds.' },
+  identity_provider_not_found: { status: 404, description: 'No sign-in provider of this name is configured (`OIDC_PROVIDERS`).' },
+  identity_provider_unavailable: {
+    status: 503,
+    description: 'The identity provider (discovery, token or user endpoint) cannot be reached; see `Retry-After`.',
+  },
+  identity_sign_in_expired: {
+    status: 400,
+    description:
+      'A provider callback without its sign-in cookie, with another `state`, already used, or past `OIDC_FLOW_TTL_SECONDS`.',
+  },
+  identity_sign_in_rejected: {
+    status: 401,
+    description:
+      'The provider refused the code, or its answer failed a check (issuer, audience, signature, expiry, nonce, PKCE).',
+  },
+  identity_email_in_use: {
+    status: 409,
+    description: 'A provider proved an address whose account here never confirmed it: sign in with the password, then link.',
+  },
+  identity_linked_elsewhere: { status: 409, description: 'The provider account is already linked to another account.' },
+  last_sign_in_method: { status: 409, description: 'Unlinking would leave the account with no way to sign in.' },
   file_too_large: { status: 413, description: 'A file exceeds its size limit; see `limit_bytes`.' },
   quota_exceeded: {
     status: 413,

@@ -76,7 +76,8 @@ export class FirstAdminService {
         };
       }
       // An existing account becomes the administrator only for someone who knows its password.
-      if (!(await this.passwords.verify(existing.passwordHash, input.password))) throw ERRORS.emailTaken();
+      if (!existing.passwordHash || !(await this.passwords.verify(existing.passwordHash, input.password)))
+        throw ERRORS.emailTaken();
       const user = await accounts.update(existing.id, {
         role: 'admin',
         isActive: true,

@@ -9,7 +9,8 @@ export const users = pgTable(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     email: text('email').notNull(),
-    passwordHash: text('password_hash').notNull(),
+    /** Null for an account created by a provider sign-in, until a password is set (reset). */
+    passwordHash: text('password_hash'),
     fullName: text('full_name'),
     role: text('role').$type<UserRole>().notNull().default('user'),
     isActive: boolean('is_active').notNull().default(true),

@@ -23,7 +23,14 @@ export function normalizeEmail(email: string): string {
 export class UserService {
   constructor(private readonly db: Db) {}
 
-  async create(input: { email: string; passwordHash: string; fullName: string | null; role?: UserRole }): Promise<UserRow> {
+  async create(input: {
+    email: string;
+    /** Null: the account signs in through a provider only, until a password is set. */
+    passwordHash: string | null;
+    fullName: string | null;
+    role?: UserRole;
+    emailVerifiedAt?: Date | null;
+  }): Promise<UserRow> {
     try {
       const [row] = await this.db
         .insert(users)
@@ -32,6 +39,7 @@ export class UserService {
           passwordHash: input.passwordHash,
           fullName: input.fullName,
           role: input.role ?? 'user',
+          emailVerifiedAt: input.emailVerifiedAt ?? null,
         })
         .returning();
       if (!row) throw ERRORS.internal();

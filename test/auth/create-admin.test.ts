@@ -26,7 +26,7 @@ describe('createAdmin (intake create-admin)', () => {
     });
     expect(created).toBe(true);
     expect(user).toMatchObject({ email: 'first@example.test', role: 'admin', isActive: true, fullName: 'First' });
-    expect(await deps.passwords.verify(user.passwordHash, 'a long admin password')).toBe(true);
+    expect(await deps.passwords.verify(user.passwordHash!, 'a long admin password')).toBe(true);
   });
 
   it('promotes and reactivates an existing account without touching its password', async () => {
@@ -44,7 +44,7 @@ describe('createAdmin (intake create-admin)', () => {
     });
     expect(created).toBe(false);
     expect(user).toMatchObject({ id: existing.id, role: 'admin', isActive: true });
-    expect(await deps.passwords.verify(user.passwordHash, 'member password')).toBe(true);
+    expect(await deps.passwords.verify(user.passwordHash!, 'member password')).toBe(true);
   });
 
   it('replaces the password of an existing account with --reset-password', async () => {
@@ -59,7 +59,7 @@ describe('createAdmin (intake create-admin)', () => {
       fullName: null,
       resetPassword: true,
     });
-    expect(await deps.passwords.verify(user.passwordHash, 'new password!')).toBe(true);
+    expect(await deps.passwords.verify(user.passwordHash!, 'new password!')).toBe(true);
   });
 
   it('refuses to create an account with a password outside 8–128 characters', async () => {

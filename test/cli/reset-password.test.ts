@@ -58,7 +58,7 @@ describe('intake reset-password', () => {
     database = await openConfiguredDatabase(config);
     try {
       const row = await new UserService(database.db).get(user.id);
-      expect(await passwords.verify(row.passwordHash, 'a fresh passphrase')).toBe(true);
+      expect(await passwords.verify(row.passwordHash!, 'a fresh passphrase')).toBe(true);
       const sessions = await database.db.select().from(authSessions);
       expect(sessions.every((session) => session.revokedAt !== null)).toBe(true);
     } finally {

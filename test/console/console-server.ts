@@ -42,9 +42,10 @@ export interface ConsoleServer {
  * built console at `/` (CONSOLE_DIR defaults to console/dist), and a worker beside it sharing the in-process event bus (Redis carries events when
  * REDIS_URL is set). PUBLIC_URL is the served origin, so the WebSocket accepts the cookie.
  */
-export async function startConsoleServer(env: Record<string, string> = {}): Promise<ConsoleServer> {
+export async function startConsoleServer(env: Record<string, string> = {}, knownPort?: number): Promise<ConsoleServer> {
   await ensureConsoleBuilt();
-  const port = await freePort();
+  // A test passes the port when something else must know the origin first (an issuer's redirect URI).
+  const port = knownPort ?? (await freePort());
   const origin = `http://127.0.0.1:${port}`;
   const bus: EventBus | undefined = process.env.REDIS_URL ? undefined : new MemoryEventBus(silentLog);
   const subject = await createTestApp({

@@ -5,6 +5,7 @@ import { formatDate } from '../format';
 import { useSession } from '../session';
 import { Sessions } from './account-sessions';
 import { TwoFactor } from './account-two-factor';
+import { LinkedIdentities } from './account-identities';
 
 export function AccountPage() {
   useEffect(() => {
@@ -17,6 +18,7 @@ export function AccountPage() {
       <ChangePassword />
       <TwoFactor />
       <Sessions />
+      <LinkedIdentities />
       <Notifications />
     </div>
   );

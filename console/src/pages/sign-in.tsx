@@ -3,8 +3,20 @@ import { api, describeProblem, scheduleRefresh } from '../api/client';
 import { ErrorMessage, Notice } from '../components/common';
 import type { Me } from '../session';
 import { TwoFactorChallenge } from './two-factor-challenge';
+import { ProviderButtons } from './sign-in-providers';
 
 type Mode = 'sign-in' | 'register';
+
+/**
+ * A provider sign-in of an account with two-factor on comes back as `#/two-factor?challenge=…`
+ * (a fragment: never sent to the server). Taken once, then cleared from the address bar.
+ */
+function challengeFromProvider(): { token: string } | null {
+  const match = /^#\/two-factor\?challenge=([^&]+)$/.exec(location.hash);
+  if (!match?.[1]) return null;
+  history.replaceState(null, '', `${location.pathname}${location.search}`);
+  return { token: decodeURIComponent(match[1]) };
+}
 
 export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSignedIn: (me: Me) => void }) {
   const [mode, setMode] = useState<Mode>('sign-in');
@@ -13,7 +25,7 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
   const [fullName, setFullName] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [challenge, setChallenge] = useState<{ token: string } | null>(null);
+  const [challenge, setChallenge] = useState<{ token: string } | null>(challengeFromProvider);
   const [challengeNotice, setChallengeNotice] = useState<string | null>(null);
 
   const [needsAdmin, setNeedsAdmin] = useState(false);
@@ -137,6 +149,7 @@ export function SignInPage({ notice, onSignedIn }: { notice: string | null; onSi
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Please wait…' : title}
         </button>
+        <ProviderButtons />
         <p class="switch">
           {mode === 'sign-in' ? 'New here? ' : 'Already have an account? '}
           <button
