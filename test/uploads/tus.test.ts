@@ -11,19 +11,21 @@ import { sweepTusUploads } from '../../src/uploads/tus-uploads.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { startAzurite, type RunningAzurite } from '../storage/azurite.ts';
+import { S3RVER_ACCESS_KEY_ID, S3RVER_SECRET_ACCESS_KEY, startS3rver, type RunningS3rver } from '../storage/s3rver.ts';
 
 const MIB = 1024 * 1024;
 const EXPIRY_SECONDS = 3600;
 
 interface Driver {
   name: string;
-  /** The size of the interrupted upload: 200 MiB on disk; smaller on Azurite, which keeps blobs in memory. */
+  /** The size of the interrupted upload: 200 MiB on disk; smaller on the emulators (Azurite keeps blobs in memory). */
   bigBytes: number;
   env(): Promise<Record<string, string>>;
   stop(): Promise<void>;
 }
 
 let azurite: RunningAzurite | undefined;
+let s3rver: RunningS3rver | undefined;
 const drivers: Driver[] = [
   { name: 'local', bigBytes: 200 * MIB, env: async () => ({ STORAGE_DRIVER: 'local' }), stop: async () => undefined },
   {
@@ -40,6 +42,25 @@ const drivers: Driver[] = [
     stop: async () => {
       await azurite?.stop();
       azurite = undefined;
+    },
+  },
+  {
+    name: 's3 (s3rver)',
+    bigBytes: 24 * MIB,
+    env: async () => {
+      const bucket = `tus-${Date.now().toString(36)}`;
+      s3rver = await startS3rver(bucket);
+      return {
+        STORAGE_DRIVER: 's3',
+        S3_ENDPOINT: s3rver.endpoint,
+        S3_BUCKET: bucket,
+        S3_ACCESS_KEY_ID: S3RVER_ACCESS_KEY_ID,
+        S3_SECRET_ACCESS_KEY: S3RVER_SECRET_ACCESS_KEY,
+      };
+    },
+    stop: async () => {
+      await s3rver?.stop();
+      s3rver = undefined;
     },
   },
 ];
@@ -284,9 +305,15 @@ describe.each(drivers)('tus uploads on $name storage', (driver) => {
     expect((await file(alice, right.headers.get('intake-file-id')!)).sha256).toBe(sha256(content));
   });
 
-  it("answers someone else's upload with 404, and terminates one's own", async () => {
+  async function usage(user: TestUser): Promise<{ bytes: number; files: number }> {
+    return (await subject.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: user.bearer })).json().quota.usage;
+  }
+
+  it("answers someone else's upload with 404, and terminates one's own, giving its reservation back", async () => {
     const bob = await subject.createUser();
+    const before = await usage(alice);
     const created = await create(alice, 100);
+    expect(await usage(alice)).toEqual({ bytes: before.bytes + 100, files: before.files + 1 });
     const url = `${base}${created.headers.get('location')}`;
     for (const method of ['HEAD', 'PATCH', 'DELETE']) {
       const response = await fetch(url, {
@@ -305,6 +332,7 @@ describe.each(drivers)('tus uploads on $name storage', (driver) => {
     expect(anonymous.status).toBe(401);
     const terminated = await fetch(url, { method: 'DELETE', headers: { ...alice.bearer, 'tus-resumable': '1.0.0' } });
     expect(terminated.status).toBe(204);
+    expect(await usage(alice)).toEqual(before);
     const gone = await fetch(url, { method: 'HEAD', headers: { ...alice.bearer, 'tus-resumable': '1.0.0' } });
     expect(gone.status).toBe(404);
   });
@@ -325,8 +353,7 @@ describe.each(drivers)('tus uploads on $name storage', (driver) => {
     });
     expect(patched.status).toBe(204);
     expect(await partKeys(dave)).toHaveLength(1);
-    const me = async () =>
-      (await subject.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: dave.bearer })).json().quota.usage;
+    const me = () => usage(dave);
     expect(await me()).toEqual({ bytes: 10_000, files: 1 });
 
     const quotas = new QuotaService(subject.database.db, { bytes: null, files: null });
