@@ -5,7 +5,6 @@ import * as tus from 'tus-js-client';
 import { generateFleetKeys } from '../../src/config/fleet-keys.ts';
 import { spawnCli, type CliProcess, type LogLine } from '../helpers/cli-process.ts';
 import { createTestDatabase, makeTempDir, type TestDatabase } from '../helpers/database.ts';
-import { freePort } from '../helpers/free-port.ts';
 import { csvBytes, sha256, tusUpload } from './tus-client.ts';
 
 const MIB = 1024 * 1024;
@@ -57,14 +56,16 @@ describe.skipIf(!onPostgres)(title, () => {
     const serve = async (name: string) => {
       const directory = path.join(dataDir, name);
       fs.mkdirSync(directory);
-      const port = await freePort();
-      const child = spawnCli(['serve'], { ...shared, DATA_DIR: directory, PORT: String(port) });
+      // PORT=0: the process takes a free port itself, which it names in its listening line.
+      const child = spawnCli(['serve'], { ...shared, DATA_DIR: directory, PORT: '0' });
       processes.push(child);
-      await child.waitForLine(
+      const listening = await child.waitForLine(
         (line: LogLine) => typeof line.msg === 'string' && line.msg.includes(' listening on '),
         'listening',
       );
-      return { child, origin: `http://127.0.0.1:${port}` };
+      const origin = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(String(listening.msg))?.[1];
+      if (!origin) throw new Error(`no address in: ${String(listening.msg)}`);
+      return { child, origin };
     };
     const [first, second] = await Promise.all([serve('api1'), serve('api2')]);
     const storedParts = () => {
