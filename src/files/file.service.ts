@@ -1,4 +1,4 @@
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import type { SupportedContentType } from '../processing/content-types.ts';
@@ -97,6 +97,7 @@ export class FileService {
     const results: (StoredFile | FileRow)[] = [];
     let reserved = options.reserved;
     let recorded: StoredFile[];
+    let committedDuplicates = new Map<string, FileRow>();
     try {
       if (options.declaredBytes !== undefined) await this.checkDeclaredSize(owner.id, options.declaredBytes);
       for await (const part of parts) {
@@ -128,8 +129,11 @@ export class FileService {
         stored.length === 0
           ? []
           : await this.db.transaction(async (tx) => {
-              await tx.insert(files).values(stored);
-              return this.queueProcessing(tx, stored, options.process, 'upload');
+              if (!options.allowDuplicate) committedDuplicates = await this.duplicatesCommittedMeanwhile(tx, stored);
+              const fresh = stored.filter((row) => !committedDuplicates.has(row.id));
+              if (fresh.length === 0) return [];
+              await tx.insert(files).values(fresh);
+              return this.queueProcessing(tx, fresh, options.process, 'upload');
             });
     } catch (error) {
       if (reserved) await this.quotas.release(owner.id, reserved);
@@ -137,16 +141,43 @@ export class FileService {
       await Promise.allSettled(stored.map((row) => this.quotas.release(owner.id, { bytes: row.sizeBytes, files: 1 })));
       throw error;
     }
-    this.announce(stored);
+    for (const row of stored.filter((candidate) => committedDuplicates.has(candidate.id))) {
+      await this.blobs.delete(row.storageKey);
+      await this.quotas.release(owner.id, { bytes: row.sizeBytes, files: 1 });
+    }
+    this.announce(stored.filter((row) => !committedDuplicates.has(row.id)));
     const byId = new Map(recorded.map((entry) => [entry.file.id, entry]));
-    return results.map((entry) => ('ownerId' in entry ? byId.get(entry.id)! : entry));
+    return results.map((entry) => {
+      if (!('ownerId' in entry)) return entry;
+      const existing = committedDuplicates.get(entry.id);
+      return existing ? { file: existing, jobId: null, duplicateOf: existing.id } : byId.get(entry.id)!;
+    });
+  }
+
+  /**
+   * Uploads of the same bytes by one account at the same moment each find no earlier file while
+   * they stream; without more, both would be kept. Before recording, each hash is locked for the
+   * transaction (an advisory lock per owner and SHA-256, taken in hash order so two batches never
+   * wait on each other) and looked up again: the first upload to commit keeps its file, the
+   * others answer it as their duplicate. Answers, by row id, the rows that became duplicates.
+   */
+  private async duplicatesCommittedMeanwhile(tx: Db, rows: readonly FileRow[]): Promise<Map<string, FileRow>> {
+    const found = new Map<string, FileRow>();
+    for (const row of [...rows].sort((a, b) => a.sha256!.localeCompare(b.sha256!))) {
+      await tx.execute(
+        sql`select pg_advisory_xact_lock(hashtextextended(${`intake:file-sha256:${row.ownerId}:${row.sha256}`}, 0))`,
+      );
+      const existing = await this.duplicateOf(row, [], tx);
+      if (existing) found.set(row.id, existing);
+    }
+    return found;
   }
 
   /** The owner's file with the same bytes, among those stored or about to be; never another account's. */
-  private async duplicateOf(row: FileRow, batch: readonly FileRow[]): Promise<FileRow | undefined> {
+  private async duplicateOf(row: FileRow, batch: readonly FileRow[], db: Db = this.db): Promise<FileRow | undefined> {
     const inBatch = batch.find((other) => other.sha256 === row.sha256);
     if (inBatch) return inBatch;
-    const [existing] = await this.db
+    const [existing] = await db
       .select()
       .from(files)
       .where(

@@ -68,14 +68,10 @@ export class QuotaService {
         )
         .returning({ userId: accountQuotas.userId });
       if (updated.length > 0) return;
-      const status = await this.status(userId);
-      const [exists] = await this.db
-        .select({ userId: accountQuotas.userId })
-        .from(accountQuotas)
-        .where(eq(accountQuotas.userId, userId));
-      if (exists) throw refusal(status, amount);
-      // The account's first upload: create its row, then reserve (once more).
-      await this.db.insert(accountQuotas).values({ userId }).onConflictDoNothing();
+      // Either the limit refused it or the account has no row yet (its first uploads, maybe
+      // several at once): make sure the row exists and try once more. Deciding from a look at the
+      // row instead would refuse an upload whose row a concurrent first upload created meanwhile.
+      if (attempt === 0) await this.db.insert(accountQuotas).values({ userId }).onConflictDoNothing();
     }
     throw refusal(await this.status(userId), amount);
   }

@@ -68,6 +68,21 @@ export class S3BlobStore implements BlobStore {
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
     });
+    if (options.forcePathStyle) {
+      // Path-style bucket-level requests (ListObjectsV2, HeadBucket) go to `/bucket`, not the
+      // SDK's `/bucket/`, before signing. Both forms are S3's own; some S3-compatible servers
+      // (s3rver) verify the signature against `/bucket` only and refuse the other with
+      // SignatureDoesNotMatch, which would break listing, and with it resumable uploads and sweeps.
+      const withSlash = `/${options.bucket}/`;
+      this.client.middlewareStack.add(
+        (next) => async (args) => {
+          const request = args.request as { path?: unknown };
+          if (request.path === withSlash) request.path = withSlash.slice(0, -1);
+          return next(args);
+        },
+        { step: 'build', name: 'intakeBucketPathWithoutSlash' },
+      );
+    }
     this.clock = options.clock ?? (() => new Date());
     this.readiness = {
       name: 'storage',

@@ -146,7 +146,8 @@ export async function tusRoutes(app: App, options: TusRoutesOptions): Promise<vo
         description:
           'With Upload-Checksum (sha256) only a whole matching chunk is kept (460 checksum_mismatch otherwise); without ' +
           'it, what arrived before a connection broke is kept and the client resumes from there. The last chunk ' +
-          'completes the upload: the answer then carries Intake-File-Id (and Intake-Duplicate-Of for a duplicate).',
+          'completes the upload: the answer then carries Intake-File-Id, Intake-Job-Id when processing was queued, and ' +
+          'Intake-Duplicate-Of for a duplicate.',
         params: Params,
       },
     },
@@ -204,6 +205,7 @@ function callerOf(request: Parameters<typeof requireUser>[0]) {
 function describeCompletion(reply: FastifyReply, completed: StoredFile | undefined): void {
   if (!completed) return;
   reply.header('Intake-File-Id', completed.file.id);
+  if (completed.jobId) reply.header('Intake-Job-Id', completed.jobId);
   if (completed.duplicateOf) reply.header('Intake-Duplicate-Of', completed.duplicateOf);
 }
 

@@ -4,7 +4,9 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { makeTempDir } from '../helpers/database.ts';
+import { eventually } from '../jobs/queue-harness.ts';
 import { TestSocket } from '../realtime/ws-client.ts';
+import { csvBytes, sha256, startRelay, tusUpload } from '../uploads/tus-client.ts';
 import { NGINX, startProxy, type RunningProxy } from './nginx.ts';
 
 const MIB = 1024 * 1024;
@@ -111,6 +113,55 @@ describe.skipIf(!fs.existsSync(NGINX))(
       expect(stored).toMatchObject({ size_bytes: size, sha256: sent.sha256 });
       // Nothing was spooled to nginx's disk on the way (proxy_request_buffering off).
       expect(proxy.errorLog()).not.toMatch(/buffered to a temporary file/);
+    });
+
+    it('carries a tus upload cut twice mid-chunk between client and proxy to the same bytes, resuming from what got through', async () => {
+      const size = 48 * MIB;
+      const content = csvBytes(size, 'through-nginx');
+      // The network between the client and nginx fails twice in the middle of the one big PATCH.
+      const relay = await startRelay(Number(new URL(proxy.url).port));
+      const held = async (path: string): Promise<number> => {
+        const head = await subject.app.inject({
+          method: 'HEAD',
+          url: path,
+          headers: { ...alice.bearer, 'tus-resumable': '1.0.0' },
+        });
+        return Number(head.headers['upload-offset']);
+      };
+      let known = 0;
+      const resumedFrom: number[] = [];
+      try {
+        relay.cutAfter([Math.floor(size * 0.3), Math.floor(size * 0.6)]);
+        const result = await tusUpload(content, {
+          endpoint: `http://127.0.0.1:${relay.port}/api/v1/uploads/tus?process=false`,
+          headers: alice.bearer,
+          // Intake stores what got through once nginx closes the upstream connection: the client
+          // asks for the offset after that (asked sooner, it would be told the old one and answered 409).
+          onBeforeRequest: async (request) => {
+            if (request.getMethod() !== 'HEAD') return;
+            const path = new URL(request.getURL()).pathname;
+            known = await eventually(
+              async () => {
+                const offset = await held(path);
+                return offset > known && offset;
+              },
+              30_000,
+              'the bytes before the cut to be stored',
+            );
+          },
+          onAfterResponse: (request, response) => {
+            if (request.getMethod() === 'HEAD') resumedFrom.push(Number(response.getHeader('Upload-Offset')));
+          },
+        });
+        expect(resumedFrom).toHaveLength(2);
+        expect(resumedFrom[0]).toBeGreaterThan(0);
+        expect(resumedFrom[1]).toBeGreaterThan(resumedFrom[0]!);
+        const stored = await subject.app.inject({ method: 'GET', url: `/api/v1/files/${result.fileId}`, headers: alice.bearer });
+        expect(stored.json()).toMatchObject({ size_bytes: size, sha256: sha256(content) });
+        expect(proxy.errorLog()).not.toMatch(/buffered to a temporary file/);
+      } finally {
+        await relay.close();
+      }
     });
 
     it("refuses a body over the limit itself, with Intake's problem body", async () => {

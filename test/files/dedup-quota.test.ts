@@ -55,6 +55,20 @@ describe('deduplication and quotas', () => {
     });
   }
 
+  /** The same upload over a real socket: requests sent together really run together. */
+  async function uploadOverSocket(user: TestUser, content: string) {
+    const { body, contentType } = multipartBody([{ filename: 'data.csv', contentType: 'text/csv', content }]);
+    const response = await fetch(`http://127.0.0.1:${port}/api/v1/files`, {
+      method: 'POST',
+      headers: { ...user.bearer, 'content-type': contentType },
+      body,
+    });
+    return {
+      status: response.status,
+      body: (await response.json()) as { items?: { id: string; duplicate_of: string | null }[]; code?: string },
+    };
+  }
+
   async function blobKeys(user: TestUser): Promise<string[]> {
     const keys: string[] = [];
     for await (const blob of blobs.list(`files/${user.id}/`)) keys.push(blob.key);
@@ -144,6 +158,30 @@ describe('deduplication and quotas', () => {
     expect(await blobKeys(alice)).toHaveLength(1);
   });
 
+  it('ends concurrent uploads of the same new bytes by one account as one file, the others its duplicates, one blob', async () => {
+    const alice = await subject.createUser();
+    // Small enough that all of them fit the quota while in flight.
+    const content = csvOf(5_000, 'same-moment');
+    // Real sockets, all at once: each streams and hashes its bytes before any of them commits.
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const answer = await uploadOverSocket(alice, content);
+        expect(answer.body.items, JSON.stringify(answer.body)).toHaveLength(1);
+        return { status: answer.status, item: answer.body.items![0]! };
+      }),
+    );
+    const created = answers.filter((answer) => answer.status === 201);
+    expect(created).toHaveLength(1);
+    const original = created[0]!.item;
+    expect(original.duplicate_of).toBeNull();
+    for (const answer of answers.filter((other) => other !== created[0])) {
+      expect(answer.status).toBe(200);
+      expect(answer.item).toMatchObject({ id: original.id, duplicate_of: original.id });
+    }
+    expect(await blobKeys(alice)).toEqual([`files/${alice.id}/${original.id}/original`]);
+    expect((await me(alice)).usage).toEqual({ bytes: 5_000, files: 1 });
+  });
+
   it('drops a completed direct upload whose bytes the account already has', async () => {
     const alice = await subject.createUser();
     const content = csvOf(800, 'direct');
@@ -219,12 +257,16 @@ describe('deduplication and quotas', () => {
   it('lets concurrent uploads take no more than the quota between them', async () => {
     const alice = await subject.createUser();
     const size = 20_000;
-    const answers = await Promise.all(Array.from({ length: 8 }, (_, index) => upload(alice, csvOf(size, `race-${index}`))));
-    const stored = answers.filter((answer) => answer.statusCode === 201);
-    const refused = answers.filter((answer) => answer.statusCode !== 201);
+    // Real sockets, all at once, for an account with no quota row yet (its first uploads).
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, index) => uploadOverSocket(alice, csvOf(size, `race-${index}`))),
+    );
+    const stored = answers.filter((answer) => answer.status === 201);
+    const refused = answers.filter((answer) => answer.status !== 201);
     expect(stored.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
     expect(stored.length * size).toBeLessThanOrEqual(QUOTA_BYTES);
-    for (const answer of refused) expect(answer.json().code).toBe('quota_exceeded');
+    for (const answer of refused) expect(answer.body.code).toBe('quota_exceeded');
     const quota = await me(alice);
     expect(quota.usage).toEqual({ bytes: stored.length * size, files: stored.length });
     expect(await blobKeys(alice)).toHaveLength(stored.length);

@@ -17,15 +17,8 @@ const external = process.env.S3_ENDPOINT;
  * What s3rver 4.0 gets wrong, so the cases that need it are skipped against it (and run
  * against any other server). docs/storage.md lists the same.
  */
-const BUCKET_REQUESTS =
-  'it checks the signature of bucket-level requests (ListObjectsV2, HeadBucket) against `/bucket` while the SDK signs `/bucket/`: SignatureDoesNotMatch';
 const S3RVER_UNSUPPORTED: Record<string, string> = {
   'reads a single byte': 'it reads `Range: bytes=0-0` as `bytes=0-` (an end of 0 is taken for "no end")',
-  'lists the keys under a prefix with their sizes': BUCKET_REQUESTS,
-  'leaves nothing behind when the source stream fails mid-way': `the check lists the prefix; ${BUCKET_REQUESTS}`,
-  'leaves nothing behind when the caller aborts the put': `the check lists the prefix; ${BUCKET_REQUESTS}`,
-  'stops a put that exceeds maxBytes with file_too_large and leaves nothing': `the check lists the prefix; ${BUCKET_REQUESTS}`,
-  'reports ready': `readiness is a HeadBucket; ${BUCKET_REQUESTS}`,
 };
 
 describe('S3', () => {

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tus from 'tus-js-client';
 import { buildApp } from '../../src/app.ts';
@@ -10,20 +9,23 @@ import { createBlobStore } from '../../src/storage/create-blob-store.ts';
 import { sweepTusUploads } from '../../src/uploads/tus-uploads.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { csvBytes, sha256, startRelay, tusUpload } from './tus-client.ts';
 import { startAzurite, type RunningAzurite } from '../storage/azurite.ts';
+import { S3RVER_ACCESS_KEY_ID, S3RVER_SECRET_ACCESS_KEY, startS3rver, type RunningS3rver } from '../storage/s3rver.ts';
 
 const MIB = 1024 * 1024;
 const EXPIRY_SECONDS = 3600;
 
 interface Driver {
   name: string;
-  /** The size of the interrupted upload: 200 MiB on disk; smaller on Azurite, which keeps blobs in memory. */
+  /** The size of the interrupted upload: 200 MiB on disk; smaller on the emulators (Azurite keeps blobs in memory). */
   bigBytes: number;
   env(): Promise<Record<string, string>>;
   stop(): Promise<void>;
 }
 
 let azurite: RunningAzurite | undefined;
+let s3rver: RunningS3rver | undefined;
 const drivers: Driver[] = [
   { name: 'local', bigBytes: 200 * MIB, env: async () => ({ STORAGE_DRIVER: 'local' }), stop: async () => undefined },
   {
@@ -42,79 +44,26 @@ const drivers: Driver[] = [
       azurite = undefined;
     },
   },
-];
-
-function sha256(content: Buffer): string {
-  return createHash('sha256').update(content).digest('hex');
-}
-
-/** CSV bytes of exactly `bytes`, different for each `tag`. */
-function csvBytes(bytes: number, tag: string): Buffer {
-  const buffer = Buffer.alloc(bytes, 'a,b\n');
-  buffer.write(`name,tag\n${tag},1\n`, 0);
-  return buffer;
-}
-
-/**
- * A TCP relay in front of the API whose connections can be cut once a number of bytes went
- * through (the client's socket and the server's both drop), as a network failure would.
- */
-async function startRelay(target: number): Promise<{ port: number; cutAfter(bytes: number[]): void; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  let forwarded = 0;
-  let cuts: number[] = [];
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('data', (chunk: Buffer) => {
-      forwarded += chunk.length;
-      if (cuts.length > 0 && forwarded >= cuts[0]!) {
-        cuts = cuts.slice(1);
-        drop();
-        return;
-      }
-      if (!upstream.write(chunk)) client.pause();
-    });
-    upstream.on('drain', () => client.resume());
-    upstream.pipe(client);
-    client.on('close', drop).on('error', drop);
-    upstream.on('close', drop).on('error', drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    cutAfter(bytes) {
-      forwarded = 0;
-      cuts = [...bytes];
+  {
+    name: 's3 (s3rver)',
+    bigBytes: 24 * MIB,
+    env: async () => {
+      const bucket = `tus-${Date.now().toString(36)}`;
+      s3rver = await startS3rver(bucket);
+      return {
+        STORAGE_DRIVER: 's3',
+        S3_ENDPOINT: s3rver.endpoint,
+        S3_BUCKET: bucket,
+        S3_ACCESS_KEY_ID: S3RVER_ACCESS_KEY_ID,
+        S3_SECRET_ACCESS_KEY: S3RVER_SECRET_ACCESS_KEY,
+      };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-function tusUpload(
-  content: Buffer,
-  options: Partial<tus.UploadOptions> & { endpoint?: string; uploadUrl?: string },
-): Promise<{ fileId: string | undefined; url: string | null }> {
-  return new Promise((resolve, reject) => {
-    const upload: tus.Upload = new tus.Upload(content, {
-      metadata: { filename: 'big.csv', content_type: 'text/csv' },
-      retryDelays: [0, 0, 0, 0, 0, 0, 0, 0],
-      storeFingerprintForResuming: false,
-      ...options,
-      onSuccess: (payload) => resolve({ fileId: payload.lastResponse.getHeader('Intake-File-Id'), url: upload.url }),
-      onError: reject,
-    });
-    upload.start();
-  });
-}
+    stop: async () => {
+      await s3rver?.stop();
+      s3rver = undefined;
+    },
+  },
+];
 
 describe.each(drivers)('tus uploads on $name storage', (driver) => {
   let subject: TestApp;
@@ -284,9 +233,15 @@ describe.each(drivers)('tus uploads on $name storage', (driver) => {
     expect((await file(alice, right.headers.get('intake-file-id')!)).sha256).toBe(sha256(content));
   });
 
-  it("answers someone else's upload with 404, and terminates one's own", async () => {
+  async function usage(user: TestUser): Promise<{ bytes: number; files: number }> {
+    return (await subject.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: user.bearer })).json().quota.usage;
+  }
+
+  it("answers someone else's upload with 404, and terminates one's own, giving its reservation back", async () => {
     const bob = await subject.createUser();
+    const before = await usage(alice);
     const created = await create(alice, 100);
+    expect(await usage(alice)).toEqual({ bytes: before.bytes + 100, files: before.files + 1 });
     const url = `${base}${created.headers.get('location')}`;
     for (const method of ['HEAD', 'PATCH', 'DELETE']) {
       const response = await fetch(url, {
@@ -305,6 +260,7 @@ describe.each(drivers)('tus uploads on $name storage', (driver) => {
     expect(anonymous.status).toBe(401);
     const terminated = await fetch(url, { method: 'DELETE', headers: { ...alice.bearer, 'tus-resumable': '1.0.0' } });
     expect(terminated.status).toBe(204);
+    expect(await usage(alice)).toEqual(before);
     const gone = await fetch(url, { method: 'HEAD', headers: { ...alice.bearer, 'tus-resumable': '1.0.0' } });
     expect(gone.status).toBe(404);
   });
@@ -325,8 +281,7 @@ describe.each(drivers)('tus uploads on $name storage', (driver) => {
     });
     expect(patched.status).toBe(204);
     expect(await partKeys(dave)).toHaveLength(1);
-    const me = async () =>
-      (await subject.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: dave.bearer })).json().quota.usage;
+    const me = () => usage(dave);
     expect(await me()).toEqual({ bytes: 10_000, files: 1 });
 
     const quotas = new QuotaService(subject.database.db, { bytes: null, files: null });

@@ -5767,7 +5767,7 @@ export interface paths {
         head?: never;
         /**
          * tus: appends a chunk at Upload-Offset (Content-Type application/offset+octet-stream).
-         * @description With Upload-Checksum (sha256) only a whole matching chunk is kept (460 checksum_mismatch otherwise); without it, what arrived before a connection broke is kept and the client resumes from there. The last chunk completes the upload: the answer then carries Intake-File-Id (and Intake-Duplicate-Of for a duplicate).
+         * @description With Upload-Checksum (sha256) only a whole matching chunk is kept (460 checksum_mismatch otherwise); without it, what arrived before a connection broke is kept and the client resumes from there. The last chunk completes the upload: the answer then carries Intake-File-Id, Intake-Job-Id when processing was queued, and Intake-Duplicate-Of for a duplicate.
          */
         patch: {
             parameters: {

@@ -2,10 +2,18 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, describeProblem, formatWait } from '../api/client';
 import { liveEvents } from '../api/realtime';
 import type { paths } from '../api/schema';
-import { uploadFile } from '../api/upload';
+import {
+  RESUMABLE_UPLOAD_BYTES,
+  unfinishedUploads,
+  uploadResumably,
+  type UnfinishedUpload,
+  type UploadControls,
+} from '../api/resumable-upload';
+import { uploadFile, type UploadCallbacks } from '../api/upload';
 import { ConfirmButton, ErrorMessage, ProgressBar, StatusBadge } from '../components/common';
 import { formatBytes, formatDate } from '../format';
 import { href } from '../router';
+import { useSession } from '../session';
 
 type FileList = paths['/api/v1/files']['get']['responses'][200]['content']['application/json'];
 type FileItem = FileList['items'][number];
@@ -33,8 +41,12 @@ interface UploadRow {
   key: number;
   name: string;
   size: number;
-  phase: 'uploading' | 'queued' | 'processing' | 'processed' | 'failed' | 'refused' | 'stored';
+  phase: 'uploading' | 'paused' | 'queued' | 'processing' | 'processed' | 'failed' | 'refused' | 'stored';
   sent: number;
+  /** Sent with tus: it can be paused, and survives a dropped connection or a reload. */
+  resumable: boolean;
+  /** Bytes the server already held when this upload went on after a reload or a cut. */
+  resumedFrom: number | null;
   fileId: string | null;
   jobId: string | null;
   percent: number | null;
@@ -56,7 +68,10 @@ function withJobStatus(row: UploadRow, status: string, error: string | undefined
 }
 
 export function FilesPage() {
+  const { me } = useSession();
   const [uploads, setUploads] = useState<UploadRow[]>([]);
+  const [unfinished, setUnfinished] = useState<UnfinishedUpload[]>([]);
+  const controls = useRef(new Map<number, UploadControls>());
   const [dragging, setDragging] = useState(false);
   const [reloadToken, setReloadToken] = useState(0);
   const pickerRef = useRef<HTMLInputElement>(null);
@@ -64,6 +79,10 @@ export function FilesPage() {
   useEffect(() => {
     document.title = 'Files · Intake';
   }, []);
+
+  useEffect(() => {
+    void unfinishedUploads(me.id).then(setUnfinished);
+  }, [me.id]);
 
   const patch = useCallback((key: number, change: Partial<UploadRow>) => {
     setUploads((rows) => rows.map((row) => (row.key === key ? { ...row, ...change } : row)));
@@ -73,6 +92,7 @@ export function FilesPage() {
     (files: Iterable<File>) => {
       for (const file of files) {
         const key = ++uploadKeys;
+        const resumable = file.size > RESUMABLE_UPLOAD_BYTES;
         setUploads((rows) => [
           {
             key,
@@ -80,6 +100,8 @@ export function FilesPage() {
             size: file.size,
             phase: 'uploading',
             sent: 0,
+            resumable,
+            resumedFrom: null,
             fileId: null,
             jobId: null,
             percent: null,
@@ -87,24 +109,35 @@ export function FilesPage() {
           },
           ...rows,
         ]);
-        void uploadFile(file, { onProgress: (sent, total) => patch(key, { sent: Math.min(sent, total, file.size) }) }).then(
-          (outcome) => {
-            if (outcome.ok) {
-              const phase = outcome.file.job_id ? 'queued' : 'stored';
-              patch(key, { phase, sent: file.size, fileId: outcome.file.id, jobId: outcome.file.job_id, message: null });
-              setReloadToken((value) => value + 1);
-            } else {
-              const wait =
-                outcome.status === 429 && outcome.retryAfter ? ` Try again in ${formatWait(Number(outcome.retryAfter))}.` : '';
-              const message =
-                (outcome.problem.detail ?? outcome.problem.title ?? `The upload failed (${outcome.status}).`) + wait;
-              patch(key, { phase: 'refused', message });
-            }
-          },
-        );
+        const progress: UploadCallbacks = {
+          onProgress: (sent, total) => patch(key, { sent: Math.min(sent, total, file.size) }),
+        };
+        const sending = resumable
+          ? uploadResumably(file, me.id, {
+              ...progress,
+              onControls: (control) => controls.current.set(key, control),
+              onPaused: (reason) => patch(key, { phase: 'paused', message: reason }),
+              onResumed: () => patch(key, { phase: 'uploading', message: null }),
+              onResumedFrom: (bytes) => patch(key, { resumedFrom: bytes, sent: bytes }),
+            })
+          : uploadFile(file, progress);
+        void sending.then((outcome) => {
+          controls.current.delete(key);
+          void unfinishedUploads(me.id).then(setUnfinished);
+          if (outcome.ok) {
+            const phase = outcome.file.job_id ? 'queued' : 'stored';
+            patch(key, { phase, sent: file.size, fileId: outcome.file.id, jobId: outcome.file.job_id, message: null });
+            setReloadToken((value) => value + 1);
+          } else {
+            const wait =
+              outcome.status === 429 && outcome.retryAfter ? ` Try again in ${formatWait(Number(outcome.retryAfter))}.` : '';
+            const message = (outcome.problem.detail ?? outcome.problem.title ?? `The upload failed (${outcome.status}).`) + wait;
+            patch(key, { phase: 'refused', message });
+          }
+        });
       }
     },
-    [patch],
+    [patch, me.id],
   );
 
   // Processing progress and outcome come from the WebSocket, matched by job id.
@@ -198,10 +231,11 @@ export function FilesPage() {
             event.currentTarget.value = '';
           }}
         />
+        <UnfinishedUploads uploads={unfinished} />
         {uploads.length > 0 ? (
           <ul class="uploads" aria-label="Uploads">
             {uploads.map((row) => (
-              <UploadItem key={row.key} row={row} />
+              <UploadItem key={row.key} row={row} controls={controls.current.get(row.key)} />
             ))}
           </ul>
         ) : null}
@@ -216,16 +250,47 @@ export function FilesPage() {
   );
 }
 
-function UploadItem({ row }: { row: UploadRow }) {
+/** After a reload: what this account left unfinished here, resumed by choosing the same file again. */
+function UnfinishedUploads({ uploads }: { uploads: UnfinishedUpload[] }) {
+  if (uploads.length === 0) return null;
+  return (
+    <div class="unfinished" role="region" aria-label="Unfinished uploads">
+      <p>Unfinished uploads. Choose the same file again to go on from where it stopped:</p>
+      <ul>
+        {uploads.map((upload) => (
+          <li key={`${upload.filename}-${upload.startedAt}`}>
+            {upload.filename}
+            {upload.size === null ? '' : ` (${formatBytes(upload.size)})`}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function UploadItem({ row, controls }: { row: UploadRow; controls: UploadControls | undefined }) {
   const uploadPercent = row.size === 0 ? 100 : (row.sent / row.size) * 100;
   let body;
-  if (row.phase === 'uploading')
+  if (row.phase === 'uploading' || row.phase === 'paused')
     body = (
-      <ProgressBar
-        label={`Uploading ${row.name}`}
-        value={uploadPercent}
-        text={`${formatBytes(row.sent)} of ${formatBytes(row.size)} sent`}
-      />
+      <>
+        <ProgressBar
+          label={`Uploading ${row.name}`}
+          value={uploadPercent}
+          text={`${formatBytes(row.sent)} of ${formatBytes(row.size)} sent`}
+        />
+        {row.phase === 'paused' && row.message ? <p class="hint">{row.message}</p> : null}
+        {row.resumable && controls ? (
+          <button
+            type="button"
+            class="upload-control"
+            aria-label={`${row.phase === 'paused' ? 'Resume' : 'Pause'} ${row.name}`}
+            onClick={() => (row.phase === 'paused' ? controls.resume() : controls.pause())}
+          >
+            {row.phase === 'paused' ? 'Resume' : 'Pause'}
+          </button>
+        ) : null}
+      </>
     );
   else if (row.phase === 'queued' || row.phase === 'processing') {
     body = (
@@ -239,6 +304,7 @@ function UploadItem({ row }: { row: UploadRow }) {
   else body = null;
   const outcome: Record<UploadRow['phase'], string> = {
     uploading: 'Uploading',
+    paused: 'Paused',
     queued: 'Queued',
     processing: 'Processing',
     processed: 'Processed',
@@ -257,6 +323,7 @@ function UploadItem({ row }: { row: UploadRow }) {
         </span>
       </div>
       {body}
+      {row.resumedFrom ? <p class="hint">Went on from the {formatBytes(row.resumedFrom)} the server already held.</p> : null}
       {row.phase === 'failed' && row.message ? <p class="error">{row.message}</p> : null}
       {row.phase === 'processing' && row.message ? <p class="hint">{row.message}</p> : null}
     </li>
