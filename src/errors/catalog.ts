@@ -245,6 +245,8 @@ export const ERRORS = {
       detail: `${filename ? `${filename}: the file` : 'The file'} exceeds the limit of ${limitBytes} bytes.`,
       extensions: { limit_bytes: limitBytes },
     }),
+  fileUnreadable: (reason: string, detail: string) =>
+    new AppError({ code: 'file_unreadable', status: 422, title: 'Unprocessable Content', detail, extensions: { reason } }),
   quotaExceeded: (quota: { limit: 'bytes' | 'files'; limitValue: number; usage: { bytes: number; files: number } }) =>
     new AppError({
       code: 'quota_exceeded',
@@ -408,6 +410,11 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   setup_token_invalid: { status: 403, description: 'The setup token is wrong or was already used.' },
   service_unavailable: { status: 503, description: 'A dependency is down; retry after `Retry-After` seconds.' },
   file_too_large: { status: 413, description: 'A file exceeds its size limit; see `limit_bytes`.' },
+  file_unreadable: {
+    status: 422,
+    description:
+      'A preview cannot read the file as its type (no header, an unknown encoding, a broken workbook); `reason` names why.',
+  },
   quota_exceeded: {
     status: 413,
     description:

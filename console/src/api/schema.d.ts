@@ -2035,15 +2035,19 @@ export interface paths {
         put?: never;
         /**
          * Upload one or more files (multipart/form-data, parts named "files").
-         * @description Each part is streamed to storage while its SHA-256 and size are computed. The declared type must be allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing. A file whose bytes you already have is not stored again: its item is the existing file with `duplicate_of` set (200 when every file was a duplicate), unless `allow_duplicate=true`. An upload the account quota cannot hold answers 413 `quota_exceeded` and stores nothing.
+         * @description Each part is streamed to storage while its SHA-256 and size are computed. The declared type must be allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing. A file whose bytes you already have is not stored again: its item is the existing file with `duplicate_of` set (200 when every file was a duplicate), unless `allow_duplicate=true`. An upload the account quota cannot hold answers 413 `quota_exceeded` and stores nothing. With `dry_run=true` the one file is checked and read the same way, then answered as a preview (200, the body of POST /files/{id}/preview) and dropped: no file, blob, job or quota is touched.
          */
         post: {
             parameters: {
                 query: {
                     /** @description Store the bytes even when you already have a file with the same SHA-256 (default false). */
                     allow_duplicate: boolean;
+                    /** @description Store nothing: answer the preview of the one uploaded tabular file (as POST /files/{id}/preview would) instead of storing it. */
+                    dry_run: boolean;
                     /** @description CSV: the text encoding (e.g. windows-1252, utf-16le) instead of the detected one. */
                     encoding?: string;
+                    /** @description With dry_run: how many rows to answer. */
+                    preview_rows: number;
                     /** @description Queue processing of the uploaded files (default true). */
                     process: boolean;
                     /** @description An import schema of yours that every row is validated against. */
@@ -2094,6 +2098,40 @@ export interface paths {
                                 /** @description The processing job queued for the file, if any. */
                                 job_id: string | null;
                             })[];
+                        } | {
+                            columns: {
+                                examples: string[];
+                                flags: string[];
+                                mismatches: number;
+                                name: string;
+                                nullable: boolean;
+                                type: string;
+                            }[];
+                            dialect: {
+                                delimiter: string;
+                                quote: string;
+                            } | null;
+                            encoding: string | null;
+                            /** @description Whether only the head of the file was read. */
+                            partial: boolean;
+                            problems: {
+                                code?: string;
+                                column?: string;
+                                message: string;
+                                row: number;
+                                sheet?: string;
+                            }[];
+                            rows: {
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                row: number;
+                            }[];
+                            sheets: {
+                                index: number;
+                                name: string;
+                                rows: number;
+                            }[];
                         };
                     };
                 };
@@ -2404,8 +2442,12 @@ export interface paths {
                 query: {
                     /** @description Store the bytes even when you already have a file with the same SHA-256 (default false). */
                     allow_duplicate: boolean;
+                    /** @description Store nothing: answer the preview of the one uploaded tabular file (as POST /files/{id}/preview would) instead of storing it. */
+                    dry_run: boolean;
                     /** @description CSV: the text encoding (e.g. windows-1252, utf-16le) instead of the detected one. */
                     encoding?: string;
+                    /** @description With dry_run: how many rows to answer. */
+                    preview_rows: number;
                     /** @description Queue processing of the uploaded files (default true). */
                     process: boolean;
                     /** @description An import schema of yours that every row is validated against. */
