@@ -237,10 +237,10 @@ describe('imports', () => {
     const content = Buffer.from(await workbook.xlsx.writeBuffer());
     const { meta, records } = await imported({ filename: 'book.xlsx', contentType: XLSX, content });
     expect(records).toEqual([
-      { row: 1, data: { id: 1, placed: '2024-03-15', customer: 'Ann' } },
-      { row: 2, data: { id: 2, placed: '2024-12-31', customer: 'Bob' } },
-      { row: 3, data: { id: 3, placed: null, customer: 'Merged' } },
-      { row: 1_048_576 + 1, data: { name: 'Cy', joined: '2023-05-01' } },
+      { row: 1, sheet: 'Orders', sheet_row: 1, data: { id: 1, placed: '2024-03-15', customer: 'Ann' } },
+      { row: 2, sheet: 'Orders', sheet_row: 2, data: { id: 2, placed: '2024-12-31', customer: 'Bob' } },
+      { row: 3, sheet: 'Orders', sheet_row: 3, data: { id: 3, placed: null, customer: 'Merged' } },
+      { row: 1_048_576 + 1, sheet: 'People', sheet_row: 1, data: { name: 'Cy', joined: '2023-05-01' } },
     ]);
     expect(meta.metadata.sheets).toMatchObject([
       { name: 'Orders', index: 0, rows: 3, columns: ['id', 'placed', 'customer'] },
@@ -248,7 +248,50 @@ describe('imports', () => {
     ]);
 
     const only = await imported({ filename: 'book.xlsx', contentType: XLSX, content }, '?sheets=People&allow_duplicate=true');
-    expect(only.records).toEqual([{ row: 1_048_576 + 1, data: { name: 'Cy', joined: '2023-05-01' } }]);
+    expect(only.records).toEqual([
+      { row: 1_048_576 + 1, sheet: 'People', sheet_row: 1, data: { name: 'Cy', joined: '2023-05-01' } },
+    ]);
+  });
+
+  it('gives each workbook record its sheet and row in it, and filters and exports by sheet', async () => {
+    const workbook = new ExcelJS.Workbook();
+    const orders = workbook.addWorksheet('Orders');
+    orders.addRow(['id', 'placed']);
+    orders.addRow([1, new Date(Date.UTC(2024, 2, 15))]);
+    orders.addRow([2, new Date(Date.UTC(2024, 11, 31))]);
+    const people = workbook.addWorksheet('People, etc.');
+    people.addRow(['name', 'id']);
+    people.addRow(['Cy', 2]);
+    const content = Buffer.from(await workbook.xlsx.writeBuffer());
+    const { file, records } = await imported({ filename: 'sheets.xlsx', contentType: XLSX, content }, '?allow_duplicate=true');
+    expect(records).toEqual([
+      { row: 1, sheet: 'Orders', sheet_row: 1, data: { id: 1, placed: '2024-03-15' } },
+      { row: 2, sheet: 'Orders', sheet_row: 2, data: { id: 2, placed: '2024-12-31' } },
+      { row: 1_048_577, sheet: 'People, etc.', sheet_row: 1, data: { name: 'Cy', id: 2 } },
+    ]);
+    const people_ = encodeURIComponent('People, etc.');
+    const bySheet = await call('GET', `/api/v1/files/${file.id}/records?sheet=${people_}`);
+    expect(bySheet.json().items).toEqual([records[2]]);
+    // With a field filter too: the sheet narrows it to one of the two rows with id 2.
+    const filtered = await call('GET', `/api/v1/files/${file.id}/records?sheet=Orders&filter%5Bid%5D=2`);
+    expect(filtered.json().items).toEqual([records[1]]);
+    expect((await call('GET', `/api/v1/files/${file.id}/records?sheet=Nope`)).statusCode).toBe(400);
+
+    const csv = await call('GET', `/api/v1/files/${file.id}/records.csv?sheet=Orders`);
+    expect(csv.body).toBe('row,sheet,sheet_row,id,placed\r\n1,Orders,1,1,2024-03-15\r\n2,Orders,2,2,2024-12-31\r\n');
+    const all = await call('GET', `/api/v1/files/${file.id}/records/export?format=csv`);
+    expect(all.body).toBe(
+      'row,sheet,sheet_row,id,placed,name\r\n' +
+        '1,Orders,1,1,2024-03-15,\r\n2,Orders,2,2,2024-12-31,\r\n1048577,"People, etc.",1,2,,Cy\r\n',
+    );
+    const ndjson = await call('GET', `/api/v1/files/${file.id}/records.ndjson?sheet=${people_}`);
+    expect(
+      ndjson.body
+        .trim()
+        .split('\n')
+        .map((line: string) => JSON.parse(line)),
+    ).toEqual([{ row: 1_048_577, sheet: 'People, etc.', sheet_row: 1, name: 'Cy', id: 2 }]);
+    expect((await call('GET', `/api/v1/files/${file.id}/records.ndjson?sheet=Orders`, undefined, bob)).statusCode).toBe(404);
   });
 
   it('previews the head of a file without storing records', async () => {

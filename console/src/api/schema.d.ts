@@ -3135,7 +3135,7 @@ export interface paths {
         };
         /**
          * The parsed rows of a tabular file, a page at a time.
-         * @description Filter with `filter[field]=value` (equality, as text; several allowed), sort with `sort=field&order=asc|desc`, and follow `next_cursor` until it is null.
+         * @description Filter with `filter[field]=value` (equality, as text; several allowed) and, for a workbook, `sheet=<name>`; sort with `sort=field&order=asc|desc`, and follow `next_cursor` until it is null. A workbook’s records carry `sheet` and `sheet_row`.
          */
         get: {
             parameters: {
@@ -3144,6 +3144,8 @@ export interface paths {
                     cursor?: string;
                     limit: number;
                     order: "asc" | "desc";
+                    /** @description Workbooks: only the records of the sheet with this name. */
+                    sheet?: string;
                     /** @description A field of the records to sort on (as text); `-field` sorts it descending. Default: row order. */
                     sort?: string;
                 };
@@ -3166,7 +3168,12 @@ export interface paths {
                                 data: {
                                     [key: string]: unknown;
                                 };
+                                /** @description The stored row number (for a workbook: sheet index × 1,048,576 + sheet_row). */
                                 row: number;
+                                /** @description Workbooks: the name of the record’s sheet. */
+                                sheet?: string;
+                                /** @description Workbooks: the data row within its sheet (1-based). */
+                                sheet_row?: number;
                             }[];
                             next_cursor: string | null;
                         };
@@ -3254,11 +3261,14 @@ export interface paths {
         };
         /**
          * Every record as CSV, streamed.
-         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe.
+         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe. For a workbook, `sheet=<name>` exports one sheet, and every record carries `sheet` and `sheet_row` after `row`.
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Workbooks: only the records of the sheet with this name. */
+                    sheet?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -3349,11 +3359,14 @@ export interface paths {
         };
         /**
          * Every record as NDJSON, streamed.
-         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe.
+         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe. For a workbook, `sheet=<name>` exports one sheet, and every record carries `sheet` and `sheet_row` after `row`.
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Workbooks: only the records of the sheet with this name. */
+                    sheet?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -3444,12 +3457,14 @@ export interface paths {
         };
         /**
          * Every record as CSV or NDJSON, streamed.
-         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe.
+         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe. For a workbook, `sheet=<name>` exports one sheet, and every record carries `sheet` and `sheet_row` after `row`.
          */
         get: {
             parameters: {
                 query: {
                     format: "csv" | "ndjson";
+                    /** @description Workbooks: only the records of the sheet with this name. */
+                    sheet?: string;
                 };
                 header?: never;
                 path: {
