@@ -3,6 +3,7 @@ import { api, describeProblem, formatWait } from '../api/client';
 import { liveEvents } from '../api/realtime';
 import type { paths } from '../api/schema';
 import { uploadFile } from '../api/upload';
+import { SchemaSelect } from '../components/imports';
 import { ConfirmButton, ErrorMessage, ProgressBar, StatusBadge } from '../components/common';
 import { formatBytes, formatDate } from '../format';
 import { href } from '../router';
@@ -45,6 +46,7 @@ let uploadKeys = 0;
 
 export function FilesPage() {
   const [uploads, setUploads] = useState<UploadRow[]>([]);
+  const [schemaId, setSchemaId] = useState('');
   const [dragging, setDragging] = useState(false);
   const [reloadToken, setReloadToken] = useState(0);
   const pickerRef = useRef<HTMLInputElement>(null);
@@ -75,24 +77,24 @@ export function FilesPage() {
           },
           ...rows,
         ]);
-        void uploadFile(file, { onProgress: (sent, total) => patch(key, { sent: Math.min(sent, total, file.size) }) }).then(
-          (outcome) => {
-            if (outcome.ok) {
-              const phase = outcome.file.job_id ? 'queued' : 'stored';
-              patch(key, { phase, sent: file.size, fileId: outcome.file.id, jobId: outcome.file.job_id, message: null });
-              setReloadToken((value) => value + 1);
-            } else {
-              const wait =
-                outcome.status === 429 && outcome.retryAfter ? ` Try again in ${formatWait(Number(outcome.retryAfter))}.` : '';
-              const message =
-                (outcome.problem.detail ?? outcome.problem.title ?? `The upload failed (${outcome.status}).`) + wait;
-              patch(key, { phase: 'refused', message });
-            }
-          },
-        );
+        void uploadFile(file, {
+          onProgress: (sent, total) => patch(key, { sent: Math.min(sent, total, file.size) }),
+          ...(schemaId ? { schemaId } : {}),
+        }).then((outcome) => {
+          if (outcome.ok) {
+            const phase = outcome.file.job_id ? 'queued' : 'stored';
+            patch(key, { phase, sent: file.size, fileId: outcome.file.id, jobId: outcome.file.job_id, message: null });
+            setReloadToken((value) => value + 1);
+          } else {
+            const wait =
+              outcome.status === 429 && outcome.retryAfter ? ` Try again in ${formatWait(Number(outcome.retryAfter))}.` : '';
+            const message = (outcome.problem.detail ?? outcome.problem.title ?? `The upload failed (${outcome.status}).`) + wait;
+            patch(key, { phase: 'refused', message });
+          }
+        });
       }
     },
-    [patch],
+    [patch, schemaId],
   );
 
   // Processing progress and outcome come from the WebSocket, matched by job id.
@@ -162,6 +164,7 @@ export function FilesPage() {
       <section class="card dropzone" aria-labelledby="upload-title">
         <h2 id="upload-title">Upload</h2>
         <p>Drop files anywhere on this page, or pick them. CSV, JSON, NDJSON, XLSX, PNG, JPEG, WebP and PDF.</p>
+        <SchemaSelect value={schemaId} onChange={setSchemaId} />
         <label class="button primary" for="file-picker">
           Choose files
         </label>
