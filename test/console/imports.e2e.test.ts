@@ -61,7 +61,7 @@ describeInBrowser(title, () => {
 
     const details = page.locator('section', { has: page.getByRole('heading', { name: 'Import' }) });
     await details.getByText('windows-1252').waitFor();
-    const columns = page.getByRole('table', { name: 'Columns' });
+    const columns = page.getByRole('table', { name: 'Inferred types' });
     expect(await columns.locator('tbody tr').allInnerTexts()).toEqual([
       // The rejected row had no e-mail: the column was seen empty.
       expect.stringMatching(/^email\s+text\s+yes/),

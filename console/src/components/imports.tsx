@@ -82,7 +82,7 @@ export function ImportDetails({ fileId, metadata }: { fileId: string; metadata: 
       </dl>
       {profiles.length > 0 ? (
         <div class="table-scroll">
-          <table aria-label="Columns">
+          <table aria-label="Inferred types">
             <thead>
               <tr>
                 <th scope="col">Column</th>
