@@ -41,6 +41,7 @@ import { recordsRoutes } from './records/records.routes.ts';
 import { ImportSchemaService } from './schemas/import-schema.service.ts';
 import { schemasRoutes } from './schemas/schemas.routes.ts';
 import { fileImportsRoutes } from './files/file-imports.routes.ts';
+import { UploadPreviewer } from './files/upload-preview.ts';
 import { healthRoutes } from './health/health.routes.ts';
 import type { App } from './http/app-types.ts';
 import { ConsoleSite } from './http/console-site.ts';
@@ -477,6 +478,12 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
     });
     await app.register(filesRoutes, {
       files: services.files,
+      uploadPreviewer: new UploadPreviewer(
+        services.files,
+        async (ownerId, schemaId) => (await services.schemas.get(ownerId, schemaId)).definition,
+        config.processing,
+        config.files.maxUploadBytes,
+      ),
       checkSchema: async (ownerId, schemaId) => {
         await services.schemas.get(ownerId, schemaId);
       },

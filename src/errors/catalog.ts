@@ -334,6 +334,8 @@ export const ERRORS = {
       detail: `${filename ? `${filename}: the file` : 'The file'} exceeds the limit of ${limitBytes} bytes.`,
       extensions: { limit_bytes: limitBytes },
     }),
+  fileUnreadable: (reason: string, detail: string) =>
+    new AppError({ code: 'file_unreadable', status: 422, title: 'Unprocessable Content', detail, extensions: { reason } }),
   quotaExceeded: (quota: { limit: 'bytes' | 'files'; limitValue: number; usage: { bytes: number; files: number } }) =>
     new AppError({
       code: 'quota_exceeded',
@@ -533,6 +535,11 @@ export const ERROR_CODES: Readonly<Record<string, { status: number; description:
   identity_linked_elsewhere: { status: 409, description: 'The provider account is already linked to another account.' },
   last_sign_in_method: { status: 409, description: 'Unlinking would leave the account with no way to sign in.' },
   file_too_large: { status: 413, description: 'A file exceeds its size limit; see `limit_bytes`.' },
+  file_unreadable: {
+    status: 422,
+    description:
+      'A preview cannot read the file as its type (no header, an unknown encoding, a broken workbook); `reason` names why.',
+  },
   quota_exceeded: {
     status: 413,
     description:

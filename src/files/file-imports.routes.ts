@@ -11,43 +11,17 @@ import { problemsKey } from './correction-file.ts';
 import type { FileImportOptions } from './file.schema.ts';
 import type { FileService } from './file.service.ts';
 import { previewFile } from './file-preview.ts';
+import { PreviewResponse } from './file-preview.schema.ts';
 import { attachmentDisposition } from './filename.ts';
 import type { ColumnProfile } from '../processing/index.ts';
 
 const FileParams = Type.Object({ id: Id() });
-
-const ColumnProfileSchema = Type.Object({
-  name: Type.String(),
-  type: Type.String(),
-  nullable: Type.Boolean(),
-  examples: Type.Array(Type.String()),
-  flags: Type.Array(Type.String()),
-  mismatches: Type.Integer(),
-});
-
-const Problem = Type.Object({
-  row: Type.Integer(),
-  message: Type.String(),
-  column: Type.Optional(Type.String()),
-  code: Type.Optional(Type.String()),
-  sheet: Type.Optional(Type.String()),
-});
 
 const PreviewQuery = Type.Object({
   rows: BoundedInteger({ minimum: 1, maximum: 200, default: 20, description: 'How many rows to answer.' }),
   encoding: Type.Optional(Text({ minLength: 1, maxLength: 40 })),
   sheets: Type.Optional(Text({ minLength: 1, maxLength: 2000, description: 'XLSX: sheets to read, comma-separated.' })),
   schema: Type.Optional(Id({ description: 'An import schema of yours to map and check the rows with.' })),
-});
-
-const PreviewResponse = Type.Object({
-  encoding: Type.Union([Type.String(), Type.Null()]),
-  dialect: Type.Union([Type.Object({ delimiter: Type.String(), quote: Type.String() }), Type.Null()]),
-  sheets: Type.Array(Type.Object({ name: Type.String(), index: Type.Integer(), rows: Type.Integer() })),
-  columns: Type.Array(ColumnProfileSchema),
-  rows: Type.Array(Type.Object({ row: Type.Integer(), data: Type.Record(Type.String(), Type.Unknown()) })),
-  problems: Type.Array(Problem),
-  partial: Type.Boolean({ description: 'Whether only the head of the file was read.' }),
 });
 
 export interface FileImportsRoutesOptions {

@@ -10,6 +10,8 @@ import type { FileImportOptions, FileRow } from './file.schema.ts';
 import type { Caller, FileService, IncomingFile, StoredFile } from './file.service.ts';
 import { API_PREFIX } from '../http/openapi.ts';
 import { attachmentDisposition } from './filename.ts';
+import { PreviewResponse } from './file-preview.schema.ts';
+import type { UploadPreviewer } from './upload-preview.ts';
 
 const FileStatus = Type.Union([
   Type.Literal('pending'),
@@ -72,6 +74,12 @@ const ImportQueryFields = {
 
 const UploadQuery = Type.Object({
   process: Type.Boolean({ default: true, description: 'Queue processing of the uploaded files (default true).' }),
+  dry_run: Type.Boolean({
+    default: false,
+    description:
+      'Store nothing: answer the preview of the one uploaded tabular file (as POST /files/{id}/preview would) instead of storing it.',
+  }),
+  preview_rows: BoundedInteger({ minimum: 1, maximum: 200, default: 20, description: 'With dry_run: how many rows to answer.' }),
   allow_duplicate: Type.Boolean({
     default: false,
     description: 'Store the bytes even when you already have a file with the same SHA-256 (default false).',
@@ -153,6 +161,8 @@ function callerOf(request: Parameters<typeof requireUser>[0]): Caller {
 
 export interface FilesRoutesOptions {
   files: FileService;
+  /** Answers `?dry_run=true`; without it a dry run is refused. */
+  uploadPreviewer?: UploadPreviewer;
   /** Checks that an import schema named on an upload is the caller's (404 otherwise). */
   checkSchema?: (ownerId: string, schemaId: string) => Promise<void>;
   maxUploadBytes: number;
@@ -177,11 +187,13 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
           'allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing. ' +
           'A file whose bytes you already have is not stored again: its item is the existing file with `duplicate_of` ' +
           'set (200 when every file was a duplicate), unless `allow_duplicate=true`. An upload the account quota ' +
-          'cannot hold answers 413 `quota_exceeded` and stores nothing.',
+          'cannot hold answers 413 `quota_exceeded` and stores nothing. With `dry_run=true` the one file is checked ' +
+          'and read the same way, then answered as a preview (200, the body of POST /files/{id}/preview) and dropped: ' +
+          'no file, blob, job or quota is touched.',
         consumes: ['multipart/form-data'],
         querystring: UploadQuery,
         response: {
-          200: Type.Object({ items: Type.Array(StoredFileResponse) }),
+          200: Type.Union([Type.Object({ items: Type.Array(StoredFileResponse) }), PreviewResponse]),
           201: Type.Object({ items: Type.Array(StoredFileResponse) }),
         },
       },
@@ -204,6 +216,13 @@ export async function filesRoutes(app: App, options: FilesRoutesOptions): Promis
       const files: AsyncIterable<IncomingFile> = upload.files;
       const declared = Number(request.headers['content-length']);
       const importOptions = importOptionsOf(request.query);
+      if (request.query.dry_run) {
+        if (!options.uploadPreviewer) throw ERRORS.badRequest('Dry runs are not available here.');
+        const preview = await options.uploadPreviewer
+          .preview(requireUser(request).id, files, { rows: request.query.preview_rows, importOptions })
+          .catch(async (error: unknown) => Promise.reject(await upload.clientFault(error)));
+        return reply.code(200).send(preview);
+      }
       if (importOptions?.schema_id) await options.checkSchema?.(requireUser(request).id, importOptions.schema_id);
       const stored = await service
         .upload(callerOf(request), files, {

@@ -1,9 +1,9 @@
+import { compileConverter, isBlankText, NOT_CONVERTED, type CellConverter } from './cell-converters.ts';
 import {
   dateReadings,
   dateTimeReadings,
   parseBoolean,
   parseDate,
-  parseDateTime,
   parseNumber,
   type DateOrder,
   type DecimalMark,
@@ -198,42 +198,6 @@ function isNumeric(type: ColumnType): boolean {
   return type === 'integer' || type === 'decimal';
 }
 
-export type ConvertedValue = { ok: true; value: unknown } | { ok: false };
-
-/**
- * A cell as its column's type: numbers as numbers, dates as ISO 8601, empty as null. Text
- * columns keep the text as it was (an empty string stays one).
- */
-export function convertValue(value: unknown, format: ColumnFormat): ConvertedValue {
-  if (format.type === 'text') return { ok: true, value: value ?? null };
-  if (isEmpty(value)) return { ok: true, value: null };
-  switch (format.type) {
-    case 'boolean': {
-      if (typeof value === 'boolean') return { ok: true, value };
-      const text = textOf(value);
-      const parsed = text === undefined ? undefined : parseBoolean(text);
-      return parsed === undefined ? { ok: false } : { ok: true, value: parsed };
-    }
-    case 'integer':
-    case 'decimal': {
-      if (typeof value === 'number') {
-        return format.type === 'integer' && !Number.isInteger(value) ? { ok: false } : { ok: true, value };
-      }
-      const text = textOf(value);
-      const parsed = text === undefined ? undefined : parseNumber(text, format.decimal);
-      if (!parsed || (format.type === 'integer' && !parsed.integer)) return { ok: false };
-      return { ok: true, value: parsed.value };
-    }
-    case 'date':
-    case 'datetime': {
-      const text = textOf(value);
-      if (text === undefined) return { ok: false };
-      const parsed = format.type === 'date' ? parseDate(text, format.dateOrder) : parseDateTime(text, format.dateOrder);
-      return parsed === undefined ? { ok: false } : { ok: true, value: parsed };
-    }
-  }
-}
-
 /**
  * Infers column types over a sample of rows, then follows the rest of the file: nullability and
  * mismatches are counted over every row. The sample is the caller's to bound.
@@ -242,6 +206,8 @@ export class ColumnInference {
   private readonly evidence: ColumnEvidence[];
   private formats: ColumnFormat[] | undefined;
   private flags: ColumnFlag[][] = [];
+  private converters: CellConverter[] = [];
+  private textColumns: boolean[] = [];
   private readonly nulls: number[];
   private readonly mismatches: number[];
 
@@ -284,16 +250,23 @@ export class ColumnInference {
       });
       this.formats = decided.map((entry) => entry.format);
       this.flags = decided.map((entry) => entry.flags);
+      this.converters = this.formats.map(compileConverter);
+      this.textColumns = this.formats.map((format) => format.type === 'text');
     }
     return this.formats;
   }
 
-  /** Converts one cell of column `index`, counting nulls and mismatches. */
-  convert(index: number, value: unknown): ConvertedValue {
-    const format = this.settle()[index] ?? { type: 'text', decimal: this.hint.decimal, dateOrder: this.hint.dateOrder };
-    if (isEmpty(value)) this.nulls[index] = (this.nulls[index] ?? 0) + 1;
-    const converted = convertValue(value, format);
-    if (!converted.ok) this.mismatches[index] = (this.mismatches[index] ?? 0) + 1;
+  /**
+   * One cell of column `index` as its column's type (null when empty), or NOT_CONVERTED;
+   * counts nulls and mismatches. Column types must be settled first.
+   */
+  convert(index: number, value: unknown): unknown {
+    const converter = this.converters[index];
+    if (converter === undefined) throw new Error(`Column ${index} has no settled type.`);
+    const converted = converter(value);
+    if (converted === null || (this.textColumns[index] && typeof value === 'string' && isBlankText(value))) {
+      this.nulls[index]! += 1;
+    } else if (converted === NOT_CONVERTED) this.mismatches[index]! += 1;
     return converted;
   }
 

@@ -4,7 +4,7 @@ import { CsvParser, CsvProblem, type CsvParseResult } from './csv-parser.ts';
 import { peekHead, readChunks } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type TabularOptions } from './processing-options.ts';
-import { createTextDecoder, detectTextEncoding, knownEncoding } from './text-encoding.ts';
+import { createTextDecoder, detectTextEncoding, knownEncoding, Utf8Follower } from './text-encoding.ts';
 import { createTabularStream, rowBuilder, type RowRecord, type TabularContext, type TabularStream } from './tabular-stream.ts';
 
 /** Enough lines to judge the delimiter on, small enough to hold without thought. */
@@ -44,6 +44,10 @@ async function* parseCsv(
   const { head, all } = await peekHead(chunks, SNIFF_BYTES);
   const encoding = resolveEncoding(head, options.encoding);
   context.encoding = encoding;
+  // UTF-8 is judged on the head only: the rest is followed, see readText below.
+  let follower = encoding === 'utf-8' ? new Utf8Follower() : undefined;
+  const mayRedetect = options.encoding === undefined && !(head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf);
+  let replacements = false;
   // The head is decoded twice (here for the dialect, then with the stream): 64 KiB, once.
   const dialect = detectCsvDialect(
     createTextDecoder(encoding)
@@ -53,7 +57,26 @@ async function* parseCsv(
   const delimiter = options.delimiter ?? dialect.delimiter;
   context.dialect = { delimiter, quote: dialect.quote };
   const parser = new CsvParser({ delimiter, quote: dialect.quote, maxRecordLength: context.limits.maxRecordBytes });
-  const decoder = createTextDecoder(encoding);
+  let decoder = createTextDecoder(encoding);
+  /**
+   * A byte that is not UTF-8 after a head that was: when everything before it was ASCII, the
+   * file is re-detected as Windows-1252 from that chunk on (nothing read so far changes);
+   * otherwise the file really mixes encodings, the bad bytes read as U+FFFD, and each row
+   * holding one is reported (`encoding_error`) rather than stored altered in silence.
+   */
+  const readText = (chunk: Buffer): string => {
+    if (!follower) return decoder.write(chunk);
+    const seen = follower.check(chunk);
+    if (seen.valid) return decoder.write(chunk);
+    if (seen.switchable && mayRedetect) {
+      follower = undefined;
+      decoder = createTextDecoder('windows-1252');
+      context.encoding = 'windows-1252';
+      return decoder.write(seen.bytes);
+    }
+    replacements = true;
+    return decoder.write(chunk);
+  };
 
   let columns: string[] | undefined;
   let build: ReturnType<typeof rowBuilder> = () => ({});
@@ -82,6 +105,15 @@ async function* parseCsv(
         context.reject(row, fields, [{ code: 'malformed_row', message }]);
         continue;
       }
+      if (replacements && fields.some((field) => field.includes('\uFFFD'))) {
+        context.problem(
+          row,
+          `Bytes that are not valid ${context.encoding ?? 'UTF-8'} were read as U+FFFD (�); upload with ?encoding= naming the file's encoding.`,
+          {
+            code: 'encoding_error',
+          },
+        );
+      }
       records.push({ row, data: build(fields, '') });
     }
     return records;
@@ -89,7 +121,7 @@ async function* parseCsv(
 
   let first = true;
   for await (const chunk of all) {
-    let text = decoder.write(chunk);
+    let text = readText(chunk);
     if (first && text.length > 0) {
       first = false;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -102,6 +134,7 @@ async function* parseCsv(
       if (records.length > 0) yield records;
     }
   }
+  if (follower?.truncated) replacements = true;
   const rest = decoder.end();
   if (rest) yield rows(parser.push(rest));
   yield rows(parser.end());

@@ -1,4 +1,5 @@
-import type { ColumnFormat, ColumnType, ConvertedValue } from './column-inference.ts';
+import { NOT_CONVERTED } from './cell-converters.ts';
+import type { ColumnFormat, ColumnType } from './column-inference.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import type { DateOrder, DecimalMark } from './value-parsing.ts';
 
@@ -121,8 +122,8 @@ export class SchemaRules {
     }
   }
 
-  /** The problems of one cell; `raw` is the text as written, `value` as converted (ok or not). */
-  check(column: ImportSchemaColumn, raw: unknown, converted: ConvertedValue): CellProblem[] {
+  /** The problems of one cell; `raw` is the text as written, `value` as converted (or NOT_CONVERTED). */
+  check(column: ImportSchemaColumn, raw: unknown, value: unknown): CellProblem[] {
     const problems: CellProblem[] = [];
     const name = column.name;
     const empty = raw === null || raw === undefined || (typeof raw === 'string' && raw.trim() === '');
@@ -130,7 +131,7 @@ export class SchemaRules {
       if (column.required) problems.push({ column: name, code: 'required', message: `${name} is required.` });
       return problems;
     }
-    if (!converted.ok) {
+    if (value === NOT_CONVERTED) {
       problems.push({
         column: name,
         code: 'type',
@@ -138,7 +139,6 @@ export class SchemaRules {
       });
       return problems;
     }
-    const value = converted.value;
     if (column.enum && !column.enum.some((allowed) => allowed === value || String(allowed) === String(value))) {
       problems.push({
         column: name,

@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 import iconv from 'iconv-lite';
 
@@ -111,4 +111,44 @@ export function createTextDecoder(encoding: string): TextDecoderStream {
   }
   const decoder = iconv.getDecoder(encoding, { stripBOM: true });
   return { write: (bytes) => decoder.write(bytes), end: () => decoder.end() ?? '' };
+}
+
+/**
+ * Follows a stream judged UTF-8 from its head past that head: whether each chunk is still valid
+ * UTF-8, and whether everything before it was plain ASCII. ASCII reads the same in UTF-8 and in
+ * Windows-1252, so a file that was ASCII until its first invalid byte can switch to Windows-1252
+ * at that chunk without any earlier text being read differently.
+ */
+export class Utf8Follower {
+  private carry: Buffer = Buffer.alloc(0);
+  private ascii = true;
+
+  /** The chunk with any bytes a previous chunk left incomplete, and what it shows. */
+  check(chunk: Buffer): { bytes: Buffer; valid: boolean; asciiBefore: boolean; switchable: boolean } {
+    const bytes = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    const end = completeUtf8Prefix(bytes);
+    const body = bytes.subarray(0, end);
+    this.carry = Buffer.from(bytes.subarray(end));
+    const asciiBefore = this.ascii;
+    if (this.ascii && !isAscii(body)) this.ascii = false;
+    const valid = isUtf8(body);
+    return { bytes, valid, asciiBefore, switchable: !valid && asciiBefore && !hasUtf8Sequence(body) };
+  }
+
+  /** Whether the stream ended inside a multi-byte sequence. */
+  get truncated(): boolean {
+    return this.carry.length > 0;
+  }
+}
+
+/** Whether `bytes` hold at least one well-formed multi-byte UTF-8 sequence (text that really is UTF-8). */
+function hasUtf8Sequence(bytes: Buffer): boolean {
+  for (let index = 0; index < bytes.length; index += 1) {
+    const lead = bytes[index]!;
+    if (lead < 0xc2 || lead > 0xf4) continue;
+    const length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+    if (index + length > bytes.length) return false;
+    if (isUtf8(bytes.subarray(index, index + length))) return true;
+  }
+  return false;
 }

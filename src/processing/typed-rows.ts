@@ -1,3 +1,4 @@
+import { NOT_CONVERTED } from './cell-converters.ts';
 import { ColumnInference, localeHintFor, type FixedFormat } from './column-inference.ts';
 import {
   CORRECTION_COLUMNS,
@@ -84,53 +85,69 @@ export async function* typedRows(
     context.noteColumnTypes(stateSheet, kept);
   };
 
-  const convert = (current: HeaderState, records: RowRecord[]): RowRecord[] => {
-    const { inference, mapping, header, outputNames } = current;
+  const mismatch = (current: HeaderState, row: number, index: number, raw: unknown) => {
+    const type = current.inference.settle()[index]!.type;
+    context.problem(row, `The value ${JSON.stringify(clip(String(raw)))} is not a valid ${type}; it is kept as text.`, {
+      column: current.outputNames[index]!,
+      code: 'type_mismatch',
+    });
+  };
+
+  // Without a schema the stored names are the header's: cells are replaced in the row itself.
+  const convertInPlace = (current: HeaderState, records: RowRecord[]): RowRecord[] => {
+    const { inference, header } = current;
+    for (const record of records) {
+      const data = record.data;
+      for (let index = 0; index < header.length; index += 1) {
+        const name = header[index]!;
+        const raw = data[name];
+        if (raw === undefined && !Object.hasOwn(data, name)) continue;
+        const converted = inference.convert(index, raw);
+        if (converted === NOT_CONVERTED) mismatch(current, record.row, index, raw);
+        else if (converted !== raw) set(data, name, converted);
+      }
+    }
+    return records;
+  };
+
+  const convertWithSchema = (current: HeaderState, mapping: SchemaMapping, records: RowRecord[]): RowRecord[] => {
+    const { inference, header, outputNames } = current;
     const kept: RowRecord[] = [];
     for (const record of records) {
       const source = record.data;
       const data: Record<string, unknown> = {};
       const problems: CellProblem[] = [];
-      const values = rules ? new Map<string, unknown>() : undefined;
+      const values = new Map<string, unknown>();
       for (let index = 0; index < header.length; index += 1) {
         const name = header[index]!;
         const output = outputNames[index];
         if (output === undefined || !Object.hasOwn(source, name)) continue;
         const raw = source[name];
         const converted = inference.convert(index, raw);
-        const column = mapping?.byPosition[index];
-        if (column && rules) {
-          problems.push(...rules.check(column, raw, converted));
-          values!.set(column.name, converted.ok ? converted.value : raw);
-        } else if (!converted.ok) {
-          const type = inference.settle()[index]!.type;
-          context.problem(
-            record.row,
-            `The value ${JSON.stringify(clip(String(raw)))} is not a valid ${type}; it is kept as text.`,
-            {
-              column: output,
-              code: 'type_mismatch',
-            },
-          );
-        }
-        set(data, output, converted.ok ? converted.value : raw);
+        const column = mapping.byPosition[index];
+        if (column) {
+          problems.push(...rules!.check(column, raw, converted));
+          values.set(column.name, converted === NOT_CONVERTED ? raw : converted);
+        } else if (converted === NOT_CONVERTED) mismatch(current, record.row, index, raw);
+        set(data, output, converted === NOT_CONVERTED ? raw : converted);
       }
-      if (rules && values) {
-        if (problems.length === 0) problems.push(...rules.duplicates(values));
-        if (problems.length > 0) {
-          context.reject(
-            record.row,
-            header.map((name) => source[name]),
-            problems,
-          );
-          continue;
-        }
-        rules.remember(values);
+      if (problems.length === 0) problems.push(...rules!.duplicates(values));
+      if (problems.length > 0) {
+        context.reject(
+          record.row,
+          header.map((name) => source[name]),
+          problems,
+        );
+        continue;
       }
+      rules!.remember(values);
       kept.push({ row: record.row, data });
     }
     return kept;
   };
+
+  const convert = (current: HeaderState, records: RowRecord[]): RowRecord[] =>
+    current.mapping ? convertWithSchema(current, current.mapping, records) : convertInPlace(current, records);
 
   const release = (current: HeaderState): RowRecord[] => {
     const held = current.held ?? [];

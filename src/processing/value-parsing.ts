@@ -160,10 +160,13 @@ function validTime(time: RegExpExecArray): boolean {
   return hours < 24 && minutes < 60 && seconds < 60;
 }
 
-function validDate(year: number, month: number, day: number): boolean {
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+export function validDate(year: number, month: number, day: number): boolean {
   if (month < 1 || month > 12 || day < 1 || year < 1) return false;
-  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  return day <= days;
+  if (day <= DAYS_IN_MONTH[month - 1]!) return true;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && day === 29 && leap;
 }
 
 function isoDate(parts: DateParts): string {

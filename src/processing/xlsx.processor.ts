@@ -295,6 +295,89 @@ function plainAttribute(tag: SaxesTagPlain, name: string): string | undefined {
   return (tag.attributes as Record<string, string>)[name];
 }
 
+/** A merged range of cells, 1-based rows and 0-based columns, both ends included. */
+interface MergedRange {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+  value: Cell;
+}
+
+/** More merged ranges than any real sheet holds; the list is kept in memory while the sheet streams. */
+const MAX_MERGED_RANGES = 100_000;
+const MERGE_CELLS_START = /<(?:[\w.-]+:)?mergeCells[\s>]/;
+const MERGE_CELL_REF = /<(?:[\w.-]+:)?mergeCell\s[^>]*?\bref="([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})"/g;
+
+/**
+ * The sheet's merged ranges. They are listed after the rows in the XML, so the sheet is read
+ * ahead once for them (inflated, searched as text, not parsed) before its rows stream.
+ */
+async function readMergedRanges(archive: ZipArchive, part: string): Promise<MergedRange[]> {
+  const ranges: MergedRange[] = [];
+  let tail = '';
+  let inMerges = false;
+  for await (const text of archive.text(part, Number.POSITIVE_INFINITY, { counted: false })) {
+    let chunk = tail + text;
+    if (!inMerges) {
+      const start = chunk.search(MERGE_CELLS_START);
+      if (start === -1) {
+        tail = chunk.slice(-64);
+        continue;
+      }
+      inMerges = true;
+      chunk = chunk.slice(start);
+    }
+    const end = chunk.lastIndexOf('>') + 1;
+    for (const match of chunk.slice(0, end).matchAll(MERGE_CELL_REF)) {
+      const [, left, top, right, bottom] = match;
+      ranges.push({
+        top: Number(top),
+        bottom: Number(bottom),
+        left: columnIndex(left!),
+        right: Math.min(columnIndex(right!), MAX_COLUMNS - 1),
+        value: null,
+      });
+      if (ranges.length > MAX_MERGED_RANGES) {
+        throw new PermanentProcessingError('malformed_file', `${part} has more than ${MAX_MERGED_RANGES} merged ranges.`);
+      }
+    }
+    tail = chunk.slice(end);
+  }
+  return ranges.filter((range) => range.bottom >= range.top && range.right >= range.left).sort((a, b) => a.top - b.top);
+}
+
+/**
+ * Gives every cell of a merged range the value of its top-left cell, as a person reading the
+ * sheet sees it (Excel keeps the value in that cell only). Rows arrive in order; a range is
+ * active from its top row to its bottom row. Cells right of the header are left alone.
+ */
+class MergeFiller {
+  private next = 0;
+  private active: MergedRange[] = [];
+
+  constructor(private readonly ranges: MergedRange[]) {}
+
+  fill(number: number, cells: Cell[], width: number): void {
+    if (this.ranges.length === 0) return;
+    while (this.next < this.ranges.length && this.ranges[this.next]!.top <= number) {
+      const range = this.ranges[this.next]!;
+      this.next += 1;
+      if (range.top === number) {
+        range.value = cells[range.left] ?? null;
+        this.active.push(range);
+      }
+    }
+    this.active = this.active.filter((range) => range.bottom >= number);
+    for (const range of this.active) {
+      const right = Math.min(range.right, width - 1);
+      for (let column = range.left; column <= right; column += 1) {
+        if (number !== range.top || column !== range.left) cells[column] = range.value;
+      }
+    }
+  }
+}
+
 async function* readSheet(
   archive: ZipArchive,
   part: string,
@@ -302,6 +385,7 @@ async function* readSheet(
   context: TabularContext,
   signal: AbortSignal,
 ): AsyncGenerator<RowRecord[]> {
+  const merges = new MergeFiller(await readMergedRanges(archive, part));
   const parser = xmlParser(part);
   const completed: { number: number; cells: Cell[] }[] = [];
   let rowNumber = 0;
@@ -367,6 +451,7 @@ async function* readSheet(
     parser.write(chunk);
     const records: RowRecord[] = [];
     for (const row of completed) {
+      merges.fill(row.number, row.cells, header ? header.length : MAX_COLUMNS);
       let last = row.cells.length - 1;
       while (last >= 0 && (row.cells[last] === undefined || row.cells[last] === null || row.cells[last] === '')) last -= 1;
       if (last < 0) continue;

@@ -64,8 +64,13 @@ export class ZipArchive {
     }
   }
 
-  /** The entry's inflated text, chunk by chunk; `maxBytes` caps this entry on top of the budget. */
-  async *text(name: string, maxBytes = Number.POSITIVE_INFINITY): AsyncGenerator<string> {
+  /**
+   * The entry's inflated text, chunk by chunk; `maxBytes` caps this entry on top of the budget.
+   * A look-ahead read (`counted: false`, an entry that is read again afterwards) is held to
+   * the budget that remains without spending it: the read that follows spends it.
+   */
+  async *text(name: string, maxBytes = Number.POSITIVE_INFINITY, options: { counted?: boolean } = {}): AsyncGenerator<string> {
+    const counted = options.counted ?? true;
     const entry = this.entries.get(name);
     if (!entry) throw new PermanentProcessingError('malformed_file', `The archive has no ${name}.`);
     const decoder = new StringDecoder('utf8');
@@ -79,8 +84,8 @@ export class ZipArchive {
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         inflated += chunk.length;
-        this.remaining -= chunk.length;
-        if (this.remaining < 0) {
+        if (counted) this.remaining -= chunk.length;
+        if (counted ? this.remaining < 0 : inflated > this.remaining) {
           throw zipBomb(`The archive inflates to more than ${this.limits.maxUncompressedBytes} bytes.`);
         }
         if (inflated > maxBytes) throw zipBomb(`${name} inflates to more than ${maxBytes} bytes.`);

@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { MAX_INT32 } from '../http/schema-types.ts';
 import { records } from './record.schema.ts';
+import type { RowRange } from './record-sheets.ts';
 
 export interface RecordQuery {
   limit: number;
@@ -11,6 +12,8 @@ export interface RecordQuery {
   filters: Record<string, string>;
   sort?: string;
   order: 'asc' | 'desc';
+  /** Only rows in this range (a workbook's sheet). */
+  rows?: RowRange;
 }
 
 export interface RecordPage {
@@ -58,6 +61,7 @@ export class RecordService {
     if (source.run === null) return { items: [], next_cursor: null };
     const conditions: (SQL | undefined)[] = [eq(records.fileId, source.fileId), eq(records.run, source.run)];
     for (const [field, value] of filterEntries) conditions.push(sql`${records.data} ->> ${field} = ${value}`);
+    if (query.rows) conditions.push(...inRange(query.rows));
 
     let rows: { row: number; data: Record<string, unknown>; value?: string | null }[];
     if (query.sort === undefined) {
@@ -102,14 +106,19 @@ export class RecordService {
   }
 
   /** Every record in row order, fetched in bounded batches: memory stays flat for any file size. */
-  async *all(source: RecordSource, batchSize = 1_000): AsyncGenerator<{ row: number; data: Record<string, unknown> }[]> {
+  async *all(
+    source: RecordSource,
+    options: { rows?: RowRange; batchSize?: number } = {},
+  ): AsyncGenerator<{ row: number; data: Record<string, unknown> }[]> {
     if (source.run === null) return;
+    const batchSize = options.batchSize ?? 1_000;
+    const range = options.rows ? inRange(options.rows) : [];
     let after = 0;
     for (;;) {
       const batch = await this.db
         .select({ row: records.row, data: records.data })
         .from(records)
-        .where(and(eq(records.fileId, source.fileId), eq(records.run, source.run), gt(records.row, after)))
+        .where(and(eq(records.fileId, source.fileId), eq(records.run, source.run), gt(records.row, after), ...range))
         .orderBy(asc(records.row))
         .limit(batchSize);
       if (batch.length === 0) return;
@@ -118,6 +127,10 @@ export class RecordService {
       if (batch.length < batchSize) return;
     }
   }
+}
+
+function inRange(range: RowRange): SQL[] {
+  return [gte(records.row, range.first), lte(records.row, range.last)];
 }
 
 /**

@@ -6,7 +6,9 @@ import type { JobQueue } from '../../src/jobs/job-queue.ts';
 import { buildWorker, type WorkerRuntime } from '../../src/worker.ts';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { eventually, silentLog } from '../jobs/queue-harness.ts';
-import { multipartBody, type PartSpec } from './multipart.ts';
+import { createBlobStore } from '../../src/storage/create-blob-store.ts';
+import type { BlobStore } from '../../src/storage/blob-store.ts';
+import { multipartBody, PNG_SIGNATURE, type PartSpec } from './multipart.ts';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
@@ -17,6 +19,7 @@ describe('imports', () => {
   let runtime: WorkerRuntime;
   let alice: TestUser;
   let bob: TestUser;
+  let blobs: BlobStore;
 
   beforeAll(async () => {
     subject = await createTestApp({ env: { JOBS_POLL_INTERVAL_MS: '50' } });
@@ -24,16 +27,18 @@ describe('imports', () => {
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog });
     alice = await subject.createUser();
     bob = await subject.createUser();
+    blobs = await createBlobStore(subject.config.storage);
   });
 
   afterAll(async () => {
+    await blobs?.close();
     await runtime?.close(0);
     await queue?.close();
     await subject?.close();
   });
 
-  async function upload(part: PartSpec, query = '', user = alice) {
-    const { body, contentType } = multipartBody([part]);
+  async function upload(part: PartSpec | PartSpec[], query = '', user = alice) {
+    const { body, contentType } = multipartBody(Array.isArray(part) ? part : [part]);
     const response = await subject.app.inject({
       method: 'POST',
       url: `/api/v1/files${query}`,
@@ -232,10 +237,10 @@ describe('imports', () => {
     const content = Buffer.from(await workbook.xlsx.writeBuffer());
     const { meta, records } = await imported({ filename: 'book.xlsx', contentType: XLSX, content });
     expect(records).toEqual([
-      { row: 1, data: { id: 1, placed: '2024-03-15', customer: 'Ann' } },
-      { row: 2, data: { id: 2, placed: '2024-12-31', customer: 'Bob' } },
-      { row: 3, data: { id: 3, placed: null, customer: 'Merged' } },
-      { row: 1_048_576 + 1, data: { name: 'Cy', joined: '2023-05-01' } },
+      { row: 1, sheet: 'Orders', sheet_row: 1, data: { id: 1, placed: '2024-03-15', customer: 'Ann' } },
+      { row: 2, sheet: 'Orders', sheet_row: 2, data: { id: 2, placed: '2024-12-31', customer: 'Bob' } },
+      { row: 3, sheet: 'Orders', sheet_row: 3, data: { id: 3, placed: null, customer: 'Merged' } },
+      { row: 1_048_576 + 1, sheet: 'People', sheet_row: 1, data: { name: 'Cy', joined: '2023-05-01' } },
     ]);
     expect(meta.metadata.sheets).toMatchObject([
       { name: 'Orders', index: 0, rows: 3, columns: ['id', 'placed', 'customer'] },
@@ -243,7 +248,50 @@ describe('imports', () => {
     ]);
 
     const only = await imported({ filename: 'book.xlsx', contentType: XLSX, content }, '?sheets=People&allow_duplicate=true');
-    expect(only.records).toEqual([{ row: 1_048_576 + 1, data: { name: 'Cy', joined: '2023-05-01' } }]);
+    expect(only.records).toEqual([
+      { row: 1_048_576 + 1, sheet: 'People', sheet_row: 1, data: { name: 'Cy', joined: '2023-05-01' } },
+    ]);
+  });
+
+  it('gives each workbook record its sheet and row in it, and filters and exports by sheet', async () => {
+    const workbook = new ExcelJS.Workbook();
+    const orders = workbook.addWorksheet('Orders');
+    orders.addRow(['id', 'placed']);
+    orders.addRow([1, new Date(Date.UTC(2024, 2, 15))]);
+    orders.addRow([2, new Date(Date.UTC(2024, 11, 31))]);
+    const people = workbook.addWorksheet('People, etc.');
+    people.addRow(['name', 'id']);
+    people.addRow(['Cy', 2]);
+    const content = Buffer.from(await workbook.xlsx.writeBuffer());
+    const { file, records } = await imported({ filename: 'sheets.xlsx', contentType: XLSX, content }, '?allow_duplicate=true');
+    expect(records).toEqual([
+      { row: 1, sheet: 'Orders', sheet_row: 1, data: { id: 1, placed: '2024-03-15' } },
+      { row: 2, sheet: 'Orders', sheet_row: 2, data: { id: 2, placed: '2024-12-31' } },
+      { row: 1_048_577, sheet: 'People, etc.', sheet_row: 1, data: { name: 'Cy', id: 2 } },
+    ]);
+    const people_ = encodeURIComponent('People, etc.');
+    const bySheet = await call('GET', `/api/v1/files/${file.id}/records?sheet=${people_}`);
+    expect(bySheet.json().items).toEqual([records[2]]);
+    // With a field filter too: the sheet narrows it to one of the two rows with id 2.
+    const filtered = await call('GET', `/api/v1/files/${file.id}/records?sheet=Orders&filter%5Bid%5D=2`);
+    expect(filtered.json().items).toEqual([records[1]]);
+    expect((await call('GET', `/api/v1/files/${file.id}/records?sheet=Nope`)).statusCode).toBe(400);
+
+    const csv = await call('GET', `/api/v1/files/${file.id}/records.csv?sheet=Orders`);
+    expect(csv.body).toBe('row,sheet,sheet_row,id,placed\r\n1,Orders,1,1,2024-03-15\r\n2,Orders,2,2,2024-12-31\r\n');
+    const all = await call('GET', `/api/v1/files/${file.id}/records/export?format=csv`);
+    expect(all.body).toBe(
+      'row,sheet,sheet_row,id,placed,name\r\n' +
+        '1,Orders,1,1,2024-03-15,\r\n2,Orders,2,2,2024-12-31,\r\n1048577,"People, etc.",1,2,,Cy\r\n',
+    );
+    const ndjson = await call('GET', `/api/v1/files/${file.id}/records.ndjson?sheet=${people_}`);
+    expect(
+      ndjson.body
+        .trim()
+        .split('\n')
+        .map((line: string) => JSON.parse(line)),
+    ).toEqual([{ row: 1_048_577, sheet: 'People, etc.', sheet_row: 1, name: 'Cy', id: 2 }]);
+    expect((await call('GET', `/api/v1/files/${file.id}/records.ndjson?sheet=Orders`, undefined, bob)).statusCode).toBe(404);
   });
 
   it('previews the head of a file without storing records', async () => {
@@ -268,5 +316,83 @@ describe('imports', () => {
     expect(preview.json().columns.map((column: { type: string }) => column.type)).toEqual(['integer', 'decimal', 'date']);
     expect((await call('GET', `/api/v1/files/${file.id}/records`)).json().items).toEqual([]);
     expect((await call('POST', `/api/v1/files/${file.id}/preview`, undefined, bob)).statusCode).toBe(404);
+  });
+
+  it('answers ?dry_run=true with the preview the stored file would get, and stores no file, blob, job or quota', async () => {
+    const carol = await subject.createUser();
+    const lines = ['Réf;Montant;Échéance'];
+    for (let index = 1; index <= 30; index += 1) lines.push(`A${index};${index},25;${(index % 28) + 1}/03/2024`);
+    const part = {
+      filename: 'échéances.csv',
+      contentType: 'text/csv',
+      content: iconv.encode(lines.join('\r\n'), 'windows-1252'),
+    };
+
+    const dry = await upload(part, '?dry_run=true&preview_rows=5', carol);
+    expect(dry.statusCode, dry.body).toBe(200);
+    expect(dry.json()).toMatchObject({
+      encoding: 'windows-1252',
+      dialect: { delimiter: ';', quote: '"' },
+      sheets: [],
+      partial: true,
+      problems: [],
+      rows: [
+        { row: 1, data: { Réf: 'A1', Montant: 1.25, Échéance: '2024-03-02' } },
+        { row: 2, data: { Réf: 'A2', Montant: 2.25, Échéance: '2024-03-03' } },
+        { row: 3, data: { Réf: 'A3', Montant: 3.25, Échéance: '2024-03-04' } },
+        { row: 4, data: { Réf: 'A4', Montant: 4.25, Échéance: '2024-03-05' } },
+        { row: 5, data: { Réf: 'A5', Montant: 5.25, Échéance: '2024-03-06' } },
+      ],
+    });
+    expect(dry.json().columns.map((column: { name: string; type: string }) => [column.name, column.type])).toEqual([
+      ['Réf', 'text'],
+      ['Montant', 'decimal'],
+      ['Échéance', 'date'],
+    ]);
+
+    // The same bytes stored, then previewed: the same answer, whole file read in both cases.
+    const stored = (await upload(part, '?process=false&allow_duplicate=true')).json().items[0];
+    const whole = await call('POST', `/api/v1/files/${stored.id}/preview?rows=50`);
+    const dryWhole = await upload(part, '?dry_run=true&preview_rows=50', carol);
+    expect(dryWhole.json()).toEqual(whole.json());
+    expect(dryWhole.json()).toMatchObject({ partial: false });
+    expect(dryWhole.json().rows).toHaveLength(30);
+
+    // With a schema: rows are mapped and checked, problems named; someone else's schema is a 404.
+    const schema = (
+      await call(
+        'POST',
+        '/api/v1/schemas',
+        { name: 'dues', columns: [{ name: 'amount', type: 'decimal', aliases: ['Montant'], max: 2 }] },
+        carol,
+      )
+    ).json();
+    const checked = await upload(part, `?dry_run=true&preview_rows=3&schema=${schema.id}`, carol);
+    expect(checked.statusCode, checked.body).toBe(200);
+    expect(checked.json().rows).toEqual([{ row: 1, data: { Réf: 'A1', amount: 1.25, Échéance: '2024-03-02' } }]);
+    // Only row 1 passes, so the preview reads on to the end looking for more.
+    expect(checked.json().problems).toHaveLength(29);
+    expect(checked.json().problems[0]).toEqual({
+      row: 2,
+      column: 'amount',
+      code: 'max',
+      message: 'The value is above the maximum 2.',
+    });
+    expect((await upload(part, `?dry_run=true&schema=${schema.id}`, bob)).statusCode).toBe(404);
+
+    // Refused as a real upload would be, or as a preview would be.
+    expect((await upload({ ...part, content: PNG_SIGNATURE }, '?dry_run=true', carol)).statusCode).toBe(415);
+    expect((await upload([part, part], '?dry_run=true', carol)).statusCode).toBe(400);
+    const unknown = await upload(part, '?dry_run=true&encoding=klingon', carol);
+    expect(unknown.statusCode, unknown.body).toBe(422);
+    expect(unknown.json()).toMatchObject({ code: 'file_unreadable', reason: 'encoding_unsupported' });
+
+    // Nothing of carol's exists anywhere.
+    expect((await call('GET', '/api/v1/files', undefined, carol)).json().total).toBe(0);
+    expect((await call('GET', '/api/v1/jobs', undefined, carol)).json().items).toEqual([]);
+    const keys: string[] = [];
+    for await (const blob of blobs.list(`files/${carol.id}/`)) keys.push(blob.key);
+    expect(keys).toEqual([]);
+    expect((await call('GET', '/api/v1/users/me', undefined, carol)).json().quota.usage).toEqual({ bytes: 0, files: 0 });
   });
 });

@@ -212,7 +212,12 @@ describe('processing pipeline', () => {
       content: bytes,
     });
     expect((await finished(file.job_id)).result).toMatchObject({ kind: 'tabular', rows: 2, sheet: 'People' });
-    expect((await get(`/api/v1/files/${file.id}/records`)).json().items[1]).toEqual({ row: 2, data: { name: 'Grace', age: 45 } });
+    expect((await get(`/api/v1/files/${file.id}/records`)).json().items[1]).toEqual({
+      row: 2,
+      sheet: 'People',
+      sheet_row: 2,
+      data: { name: 'Grace', age: 45 },
+    });
   });
 
   it('measures an image and serves its thumbnail', async () => {

@@ -56,6 +56,48 @@ describe('encodings', () => {
     expect(named.summary.encoding).toBe('iso-8859-15');
   });
 
+  it('re-detects as Windows-1252 a file that was ASCII until a byte after the first 64 KiB', async () => {
+    const lines = ['id,name'];
+    for (let index = 1; lines.join('\n').length < 70 * 1024; index += 1) lines.push(`${index},plain`);
+    const ascii = lines.length - 1;
+    lines.push(`${ascii + 1},Zoë Müller`, `${ascii + 2},Øre`);
+    const bytes = iconv.encode(`${lines.join('\n')}\n`, 'windows-1252');
+    expect(bytes.indexOf(0xeb)).toBeGreaterThan(64 * 1024);
+    const { rows, summary } = await collect(processCsv(streamOf(bytes, 4096), typed));
+    expect(summary.encoding).toBe('windows-1252');
+    expect(summary.problemCount).toBe(0);
+    expect(rows).toHaveLength(ascii + 2);
+    expect(rows[0]).toEqual({ row: 1, data: { id: 1, name: 'plain' } });
+    expect(rows.slice(-2)).toEqual([
+      { row: ascii + 1, data: { id: ascii + 1, name: 'Zoë Müller' } },
+      { row: ascii + 2, data: { id: ascii + 2, name: 'Øre' } },
+    ]);
+  });
+
+  it('reports each row holding a byte that breaks a UTF-8 file after its head, naming the encoding', async () => {
+    const lines = ['id,name', '1,Zoë'];
+    for (let index = 2; lines.join('\n').length < 70 * 1024; index += 1) lines.push(`${index},plain`);
+    const last = lines.length;
+    const bytes = Buffer.concat([
+      Buffer.from(`${lines.join('\n')}\n`, 'utf8'),
+      iconv.encode(`${last},Müller\n${last + 1},plain\n`, 'windows-1252'),
+    ]);
+    const { rows, summary } = await collect(processCsv(streamOf(bytes, 4096), typed));
+    expect(summary.encoding).toBe('utf-8');
+    expect(rows[0]).toEqual({ row: 1, data: { id: 1, name: 'Zoë' } });
+    expect(rows.slice(-2)).toEqual([
+      { row: last, data: { id: last, name: 'M\uFFFDller' } },
+      { row: last + 1, data: { id: last + 1, name: 'plain' } },
+    ]);
+    expect(summary.problems).toEqual([
+      {
+        row: last,
+        code: 'encoding_error',
+        message: "Bytes that are not valid utf-8 were read as U+FFFD (�); upload with ?encoding= naming the file's encoding.",
+      },
+    ]);
+  });
+
   it('detects encodings from the first bytes', () => {
     expect(detectTextEncoding(Buffer.from('plain ascii'))).toMatchObject({ encoding: 'utf-8', bom: false });
     expect(detectTextEncoding(iconv.encode('a,b\n1,2\n', 'utf-16le'))).toMatchObject({ encoding: 'utf-16le', bom: false });

@@ -27,6 +27,28 @@ const sheetXml = (rows: string) =>
   `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>${rows}</sheetData></worksheet>`;
 
 describe('processXlsx', () => {
+  it('gives every cell of a merged range the value of its top-left cell, down and across, within the header', async () => {
+    const workbook = new ExcelJS.Workbook();
+    const sheet = workbook.addWorksheet('Teams');
+    sheet.addRow(['team', 'from', 'to', 'person']);
+    sheet.addRow(['Red', 'Mon', null, 'Ann']);
+    sheet.addRow([null, 'Tue', 'Wed', 'Bob']);
+    sheet.addRow([null, null, null, 'Cy']);
+    sheet.addRow(['Blue', 'Thu', 'Fri', 'Dee', 'note']);
+    sheet.mergeCells('A2:A4'); // Red, down three rows
+    sheet.mergeCells('B2:C2'); // Mon, across two columns
+    sheet.mergeCells('B3:C4'); // Tue, a block
+    sheet.mergeCells('E5:F5'); // right of the header: still a row problem, not a new column
+    const content = Buffer.from(await workbook.xlsx.writeBuffer());
+    const { rows, summary } = await collect(processXlsx(streamOf(content, 4096), { signal: signal() }));
+    expect(rows).toEqual([
+      { row: 1, data: { team: 'Red', from: 'Mon', to: 'Mon', person: 'Ann' } },
+      { row: 2, data: { team: 'Red', from: 'Tue', to: 'Tue', person: 'Bob' } },
+      { row: 3, data: { team: 'Red', from: 'Tue', to: 'Tue', person: 'Cy' } },
+    ]);
+    expect(summary.problems).toMatchObject([{ row: 4, code: 'malformed_row' }]);
+  });
+
   it('reads the first sheet of a workbook written by ExcelJS, numbering data rows under the header', async () => {
     const { rows, summary } = await collect(processXlsx(streamOf(await excelWorkbook(), 1000), { signal: signal(), sheet: 0 }));
     expect(rows).toEqual([

@@ -2479,15 +2479,19 @@ export interface paths {
         put?: never;
         /**
          * Upload one or more files (multipart/form-data, parts named "files").
-         * @description Each part is streamed to storage while its SHA-256 and size are computed. The declared type must be allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing. A file whose bytes you already have is not stored again: its item is the existing file with `duplicate_of` set (200 when every file was a duplicate), unless `allow_duplicate=true`. An upload the account quota cannot hold answers 413 `quota_exceeded` and stores nothing.
+         * @description Each part is streamed to storage while its SHA-256 and size are computed. The declared type must be allowed and agree with the bytes (415 otherwise); one bad file fails the whole request and stores nothing. A file whose bytes you already have is not stored again: its item is the existing file with `duplicate_of` set (200 when every file was a duplicate), unless `allow_duplicate=true`. An upload the account quota cannot hold answers 413 `quota_exceeded` and stores nothing. With `dry_run=true` the one file is checked and read the same way, then answered as a preview (200, the body of POST /files/{id}/preview) and dropped: no file, blob, job or quota is touched.
          */
         post: {
             parameters: {
                 query: {
                     /** @description Store the bytes even when you already have a file with the same SHA-256 (default false). */
                     allow_duplicate: boolean;
+                    /** @description Store nothing: answer the preview of the one uploaded tabular file (as POST /files/{id}/preview would) instead of storing it. */
+                    dry_run: boolean;
                     /** @description CSV: the text encoding (e.g. windows-1252, utf-16le) instead of the detected one. */
                     encoding?: string;
+                    /** @description With dry_run: how many rows to answer. */
+                    preview_rows: number;
                     /** @description Queue processing of the uploaded files (default true). */
                     process: boolean;
                     /** @description An import schema of yours that every row is validated against. */
@@ -2538,6 +2542,40 @@ export interface paths {
                                 /** @description The processing job queued for the file, if any. */
                                 job_id: string | null;
                             })[];
+                        } | {
+                            columns: {
+                                examples: string[];
+                                flags: string[];
+                                mismatches: number;
+                                name: string;
+                                nullable: boolean;
+                                type: string;
+                            }[];
+                            dialect: {
+                                delimiter: string;
+                                quote: string;
+                            } | null;
+                            encoding: string | null;
+                            /** @description Whether only the head of the file was read. */
+                            partial: boolean;
+                            problems: {
+                                code?: string;
+                                column?: string;
+                                message: string;
+                                row: number;
+                                sheet?: string;
+                            }[];
+                            rows: {
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                row: number;
+                            }[];
+                            sheets: {
+                                index: number;
+                                name: string;
+                                rows: number;
+                            }[];
                         };
                     };
                 };
@@ -2848,8 +2886,12 @@ export interface paths {
                 query: {
                     /** @description Store the bytes even when you already have a file with the same SHA-256 (default false). */
                     allow_duplicate: boolean;
+                    /** @description Store nothing: answer the preview of the one uploaded tabular file (as POST /files/{id}/preview would) instead of storing it. */
+                    dry_run: boolean;
                     /** @description CSV: the text encoding (e.g. windows-1252, utf-16le) instead of the detected one. */
                     encoding?: string;
+                    /** @description With dry_run: how many rows to answer. */
+                    preview_rows: number;
                     /** @description Queue processing of the uploaded files (default true). */
                     process: boolean;
                     /** @description An import schema of yours that every row is validated against. */
@@ -3537,7 +3579,7 @@ export interface paths {
         };
         /**
          * The parsed rows of a tabular file, a page at a time.
-         * @description Filter with `filter[field]=value` (equality, as text; several allowed), sort with `sort=field&order=asc|desc`, and follow `next_cursor` until it is null.
+         * @description Filter with `filter[field]=value` (equality, as text; several allowed) and, for a workbook, `sheet=<name>`; sort with `sort=field&order=asc|desc`, and follow `next_cursor` until it is null. A workbook’s records carry `sheet` and `sheet_row`.
          */
         get: {
             parameters: {
@@ -3546,6 +3588,8 @@ export interface paths {
                     cursor?: string;
                     limit: number;
                     order: "asc" | "desc";
+                    /** @description Workbooks: only the records of the sheet with this name. */
+                    sheet?: string;
                     /** @description A field of the records to sort on (as text); `-field` sorts it descending. Default: row order. */
                     sort?: string;
                 };
@@ -3568,7 +3612,12 @@ export interface paths {
                                 data: {
                                     [key: string]: unknown;
                                 };
+                                /** @description The stored row number (for a workbook: sheet index × 1,048,576 + sheet_row). */
                                 row: number;
+                                /** @description Workbooks: the name of the record’s sheet. */
+                                sheet?: string;
+                                /** @description Workbooks: the data row within its sheet (1-based). */
+                                sheet_row?: number;
                             }[];
                             next_cursor: string | null;
                         };
@@ -3656,11 +3705,14 @@ export interface paths {
         };
         /**
          * Every record as CSV, streamed.
-         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe.
+         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe. For a workbook, `sheet=<name>` exports one sheet, and every record carries `sheet` and `sheet_row` after `row`.
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Workbooks: only the records of the sheet with this name. */
+                    sheet?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -3751,11 +3803,14 @@ export interface paths {
         };
         /**
          * Every record as NDJSON, streamed.
-         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe.
+         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe. For a workbook, `sheet=<name>` exports one sheet, and every record carries `sheet` and `sheet_row` after `row`.
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Workbooks: only the records of the sheet with this name. */
+                    sheet?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -3846,12 +3901,14 @@ export interface paths {
         };
         /**
          * Every record as CSV or NDJSON, streamed.
-         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe.
+         * @description CSV cells that a spreadsheet would run as formulas are prefixed with an apostrophe. For a workbook, `sheet=<name>` exports one sheet, and every record carries `sheet` and `sheet_row` after `row`.
          */
         get: {
             parameters: {
                 query: {
                     format: "csv" | "ndjson";
+                    /** @description Workbooks: only the records of the sheet with this name. */
+                    sheet?: string;
                 };
                 header?: never;
                 path: {

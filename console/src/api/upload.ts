@@ -6,6 +6,8 @@ export type StoredFile = paths['/api/v1/files']['post']['responses'][201]['conte
 export interface UploadCallbacks {
   /** Bytes of the request body sent so far, and its total. */
   onProgress(sent: number, total: number): void;
+  /** An import schema every row is checked against. */
+  schemaId?: string;
 }
 
 export type UploadOutcome =
@@ -26,7 +28,7 @@ export async function uploadFile(file: File, callbacks: UploadCallbacks): Promis
 function send(file: File, callbacks: UploadCallbacks): Promise<UploadOutcome> {
   return new Promise((resolve) => {
     const request = new XMLHttpRequest();
-    request.open('POST', '/api/v1/files');
+    request.open('POST', callbacks.schemaId ? `/api/v1/files?schema=${encodeURIComponent(callbacks.schemaId)}` : '/api/v1/files');
     request.withCredentials = true;
     request.responseType = 'json';
     const token = csrfToken();

@@ -3,6 +3,7 @@ import { api, describeProblem } from '../api/client';
 import { liveEvents } from '../api/realtime';
 import type { paths } from '../api/schema';
 import { ConfirmButton, CopyField, ErrorMessage, Notice, ProgressBar, Section, StatusBadge } from '../components/common';
+import { ImportDetails } from '../components/imports';
 import { formatBytes, formatDate, formatDuration } from '../format';
 import { href, navigate } from '../router';
 import { typeLabel } from './files';
@@ -185,6 +186,7 @@ export function FilePage({ fileId }: { fileId: string }) {
           <img class="thumbnail" src={`/api/v1/files/${file.id}/thumbnail`} alt={`Thumbnail of ${file.filename}`} />
         ) : null}
       </Section>
+      {tabular && file.status === 'processed' ? <ImportDetails fileId={file.id} metadata={metadata} /> : null}
       {tabular && file.status === 'processed' ? <RecordsTable fileId={file.id} columns={columns ?? []} /> : null}
       {problems && problems.problems.length > 0 ? (
         <Section title={`Row problems (${problems.problem_count})`}>

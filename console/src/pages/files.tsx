@@ -10,6 +10,7 @@ import {
   type UploadControls,
 } from '../api/resumable-upload';
 import { uploadFile, type UploadCallbacks } from '../api/upload';
+import { SchemaSelect } from '../components/imports';
 import { ConfirmButton, ErrorMessage, ProgressBar, StatusBadge } from '../components/common';
 import { formatBytes, formatDate } from '../format';
 import { href } from '../router';
@@ -72,6 +73,7 @@ export function FilesPage() {
   const [uploads, setUploads] = useState<UploadRow[]>([]);
   const [unfinished, setUnfinished] = useState<UnfinishedUpload[]>([]);
   const controls = useRef(new Map<number, UploadControls>());
+  const [schemaId, setSchemaId] = useState('');
   const [dragging, setDragging] = useState(false);
   const [reloadToken, setReloadToken] = useState(0);
   const pickerRef = useRef<HTMLInputElement>(null);
@@ -92,7 +94,8 @@ export function FilesPage() {
     (files: Iterable<File>) => {
       for (const file of files) {
         const key = ++uploadKeys;
-        const resumable = file.size > RESUMABLE_UPLOAD_BYTES;
+        // tus creation takes no import schema yet: with one chosen, a large file goes as one request.
+        const resumable = file.size > RESUMABLE_UPLOAD_BYTES && !schemaId;
         setUploads((rows) => [
           {
             key,
@@ -120,7 +123,7 @@ export function FilesPage() {
               onResumed: () => patch(key, { phase: 'uploading', message: null }),
               onResumedFrom: (bytes) => patch(key, { resumedFrom: bytes, sent: bytes }),
             })
-          : uploadFile(file, progress);
+          : uploadFile(file, { ...progress, ...(schemaId ? { schemaId } : {}) });
         void sending.then((outcome) => {
           controls.current.delete(key);
           void unfinishedUploads(me.id).then(setUnfinished);
@@ -137,7 +140,7 @@ export function FilesPage() {
         });
       }
     },
-    [patch, me.id],
+    [patch, me.id, schemaId],
   );
 
   // Processing progress and outcome come from the WebSocket, matched by job id.
@@ -216,6 +219,7 @@ export function FilesPage() {
       <section class="card dropzone" aria-labelledby="upload-title">
         <h2 id="upload-title">Upload</h2>
         <p>Drop files anywhere on this page, or pick them. CSV, JSON, NDJSON, XLSX, PNG, JPEG, WebP and PDF.</p>
+        <SchemaSelect value={schemaId} onChange={setSchemaId} />
         <label class="button primary" for="file-picker">
           Choose files
         </label>
