@@ -192,7 +192,7 @@ function runBench<T>(script: string, args: string[], env: Record<string, string 
   const command = [process.execPath, '--import', 'tsx', path.join(ROOT, 'bench', script), ...args];
   // Node cannot raise its own descriptor limit: a shell does (where the hard limit allows), then runs the bench.
   const [program, ...rest] = fileLimit
-    ? ['sh', '-c', `ulimit -n ${fileLimit} 2>/dev/null || ulimit -n hard; exec "$@"`, 'sh', ...command]
+    ? ['sh', '-c', `ulimit -n ${fileLimit} 2>/dev/null || ulimit -n "$(ulimit -H -n)"; exec "$@"`, 'sh', ...command]
     : command;
   const result = spawnSync(program!, rest, {
     env: { ...process.env, ...env, BENCH_RESULT_FILE: resultFile },

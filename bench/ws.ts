@@ -24,7 +24,22 @@ import { createEventBus } from '../src/events/create-event-bus.ts';
 import { EVENT_VERSION } from '../src/events/realtime-events.ts';
 import { writeBenchResult } from './result-file.ts';
 
-const MAX = Number(process.env.WS_MAX ?? 5000);
+/** This process's descriptor limit (/proc/self/limits), which its server child shares. */
+function openFileLimit(): number {
+  try {
+    const line = fs
+      .readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((entry) => entry.startsWith('Max open files'));
+    return Number(line?.split(/\s{2,}/)[1] ?? Infinity);
+  } catch {
+    return Infinity;
+  }
+}
+const REQUESTED_MAX = Number(process.env.WS_MAX ?? 5000);
+// Each end holds one descriptor per socket: the ramp stops short of the limit instead of failing.
+const MAX = Math.min(REQUESTED_MAX, openFileLimit() - 500);
+if (MAX < REQUESTED_MAX) console.log(`ramp capped at ${MAX} sockets by the descriptor limit (${openFileLimit()})`);
 const STEP = Number(process.env.WS_STEP ?? 500);
 const LATENCY_SOCKETS = (process.env.WS_LATENCY_SOCKETS ?? '1000')
   .split(',')
@@ -219,7 +234,7 @@ async function client(): Promise<void> {
   const smallest = latencies.at(-1);
   writeBenchResult({
     socketsHeld: maxHeld,
-    failure: failure ?? null,
+    failure: failure ?? (MAX < REQUESTED_MAX ? `capped by the descriptor limit at ${MAX}` : null),
     latencySockets: smallest?.sockets ?? 0,
     deliveries: smallest?.deliveries ?? 0,
     expected: smallest?.expected ?? 0,
