@@ -16,6 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,7 @@ const DEFAULT_SIZES = SMALL
       wsMax: 200,
       wsStep: 100,
       wsLatency: 100,
+      wsLatencyLarge: 200,
       wsEvents: 10,
       startRuns: 1,
     }
@@ -53,6 +55,7 @@ const DEFAULT_SIZES = SMALL
       wsMax: 20_000,
       wsStep: 1_000,
       wsLatency: 1_000,
+      wsLatencyLarge: 10_000,
       wsEvents: 100,
       startRuns: 5,
     };
@@ -184,9 +187,14 @@ function intakeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Runs another bench as a child process and returns the figures it wrote. */
-function runBench<T>(script: string, args: string[], env: Record<string, string | undefined>): T | undefined {
+function runBench<T>(script: string, args: string[], env: Record<string, string | undefined>, fileLimit?: number): T | undefined {
   const resultFile = path.join(tmp, `${path.basename(script, '.ts')}-${randomUUID()}.json`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', script), ...args], {
+  const command = [process.execPath, '--import', 'tsx', path.join(ROOT, 'bench', script), ...args];
+  // Node cannot raise its own descriptor limit: a shell does (where the hard limit allows), then runs the bench.
+  const [program, ...rest] = fileLimit
+    ? ['sh', '-c', `ulimit -n ${fileLimit} 2>/dev/null || ulimit -n "$(ulimit -H -n)"; exec "$@"`, 'sh', ...command]
+    : command;
+  const result = spawnSync(program!, rest, {
     env: { ...process.env, ...env, BENCH_RESULT_FILE: resultFile },
     stdio: ['ignore', 'ignore', 'inherit'],
     cwd: ROOT,
@@ -270,23 +278,47 @@ http.createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
+/** Fastify with no plugin and no hook: how much of the distance to node:http is Fastify's own. */
+const BARE_FASTIFY = `
+const app = require(process.env.FASTIFY_MODULE)({ logger: false });
+app.get('/health', async () => ({ status: 'ok' }));
+app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' });
+`;
+
 async function healthRow(): Promise<void> {
   const goal = '≥ 0.85× bare node:http';
   if (!hasWrk) return skipped('GET /health, one process', goal, 'wrk is not installed');
   const barePort = await freePort();
   const bare = start(process.execPath, ['-e', BARE_SERVER], { PORT: String(barePort) }, 'node:http');
+  const fastifyPort = await freePort();
+  const fastify = start(
+    process.execPath,
+    ['-e', BARE_FASTIFY],
+    { PORT: String(fastifyPort), FASTIFY_MODULE: createRequire(import.meta.url).resolve('fastify') },
+    'fastify',
+  );
   const intakePort = await freePort();
   const dataDir = fs.mkdtempSync(path.join(tmp, 'health-'));
   const intake = startIntake(['serve'], intakeEnv({ PORT: String(intakePort), DATA_DIR: dataDir }));
   try {
     await waitFor(`http://127.0.0.1:${barePort}/`, bare);
+    await waitFor(`http://127.0.0.1:${fastifyPort}/health`, fastify);
     await waitFor(`http://127.0.0.1:${intakePort}/health`, intake);
     await settled(intake);
-    // Warm both (JIT), then measure one after the other.
+    // Warm all three (JIT), then measure one after the other.
     wrk(`http://127.0.0.1:${barePort}/health`);
+    wrk(`http://127.0.0.1:${fastifyPort}/health`);
     wrk(`http://127.0.0.1:${intakePort}/health`);
     const reference = wrk(`http://127.0.0.1:${barePort}/health`, {}, bare);
+    const plain = wrk(`http://127.0.0.1:${fastifyPort}/health`, {}, fastify);
     const figure = wrk(`http://127.0.0.1:${intakePort}/health`, {}, intake);
+    add({
+      work: 'GET /health, Fastify alone (no plugin, no hook): its share of the distance',
+      figure: `${fmt(plain.rps)} req/s, p99 ${fmt(plain.p99, 2)} ms, ${fmt(plain.cpuPerRequestUs)} µs CPU/req`,
+      reference: `node:http ${fmt(reference.rps)} req/s, ${fmt(reference.cpuPerRequestUs)} µs CPU/req`,
+      ratio: `${ratio(plain.rps, reference.rps)} req/s; ${ratio(reference.cpuPerRequestUs, plain.cpuPerRequestUs)} by CPU; Intake ${ratio(figure.rps, plain.rps)} of Fastify alone`,
+      goal: 'reference only',
+    });
     add({
       work: 'GET /health, one process',
       figure: `${fmt(figure.rps)} req/s, p99 ${fmt(figure.p99, 2)} ms, ${fmt(figure.cpuPerRequestUs)} µs CPU/req`,
@@ -296,7 +328,7 @@ async function healthRow(): Promise<void> {
       goal,
     });
   } finally {
-    await Promise.all([stop(bare), stop(intake)]);
+    await Promise.all([stop(bare), stop(fastify), stop(intake)]);
   }
 }
 
@@ -542,6 +574,13 @@ function queueRows(): void {
   }
 }
 
+interface WsLatency {
+  sockets: number;
+  deliveries: number;
+  expected: number;
+  p99: number | null;
+}
+
 interface WsFigures {
   socketsHeld: number;
   failure: string | null;
@@ -549,26 +588,43 @@ interface WsFigures {
   deliveries: number;
   expected: number;
   p99: number | null;
+  latencies?: WsLatency[];
 }
 
 function wsRow(): void {
   const work = 'WebSocket: authenticated sockets per process; publish → arrival p99';
-  const goal = `≥ 20,000 sockets; p99 < 50 ms at 1,000 subscribers`;
-  const figures = runBench<WsFigures>('ws.ts', [], {
-    WS_MAX: String(SIZES.wsMax),
-    WS_STEP: String(SIZES.wsStep),
-    WS_LATENCY_SOCKETS: String(SIZES.wsLatency),
-    WS_EVENTS: String(SIZES.wsEvents),
-  });
+  const goal = `≥ 20,000 sockets; p99 < 50 ms at 1,000 subscribers, < 250 ms at 10,000`;
+  // Both ends of 20,000 sockets need more descriptors than a usual soft limit; raised when allowed.
+  const figures = runBench<WsFigures>(
+    'ws.ts',
+    [],
+    {
+      WS_MAX: String(SIZES.wsMax),
+      WS_STEP: String(SIZES.wsStep),
+      WS_LATENCY_SOCKETS: [...new Set([SIZES.wsLatencyLarge, SIZES.wsLatency])].join(','),
+      WS_EVENTS: String(SIZES.wsEvents),
+    },
+    WS_FILE_LIMIT,
+  );
   if (!figures) return skipped(work, goal, 'bench/ws.ts failed');
+  const latencies = figures.latencies ?? [{ ...figures, sockets: figures.latencySockets }];
+  const limits = new Map([
+    [SIZES.wsLatency, 50],
+    [SIZES.wsLatencyLarge, 250],
+  ]);
   add({
     work,
-    figure: `${fmt(figures.socketsHeld)} sockets${figures.failure ? ` (stopped: ${figures.failure})` : ''}; p99 ${fmt(figures.p99 ?? NaN, 1)} ms at ${fmt(figures.latencySockets)} (${fmt(figures.deliveries)}/${fmt(figures.expected)} delivered)`,
-    reference: `goal 20,000 sockets; 50 ms`,
-    ratio: `${ratio(figures.socketsHeld, 20_000)}; ${ratio(figures.p99 ?? NaN, 50)}`,
+    figure: `${fmt(figures.socketsHeld)} sockets${figures.failure ? ` (stopped: ${figures.failure})` : ''}; ${latencies
+      .map((l) => `p99 ${fmt(l.p99 ?? NaN, 1)} ms at ${fmt(l.sockets)} (${fmt(l.deliveries)}/${fmt(l.expected)} delivered)`)
+      .join('; ')}`,
+    reference: `goal 20,000 sockets; ${latencies.map((l) => `${limits.get(l.sockets) ?? '?'} ms at ${fmt(l.sockets)}`).join('; ')}`,
+    ratio: `${ratio(figures.socketsHeld, 20_000)}; ${latencies.map((l) => ratio(l.p99 ?? NaN, limits.get(l.sockets) ?? NaN)).join('; ')}`,
     goal,
   });
 }
+
+/** Descriptors for bench/ws.ts and its server: 20,000 sockets at each end, and the rest. */
+const WS_FILE_LIMIT = 65_536;
 
 interface StartFigures {
   mode: string;

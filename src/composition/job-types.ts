@@ -5,7 +5,8 @@ import { registerAccountEmailJobs, type AccountEmailSettings } from '../auth/acc
 import type { Config, EmailConfig, StorageConfig, WebhooksConfig } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
 import { registerFileJobs } from '../files/file-processing.job.ts';
-import { insertPlan } from '../records/record-writer.ts';
+import { openCopyIn } from '../db/copy-in.ts';
+import { COPY_CONNECTIONS, insertPlan } from '../records/record-writer.ts';
 import { findFile } from '../files/file-lookup.ts';
 import { JobRegistry } from '../jobs/job-registry.ts';
 import { registerSystemJobs } from '../jobs/system-jobs.ts';
@@ -28,6 +29,8 @@ export interface JobSettings {
   processing: Readonly<ProcessingLimits>;
   /** PostgreSQL (true) or PGlite: decides how rows are batched (see insertPlan). */
   postgres: boolean;
+  /** PostgreSQL: where the record writer opens its own COPY connections. */
+  databaseUrl: string | undefined;
   storage: StorageConfig;
   webhooks: WebhooksConfig;
   email: EmailConfig;
@@ -38,6 +41,7 @@ export function jobSettingsFrom(config: Config): JobSettings {
   return {
     processing: config.processing,
     postgres: config.database.url !== undefined,
+    databaseUrl: config.database.url,
     storage: config.storage,
     webhooks: config.webhooks,
     email: config.email,
@@ -62,7 +66,10 @@ export function createJobRegistry(db: Db, settings: JobSettings, blobs?: () => P
     db,
     blobs: blobs ?? openOnce(() => createBlobStore(settings.storage)),
     limits: settings.processing,
-    plan: insertPlan(settings.postgres),
+    plan: insertPlan(
+      settings.postgres,
+      settings.databaseUrl === undefined ? undefined : openCopyIn(settings.databaseUrl, COPY_CONNECTIONS),
+    ),
   });
   registerWebhookJobs(registry, { db, settings: settings.webhooks });
   registerEmailJobs(registry, { email: settings.email, recipient: fileEmailRecipient(db) });

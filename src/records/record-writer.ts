@@ -1,4 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
+import { copyTextField, isUniqueViolation, type CopyIn } from '../db/copy-in.ts';
 import type { Db } from '../db/database.ts';
 import { records } from './record.schema.ts';
 import { storableRow } from './storable.ts';
@@ -15,16 +16,18 @@ export interface RecordRun {
 }
 
 /**
- * How rows reach the database. Each statement carries its rows as one JSON text parameter
- * (jsonb_to_recordset), not three parameters per row: each row is encoded once, the server
- * parses one value instead of binding thousands, and the text crosses the worker-thread proxy
- * as a single string.
+ * How rows reach the database. With `copy` (PostgreSQL), each statement is a `COPY … FROM STDIN`
+ * straight into the records table on a connection of the writer's own. Otherwise each statement
+ * carries its rows as one JSON text parameter (jsonb_to_recordset), not three parameters per row:
+ * each row is encoded once, the server parses one value instead of binding thousands, and the
+ * text crosses the worker-thread proxy as a single string.
  */
 export interface InsertPlan {
-  /** Most rows in one INSERT statement (a parsed batch is split into statements of this size). */
+  /** Most rows in one statement (a parsed batch is split into statements of this size). */
   statementRows: number;
   /** Statements in flight at once, while the next batch is parsed. */
   concurrency: number;
+  copy?: CopyIn;
 }
 
 /**
@@ -33,9 +36,14 @@ export interface InsertPlan {
  * small statements one at a time keep each pause short, so `/health` and the API stay
  * responsive while a file is ingested (see bench/README.md, "Ingest").
  */
-export function insertPlan(postgres: boolean): InsertPlan {
-  return postgres ? { statementRows: 5_000, concurrency: 3 } : { statementRows: 250, concurrency: 1 };
+export function insertPlan(postgres: boolean, copy?: CopyIn): InsertPlan {
+  if (!postgres) return { statementRows: 250, concurrency: 1 };
+  return copy ? { statementRows: COPY_ROWS, concurrency: COPY_CONNECTIONS, copy } : { statementRows: 5_000, concurrency: 3 };
 }
+
+/** COPY statements: rows in each, and how many run at once (each on its own connection). */
+export const COPY_ROWS = 10_000;
+export const COPY_CONNECTIONS = 2;
 
 /** A row the database cannot hold, reported like the parser's own row problems. */
 export interface RefusedRow {
@@ -48,7 +56,7 @@ export interface WrittenRecords {
   refused: RefusedRow[];
 }
 
-/** Largest JSON text one INSERT carries (a single wider row still goes alone). */
+/** Largest text one statement carries (a single wider row still goes alone). */
 const STATEMENT_CHARS = 16 * 1024 * 1024;
 
 /** Writes and discards runs of records; the only code that writes the records table. */
@@ -61,9 +69,11 @@ export class RecordWriter {
   /**
    * Stores the rows of `batches` under `target`. Idempotent without a transaction (worker
    * threads have none): rows already stored by an earlier attempt of the same run are skipped
-   * by the (file, run, row) key. Rows the database cannot hold (NUL, unpaired surrogates in a
-   * value) are refused and reported instead of failing the statement and the file with it;
-   * keys it cannot hold are sanitised.
+   * by the (file, run, row) key. A COPY cannot skip them, but each COPY is one transaction: one
+   * that meets a stored row stores nothing, and its rows and every later statement's go through
+   * `INSERT … ON CONFLICT DO NOTHING` instead (a retry after a crash pays one refused COPY). Rows
+   * the database cannot hold (NUL, unpaired surrogates in a value) are refused and reported
+   * instead of failing the statement and the file with it; keys it cannot hold are sanitised.
    */
   async write(
     target: RecordRun,
@@ -74,10 +84,23 @@ export class RecordWriter {
     let stored = 0;
     const inFlight = new Set<Promise<void>>();
     let failure: { error: unknown } | undefined;
-    const send = (encoded: string[]) => {
-      const insert = this.insert(target, encoded).then(
+    let copy = this.plan.copy;
+    const store = async (statement: Statement) => {
+      if (copy) {
+        try {
+          await this.copy(copy, target, statement);
+          return;
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+          copy = undefined;
+        }
+      }
+      await this.insert(target, statement);
+    };
+    const send = (statement: Statement) => {
+      const insert = store(statement).then(
         () => {
-          stored += encoded.length;
+          stored += statement.rows.length;
         },
         (error: unknown) => {
           failure ??= { error };
@@ -90,31 +113,32 @@ export class RecordWriter {
       // The parser's batches are regrouped into statements of plan.statementRows rows, each row
       // encoded as soon as it arrives; a statement is also cut at STATEMENT_CHARS so that memory
       // stays bounded by bytes, not only by rows, when rows are wide.
-      let pending: string[] = [];
+      let pending: Statement = { rows: [], encoded: [] };
       let pendingChars = 0;
       const flush = async () => {
         send(pending);
-        pending = [];
+        pending = { rows: [], encoded: [] };
         pendingChars = 0;
         while (inFlight.size >= this.plan.concurrency) await Promise.race(inFlight);
         if (failure) throw failure.error;
       };
       for await (const batch of batches) {
         for (const record of batch) {
-          const storable = storableRow(record.row, record.data);
+          const storable = storableRow(record.data);
           if (!storable.ok) {
             refused.push({ row: record.row, message: storable.message });
             continue;
           }
-          pending.push(storable.encoded);
+          pending.rows.push(record.row);
+          pending.encoded.push(storable.encoded);
           pendingChars += storable.encoded.length;
-          if (pending.length >= this.plan.statementRows || pendingChars >= STATEMENT_CHARS) await flush();
+          if (pending.rows.length >= this.plan.statementRows || pendingChars >= STATEMENT_CHARS) await flush();
         }
         // After every parsed batch: the caller decides what is worth reporting (FileProgress
         // reports a whole percent of the bytes read, or every 10,000 rows without a size).
         await onStored(stored);
       }
-      if (pending.length > 0) await flush();
+      if (pending.rows.length > 0) await flush();
     } finally {
       // Never leave a statement running behind the caller's back (a retry would race it).
       await Promise.all(inFlight);
@@ -128,14 +152,36 @@ export class RecordWriter {
     await this.db.delete(records).where(and(eq(records.fileId, target.fileId), eq(records.run, target.run)));
   }
 
-  /** `encoded` holds each row as the JSON text of `{row, data}`. */
-  private async insert(target: RecordRun, encoded: readonly string[]): Promise<void> {
-    if (encoded.length === 0) return;
+  private async insert(target: RecordRun, statement: Statement): Promise<void> {
+    const { rows, encoded } = statement;
+    if (rows.length === 0) return;
+    const items = encoded.map((data, index) => `{"row":${rows[index]},"data":${data}}`);
     const column = (name: string) => sql.identifier(name);
     await this.db.execute(sql`
       insert into ${records} (${column(records.fileId.name)}, ${column(records.run.name)}, ${column(records.row.name)}, ${column(records.data.name)})
       select ${target.fileId}::uuid, ${target.run}::uuid, input."row", input.data
-      from jsonb_to_recordset(${`[${encoded.join(',')}]`}::jsonb) as input("row" integer, data jsonb)
+      from jsonb_to_recordset(${`[${items.join(',')}]`}::jsonb) as input("row" integer, data jsonb)
       on conflict do nothing`);
   }
+
+  /** The ids are uuids the service made (checked below), so the text needs no escaping. */
+  private async copy(copy: CopyIn, target: RecordRun, statement: Statement): Promise<void> {
+    const { rows, encoded } = statement;
+    if (rows.length === 0) return;
+    if (!UUID.test(target.fileId) || !UUID.test(target.run)) throw new Error('a record run is named by uuids');
+    const prefix = `${target.fileId}\t${target.run}\t`;
+    let text = '';
+    for (let index = 0; index < rows.length; index += 1) text += `${prefix}${rows[index]}\t${copyTextField(encoded[index]!)}\n`;
+    await copy.copy(COPY_RECORDS, text);
+  }
 }
+
+/** One statement's rows: their numbers and their data's JSON text, index by index. */
+interface Statement {
+  rows: number[];
+  encoded: string[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const COPY_RECORDS = `copy records (file_id, run, "row", data) from stdin`;

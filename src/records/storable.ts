@@ -21,18 +21,18 @@ export function storableText(text: string): string {
 export type StorableRow = { ok: true; data: Record<string, unknown>; encoded: string } | { ok: false; message: string };
 
 /**
- * The row as it will be stored, with its JSON text (`{row, data}`), or why it cannot be. The
- * common case costs one regular expression test on text already encoded.
+ * The row's data as it will be stored, with its JSON text, or why it cannot be. The common case
+ * costs one regular expression test on text already encoded.
  */
-export function storableRow(row: number, data: Record<string, unknown>): StorableRow {
-  const encoded = JSON.stringify({ row, data });
+export function storableRow(data: Record<string, unknown>): StorableRow {
+  const encoded = JSON.stringify(data);
   // JSON.stringify writes \u escapes only for control characters and lone surrogates.
   if (!encoded.includes('\\u') || !UNSTORABLE_ESCAPE.test(encoded)) return { ok: true, data, encoded };
   const value = unstorableValue(data);
   if (value) return { ok: false, message: value };
   // Only keys (or text that merely looks like an escape) remain: sanitise the keys.
   const clean = sanitiseKeys(data) as Record<string, unknown>;
-  return { ok: true, data: clean, encoded: JSON.stringify({ row, data: clean }) };
+  return { ok: true, data: clean, encoded: JSON.stringify(clean) };
 }
 
 function unstorableValue(value: unknown): string | undefined {

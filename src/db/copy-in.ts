@@ -1,0 +1,69 @@
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+/**
+ * `COPY … FROM STDIN` on PostgreSQL: rows reach the server as one stream of text, without a
+ * statement to parse or parameters to bind. Its connections are its own (a worker thread's
+ * queries otherwise travel to the main thread's pool), opened on first use, closed when idle
+ * and never holding the process open.
+ */
+export interface CopyIn {
+  /** Runs `statement` (a constant `COPY … FROM STDIN`) with `text` as its input; one transaction. */
+  copy(statement: string, text: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openCopyIn(url: string, connections: number): CopyIn {
+  let pool: pg.Pool | undefined;
+  const open = () => {
+    if (pool) return pool;
+    pool = new pg.Pool({
+      connectionString: url,
+      max: connections,
+      idleTimeoutMillis: 2_000,
+      allowExitOnIdle: true,
+      application_name: 'intake-copy',
+    });
+    // An idle connection that loses its server emits on the pool; unhandled, that kills the thread.
+    pool.on('error', () => undefined);
+    return pool;
+  };
+  return {
+    async copy(statement, text) {
+      const client = await open().connect();
+      let failure: Error | undefined;
+      try {
+        const stream = client.query(copyFrom(statement));
+        await new Promise<void>((resolve, reject) => {
+          stream.once('error', reject);
+          stream.once('finish', resolve);
+          stream.end(text);
+        });
+      } catch (error) {
+        failure = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        // A connection whose COPY failed is not trusted with the next one.
+        client.release(failure);
+      }
+    },
+    async close() {
+      const current = pool;
+      pool = undefined;
+      await current?.end();
+    },
+  };
+}
+
+/**
+ * One field of COPY's text format. JSON text has no raw control characters (JSON.stringify
+ * escapes them), so its backslashes are the only characters COPY would read as escapes.
+ */
+export function copyTextField(text: string): string {
+  return text.includes('\\') ? text.replaceAll('\\', '\\\\') : text;
+}
+
+/** PostgreSQL's unique_violation: a COPY that met rows already stored. */
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
