@@ -7,7 +7,8 @@ import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
 import { normalizeEmail, type UserService } from '../users/user.service.ts';
 import { accountEmailJob } from './account-email.job.ts';
 import { consumeAccountToken, voidAccountTokens } from './account-tokens.ts';
-import { accountKey, consumeLimits, type VerificationMailer } from './auth.service.ts';
+import type { VerificationMailer } from './auth.service.ts';
+import { accountKey, consumeLimits } from './sign-in-limits.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { revokeUserSessions } from './sessions.ts';
 

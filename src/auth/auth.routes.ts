@@ -8,7 +8,8 @@ import { isCrossSiteRequest } from '../http/security.ts';
 import { Email, FullName, Password, toUserResponse, UserResponse } from '../users/user.contract.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { checkCsrf } from './authenticate.ts';
-import type { AuthService, ClientInfo, IssuedSession, SignInOutcome } from './auth.service.ts';
+import type { AuthService, IssuedSession, SignInOutcome } from './auth.service.ts';
+import type { ClientInfo } from './sign-in-limits.ts';
 import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies } from './cookies.ts';
 
 export interface AuthRoutesOptions {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, eq, isNull, lt } from 'drizzle-orm';
+import { accountKey, consumeLimits, type ClientInfo } from './sign-in-limits.ts';
 import type { AuditRecorder } from '../audit/audit.service.ts';
 import type { AuthConfig, RateLimitRule } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
@@ -33,11 +34,6 @@ export type SignInOutcome =
   { kind: 'session'; session: IssuedSession } | { kind: 'challenge'; challengeToken: string; expiresInSeconds: number };
 
 /** Who is on the other end of a request: kept with a session, and in the audit log. */
-export interface ClientInfo {
-  ip: string;
-  userAgent: string | null;
-}
-
 /** Queues the link that proves an address (wired to the account e-mail job). */
 export interface VerificationMailer {
   queueVerification(userId: string, email: string): Promise<void>;
@@ -390,16 +386,4 @@ function clientFingerprint(client: ClientInfo | undefined): string {
     .update(`${client?.ip ?? ''}\0${client?.userAgent ?? ''}`)
     .digest('base64url')
     .slice(0, 32);
-}
-
-/** Consumes every bucket (so each counts the attempt) and refuses if any is over its limit. */
-export async function consumeLimits(rateLimiter: RateLimiter, buckets: [string, RateLimitRule][]): Promise<void> {
-  const decisions = await Promise.all(buckets.map(([key, rule]) => rateLimiter.consume(key, rule.limit, rule.windowSeconds)));
-  const refused = decisions.filter((decision) => !decision.allowed);
-  if (refused.length > 0) throw ERRORS.rateLimited(Math.max(...refused.map((decision) => decision.retryAfterSeconds)));
-}
-
-/** Rate-limit keys hold a digest, not the email, so counters in Redis reveal no addresses. */
-export function accountKey(email: string): string {
-  return createHash('sha256').update(normalizeEmail(email)).digest('base64url').slice(0, 32);
 }

@@ -7,7 +7,7 @@ import { isAppError } from '../errors/app-error.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { normalizeEmail, UserService } from '../users/user.service.ts';
 import type { UserRow } from '../users/user.schema.ts';
-import type { ClientInfo } from './auth.service.ts';
+import type { ClientInfo } from './sign-in-limits.ts';
 import type { IdentityProviderClient, ProviderProfile } from './identity-providers.ts';
 import { identitySignInFlows, userIdentities, type UserIdentityRow } from './identity.schema.ts';
 

@@ -8,7 +8,7 @@ import { ERRORS } from '../errors/catalog.ts';
 import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
 import type { UserService } from '../users/user.service.ts';
 import { accountTokenHash } from './account-tokens.ts';
-import { consumeLimits, type ClientInfo } from './auth.service.ts';
+import { consumeLimits, type ClientInfo } from './sign-in-limits.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { generateTotpSecret, matchTotp, otpauthUri, base32 } from './totp.ts';
 import { twoFactorChallenges, twoFactorCredentials, twoFactorRecoveryCodes } from './two-factor.schema.ts';

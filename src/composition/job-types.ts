@@ -6,7 +6,7 @@ import type { Config, EmailConfig, StorageConfig, WebhooksConfig } from '../conf
 import type { Db } from '../db/database.ts';
 import { registerFileJobs } from '../files/file-processing.job.ts';
 import { openCopyIn } from '../db/copy-in.ts';
-import { COPY_CONNECTIONS, insertPlan } from '../records/record-writer.ts';
+import { COPY_CONNECTIONS, insertPlan, RecordWriter } from '../records/record-writer.ts';
 import { findFile } from '../files/file-lookup.ts';
 import { JobRegistry } from '../jobs/job-registry.ts';
 import { registerSystemJobs } from '../jobs/system-jobs.ts';
@@ -66,9 +66,12 @@ export function createJobRegistry(db: Db, settings: JobSettings, blobs?: () => P
     db,
     blobs: blobs ?? openOnce(() => createBlobStore(settings.storage)),
     limits: settings.processing,
-    plan: insertPlan(
-      settings.postgres,
-      settings.databaseUrl === undefined ? undefined : openCopyIn(settings.databaseUrl, COPY_CONNECTIONS),
+    records: new RecordWriter(
+      db,
+      insertPlan(
+        settings.postgres,
+        settings.databaseUrl === undefined ? undefined : openCopyIn(settings.databaseUrl, COPY_CONNECTIONS),
+      ),
     ),
   });
   registerWebhookJobs(registry, { db, settings: settings.webhooks });

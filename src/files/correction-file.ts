@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { RejectedRow } from '../processing/index.ts';
-import { csvCell } from '../records/record-export.ts';
+import { csvCell } from '../http/csv-cell.ts';
 import type { FileRow } from './file.schema.ts';
 import { filePrefix } from './file-keys.ts';
 

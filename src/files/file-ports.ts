@@ -93,3 +93,24 @@ export const NO_QUOTAS: QuotaLedger = {
   release: async () => undefined,
   charge: async () => undefined,
 };
+
+/** A run of records: a file's rows as one processing job wrote them. */
+export interface RecordRun {
+  fileId: string;
+  /** The processing job's id. */
+  run: string;
+}
+
+/**
+ * Where the processing job stores a file's rows and drops superseded runs: the records
+ * feature's writer (records/record-writer.ts), handed in by the composition root, so that
+ * files never reaches into the records table.
+ */
+export interface RecordSink {
+  write(
+    target: RecordRun,
+    batches: AsyncIterable<readonly { row: number; data: Record<string, unknown> }[]>,
+    onStored?: (stored: number) => Promise<void>,
+  ): Promise<{ stored: number; refused: { row: number; message: string }[] }>;
+  discard(target: RecordRun): Promise<void>;
+}

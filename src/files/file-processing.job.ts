@@ -18,8 +18,8 @@ import {
   type TabularSummary,
 } from '../processing/index.ts';
 import type { ProcessingLimits } from '../processing/processing-options.ts';
-import { insertPlan, RecordWriter, type InsertPlan, type RecordRun } from '../records/record-writer.ts';
-import { storableText } from '../records/storable.ts';
+import { storableText } from '../db/storable.ts';
+import type { RecordRun, RecordSink } from './file-ports.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { files, type FileRow, type FileStatus } from './file.schema.ts';
 import { thumbnailKey } from './file-keys.ts';
@@ -60,12 +60,13 @@ export interface FileJobDependencies {
   /** The blob store, opened on first use (a worker thread opens its own). */
   blobs: () => Promise<BlobStore>;
   limits: Readonly<ProcessingLimits>;
-  plan: InsertPlan;
+  /** Where rows go: the records feature's writer, wired by the composition root. */
+  records: RecordSink;
 }
 
 export function registerFileJobs(registry: JobRegistry, deps: FileJobDependencies): void {
   registry.register(processFileJob, (payload, context) =>
-    processFile(deps.db, deps.blobs, deps.limits, payload.file_id, context, deps.plan),
+    processFile(deps.db, deps.blobs, deps.limits, payload.file_id, context, deps.records),
   );
 }
 
@@ -84,7 +85,7 @@ export async function processFile(
   limits: Readonly<ProcessingLimits>,
   fileId: string,
   context: JobContext,
-  plan: InsertPlan = insertPlan(false),
+  writer: RecordSink,
 ): Promise<FileProcessingResult> {
   const progress = new FileProgress((update) => context.progress(update));
   const step = (index: number, detail?: string) => progress.step(index, detail);
@@ -97,7 +98,6 @@ export async function processFile(
   if (!type) throw new PermanentJobError(`Files of type ${file.contentType} cannot be processed.`);
   await setStatus(db, file.id, 'processing', context);
 
-  const writer = new RecordWriter(db, plan);
   const run: RecordRun = { fileId: file.id, run: context.jobId };
   try {
     const blobs = await openBlobs();
@@ -241,7 +241,7 @@ export async function processFile(
 }
 
 async function storeRows(
-  writer: RecordWriter,
+  writer: RecordSink,
   run: RecordRun,
   file: FileRow,
   input: Readable,

@@ -1,5 +1,22 @@
-import type { ColumnFormat } from './column-inference.ts';
-import { parseBoolean, parseDate, parseDateTime, parseNumber, validDate, type DecimalMark } from './value-parsing.ts';
+import {
+  parseBoolean,
+  parseDate,
+  parseDateTime,
+  parseNumber,
+  validDate,
+  type DateOrder,
+  type DecimalMark,
+} from './value-parsing.ts';
+
+export const COLUMN_TYPES = ['integer', 'decimal', 'boolean', 'date', 'datetime', 'text'] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+/** How a column's text is read: its type and the locale convention that settles it. */
+export interface ColumnFormat {
+  type: ColumnType;
+  decimal: DecimalMark;
+  dateOrder: DateOrder;
+}
 
 /** What a converter answers for a value that does not read as its column's type. */
 export const NOT_CONVERTED: unique symbol = Symbol('not converted');

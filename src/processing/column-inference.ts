@@ -1,4 +1,11 @@
-import { compileConverter, isBlankText, NOT_CONVERTED, type CellConverter } from './cell-converters.ts';
+import {
+  compileConverter,
+  isBlankText,
+  NOT_CONVERTED,
+  type CellConverter,
+  type ColumnFormat,
+  type ColumnType,
+} from './cell-converters.ts';
 import {
   dateReadings,
   dateTimeReadings,
@@ -9,15 +16,7 @@ import {
   type DecimalMark,
 } from './value-parsing.ts';
 
-export const COLUMN_TYPES = ['integer', 'decimal', 'boolean', 'date', 'datetime', 'text'] as const;
-export type ColumnType = (typeof COLUMN_TYPES)[number];
-
-/** How a column's text is read: its type and the locale convention that settles it. */
-export interface ColumnFormat {
-  type: ColumnType;
-  decimal: DecimalMark;
-  dateOrder: DateOrder;
-}
+export { COLUMN_TYPES, type ColumnFormat, type ColumnType } from './cell-converters.ts';
 
 /** Locale evidence worth telling a person about, and doubts. */
 export type ColumnFlag = 'ambiguous' | 'decimal_comma' | 'thousands_separator' | 'day_first' | 'month_first';

@@ -8,7 +8,7 @@ import {
   type ImportSchemaDefinition,
   type SchemaMapping,
 } from './import-schema.ts';
-import type { RowRecord, TabularContext } from './tabular-stream.ts';
+import type { RowRecord, TabularContext } from './tabular-context.ts';
 
 /** Rows held back while the columns' types are unsettled: enough to judge, small enough to hold. */
 export const TYPE_SAMPLE_ROWS = 1000;

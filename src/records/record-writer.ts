@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { copyTextField, isUniqueViolation, type CopyIn } from '../db/copy-in.ts';
 import type { Db } from '../db/database.ts';
 import { records } from './record.schema.ts';
-import { storableRow } from './storable.ts';
+import { storableRow } from '../db/storable.ts';
 
 /**
  * The records of one processing run of a file. Runs never mix: readers are pointed at one

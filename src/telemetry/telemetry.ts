@@ -5,7 +5,7 @@ import type { JobExecutor } from '../jobs/job-executor.ts';
 import type { JobLogger, JobQueue } from '../jobs/job-queue.ts';
 import { sentryReporter, type ErrorReporter } from './error-reporter.ts';
 import { tracedExecutor, tracedJobQueue } from './job-tracing.ts';
-import { startTracing, type Tracing } from './tracing.ts';
+import type { Tracing } from './tracing.ts';
 
 /** What this process exports to an operator's observability stack: each part only when configured. */
 export interface Telemetry {
@@ -72,4 +72,10 @@ function reportingExecutor(executor: JobExecutor, errors: ErrorReporter): JobExe
     },
     close: () => executor.close(),
   };
+}
+
+export async function startTracing(config: TelemetryConfig): Promise<Tracing | undefined> {
+  if (config.otlpEndpoint === undefined) return undefined;
+  const { openTelemetryTracing } = await import('./otel-tracing.ts');
+  return openTelemetryTracing({ endpoint: config.otlpEndpoint, serviceName: config.serviceName });
 }

@@ -1,5 +1,4 @@
 import type { TraceCarrier } from '../jobs/job-definition.ts';
-import type { TelemetryConfig } from '../config/config.ts';
 
 export type SpanKindName = 'server' | 'producer' | 'consumer' | 'internal';
 export type SpanAttributes = Record<string, string | number | boolean>;
@@ -26,7 +25,7 @@ export interface StartedSpan {
 
 /**
  * OpenTelemetry tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set. The port keeps the SDK out of
- * every module that uses it: the SDK is loaded by `startTracing` only, so a process with tracing
+ * every module that uses it: the SDK is loaded by `startTracing` (telemetry.ts) only, so a process with tracing
  * off (and `intake --version`) never reads it.
  */
 export interface Tracing {
@@ -46,10 +45,4 @@ export async function inSpan<T>(tracing: Tracing, options: SpanOptions, work: (s
   } finally {
     span.end();
   }
-}
-
-export async function startTracing(config: TelemetryConfig): Promise<Tracing | undefined> {
-  if (config.otlpEndpoint === undefined) return undefined;
-  const { openTelemetryTracing } = await import('./otel-tracing.ts');
-  return openTelemetryTracing({ endpoint: config.otlpEndpoint, serviceName: config.serviceName });
 }
