@@ -49,24 +49,28 @@ export function identityProviderClients(
   );
 }
 
-/**
- * A generic OpenID Connect issuer through `openid-client`: discovery, authorization code with
- * PKCE, and an ID token checked for issuer, audience, signature (the issuer's JWKS), expiry and nonce.
- */
-class OidcProvider implements IdentityProviderClient {
-  readonly kind = 'oidc';
+/** A provider as configured: its name and label, its settings, and how it reaches the network. */
+abstract class ConfiguredProvider<Settings extends { name: string; label: string }> {
   readonly name: string;
   readonly label: string;
-  /** The discovery document, read once per process; a failed read is tried again next time. */
-  private discovered: Promise<oidc.Configuration> | undefined;
 
   constructor(
-    private readonly config: OidcProviderConfig,
-    private readonly fetchImpl: ProviderFetch,
+    protected readonly config: Settings,
+    protected readonly fetchImpl: ProviderFetch,
   ) {
     this.name = config.name;
     this.label = config.label;
   }
+}
+
+/**
+ * A generic OpenID Connect issuer through `openid-client`: discovery, authorization code with
+ * PKCE, and an ID token checked for issuer, audience, signature (the issuer's JWKS), expiry and nonce.
+ */
+class OidcProvider extends ConfiguredProvider<OidcProviderConfig> implements IdentityProviderClient {
+  readonly kind = 'oidc';
+  /** The discovery document, read once per process; a failed read is tried again next time. */
+  private discovered: Promise<oidc.Configuration> | undefined;
 
   async authorizationUrl(checks: AuthorizationChecks): Promise<URL> {
     const configuration = await this.configuration();
@@ -165,18 +169,8 @@ const GithubToken = (body: unknown): string | undefined =>
  * GitHub's OAuth2 (it issues no ID token): the code is exchanged with PKCE, the person is
  * `/user`'s numeric id, and only an address `/user/emails` marks verified counts as proven.
  */
-class GithubProvider implements IdentityProviderClient {
+class GithubProvider extends ConfiguredProvider<GithubProviderConfig> implements IdentityProviderClient {
   readonly kind = 'github';
-  readonly name: string;
-  readonly label: string;
-
-  constructor(
-    private readonly config: GithubProviderConfig,
-    private readonly fetchImpl: ProviderFetch,
-  ) {
-    this.name = config.name;
-    this.label = config.label;
-  }
 
   async authorizationUrl(checks: AuthorizationChecks): Promise<URL> {
     const url = new URL(`${this.config.webUrl}/login/oauth/authorize`);

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, check, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import { users } from '../users/user.schema.ts';
+import { ownerIdColumn } from '../users/user.schema.ts';
 
 export const FILE_STATUSES = ['pending', 'uploaded', 'processing', 'processed', 'failed'] as const;
 export type FileStatus = (typeof FILE_STATUSES)[number];
@@ -9,9 +9,7 @@ export const files = pgTable(
   'files',
   {
     id: uuid('id').primaryKey(),
-    ownerId: uuid('owner_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    ownerId: ownerIdColumn(),
     /** The client's name, sanitised; display metadata only, never a storage path. */
     filename: text('filename').notNull(),
     contentType: text('content_type').notNull(),

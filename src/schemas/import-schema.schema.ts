@@ -1,15 +1,13 @@
 import { index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { ImportSchemaDefinition } from '../processing/import-schema.ts';
-import { users } from '../users/user.schema.ts';
+import { ownerIdColumn } from '../users/user.schema.ts';
 
 /** Import schemas: what an account expects its uploaded tables to hold (columns, rules, aliases). */
 export const importSchemas = pgTable(
   'import_schemas',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    ownerId: uuid('owner_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    ownerId: ownerIdColumn(),
     name: text('name').notNull(),
     /** Columns and rules, validated against the API schema before it is stored. */
     definition: jsonb('definition').$type<ImportSchemaDefinition>().notNull(),

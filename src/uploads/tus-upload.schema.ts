@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, check, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import { users } from '../users/user.schema.ts';
+import { ownerIdColumn } from '../users/user.schema.ts';
 
 export const TUS_UPLOAD_STATUSES = ['receiving', 'completing', 'completed'] as const;
 export type TusUploadStatus = (typeof TUS_UPLOAD_STATUSES)[number];
@@ -13,9 +13,7 @@ export const tusUploads = pgTable(
   'tus_uploads',
   {
     id: uuid('id').primaryKey(),
-    ownerId: uuid('owner_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    ownerId: ownerIdColumn(),
     filename: text('filename').notNull(),
     contentType: text('content_type').notNull(),
     length: bigint('length', { mode: 'number' }).notNull(),

@@ -29,3 +29,9 @@ export const users = pgTable(
 );
 
 export type UserRow = typeof users.$inferSelect;
+
+/** The column that makes a row an account's own: it goes when the account goes. */
+export const ownerIdColumn = () =>
+  uuid('owner_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' });
