@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -133,16 +134,24 @@ async function initdbInChild(directory: string): Promise<void> {
   }
 }
 
+/**
+ * Where the child imports PGlite from: the ESM entry beside the CommonJS one `require.resolve`
+ * finds (`import.meta.resolve` is not there when a test runner loads this module).
+ */
+function pgliteModuleUrl(): string {
+  const commonJsEntry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  return pathToFileURL(path.join(path.dirname(commonJsEntry), 'index.js')).href;
+}
+
 async function runInitdb(directory: string): Promise<void> {
   const script = `const [directory, module] = process.argv.slice(1);
 const { PGlite } = await import(module);
 const client = await PGlite.create(directory);
 await client.close();`;
-  const child = spawn(
-    process.execPath,
-    ['--input-type=module', '-e', script, directory, import.meta.resolve('@electric-sql/pglite')],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: process.env },
-  );
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, directory, pgliteModuleUrl()], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: process.env,
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4_000)));
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
