@@ -78,6 +78,8 @@ describeInBrowser(title, () => {
     await sessions.getByRole('button', { name: 'Sign out everywhere else' }).click();
     await sessions.getByRole('button', { name: 'Yes, sign out the others' }).click();
     await sessions.getByText('Signed out everywhere else.').waitFor();
+    // The list is read again after the notice: wait for the other row to go, then count.
+    await sessions.locator('tbody tr').nth(1).waitFor({ state: 'detached' });
     expect(await sessions.locator('tbody tr').count()).toBe(1);
     const old = await server.subject.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: user.bearer });
     expect(old.json().code).toBe('token_revoked');
