@@ -12,7 +12,9 @@ import { NGINX, startProxy, type RunningProxy } from '../deploy/nginx.ts';
 import { multipartBody } from '../files/multipart.ts';
 import { TestSocket } from '../realtime/ws-client.ts';
 
-const ROWS = 20_000;
+// Enough rows for several COPY statements (10,000 rows each, two at once), so that some are stored
+// and reported while others are still to come when the first worker pauses.
+const ROWS = 60_000;
 const missing = [
   process.env.DATABASE_URL ? undefined : 'DATABASE_URL',
   process.env.REDIS_URL ? undefined : 'REDIS_URL',
