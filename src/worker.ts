@@ -85,9 +85,16 @@ export async function buildWorker(
       const self = new Promise<Generation | undefined>((resolve) => {
         started = resolve;
       });
+      // The pool, once started; a limit that trips before then stops it as soon as it is known.
+      let pool: RunningWorkers | undefined;
+      let limitReached = false;
       try {
         if (recyclingEnabled(limits))
           executor = recyclingExecutor(executor, limits, (reason, detail) => {
+            // No claim after the limit: a job finishing now would otherwise free a slot that the
+            // pool fills before the (asynchronous) replacement below reaches it.
+            limitReached = true;
+            pool?.stopClaiming();
             // One replacement at a time: the next runner's own limit waits for this one's start.
             recycling = (recycling ?? Promise.resolve()).then(() => self.then((old) => recycle(old, reason, detail)));
           });
@@ -99,6 +106,8 @@ export async function buildWorker(
           onFinished,
           ...(options.queues?.length ? { queues: options.queues } : {}),
         });
+        pool = workers;
+        if (limitReached) workers.stopClaiming();
         infrastructure.nameWorker(workers.workerId);
         // Seen by the API (metrics, the starved-queue warning) whether or not it is running anything.
         const presence = await announcePresence(

@@ -303,6 +303,12 @@ class BullmqWorkerPool extends StoredAttemptPool implements RunningWorkers {
     }
   }
 
+  stopClaiming(): void {
+    // `pause(true)` flags the worker before its first await: no fetch after this line.
+    for (const worker of this.workers)
+      worker.pause(true).catch((error: unknown) => this.log.warn({ err: error }, 'could not pause a bullmq worker'));
+  }
+
   close(graceMs = this.settings.shutdownGraceMs): Promise<void> {
     this.closing ??= (async () => {
       // `close()` stops fetching at once and resolves when the active jobs are done.

@@ -156,6 +156,11 @@ class EmbeddedWorkerPool extends StoredAttemptPool implements RunningWorkers {
     );
   }
 
+  stopClaiming(): void {
+    this.stopping = true;
+    this.notifyAll();
+  }
+
   notify(queue: string): void {
     this.wakeups.get(queue)?.notify();
   }

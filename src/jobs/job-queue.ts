@@ -74,6 +74,11 @@ export interface WorkerPoolOptions {
 export interface RunningWorkers {
   readonly workerId: string;
   /**
+   * Takes no new jobs from now on; running ones go on. Synchronous, so that a limit reached as
+   * an attempt starts stops the next claim (which may be one event-loop turn away).
+   */
+  stopClaiming(): void;
+  /**
    * Stops taking jobs, lets running ones finish for up to `graceMs`, then aborts the rest and
    * hands them back to the queue (attempt not counted) for another worker.
    */
