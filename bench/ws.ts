@@ -79,7 +79,7 @@ async function server(): Promise<void> {
     // The ramp authenticates thousands of sockets at once; the auth deadline is not under test.
     WS_AUTH_TIMEOUT_MS: '600000',
   });
-  const eventBus = createEventBus(config, pino({ level: 'warn' }));
+  const eventBus = await createEventBus(config, pino({ level: 'warn' }));
   const app = await buildApp(config, { eventBus });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   const email = `bench-${process.pid}@example.test`;

@@ -1,6 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { and, count, eq, isNull, lt, or } from 'drizzle-orm';
-import QRCode from 'qrcode';
 import type { AuditRecorder } from '../audit/audit.service.ts';
 import type { AuthConfig } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
@@ -95,7 +94,11 @@ export class TwoFactorService {
       .onConflictDoUpdate({ target: twoFactorCredentials.userId, set: { secretSealed, createdAt, lastUsedStep: null } });
     await this.deps.audit.record({ action: 'two_factor.enrolment_started', actorId: userId, targetUserId: userId, ip: clientIp });
     const uri = otpauthUri(secret, this.deps.config.twoFactorIssuer, user.email);
-    return { secret: base32(secret), otpauthUri: uri, qrSvg: await QRCode.toString(uri, { type: 'svg', margin: 2 }) };
+    return {
+      secret: base32(secret),
+      otpauthUri: uri,
+      qrSvg: await (await import('qrcode')).default.toString(uri, { type: 'svg', margin: 2 }),
+    };
   }
 
   /** Turns two-factor on with a first code from the app, and hands out the recovery codes (once). */

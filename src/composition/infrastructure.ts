@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { loadSigningKeys, type SigningKeys } from '../auth/signing-keys.ts';
 import {
   DatabaseTokenRevocationStore,
@@ -125,7 +125,7 @@ export async function buildInfrastructure(
       metrics = new IntakeMetrics();
       registerDatabaseGauges(metrics, database, { queues: QUEUE_NAMES, leaseMs: config.jobs.leaseMs });
     }
-    const eventBus = overrides.eventBus ?? own('event bus', createEventBus(config, log));
+    const eventBus = overrides.eventBus ?? own('event bus', await createEventBus(config, log));
     // Known once this process's workers start; attempt log lines name it.
     let workerId: string | undefined;
     const onJobEvent = allOf(
@@ -134,7 +134,7 @@ export async function buildInfrastructure(
       jobAttemptLog(log, () => workerId),
     );
     const jobQueue = observedJobQueue(
-      overrides.jobQueue ?? own('job queue', createJobQueue(config.jobs, database, log, onJobEvent)),
+      overrides.jobQueue ?? own('job queue', await createJobQueue(config.jobs, database, log, onJobEvent)),
       telemetry,
     );
     const db = database;
@@ -148,9 +148,10 @@ export async function buildInfrastructure(
     };
 
     let redis: Redis | undefined;
-    const redisClient = (url: string): Redis => {
+    const redisClient = async (url: string): Promise<Redis> => {
       if (redis) return redis;
-      const client = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
+      const { Redis: RedisClient } = await import('ioredis');
+      const client = new RedisClient(url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
       // Errors surface on each command (and in /ready); unhandled, the event would crash the process.
       let lastWarning = 0;
       client.on('error', (error) => {
@@ -166,7 +167,7 @@ export async function buildInfrastructure(
     const api = openOnce(async (): Promise<ApiInfrastructure> => {
       const url = config.redis.url;
       const needsRedis = url !== undefined && (!overrides.rateLimiter || !overrides.tokenRevocations);
-      const client = needsRedis ? redisClient(url) : undefined;
+      const client = needsRedis ? await redisClient(url) : undefined;
       return {
         blobStore: await blobs(),
         signingKeys:

@@ -1,5 +1,4 @@
-import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import type pg from 'pg';
 
 /**
  * `COPY … FROM STDIN` on PostgreSQL: rows reach the server as one stream of text, without a
@@ -15,9 +14,16 @@ export interface CopyIn {
 
 export function openCopyIn(url: string, connections: number): CopyIn {
   let pool: pg.Pool | undefined;
-  const open = () => {
-    if (pool) return pool;
-    pool = new pg.Pool({
+  // node-postgres and pg-copy-streams are loaded at the first COPY (a worker that ingests).
+  const modules = async () => {
+    const [{ default: pgModule }, { from: copyFrom }] = await Promise.all([import('pg'), import('pg-copy-streams')]);
+    return { pgModule, copyFrom };
+  };
+  let loaded: ReturnType<typeof modules> | undefined;
+  const open = async () => {
+    const { pgModule, copyFrom } = await (loaded ??= modules());
+    if (pool) return { pool, copyFrom };
+    pool = new pgModule.Pool({
       connectionString: url,
       max: connections,
       idleTimeoutMillis: 2_000,
@@ -26,11 +32,12 @@ export function openCopyIn(url: string, connections: number): CopyIn {
     });
     // An idle connection that loses its server emits on the pool; unhandled, that kills the thread.
     pool.on('error', () => undefined);
-    return pool;
+    return { pool, copyFrom };
   };
   return {
     async copy(statement, text) {
-      const client = await open().connect();
+      const { pool: opened, copyFrom } = await open();
+      const client = await opened.connect();
       let failure: Error | undefined;
       try {
         const stream = client.query(copyFrom(statement));

@@ -4,14 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/node-postgres';
-import { migrate as migratePostgres } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import pg from 'pg';
 import { schema, type Schema } from './schema.ts';
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
 import { redactUrl } from '../config/config-spec.ts';
@@ -61,6 +56,10 @@ export interface DatabaseOptions {
   poolSize: number;
 }
 
+/**
+ * Each driver (and its drizzle adapter) is loaded only when chosen: a process on PostgreSQL does
+ * not load PGlite's WebAssembly glue, an embedded one not node-postgres.
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.url ? openPostgres(options.url, options.poolSize) : openPglite(options.dataDir);
 }
@@ -71,9 +70,16 @@ async function openPglite(dataDir: string): Promise<Database> {
   // PGlite is single-process: a second process on the same directory would corrupt it.
   const lock: DirectoryLock = acquireDirectoryLock(dataDir, 'pglite');
   let client: PGlite;
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+  ]).catch((error: unknown) => {
+    lock.release();
+    throw error;
+  });
   try {
     if (!fs.existsSync(path.join(directory, 'PG_VERSION'))) await initdbInChild(directory);
-    client = await PGlite.create(directory, { startParams: PGLITE_START_PARAMS });
+    client = await PGlite.create(directory, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
   } catch (error) {
     lock.release();
     throw error;
@@ -85,6 +91,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     db,
     location: directory,
     async migrate() {
+      const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator');
       await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
     },
     async ping() {
@@ -115,7 +122,7 @@ async function openPglite(dataDir: string): Promise<Database> {
  * process's WebAssembly memory, and the operating system's page cache still holds the data files.
  * An idle `intake serve` holds about 130 MiB less.
  */
-const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
 
 /**
  * Creates a new PGlite data directory in a short-lived child process. `initdb` leaves ~500 MiB
@@ -159,6 +166,7 @@ await client.close();`;
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  const [{ default: pg }, { drizzle: drizzlePostgres }] = await Promise.all([import('pg'), import('drizzle-orm/node-postgres')]);
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
@@ -179,6 +187,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
       try {
         await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
         try {
+          const { migrate: migratePostgres } = await import('drizzle-orm/node-postgres/migrator');
           await migratePostgres(drizzlePostgres(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
         } finally {
           await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);

@@ -2,11 +2,14 @@ import type { Config } from '../config/config.ts';
 import type { JobLogger } from '../jobs/job-queue.ts';
 import type { EventBus } from './event-bus.ts';
 import { MemoryEventBus } from './memory-event-bus.ts';
-import { RedisEventBus } from './redis-event-bus.ts';
 
-/** Redis pub/sub when REDIS_URL is set (workers and API processes apart), else in-process. */
-export function createEventBus(config: Pick<Config, 'redis'>, log: JobLogger): EventBus {
+/**
+ * Redis pub/sub when REDIS_URL is set (workers and API processes apart), else in-process. The
+ * Redis client is loaded only then: a process without Redis does not pay for it at start.
+ */
+export async function createEventBus(config: Pick<Config, 'redis'>, log: JobLogger): Promise<EventBus> {
   if (!config.redis.url) return new MemoryEventBus(log);
+  const { RedisEventBus } = await import('./redis-event-bus.ts');
   let lastWarning = 0;
   return new RedisEventBus({
     url: config.redis.url,

@@ -1,6 +1,5 @@
 import type { JobsConfig } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
-import { createBullmqQueue } from './bullmq-queue.ts';
 import { createEmbeddedQueue } from './embedded-queue.ts';
 import type { JobEventSink, JobLogger, JobQueue, QueueSettings } from './job-queue.ts';
 
@@ -20,11 +19,18 @@ export function queueSettingsFrom(config: JobsConfig): QueueSettings {
 
 /**
  * BullMQ when REDIS_URL is set, otherwise the durable queue on the database. `onJobEvent`
- * hears every progress write and status change (realtime fan-out).
+ * hears every progress write and status change (realtime fan-out). BullMQ and its Redis client
+ * are loaded only when configured: they cost the embedded mode's start-up time and memory.
  */
-export function createJobQueue(config: JobsConfig, database: Database, log: JobLogger, onJobEvent?: JobEventSink): JobQueue {
+export async function createJobQueue(
+  config: JobsConfig,
+  database: Database,
+  log: JobLogger,
+  onJobEvent?: JobEventSink,
+): Promise<JobQueue> {
   const settings: QueueSettings = { ...queueSettingsFrom(config), ...(onJobEvent ? { onJobEvent } : {}) };
   if (config.redisUrl) {
+    const { createBullmqQueue } = await import('./bullmq-queue.ts');
     return createBullmqQueue(
       database,
       settings,

@@ -1,12 +1,14 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 
 const transports = new Map<string, Transporter>();
 
 /** One pooled transport per SMTP URL and process. */
-function transportFor(smtpUrl: string): Transporter {
+async function transportFor(smtpUrl: string): Promise<Transporter> {
   let transport = transports.get(smtpUrl);
   if (!transport) {
-    transport = nodemailer.createTransport(smtpUrl);
+    // Loaded at the first mail: most processes never send one.
+    const { default: nodemailer } = await import('nodemailer');
+    transport = transports.get(smtpUrl) ?? nodemailer.createTransport(smtpUrl);
     transports.set(smtpUrl, transport);
   }
   return transport;
@@ -21,6 +23,6 @@ export interface PlainMail {
 
 /** Sends a plain-text mail; answers the server's message id. */
 export async function sendPlainMail(smtpUrl: string, mail: PlainMail): Promise<string | null> {
-  const info: { messageId?: string } = await transportFor(smtpUrl).sendMail(mail);
+  const info: { messageId?: string } = await (await transportFor(smtpUrl)).sendMail(mail);
   return info.messageId ?? null;
 }

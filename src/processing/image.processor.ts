@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import type { Metadata, OutputInfo } from 'sharp';
 import { readBounded } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type ProcessOptions } from './processing-options.ts';
@@ -37,6 +37,8 @@ export async function processImage(input: Readable, options: ProcessOptions): Pr
   const bytes = await readBounded(input, options.signal, limits.maxImageBytes, 'image');
   report(bytes.length, 'read image');
 
+  // Loaded at the first image: the native library costs start-up time and memory in every process.
+  const { default: sharp } = await import('sharp');
   const decode = () => sharp(bytes, { limitInputPixels: limits.maxImagePixels, failOn: 'error', sequentialRead: true });
   let metadata: Metadata;
   try {

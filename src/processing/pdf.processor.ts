@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { PDFDocument } from 'pdf-lib';
+import type { PDFDocument } from 'pdf-lib';
 import { readBounded } from './input-stream.ts';
 import { PermanentProcessingError } from './processing-error.ts';
 import { resolveLimits, type ProcessOptions } from './processing-options.ts';
@@ -54,11 +54,13 @@ export async function processPdf(input: Readable, options: ProcessOptions): Prom
     onAbort = () => reject(options.signal.reason);
     options.signal.addEventListener('abort', onAbort, { once: true });
   });
+  // Loaded at the first PDF: pdf-lib is a large library that most processes never need.
+  const { PDFDocument: Pdf } = await import('pdf-lib');
   let document: PDFDocument;
   let pageCount: number;
   try {
     document = await Promise.race([
-      PDFDocument.load(bytes, { ignoreEncryption: true, updateMetadata: false, throwOnInvalidObject: false }),
+      Pdf.load(bytes, { ignoreEncryption: true, updateMetadata: false, throwOnInvalidObject: false }),
       stop,
     ]);
     // A file with a header but no usable catalog loads, and only fails here.

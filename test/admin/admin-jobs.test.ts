@@ -39,7 +39,7 @@ describe('admin job API', () => {
   beforeAll(async () => {
     subject = await createTestApp({ env: { JOBS_POLL_INTERVAL_MS: '50' } });
     // Another handle on the same queue, as an `intake worker` process would have.
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
+    queue = await createJobQueue(subject.config.jobs, subject.database, silentLog);
     const registry = new JobRegistry()
       .register(flaky, async ({ key }) => {
         runs.set(key, (runs.get(key) ?? 0) + 1);

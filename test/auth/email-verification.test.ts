@@ -19,7 +19,7 @@ describe('e-mail verification (required)', () => {
     subject = await createTestApp({
       env: { JOBS_POLL_INTERVAL_MS: '50', JOBS_RELAY_INTERVAL_MS: '50', SMTP_URL: smtp.url, EMAIL_VERIFICATION: 'required' },
     });
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
+    queue = await createJobQueue(subject.config.jobs, subject.database, silentLog);
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog });
   });
 

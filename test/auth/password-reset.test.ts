@@ -33,7 +33,7 @@ describe('password reset by e-mail', () => {
       },
       overrides: { clock: () => Date.now() + clockOffsetMs },
     });
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
+    queue = await createJobQueue(subject.config.jobs, subject.database, silentLog);
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog });
   });
 

@@ -58,7 +58,7 @@ describe('progress of a large CSV through a worker', () => {
 
   beforeAll(async () => {
     subject = await createTestApp({ env: { JOBS_POLL_INTERVAL_MS: '50', PROCESSING_BATCH_SIZE: '50' } });
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog, (event) => events.push(event));
+    queue = await createJobQueue(subject.config.jobs, subject.database, silentLog, (event) => events.push(event));
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog });
     alice = await subject.createUser();
   }, 60_000);

@@ -22,7 +22,7 @@ describe('processing pipeline', () => {
 
   beforeAll(async () => {
     subject = await createTestApp({ env: { JOBS_POLL_INTERVAL_MS: '50' } });
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
+    queue = await createJobQueue(subject.config.jobs, subject.database, silentLog);
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog });
     alice = await subject.createUser();
     bob = await subject.createUser();

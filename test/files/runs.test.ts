@@ -50,7 +50,7 @@ describe('processing runs', () => {
 
   beforeAll(async () => {
     subject = await createTestApp({ env: { JOBS_POLL_INTERVAL_MS: '50', PROCESS_RATE_LIMIT_PER_USER: String(RATE_LIMIT) } });
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
+    queue = await createJobQueue(subject.config.jobs, subject.database, silentLog);
     runtime = await buildWorker(subject.config, {
       database: subject.database,
       jobQueue: queue,

@@ -65,7 +65,7 @@ describe('job errors', () => {
       overrides: sharedBus ? { eventBus: sharedBus } : {},
     });
     alice = await subject.createUser();
-    listener = sharedBus ?? createEventBus(subject.config, silentLog);
+    listener = sharedBus ?? (await createEventBus(subject.config, silentLog));
     await listener.subscribe(ownerChannel(alice.id), (event) => events.push(event));
 
     const log = pino(

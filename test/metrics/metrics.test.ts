@@ -26,7 +26,12 @@ describe('GET /metrics', () => {
     subject = await createTestApp({ env: { JOBS_POLL_INTERVAL_MS: '50', METRICS_TOKEN: TOKEN } });
     // The worker counts its jobs on metrics of its own, served on its own port as `intake worker` does.
     const metrics = new IntakeMetrics();
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog, allOf(jobMetricsSinkFor(subject.config, metrics)));
+    queue = await createJobQueue(
+      subject.config.jobs,
+      subject.database,
+      silentLog,
+      allOf(jobMetricsSinkFor(subject.config, metrics)),
+    );
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog, metrics });
     workerMetrics = await startMetricsServer({ metrics, host: '127.0.0.1', port: 0, token: TOKEN });
     alice = await subject.createUser();

@@ -55,7 +55,7 @@ describe('e-mail notifications', () => {
         EMAIL_FROM: 'Intake <intake@example.test>',
       },
     });
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
+    queue = await createJobQueue(subject.config.jobs, subject.database, silentLog);
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog });
   });
 

@@ -244,7 +244,7 @@ describe('realtime: WebSocket and Server-Sent Events', () => {
   });
 
   it('disconnects a client that does not read fast enough instead of buffering without bound', async () => {
-    const bus = sharedBus ?? createEventBus(subject.config, silentLog);
+    const bus = sharedBus ?? (await createEventBus(subject.config, silentLog));
     const slow = await signedIn(alice);
     slow.send({ type: 'subscribe', channel: 'user' });
     expect(await slow.next()).toEqual({ type: 'subscribed', channel: 'user' });

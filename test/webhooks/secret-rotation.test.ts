@@ -19,7 +19,7 @@ describe('webhook secret rotation', () => {
     subject = await createTestApp({
       env: { JOBS_POLL_INTERVAL_MS: '50', JOBS_RELAY_INTERVAL_MS: '50', WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' },
     });
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
+    queue = await createJobQueue(subject.config.jobs, subject.database, silentLog);
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog });
     receiver = await startReceiver();
     owner = await subject.createUser();

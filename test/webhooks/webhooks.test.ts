@@ -40,7 +40,7 @@ describe('webhooks', () => {
         WEBHOOK_RETRY_WINDOW_SECONDS: '3',
       },
     });
-    queue = createJobQueue(subject.config.jobs, subject.database, silentLog);
+    queue = await createJobQueue(subject.config.jobs, subject.database, silentLog);
     runtime = await buildWorker(subject.config, { database: subject.database, jobQueue: queue, log: silentLog });
     receiver = await startReceiver();
     alice = await subject.createUser();
