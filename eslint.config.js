@@ -74,6 +74,21 @@ export default tseslint.config(
     },
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
+  {
+    // The production build bundles typebox into one module (src/vendor/typebox.ts says why);
+    // a direct import would load the package's ~680 files again next to the bundle.
+    files: ['src/**/*.ts'],
+    ignores: ['src/vendor/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportDeclaration[source.value=/^typebox(\\/|$)/][importKind!='type']",
+          message: 'Import TypeBox from src/vendor/typebox.ts, which the build bundles into one module.',
+        },
+      ],
+    },
+  },
   ...LOWER_LAYERS.map((layer) => ({
     files: [`src/${layer}/**/*.ts`],
     // db/schema.ts gathers every feature's tables for Drizzle: the one place allowed to list them.

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import { AUTH_SECURITY } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import { JobIdParams } from '../jobs/job-responses.ts';

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../vendor/typebox.ts';
 import { Id, Nullable, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { JobResponse, JobStatusCounts, JobStatusSchema, toJobResponse } from '../jobs/job-responses.ts';
 import type { JobRow } from '../jobs/jobs.schema.ts';

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import { Text } from '../http/schema-types.ts';
 import type { AuthConfig } from '../config/config.ts';
 import { ERRORS } from '../errors/catalog.ts';

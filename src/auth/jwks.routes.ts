@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import type { App } from '../http/app-types.ts';
 import { jwks, type SigningKeys } from './signing-keys.ts';
 

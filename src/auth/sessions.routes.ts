@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import type { AuditRecorder } from '../audit/audit.service.ts';
 import type { Db } from '../db/database.ts';
 import { ERRORS } from '../errors/catalog.ts';

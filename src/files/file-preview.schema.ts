@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 
 /** What a preview answers (`POST /files/{id}/preview` and `POST /files?dry_run=true`). */
 export const ColumnProfileSchema = Type.Object({

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { and, eq, inArray } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import type { Db } from '../db/database.ts';
 import { defineJob, PermanentJobError, stopReasonOf, type JobContext } from '../jobs/job-definition.ts';
 import type { JobRegistry } from '../jobs/job-registry.ts';

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../vendor/typebox.ts';
 import { BoundedInteger, Id, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import { ERRORS } from '../errors/catalog.ts';

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import type { App } from '../http/app-types.ts';
 import { checkComponents, type ReadinessCheck } from './readiness.ts';
 

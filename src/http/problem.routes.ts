@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import { Text } from './schema-types.ts';
 import { ERRORS, ERROR_CODES } from '../errors/catalog.ts';
 import type { App } from './app-types.ts';

@@ -1,4 +1,4 @@
-import { Type, type TInteger, type TSchema, type TString } from 'typebox';
+import { Type, type TInteger, type TSchema, type TString } from '../vendor/typebox.ts';
 
 /**
  * Schema building blocks every route uses for what clients send, so that one rule holds for

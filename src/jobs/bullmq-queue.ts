@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Static, TSchema } from 'typebox';
+import type { Static, TSchema } from '../vendor/typebox.ts';
 import type { Database } from '../db/database.ts';
 import { redactUrl } from '../config/config-spec.ts';
 import type { JobDefinition } from './job-definition.ts';

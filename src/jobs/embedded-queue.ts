@@ -1,4 +1,4 @@
-import type { Static, TSchema } from 'typebox';
+import type { Static, TSchema } from '../vendor/typebox.ts';
 import type { Database } from '../db/database.ts';
 import type { JobDefinition } from './job-definition.ts';
 import type {

@@ -1,5 +1,5 @@
-import { Compile } from 'typebox/compile';
-import type { Static, TSchema } from 'typebox';
+import { Compile } from '../vendor/typebox.ts';
+import type { Static, TSchema } from '../vendor/typebox.ts';
 
 // What a job type is and what its handler sees. The bottom of the queue machinery: it imports
 // no other file of src/jobs, so the registry, the port, the store and the runner build on it.

@@ -1,4 +1,4 @@
-import type { Static, TSchema } from 'typebox';
+import type { Static, TSchema } from '../vendor/typebox.ts';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
 import type { ReadinessCheck } from '../http/readiness-check.ts';

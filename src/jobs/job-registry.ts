@@ -1,4 +1,4 @@
-import type { TSchema } from 'typebox';
+import type { TSchema } from '../vendor/typebox.ts';
 import type { Db } from '../db/database.ts';
 import { payloadProblem, type JobDefinition, type JobHandler } from './job-definition.ts';
 

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../vendor/typebox.ts';
 import { Id, Nullable, PageOf, pageQueryFields } from '../http/schema-types.ts';
 import { JOB_ERROR_CODES, storedJobError, type JobErrorCode } from './job-error.ts';
 import type { JobRow } from './jobs.schema.ts';

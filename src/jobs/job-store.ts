@@ -3,7 +3,7 @@ import type { Db } from '../db/database.ts';
 import { jobs, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
 import { payloadProblem, type HandlerEvent, type JobDefinition } from './job-definition.ts';
 import { jobError, type JobError } from './job-error.ts';
-import type { Static, TSchema } from 'typebox';
+import type { Static, TSchema } from '../vendor/typebox.ts';
 import type { EnqueueOptions, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
 const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];

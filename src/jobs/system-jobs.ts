@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import { defineJob } from './job-definition.ts';
 import type { JobRegistry } from './job-registry.ts';
 

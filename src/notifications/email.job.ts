@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import type { EmailConfig } from '../config/config.ts';
 import { defineJob, PermanentJobError } from '../jobs/job-definition.ts';
 import type { JobRegistry } from '../jobs/job-registry.ts';

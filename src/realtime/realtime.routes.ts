@@ -1,6 +1,6 @@
 import websocket from '@fastify/websocket';
 import type { FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import { bearerCredential } from '../auth/authenticate.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { Authenticator } from '../auth/authenticator.ts';

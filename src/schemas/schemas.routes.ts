@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../vendor/typebox.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
 import { Id, PageOf, pageQueryFields, Text } from '../http/schema-types.ts';

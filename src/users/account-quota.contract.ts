@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../vendor/typebox.ts';
 import { Nullable } from '../http/schema-types.ts';
 
 // An account's storage quota as the API shows it: in `GET /users/me` and in the admin's quota

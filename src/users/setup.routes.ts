@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import { Text } from '../http/schema-types.ts';
 import type { App } from '../http/app-types.ts';
 import type { FirstAdminService } from './first-admin.service.ts';

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../vendor/typebox.ts';
 import { SAFE_LINE_PATTERN, Text } from '../http/schema-types.ts';
 import type { UserRow } from './user.schema.ts';
 

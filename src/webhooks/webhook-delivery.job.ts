@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { Type } from 'typebox';
+import { Type } from '../vendor/typebox.ts';
 import type { WebhooksConfig } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
 import { defineJob, PermanentJobError, type JobContext, type JobDefinition, type RetryPolicy } from '../jobs/job-definition.ts';

@@ -1,5 +1,5 @@
 import type { AuditRecorder } from '../audit/audit.service.ts';
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../vendor/typebox.ts';
 import { PageOf, pageQueryFields, Text } from '../http/schema-types.ts';
 import { AUTH_SECURITY, requireUser } from '../http/caller.ts';
 import type { App } from '../http/app-types.ts';
