@@ -46,6 +46,7 @@ import { healthRoutes } from './health/health.routes.ts';
 import type { App } from './http/app-types.ts';
 import { ConsoleSite } from './http/console-site.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { lazySchemaCompilers } from './http/lazy-schema-compilers.ts';
 import { frameworkErrorOptions } from './http/framework-errors.ts';
 import { registerStrictQuery } from './http/strict-query.ts';
 import { API_PREFIX, registerOpenApi } from './http/openapi.ts';
@@ -117,6 +118,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true } },
+    schemaController: lazySchemaCompilers(),
     ...frameworkErrorOptions(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
