@@ -52,8 +52,8 @@ import { registerStrictQuery } from './http/strict-query.ts';
 import { API_PREFIX, registerOpenApi } from './http/openapi.ts';
 import { problemRoutes } from './http/problem.routes.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
-import { browserOrigins, registerSecurity } from './http/security.ts';
-import { loggerOptions } from './logging/logger.ts';
+import { browserOrigins, registerResponseHeaders, registerSecurity } from './http/security.ts';
+import { loggerOptions, requestChildLogger } from './logging/logger.ts';
 import { UserService } from './users/user.service.ts';
 import { QuotaService } from './quotas/quota.service.ts';
 import { toQuotaResponse } from './quotas/quota.contract.ts';
@@ -113,6 +113,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     genReqId: requestIdFor,
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    childLoggerFactory: requestChildLogger,
     bodyLimit: config.http.bodyLimitBytes,
     trustProxy: config.http.trustProxy,
     return503OnClosing: true,
@@ -129,22 +130,23 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const adapters = await infrastructure.api();
 
     // Hooks that run on every request are synchronous: an async one costs a promise and a
-    // microtask turn each time (measured with bench/all.ts, GET /health).
-    app.addHook('onRequest', (request, reply, done) => {
-      reply.header('X-Request-ID', request.id);
-      done();
-    });
-    // One line per request, written when the answer is complete.
+    // microtask turn each time (measured with bench/all.ts, GET /health). The request id and the
+    // security headers are set by one hook, first of all.
+    registerResponseHeaders(app);
+    // One line per request, written when the answer is complete; nothing is built for it when
+    // the level is above info.
     app.addHook('onResponse', (request, reply, done) => {
-      request.log.info(
-        {
-          method: request.method,
-          route: request.routeOptions.url ?? null,
-          status: reply.statusCode,
-          duration_ms: Math.round(reply.elapsedTime * 10) / 10,
-        },
-        'request',
-      );
+      if (isInfoEnabled(request.log)) {
+        request.log.info(
+          {
+            method: request.method,
+            route: request.routeOptions.url ?? null,
+            status: reply.statusCode,
+            duration_ms: Math.round(reply.elapsedTime * 10) / 10,
+          },
+          'request',
+        );
+      }
       done();
     });
 
@@ -496,3 +498,8 @@ function apiRoutes(config: Config, services: Services, metrics: IntakeMetrics) {
 }
 
 export { REQUEST_ID_HEADER };
+
+/** Whether an info line of this logger would be written (pino's own check, on Fastify's narrower logger type). */
+function isInfoEnabled(log: App['log']): boolean {
+  return (log as App['log'] & { isLevelEnabled(level: string): boolean }).isLevelEnabled('info');
+}

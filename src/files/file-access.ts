@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, ilike, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, ilike, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
-import { selectPage } from '../db/page.ts';
+import { preparedPage, type Page, type PageParameters, type PageRequest } from '../db/page.ts';
 import { isUuid } from '../db/uuid.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { supportedContentType } from '../processing/content-types.ts';
@@ -20,15 +20,44 @@ export class FileAccess {
 
   async list(caller: Caller, query: ListFilesQuery): Promise<{ items: FileRow[]; total: number }> {
     const ownerId = caller.role === 'admin' && query.ownerId ? query.ownerId : caller.id;
-    const conditions: SQL[] = [eq(files.ownerId, ownerId)];
-    if (query.status) conditions.push(eq(files.status, query.status));
-    if (query.contentType)
-      conditions.push(eq(files.contentType, supportedContentType(query.contentType)?.mime ?? query.contentType));
-    if (query.filename) conditions.push(ilike(files.filename, `%${escapeLike(query.filename)}%`));
-    const column = query.sort === 'filename' ? files.filename : files.createdAt;
-    const direction = query.order === 'asc' ? asc : desc;
-    return selectPage(this.db, files, and(...conditions), [direction(column), direction(files.id)], query);
+    const contentType = query.contentType ? (supportedContentType(query.contentType)?.mime ?? query.contentType) : undefined;
+    const filename = query.filename ? `%${escapeLike(query.filename)}%` : undefined;
+    const shape: ListShape = {
+      status: query.status !== undefined,
+      contentType: contentType !== undefined,
+      filename: filename !== undefined,
+      sort: query.sort === 'filename' ? 'filename' : 'created_at',
+      order: query.order === 'asc' ? 'asc' : 'desc',
+    };
+    return this.listing(shape)({ ownerId, status: query.status, contentType, filename }, query);
   }
+
+  /** One prepared statement per combination of filters and order (at most 32), built when first asked for. */
+  private readonly listings = new Map<string, (parameters: PageParameters, page: PageRequest) => Promise<Page<FileRow>>>();
+
+  private listing(shape: ListShape) {
+    const key = `${shape.status ? 's' : ''}${shape.contentType ? 'c' : ''}${shape.filename ? 'f' : ''}_${shape.sort}_${shape.order}`;
+    let listing = this.listings.get(key);
+    if (!listing) {
+      const conditions: SQL[] = [eq(files.ownerId, sql.placeholder('ownerId'))];
+      if (shape.status) conditions.push(eq(files.status, sql.placeholder('status')));
+      if (shape.contentType) conditions.push(eq(files.contentType, sql.placeholder('contentType')));
+      if (shape.filename) conditions.push(ilike(files.filename, sql.placeholder('filename')));
+      const column = shape.sort === 'filename' ? files.filename : files.createdAt;
+      const direction = shape.order === 'asc' ? asc : desc;
+      listing = preparedPage(this.db, files, and(...conditions), [direction(column), direction(files.id)], `files_page_${key}`);
+      this.listings.set(key, listing);
+    }
+    return listing;
+  }
+}
+
+interface ListShape {
+  status: boolean;
+  contentType: boolean;
+  filename: boolean;
+  sort: 'created_at' | 'filename';
+  order: 'asc' | 'desc';
 }
 
 function visibleTo(caller: Caller, id: string): SQL | undefined {

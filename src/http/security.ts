@@ -46,22 +46,33 @@ export function isCrossSiteRequest(headers: IncomingHttpHeaders, allowedOrigins:
 
 const SECURITY_HEADER_ENTRIES = Object.entries(BASELINE_SECURITY_HEADERS);
 
-export async function registerSecurity(app: App, config: Config): Promise<void> {
-  // Synchronous on purpose: an async hook costs a promise and a microtask turn per request.
-  app.addHook('onRequest', (_request, reply, done) => {
+/**
+ * The first hook of every request: the `X-Request-ID` of the answer, then the security headers.
+ * One synchronous hook for both (an async one costs a promise and a microtask turn per request).
+ */
+export function registerResponseHeaders(app: App): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('X-Request-ID', request.id);
     for (const [name, value] of SECURITY_HEADER_ENTRIES) reply.header(name, value);
     done();
   });
+}
 
-  // Closed unless origins are listed: a browser on another origin cannot call the API.
+export async function registerSecurity(app: App, config: Config): Promise<void> {
+  // Closed unless origins are listed: a browser on another origin cannot call the API. With
+  // none listed the plugin is not registered at all: with `origin: false` it only ran a hook on
+  // every request that added nothing, and its OPTIONS route handed every preflight to the
+  // not-found handler, which answers an unrouted OPTIONS the same way by itself.
   const origins = config.http.corsOrigins;
-  await app.register(cors, {
-    origin: origins.includes('*') ? true : origins.length > 0 ? [...origins] : false,
-    credentials: !origins.includes('*'),
-    exposedHeaders: ['X-Request-ID', 'Retry-After', 'Location', 'Content-Disposition', 'ETag'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token', 'X-Request-ID', 'Idempotency-Key', 'Range'],
-    maxAge: 600,
-  });
+  if (origins.length > 0) {
+    await app.register(cors, {
+      origin: origins.includes('*') ? true : [...origins],
+      credentials: !origins.includes('*'),
+      exposedHeaders: ['X-Request-ID', 'Retry-After', 'Location', 'Content-Disposition', 'ETag'],
+      allowedHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token', 'X-Request-ID', 'Idempotency-Key', 'Range'],
+      maxAge: 600,
+    });
+  }
 
   await app.register(compress, { global: true, threshold: 1024 });
 }

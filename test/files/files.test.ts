@@ -358,8 +358,16 @@ describe.each(drivers)('files on $name storage', (driver) => {
       expect(byName).toMatchObject({ total: 3, limit: 20, offset: 0 });
       const page = await list('sort=filename&order=desc&limit=1&offset=1');
       expect(page.items.map((file: { filename: string }) => file.filename)).toEqual(['b.csv']);
+      expect(page.total).toBe(3);
+      // A page past the end has no row to carry the count: the total is still the listing's.
+      const pastTheEnd = await list('limit=2&offset=5');
+      expect(pastTheEnd).toMatchObject({ items: [], total: 3, limit: 2, offset: 5 });
       const csvOnly = await list('content_type=text/csv');
       expect(csvOnly.total).toBe(2);
+      const named = await list('filename=a.&status=uploaded');
+      expect(named.items.map((file: { filename: string }) => file.filename)).toEqual(['a.csv']);
+      expect(named.total).toBe(1);
+      expect((await list('filename=zzz')).total).toBe(0);
       const bad = await subject.app.inject({ method: 'GET', url: '/api/v1/files?limit=1000', headers: user.bearer });
       expect(bad.statusCode).toBe(422);
     });
