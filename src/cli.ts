@@ -161,8 +161,8 @@ async function startServing(config: Config): Promise<RunningServer> {
 /**
  * The embedded mode: one process serves the API and runs the jobs, on one infrastructure (PGlite
  * allows one connection, so the main thread owns the database and the queue; handlers run in
- * worker threads, JOBS_WORKER_THREADS, and reach the database through the main thread). One set
- * of metrics for both, served at /metrics.
+ * worker threads, JOBS_WORKER_THREADS, started with the first job, and reach the database through
+ * the main thread). One set of metrics for both, served at /metrics.
  */
 async function serveWithWorkers(config: Config): Promise<RunningServer> {
   const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
@@ -193,7 +193,7 @@ async function serveWithWorkers(config: Config): Promise<RunningServer> {
   });
   const server = await startServer(api, config);
   announce(api, server.address, config);
-  starting = buildWorker(config, { infrastructure, log }, { threads: config.jobs.workerThreads }).then(
+  starting = buildWorker(config, { infrastructure, log }, { threads: config.jobs.workerThreads, threadsOnFirstJob: true }).then(
     (started) => {
       runtime = started;
     },

@@ -28,6 +28,8 @@ export type WorkerOverrides = InfrastructureOverrides & {
 export interface WorkerRunOptions {
   /** Run handlers in this many worker threads (0: in this thread). */
   threads?: number;
+  /** Start the threads when the first job arrives (see `ThreadExecutorOptions`). */
+  threadsOnFirstJob?: boolean;
   /** Serve only these queues (default: every queue a registered job type uses). */
   queues?: readonly string[];
 }
@@ -70,6 +72,7 @@ export async function buildWorker(
       if (ownsExecutor) {
         executor = createThreadExecutor({
           threads: options.threads ?? 1,
+          ...(options.threadsOnFirstJob ? { startOnFirstJob: true } : {}),
           // The threads build the same registry from the same module, with only the settings handlers read.
           registry: threadRegistrySource(settings),
           database: infrastructure.database,

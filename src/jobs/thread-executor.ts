@@ -24,6 +24,12 @@ export interface ThreadExecutorOptions {
   /** Where the threads' database statements run. */
   database: Pick<Database, 'query'>;
   log: JobLogger;
+  /**
+   * Start the threads when the first job arrives instead of at once: a process that serves the
+   * API and runs jobs (`intake serve`) then holds no thread, with its own copy of the handlers
+   * and parsers, until there is work. A thread that cannot start fails that job's attempt.
+   */
+  startOnFirstJob?: boolean;
 }
 
 interface Call {
@@ -128,13 +134,21 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
     return thread;
   }
 
-  for (let index = 0; index < Math.max(1, options.threads); index += 1) threads.push(spawn());
+  const spawnAll = () => {
+    for (let index = 0; index < Math.max(1, options.threads); index += 1) threads.push(spawn());
+  };
+  let spawned = !options.startOnFirstJob;
+  if (spawned) spawnAll();
 
   return {
     async ready(): Promise<void> {
       await Promise.all(threads.map((thread) => thread.ready));
     },
     async execute(job: RegisteredJob, payload: unknown, context: JobContext): Promise<unknown> {
+      if (!spawned && !closed) {
+        spawned = true;
+        spawnAll();
+      }
       // The least busy thread: jobs are async, so a thread interleaves several while they wait on I/O.
       if (threads.length === 0) throw new Error('no job worker thread is running');
       const thread = threads.reduce((best, candidate) => (candidate.calls.size < best.calls.size ? candidate : best));

@@ -50,7 +50,7 @@ describe('the compiled CLI', () => {
     expect(result.status).toBe(0);
   });
 
-  it('serves /health and starts its job worker thread from dist/, then stops on SIGTERM', async () => {
+  it('serves /health, starts its job worker thread from dist/ with the first job, then stops on SIGTERM', async () => {
     const subject = await createTestDatabase();
     disposables.push(subject);
     await subject.database.close();
@@ -64,9 +64,34 @@ describe('the compiled CLI', () => {
     try {
       const health = await fetch(`${server.origin}/health`);
       expect(await health.json()).toEqual({ status: 'ok' });
-      // The thread imports dist/jobs/worker-thread.js and the job handlers: "worker started"
-      // is printed only once it has loaded them.
       await server.waitFor('worker started');
+      // The thread (dist/jobs/worker-thread.js and the handlers) starts with the first job: a
+      // processed CSV proves it loaded from dist/.
+      const api = `${server.origin}/api/v1`;
+      const credentials = { email: 'thread@example.com', password: 'correct horse battery' };
+      const registered = await fetch(`${api}/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(credentials),
+      });
+      expect(registered.status).toBe(201);
+      const token = (await (
+        await fetch(`${api}/auth/token`, {
+          method: 'POST',
+          body: new URLSearchParams({ username: credentials.email, password: credentials.password }),
+        })
+      ).json()) as { access_token: string };
+      const form = new FormData();
+      form.append('files', new Blob(['name,country\nAda,GB\n'], { type: 'text/csv' }), 'people.csv');
+      const uploaded = (await (
+        await fetch(`${api}/files`, { method: 'POST', headers: { authorization: `Bearer ${token.access_token}` }, body: form })
+      ).json()) as { items: { job_id: string }[] };
+      const jobId = uploaded.items[0]?.job_id;
+      // The job's event stream ends with its final status.
+      const events = await (
+        await fetch(`${api}/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${token.access_token}` } })
+      ).text();
+      expect(events).toMatch(/"status":"succeeded"/);
     } finally {
       expect(await server.stop()).toBe(0);
     }
