@@ -125,7 +125,8 @@ async function openPglite(dataDir: string): Promise<Database> {
 const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
 
 /**
- * Creates a new PGlite data directory in a short-lived child process. `initdb` leaves ~500 MiB
+ * Creates a new PGlite data directory in a short-lived child process, from the build's template
+ * when there is one (else by `initdb`). `initdb` leaves ~500 MiB
  * of WebAssembly memory behind in the process that ran it (and a worker thread's copy is not all
  * handed back to the system); the service then opens the new directory as it opens any other.
  */
@@ -150,12 +151,20 @@ function pgliteModuleUrl(): string {
   return pathToFileURL(path.join(path.dirname(commonJsEntry), 'index.js')).href;
 }
 
+/**
+ * A database made by `npm run build` (scripts/pglite-template.ts), migrations applied: unpacking
+ * it takes a fraction of `initdb` and the migrations. Found from src/db and dist/db alike.
+ */
+const PGLITE_TEMPLATE = fileURLToPath(new URL('../../dist/pglite-template.tar.gz', import.meta.url));
+
 async function runInitdb(directory: string): Promise<void> {
-  const script = `const [directory, module] = process.argv.slice(1);
+  const script = `const [directory, module, template] = process.argv.slice(1);
 const { PGlite } = await import(module);
-const client = await PGlite.create(directory);
+const { readFileSync } = await import('node:fs');
+const client = await PGlite.create(directory, template ? { loadDataDir: new Blob([readFileSync(template)]) } : {});
 await client.close();`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, directory, pgliteModuleUrl()], {
+  const template = fs.existsSync(PGLITE_TEMPLATE) ? PGLITE_TEMPLATE : '';
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, directory, pgliteModuleUrl(), template], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: process.env,
   });
