@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Db } from '../db/database.ts';
 import { jobs, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
 import { payloadProblem, type HandlerEvent, type JobDefinition } from './job-definition.ts';
 import { jobError, type JobError } from './job-error.ts';
 import type { Static, TSchema } from 'typebox';
+import { Coalescer } from './coalescer.ts';
 import type { EnqueueOptions, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
 const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
@@ -19,6 +22,13 @@ export interface InsertJobInput {
   delayMs: number;
   /** Embedded: the row is the dispatch. BullMQ: false until the job is handed to Redis. */
   dispatched: boolean;
+}
+
+/** A successful attempt's end, as `finish` batches it. */
+interface SuccessInput {
+  id: string;
+  leaseToken: string;
+  result: unknown;
 }
 
 /** How an attempt ended, as the row records it. */
@@ -66,6 +76,8 @@ export class JobStore {
   private readonly onEvent: JobEventSink | undefined;
   private readonly log: JobLogger;
   private readonly clock: (() => Date) | undefined;
+  private readonly inserts = new Coalescer((inputs: InsertJobInput[]) => this.insertBatch(inputs));
+  private readonly successes = new Coalescer((inputs: SuccessInput[]) => this.succeedBatch(inputs));
 
   constructor(
     readonly db: Db,
@@ -135,28 +147,56 @@ export class JobStore {
     );
   }
 
-  /** Inserts the job, or returns the existing one with the same idempotency key. */
-  async insert(input: InsertJobInput, tx: Db = this.db): Promise<{ row: JobRow; created: boolean }> {
+  /**
+   * Inserts the job, or returns the existing one with the same idempotency key. Outside a
+   * caller's transaction, concurrent inserts share one multi-row statement.
+   */
+  async insert(input: InsertJobInput, tx?: Db): Promise<{ row: JobRow; created: boolean }> {
     const problem = payloadProblem(input.definition, input.payload);
     // A caller's bug, not a user's: the payload is built by code from already-validated input.
     if (problem !== undefined) throw new TypeError(`invalid payload for job ${input.definition.name}: ${problem}`);
-    const [inserted] = await tx
+    if (tx === undefined || tx === this.db) return this.inserts.submit(input);
+    const [inserted] = await tx.insert(jobs).values(this.rowOf(input, randomUUID())).onConflictDoNothing().returning();
+    if (inserted) return { row: inserted, created: true };
+    return { row: await this.existing(tx, input), created: false };
+  }
+
+  private async insertBatch(inputs: InsertJobInput[]): Promise<{ row: JobRow; created: boolean }[]> {
+    // Ids chosen here tell which inputs the statement inserted (a conflict returns no row).
+    const ids = inputs.map(() => randomUUID());
+    const inserted = await this.db
       .insert(jobs)
-      .values({
-        queue: input.definition.queue,
-        type: input.definition.name,
-        version: input.definition.version,
-        ownerId: input.ownerId,
-        fileId: input.fileId,
-        payload: input.payload,
-        maxAttempts: input.definition.retry.maxAttempts,
-        idempotencyKey: input.idempotencyKey,
-        runAt: input.delayMs > 0 ? this.after(input.delayMs) : this.now(),
-        dispatchedAt: input.dispatched ? this.now() : null,
-      })
+      .values(inputs.map((input, index) => this.rowOf(input, ids[index] ?? randomUUID())))
       .onConflictDoNothing()
       .returning();
-    if (inserted) return { row: inserted, created: true };
+    const byId = new Map(inserted.map((row) => [row.id, row]));
+    return Promise.all(
+      inputs.map(async (input, index) => {
+        const row = byId.get(ids[index] ?? '');
+        if (row) return { row, created: true };
+        // Same key as an earlier job, or as an earlier input of this very batch (inserted now).
+        return { row: await this.existing(this.db, input), created: false };
+      }),
+    );
+  }
+
+  private rowOf(input: InsertJobInput, id: string): PgInsertValue<typeof jobs> {
+    return {
+      id,
+      queue: input.definition.queue,
+      type: input.definition.name,
+      version: input.definition.version,
+      ownerId: input.ownerId,
+      fileId: input.fileId,
+      payload: input.payload,
+      maxAttempts: input.definition.retry.maxAttempts,
+      idempotencyKey: input.idempotencyKey,
+      runAt: input.delayMs > 0 ? this.after(input.delayMs) : this.now(),
+      dispatchedAt: input.dispatched ? this.now() : null,
+    };
+  }
+
+  private async existing(tx: Db, input: InsertJobInput): Promise<JobRow> {
     if (input.idempotencyKey === null) throw new Error('job insert conflicted without an idempotency key');
     const [existing] = await tx
       .select()
@@ -169,7 +209,7 @@ export class JobStore {
         ),
       );
     if (!existing) throw new Error('idempotent job vanished between insert and select');
-    return { row: existing, created: false };
+    return existing;
   }
 
   async get(id: string): Promise<JobRow | undefined> {
@@ -292,7 +332,11 @@ export class JobStore {
         .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
         .returning();
     let rows: JobRow[];
-    if (!onFinished || !FINAL_STATUSES.includes(record.status as JobStatus)) {
+    if (record.status === 'succeeded' && !onFinished) {
+      // The common end needs no transaction: concurrent successes share one statement.
+      const row = await this.successes.submit({ id, leaseToken, result: record.result ?? null });
+      rows = row ? [row] : [];
+    } else if (!onFinished || !FINAL_STATUSES.includes(record.status as JobStatus)) {
       rows = await write(this.db);
     } else {
       rows = await this.db.transaction(async (tx) => {
@@ -304,6 +348,41 @@ export class JobStore {
     // Announced once committed: a listener never hears of a status that was rolled back.
     this.statusChanged(rows);
     return rows.length > 0;
+  }
+
+  /** `finish` of several successful attempts in one statement; each input gets its row, or undefined when its lease was lost. */
+  private async succeedBatch(inputs: SuccessInput[]): Promise<(JobRow | undefined)[]> {
+    // One JSON object keyed by job id carries each attempt's lease token and result.
+    const attempts = JSON.stringify(
+      Object.fromEntries(inputs.map((input) => [input.id, { t: input.leaseToken, r: input.result }])),
+    );
+    const attempt = sql`(${attempts}::jsonb -> ${jobs.id}::text)`;
+    const rows = await this.db
+      .update(jobs)
+      .set({
+        status: 'succeeded',
+        // A null result is stored as SQL NULL, as a single write stores it.
+        result: sql`nullif(${attempt} -> 'r', 'null'::jsonb)`,
+        error: null,
+        finishedAt: this.now(),
+        expiresAt: this.after(this.retentionMs),
+        leaseToken: null,
+        lockedBy: null,
+        lockedUntil: null,
+      })
+      .where(
+        and(
+          inArray(
+            jobs.id,
+            inputs.map((input) => input.id),
+          ),
+          eq(jobs.status, 'running'),
+          sql`${jobs.leaseToken} = (${attempt} ->> 't')::uuid`,
+        ),
+      )
+      .returning();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return inputs.map((input) => byId.get(input.id));
   }
 
   /**

@@ -1,0 +1,45 @@
+/**
+ * Group commit for one kind of statement: a call made while the previous batch is in flight
+ * waits for it and then goes out with every other call that arrived meanwhile, as one batch.
+ * An idle coalescer runs a call at once (no timer, no added latency); under load, many calls
+ * share one round trip. A batch that fails rejects each of its calls with the same error.
+ */
+export class Coalescer<Input, Output> {
+  private pending: { input: Input; resolve: (output: Output) => void; reject: (error: unknown) => void }[] = [];
+  private inFlight = 0;
+
+  constructor(
+    /** Runs one batch; answers one output per input, in the same order. */
+    private readonly runBatch: (inputs: Input[]) => Promise<Output[]>,
+    private readonly maxBatch = 100,
+    private readonly maxInFlight = 1,
+  ) {}
+
+  submit(input: Input): Promise<Output> {
+    return new Promise<Output>((resolve, reject) => {
+      this.pending.push({ input, resolve, reject });
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    while (this.inFlight < this.maxInFlight && this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      this.inFlight += 1;
+      Promise.resolve()
+        .then(() => this.runBatch(batch.map((entry) => entry.input)))
+        .then(
+          (outputs) => {
+            batch.forEach((entry, index) => entry.resolve(outputs[index] as Output));
+          },
+          (error: unknown) => {
+            for (const entry of batch) entry.reject(error);
+          },
+        )
+        .finally(() => {
+          this.inFlight -= 1;
+          this.drain();
+        });
+    }
+  }
+}
