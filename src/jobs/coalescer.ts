@@ -1,12 +1,13 @@
 /**
  * Group commit for one kind of statement: a call made while the previous batch is in flight
  * waits for it and then goes out with every other call that arrived meanwhile, as one batch.
- * An idle coalescer runs a call at once (no timer, no added latency); under load, many calls
+ * An idle coalescer runs a call in the same tick (a microtask, no timer); under load, many calls
  * share one round trip. A batch that fails rejects each of its calls with the same error.
  */
 export class Coalescer<Input, Output> {
   private pending: { input: Input; resolve: (output: Output) => void; reject: (error: unknown) => void }[] = [];
   private inFlight = 0;
+  private scheduled = false;
 
   constructor(
     /** Runs one batch; answers one output per input, in the same order. */
@@ -18,7 +19,14 @@ export class Coalescer<Input, Output> {
   submit(input: Input): Promise<Output> {
     return new Promise<Output>((resolve, reject) => {
       this.pending.push({ input, resolve, reject });
-      this.drain();
+      // Drained after the current task's synchronous calls, so that those go out together.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => {
+          this.scheduled = false;
+          this.drain();
+        });
+      }
     });
   }
 

@@ -31,6 +31,45 @@ interface SuccessInput {
   result: unknown;
 }
 
+/** A BullMQ attempt's start, as `start` batches it. */
+interface StartInput {
+  id: string;
+  attempt: number;
+  leaseToken: string;
+  workerId: string;
+  leaseMs: number;
+}
+
+/**
+ * Runs a batch keyed by job id in rounds of distinct ids (a batch statement addresses each row
+ * once, and its answer is matched back by id); one output per input, in order.
+ */
+async function byDistinctIds<Input extends { id: string }, Output>(
+  inputs: Input[],
+  run: (batch: Input[]) => Promise<Output[]>,
+): Promise<Output[]> {
+  const outputs: Output[] = new Array<Output>(inputs.length);
+  let remaining = inputs.map((input, index) => ({ input, index }));
+  while (remaining.length > 0) {
+    const seen = new Set<string>();
+    const round: typeof remaining = [];
+    const later: typeof remaining = [];
+    for (const entry of remaining) {
+      if (seen.has(entry.input.id)) later.push(entry);
+      else {
+        seen.add(entry.input.id);
+        round.push(entry);
+      }
+    }
+    const answers = await run(round.map((entry) => entry.input));
+    round.forEach((entry, position) => {
+      outputs[entry.index] = answers[position] as Output;
+    });
+    remaining = later;
+  }
+  return outputs;
+}
+
 /** How an attempt ended, as the row records it. */
 export type AttemptRecord =
   | { status: 'succeeded'; result: unknown }
@@ -78,6 +117,10 @@ export class JobStore {
   private readonly clock: (() => Date) | undefined;
   private readonly inserts = new Coalescer((inputs: InsertJobInput[]) => this.insertBatch(inputs));
   private readonly successes = new Coalescer((inputs: SuccessInput[]) => this.succeedBatch(inputs));
+  private readonly starts = new Coalescer((inputs: StartInput[]) => this.startBatch(inputs));
+  private readonly dispatchMarks = new Coalescer((batches: (readonly string[])[]) =>
+    this.markDispatchedNow(batches.flat()).then(() => batches.map(() => undefined)),
+  );
 
   constructor(
     readonly db: Db,
@@ -251,23 +294,48 @@ export class JobStore {
    * job was cancelled (or deleted) meanwhile, and the attempt must not run.
    */
   async start(id: string, attempt: number, leaseToken: string, workerId: string, leaseMs: number): Promise<JobRow | undefined> {
-    const [row] = await this.db
-      .update(jobs)
-      .set({
-        status: 'running',
-        // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
-        attempts: sql`greatest(${jobs.attempts} + 1, ${attempt})`,
-        leaseToken,
-        lockedBy: workerId,
-        lockedUntil: this.after(leaseMs),
-        heartbeatAt: this.now(),
-        startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
-        dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, ${this.now()})`,
-      })
-      .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running']), isNull(jobs.cancelRequestedAt)))
-      .returning();
+    // Concurrent starts (a worker's slots filling at once) share one statement.
+    const row = await this.starts.submit({ id, attempt, leaseToken, workerId, leaseMs });
     if (row) this.statusChanged([row]);
     return row;
+  }
+
+  private async startBatch(inputs: StartInput[]): Promise<(JobRow | undefined)[]> {
+    return byDistinctIds(inputs, async (batch) => {
+      // One JSON object keyed by job id carries each attempt's number, lease, worker and lease length.
+      const starts = JSON.stringify(
+        Object.fromEntries(
+          batch.map((input) => [input.id, { n: input.attempt, t: input.leaseToken, w: input.workerId, l: input.leaseMs / 1000 }]),
+        ),
+      );
+      const start = sql`(${starts}::jsonb -> ${jobs.id}::text)`;
+      const rows = await this.db
+        .update(jobs)
+        .set({
+          status: 'running',
+          // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
+          attempts: sql`greatest(${jobs.attempts} + 1, (${start} ->> 'n')::int)`,
+          leaseToken: sql`(${start} ->> 't')::uuid`,
+          lockedBy: sql`${start} ->> 'w'`,
+          lockedUntil: sql`${this.now()} + make_interval(secs => (${start} ->> 'l')::double precision)`,
+          heartbeatAt: this.now(),
+          startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
+          dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, ${this.now()})`,
+        })
+        .where(
+          and(
+            inArray(
+              jobs.id,
+              batch.map((input) => input.id),
+            ),
+            inArray(jobs.status, ['queued', 'running']),
+            isNull(jobs.cancelRequestedAt),
+          ),
+        )
+        .returning();
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return batch.map((input) => byId.get(input.id));
+    });
   }
 
   /** Extends the leases of our running attempts; answers which ones are still ours and which must stop. */
@@ -352,6 +420,10 @@ export class JobStore {
 
   /** `finish` of several successful attempts in one statement; each input gets its row, or undefined when its lease was lost. */
   private async succeedBatch(inputs: SuccessInput[]): Promise<(JobRow | undefined)[]> {
+    return byDistinctIds(inputs, (batch) => this.succeedDistinct(batch));
+  }
+
+  private async succeedDistinct(inputs: SuccessInput[]): Promise<(JobRow | undefined)[]> {
     // One JSON object keyed by job id carries each attempt's lease token and result.
     const attempts = JSON.stringify(
       Object.fromEntries(inputs.map((input) => [input.id, { t: input.leaseToken, r: input.result }])),
@@ -512,6 +584,11 @@ export class JobStore {
   }
 
   async markDispatched(ids: readonly string[]): Promise<void> {
+    // Concurrent marks (one per enqueue) share one statement.
+    if (ids.length > 0) await this.dispatchMarks.submit(ids);
+  }
+
+  private async markDispatchedNow(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.db
       .update(jobs)
