@@ -370,7 +370,16 @@ export class JobStore {
    * Records the end of an attempt. False when the lease was lost and the write dropped. A final
    * outcome is written in one transaction with whatever `onFinished` records.
    */
-  async finish(id: string, leaseToken: string, record: AttemptRecord, onFinished?: OutcomeHook): Promise<boolean> {
+  async finish(
+    id: string,
+    leaseToken: string,
+    record: AttemptRecord,
+    onFinished?: OutcomeHook,
+    /** What the job was enqueued with, for the hook's `wants`: without it, a final outcome always tells the hook. */
+    job?: Pick<JobRow, 'queue' | 'type' | 'ownerId' | 'fileId'>,
+  ): Promise<boolean> {
+    if (onFinished && job && onFinished.listener.wants && !onFinished.listener.wants(job, record.status as JobStatus))
+      onFinished = undefined;
     const releaseLease = { leaseToken: null, lockedBy: null, lockedUntil: null };
     let values: Partial<Record<keyof JobRow, unknown>>;
     switch (record.status) {
