@@ -115,13 +115,16 @@ async function withPostgres<T>(base: string, run: (database: Database) => Promis
 }
 
 const results: Figures[] = [];
-const databaseUrl = process.env.DATABASE_URL;
-const redisUrl = process.env.REDIS_URL;
+// BENCH_QUEUE_ADAPTERS=pglite,postgres,bullmq (default: all that the URLs allow) runs only those.
+const adapters = new Set((process.env.BENCH_QUEUE_ADAPTERS ?? 'pglite,postgres,bullmq').split(','));
+const databaseUrl = adapters.has('postgres') || adapters.has('bullmq') ? process.env.DATABASE_URL : undefined;
+const redisUrl = adapters.has('bullmq') ? process.env.REDIS_URL : undefined;
 
-results.push(
-  await withPglite((database) => measure('embedded · PGlite', database, createEmbeddedQueue(database, settings, log))),
-);
-if (databaseUrl) {
+if (adapters.has('pglite'))
+  results.push(
+    await withPglite((database) => measure('embedded · PGlite', database, createEmbeddedQueue(database, settings, log))),
+  );
+if (databaseUrl && adapters.has('postgres')) {
   results.push(
     await withPostgres(databaseUrl, (database) =>
       measure('embedded · PostgreSQL', database, createEmbeddedQueue(database, settings, log)),

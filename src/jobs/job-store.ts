@@ -270,23 +270,29 @@ export class JobStore {
       .orderBy(jobs.runAt, jobs.createdAt)
       .limit(limit)
       .for('update', { skipLocked: true });
-    return this.db
-      .update(jobs)
-      .set({
-        status: 'running',
-        attempts: sql`${jobs.attempts} + 1`,
-        leaseToken: sql`gen_random_uuid()`,
-        lockedBy: workerId,
-        lockedUntil: this.after(leaseMs),
-        heartbeatAt: this.now(),
-        startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
-      })
-      .where(and(inArray(jobs.id, due), eq(jobs.status, 'queued')))
-      .returning()
-      .then((rows) => {
-        this.statusChanged(rows);
-        return rows;
-      });
+    return (
+      this.db
+        .update(jobs)
+        .set({
+          status: 'running',
+          attempts: sql`${jobs.attempts} + 1`,
+          leaseToken: sql`gen_random_uuid()`,
+          lockedBy: workerId,
+          lockedUntil: this.after(leaseMs),
+          heartbeatAt: this.now(),
+          startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
+        })
+        // `= any(array(…))` runs the locking subquery once, as an init plan. Written `in (…)`, the
+        // planner may make it the inner side of a nested loop (PGlite never analyzes, so it always
+        // thinks the table tiny) and re-run it per row: quadratic in the backlog, and each re-run
+        // skips the rows already updated, so the claim could take more rows than `limit`.
+        .where(and(sql`${jobs.id} = any(array(${due}))`, eq(jobs.status, 'queued')))
+        .returning()
+        .then((rows) => {
+          this.statusChanged(rows);
+          return rows;
+        })
+    );
   }
 
   /**
