@@ -198,13 +198,18 @@ export class JobStore {
     const problem = payloadProblem(input.definition, input.payload);
     // A caller's bug, not a user's: the payload is built by code from already-validated input.
     if (problem !== undefined) throw new TypeError(`invalid payload for job ${input.definition.name}: ${problem}`);
-    if (tx === undefined || tx === this.db) return this.inserts.submit(input);
+    if (tx === undefined || tx === this.db) {
+      const row = await this.inserts.submit(input);
+      // Same key as an earlier job, or as an earlier input of the same batch (inserted by it).
+      return row ? { row, created: true } : { row: await this.existing(this.db, input), created: false };
+    }
     const [inserted] = await tx.insert(jobs).values(this.rowOf(input, randomUUID())).onConflictDoNothing().returning();
     if (inserted) return { row: inserted, created: true };
     return { row: await this.existing(tx, input), created: false };
   }
 
-  private async insertBatch(inputs: InsertJobInput[]): Promise<{ row: JobRow; created: boolean }[]> {
+  /** One multi-row INSERT; each input gets its new row, or undefined when its idempotency key was taken. */
+  private async insertBatch(inputs: InsertJobInput[]): Promise<(JobRow | undefined)[]> {
     // Ids chosen here tell which inputs the statement inserted (a conflict returns no row).
     const ids = inputs.map(() => randomUUID());
     const inserted = await this.db
@@ -213,14 +218,7 @@ export class JobStore {
       .onConflictDoNothing()
       .returning();
     const byId = new Map(inserted.map((row) => [row.id, row]));
-    return Promise.all(
-      inputs.map(async (input, index) => {
-        const row = byId.get(ids[index] ?? '');
-        if (row) return { row, created: true };
-        // Same key as an earlier job, or as an earlier input of this very batch (inserted now).
-        return { row: await this.existing(this.db, input), created: false };
-      }),
-    );
+    return ids.map((id) => byId.get(id));
   }
 
   private rowOf(input: InsertJobInput, id: string): PgInsertValue<typeof jobs> {
