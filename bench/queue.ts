@@ -40,6 +40,8 @@ interface Figures {
   enqueuePerSecond: number;
   endToEndPerSecond: number;
   seconds: number;
+  /** This process's CPU (user + system) per job from the first enqueue to the last done: all of it on PGlite, the client's share otherwise. */
+  cpuMicrosPerJob: number;
 }
 
 async function measure(adapter: string, database: Database, queue: JobQueue): Promise<Figures> {
@@ -49,6 +51,7 @@ async function measure(adapter: string, database: Database, queue: JobQueue): Pr
   await waitFor(database, 20);
 
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   let next = 0;
   await Promise.all(
     Array.from({ length: ENQUEUERS }, async () => {
@@ -61,6 +64,7 @@ async function measure(adapter: string, database: Database, queue: JobQueue): Pr
   const enqueued = performance.now();
   await waitFor(database, JOBS + 20);
   const done = performance.now();
+  const cpu = process.cpuUsage(cpuStarted);
   await workers.close(1_000);
   return {
     adapter,
@@ -68,6 +72,7 @@ async function measure(adapter: string, database: Database, queue: JobQueue): Pr
     enqueuePerSecond: Math.round(JOBS / ((enqueued - started) / 1000)),
     endToEndPerSecond: Math.round(JOBS / ((done - started) / 1000)),
     seconds: Math.round((done - started) / 100) / 10,
+    cpuMicrosPerJob: Math.round((cpu.user + cpu.system) / JOBS),
   };
 }
 
@@ -110,13 +115,16 @@ async function withPostgres<T>(base: string, run: (database: Database) => Promis
 }
 
 const results: Figures[] = [];
-const databaseUrl = process.env.DATABASE_URL;
-const redisUrl = process.env.REDIS_URL;
+// BENCH_QUEUE_ADAPTERS=pglite,postgres,bullmq (default: all that the URLs allow) runs only those.
+const adapters = new Set((process.env.BENCH_QUEUE_ADAPTERS ?? 'pglite,postgres,bullmq').split(','));
+const databaseUrl = adapters.has('postgres') || adapters.has('bullmq') ? process.env.DATABASE_URL : undefined;
+const redisUrl = adapters.has('bullmq') ? process.env.REDIS_URL : undefined;
 
-results.push(
-  await withPglite((database) => measure('embedded · PGlite', database, createEmbeddedQueue(database, settings, log))),
-);
-if (databaseUrl) {
+if (adapters.has('pglite'))
+  results.push(
+    await withPglite((database) => measure('embedded · PGlite', database, createEmbeddedQueue(database, settings, log))),
+  );
+if (databaseUrl && adapters.has('postgres')) {
   results.push(
     await withPostgres(databaseUrl, (database) =>
       measure('embedded · PostgreSQL', database, createEmbeddedQueue(database, settings, log)),
@@ -149,10 +157,12 @@ if (redisUrl) {
 console.log(
   `\nNo-op jobs, enqueue → completion (${JOBS} jobs, ${ENQUEUERS} concurrent enqueuers, worker concurrency ${CONCURRENCY}, ${os.cpus().length} CPUs, Node ${process.version})\n`,
 );
-console.log('| adapter | enqueue jobs/s | end-to-end jobs/s | total s |');
-console.log('| --- | ---: | ---: | ---: |');
+console.log('| adapter | enqueue jobs/s | end-to-end jobs/s | total s | node CPU µs/job |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const figures of results) {
-  console.log(`| ${figures.adapter} | ${figures.enqueuePerSecond} | ${figures.endToEndPerSecond} | ${figures.seconds} |`);
+  console.log(
+    `| ${figures.adapter} | ${figures.enqueuePerSecond} | ${figures.endToEndPerSecond} | ${figures.seconds} | ${figures.cpuMicrosPerJob} |`,
+  );
 }
 writeBenchResult(results);
 process.exit(0);

@@ -2,6 +2,7 @@ import type { Config } from '../config/config.ts';
 import { processFileJob } from '../files/file-processing.job.ts';
 import { fileEventData, findFile } from '../files/file-lookup.ts';
 import type { JobOutcomeListener, JobQueue } from '../jobs/job-queue.ts';
+import type { JobRow, JobStatus } from '../jobs/jobs.schema.ts';
 import { queueFileEmail } from '../notifications/notification.service.ts';
 import { jobEventData, WebhookPublisher } from '../webhooks/webhook-events.ts';
 
@@ -18,11 +19,13 @@ export function createJobOutcomeNotifier(
 ): JobOutcomeListener {
   const publisher = new WebhookPublisher(queue, config.webhooks);
   const emailEnabled = config.email.smtpUrl !== undefined;
-  return async (job, tx) => {
-    // Deliveries and e-mails are jobs themselves: announcing them would feed back into itself.
-    if (job.queue === 'notifications' || !job.ownerId) return;
+  // Deliveries and e-mails are jobs themselves: announcing them would feed back into itself.
+  // System jobs (no owner) have no one to tell; a cancellation is not announced.
+  const wants = (job: Pick<JobRow, 'queue' | 'ownerId'>, status: JobStatus) =>
+    job.queue !== 'notifications' && job.ownerId !== null && ['succeeded', 'failed', 'timed_out'].includes(status);
+  const listener: JobOutcomeListener = async (job, tx) => {
+    if (!job.ownerId || !wants(job, job.status)) return;
     const failed = job.status === 'failed' || job.status === 'timed_out';
-    if (job.status !== 'succeeded' && !failed) return;
     const jobData = jobEventData(job);
     await publisher.publish(tx, job.ownerId, failed ? 'job.failed' : 'job.succeeded', { job: jobData });
     if (job.type !== processFileJob.name || !job.fileId) return;
@@ -42,4 +45,6 @@ export function createJobOutcomeNotifier(
       });
     }
   };
+  listener.wants = wants;
+  return listener;
 }

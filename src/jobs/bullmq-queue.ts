@@ -20,6 +20,7 @@ import type {
 import { AttemptControl } from './job-runner.ts';
 import { StoredAttemptPool } from './stored-attempt.ts';
 import { JobStore } from './job-store.ts';
+import { Coalescer } from './coalescer.ts';
 import type { JobRow } from './jobs.schema.ts';
 import { cancelThroughStore } from './embedded-queue.ts';
 import { bullAttemptStillActive, removeFinishedBullJob } from './bullmq-failed-jobs.ts';
@@ -83,24 +84,30 @@ export function createBullmqQueue(
 
   async function dispatch(rows: readonly JobRow[]): Promise<void> {
     const retentionSeconds = Math.ceil(settings.retentionMs / 1000);
-    for (const row of rows) {
+    const byQueue = new Map<string, JobRow[]>();
+    for (const row of rows) byQueue.set(row.queue, [...(byQueue.get(row.queue) ?? []), row]);
+    for (const [name, queued] of byQueue) {
       // The job id is the row id, so a second dispatch of the same row (relay and direct path
-      // racing, a retry after a crash) is ignored by BullMQ.
-      await queueFor(row.queue).add(
-        row.type,
-        {},
-        {
-          jobId: row.id,
-          attempts: row.maxAttempts,
-          backoff: { type: 'intake' },
-          delay: Math.max(0, row.runAt.getTime() - Date.now()),
-          removeOnComplete: { age: retentionSeconds },
-          removeOnFail: { age: retentionSeconds },
-        },
+      // racing, a retry after a crash) is ignored by BullMQ. One round trip per queue.
+      await queueFor(name).addBulk(
+        queued.map((row) => ({
+          name: row.type,
+          data: {},
+          opts: {
+            jobId: row.id,
+            attempts: row.maxAttempts,
+            backoff: { type: 'intake' },
+            delay: Math.max(0, row.runAt.getTime() - Date.now()),
+            removeOnComplete: { age: retentionSeconds },
+            removeOnFail: { age: retentionSeconds },
+          },
+        })),
       );
     }
     await store.markDispatched(rows.map((row) => row.id));
   }
+  // Concurrent enqueues hand their rows to Redis together (one addBulk, one UPDATE).
+  const dispatcher = new Coalescer((batches: JobRow[][]) => dispatch(batches.flat()).then(() => batches.map(() => undefined)));
 
   let relaying = false;
   async function relay(): Promise<void> {
@@ -131,7 +138,7 @@ export function createBullmqQueue(
     ): Promise<EnqueuedJob> {
       const { row, created } = await store.enqueue(definition, payload, enqueueOptions, false);
       // Inside a transaction the row is invisible until commit; the relay dispatches it then.
-      if (created && !enqueueOptions.tx) await dispatch([row]);
+      if (created && !enqueueOptions.tx) await dispatcher.submit([row]);
       return { id: row.id, created, status: row.status };
     },
     async cancel(jobId: string): Promise<CancelOutcome> {

@@ -14,7 +14,14 @@ import type { JobProgress, JobRow, JobStatus } from './jobs.schema.ts';
  * commits with the outcome or not at all. Its own failure is logged and rolled back alone
  * (a savepoint): it never stops the outcome from being written.
  */
-export type JobOutcomeListener = (job: JobRow, tx: Db) => Promise<void>;
+export type JobOutcomeListener = ((job: JobRow, tx: Db) => Promise<void>) & {
+  /**
+   * False when the listener would record nothing for a job like this one ending with this status
+   * (decided from what the job was enqueued with): the outcome is then written without a
+   * transaction around it (and may share its statement with others). Unset: always told.
+   */
+  wants?: (job: Pick<JobRow, 'queue' | 'type' | 'ownerId' | 'fileId'>, status: JobStatus) => boolean;
+};
 
 export interface EnqueueOptions {
   ownerId?: string | null;

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Db } from '../db/database.ts';
 import { jobs, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
 import { payloadProblem, type HandlerEvent, type JobDefinition } from './job-definition.ts';
 import { jobError, type JobError } from './job-error.ts';
 import type { Static, TSchema } from '../vendor/typebox.ts';
+import { Coalescer } from './coalescer.ts';
 import type { EnqueueOptions, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
 const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
@@ -19,6 +22,52 @@ export interface InsertJobInput {
   delayMs: number;
   /** Embedded: the row is the dispatch. BullMQ: false until the job is handed to Redis. */
   dispatched: boolean;
+}
+
+/** A successful attempt's end, as `finish` batches it. */
+interface SuccessInput {
+  id: string;
+  leaseToken: string;
+  result: unknown;
+}
+
+/** A BullMQ attempt's start, as `start` batches it. */
+interface StartInput {
+  id: string;
+  attempt: number;
+  leaseToken: string;
+  workerId: string;
+  leaseMs: number;
+}
+
+/**
+ * Runs a batch keyed by job id in rounds of distinct ids (a batch statement addresses each row
+ * once, and its answer is matched back by id); one output per input, in order.
+ */
+async function byDistinctIds<Input extends { id: string }, Output>(
+  inputs: Input[],
+  run: (batch: Input[]) => Promise<Output[]>,
+): Promise<Output[]> {
+  const outputs: Output[] = new Array<Output>(inputs.length);
+  let remaining = inputs.map((input, index) => ({ input, index }));
+  while (remaining.length > 0) {
+    const seen = new Set<string>();
+    const round: typeof remaining = [];
+    const later: typeof remaining = [];
+    for (const entry of remaining) {
+      if (seen.has(entry.input.id)) later.push(entry);
+      else {
+        seen.add(entry.input.id);
+        round.push(entry);
+      }
+    }
+    const answers = await run(round.map((entry) => entry.input));
+    round.forEach((entry, position) => {
+      outputs[entry.index] = answers[position] as Output;
+    });
+    remaining = later;
+  }
+  return outputs;
 }
 
 /** How an attempt ended, as the row records it. */
@@ -66,6 +115,12 @@ export class JobStore {
   private readonly onEvent: JobEventSink | undefined;
   private readonly log: JobLogger;
   private readonly clock: (() => Date) | undefined;
+  private readonly inserts = new Coalescer((inputs: InsertJobInput[]) => this.insertBatch(inputs));
+  private readonly successes = new Coalescer((inputs: SuccessInput[]) => this.succeedBatch(inputs));
+  private readonly starts = new Coalescer((inputs: StartInput[]) => this.startBatch(inputs));
+  private readonly dispatchMarks = new Coalescer((batches: (readonly string[])[]) =>
+    this.markDispatchedNow(batches.flat()).then(() => batches.map(() => undefined)),
+  );
 
   constructor(
     readonly db: Db,
@@ -135,28 +190,54 @@ export class JobStore {
     );
   }
 
-  /** Inserts the job, or returns the existing one with the same idempotency key. */
-  async insert(input: InsertJobInput, tx: Db = this.db): Promise<{ row: JobRow; created: boolean }> {
+  /**
+   * Inserts the job, or returns the existing one with the same idempotency key. Outside a
+   * caller's transaction, concurrent inserts share one multi-row statement.
+   */
+  async insert(input: InsertJobInput, tx?: Db): Promise<{ row: JobRow; created: boolean }> {
     const problem = payloadProblem(input.definition, input.payload);
     // A caller's bug, not a user's: the payload is built by code from already-validated input.
     if (problem !== undefined) throw new TypeError(`invalid payload for job ${input.definition.name}: ${problem}`);
-    const [inserted] = await tx
+    if (tx === undefined || tx === this.db) {
+      const row = await this.inserts.submit(input);
+      // Same key as an earlier job, or as an earlier input of the same batch (inserted by it).
+      return row ? { row, created: true } : { row: await this.existing(this.db, input), created: false };
+    }
+    const [inserted] = await tx.insert(jobs).values(this.rowOf(input, randomUUID())).onConflictDoNothing().returning();
+    if (inserted) return { row: inserted, created: true };
+    return { row: await this.existing(tx, input), created: false };
+  }
+
+  /** One multi-row INSERT; each input gets its new row, or undefined when its idempotency key was taken. */
+  private async insertBatch(inputs: InsertJobInput[]): Promise<(JobRow | undefined)[]> {
+    // Ids chosen here tell which inputs the statement inserted (a conflict returns no row).
+    const ids = inputs.map(() => randomUUID());
+    const inserted = await this.db
       .insert(jobs)
-      .values({
-        queue: input.definition.queue,
-        type: input.definition.name,
-        version: input.definition.version,
-        ownerId: input.ownerId,
-        fileId: input.fileId,
-        payload: input.payload,
-        maxAttempts: input.definition.retry.maxAttempts,
-        idempotencyKey: input.idempotencyKey,
-        runAt: input.delayMs > 0 ? this.after(input.delayMs) : this.now(),
-        dispatchedAt: input.dispatched ? this.now() : null,
-      })
+      .values(inputs.map((input, index) => this.rowOf(input, ids[index] ?? randomUUID())))
       .onConflictDoNothing()
       .returning();
-    if (inserted) return { row: inserted, created: true };
+    const byId = new Map(inserted.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id));
+  }
+
+  private rowOf(input: InsertJobInput, id: string): PgInsertValue<typeof jobs> {
+    return {
+      id,
+      queue: input.definition.queue,
+      type: input.definition.name,
+      version: input.definition.version,
+      ownerId: input.ownerId,
+      fileId: input.fileId,
+      payload: input.payload,
+      maxAttempts: input.definition.retry.maxAttempts,
+      idempotencyKey: input.idempotencyKey,
+      runAt: input.delayMs > 0 ? this.after(input.delayMs) : this.now(),
+      dispatchedAt: input.dispatched ? this.now() : null,
+    };
+  }
+
+  private async existing(tx: Db, input: InsertJobInput): Promise<JobRow> {
     if (input.idempotencyKey === null) throw new Error('job insert conflicted without an idempotency key');
     const [existing] = await tx
       .select()
@@ -169,7 +250,7 @@ export class JobStore {
         ),
       );
     if (!existing) throw new Error('idempotent job vanished between insert and select');
-    return { row: existing, created: false };
+    return existing;
   }
 
   async get(id: string): Promise<JobRow | undefined> {
@@ -187,23 +268,29 @@ export class JobStore {
       .orderBy(jobs.runAt, jobs.createdAt)
       .limit(limit)
       .for('update', { skipLocked: true });
-    return this.db
-      .update(jobs)
-      .set({
-        status: 'running',
-        attempts: sql`${jobs.attempts} + 1`,
-        leaseToken: sql`gen_random_uuid()`,
-        lockedBy: workerId,
-        lockedUntil: this.after(leaseMs),
-        heartbeatAt: this.now(),
-        startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
-      })
-      .where(and(inArray(jobs.id, due), eq(jobs.status, 'queued')))
-      .returning()
-      .then((rows) => {
-        this.statusChanged(rows);
-        return rows;
-      });
+    return (
+      this.db
+        .update(jobs)
+        .set({
+          status: 'running',
+          attempts: sql`${jobs.attempts} + 1`,
+          leaseToken: sql`gen_random_uuid()`,
+          lockedBy: workerId,
+          lockedUntil: this.after(leaseMs),
+          heartbeatAt: this.now(),
+          startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
+        })
+        // `= any(array(…))` runs the locking subquery once, as an init plan. Written `in (…)`, the
+        // planner may make it the inner side of a nested loop (PGlite never analyzes, so it always
+        // thinks the table tiny) and re-run it per row: quadratic in the backlog, and each re-run
+        // skips the rows already updated, so the claim could take more rows than `limit`.
+        .where(and(sql`${jobs.id} = any(array(${due}))`, eq(jobs.status, 'queued')))
+        .returning()
+        .then((rows) => {
+          this.statusChanged(rows);
+          return rows;
+        })
+    );
   }
 
   /**
@@ -211,23 +298,48 @@ export class JobStore {
    * job was cancelled (or deleted) meanwhile, and the attempt must not run.
    */
   async start(id: string, attempt: number, leaseToken: string, workerId: string, leaseMs: number): Promise<JobRow | undefined> {
-    const [row] = await this.db
-      .update(jobs)
-      .set({
-        status: 'running',
-        // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
-        attempts: sql`greatest(${jobs.attempts} + 1, ${attempt})`,
-        leaseToken,
-        lockedBy: workerId,
-        lockedUntil: this.after(leaseMs),
-        heartbeatAt: this.now(),
-        startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
-        dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, ${this.now()})`,
-      })
-      .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running']), isNull(jobs.cancelRequestedAt)))
-      .returning();
+    // Concurrent starts (a worker's slots filling at once) share one statement.
+    const row = await this.starts.submit({ id, attempt, leaseToken, workerId, leaseMs });
     if (row) this.statusChanged([row]);
     return row;
+  }
+
+  private async startBatch(inputs: StartInput[]): Promise<(JobRow | undefined)[]> {
+    return byDistinctIds(inputs, async (batch) => {
+      // One JSON object keyed by job id carries each attempt's number, lease, worker and lease length.
+      const starts = JSON.stringify(
+        Object.fromEntries(
+          batch.map((input) => [input.id, { n: input.attempt, t: input.leaseToken, w: input.workerId, l: input.leaseMs / 1000 }]),
+        ),
+      );
+      const start = sql`(${starts}::jsonb -> ${jobs.id}::text)`;
+      const rows = await this.db
+        .update(jobs)
+        .set({
+          status: 'running',
+          // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
+          attempts: sql`greatest(${jobs.attempts} + 1, (${start} ->> 'n')::int)`,
+          leaseToken: sql`(${start} ->> 't')::uuid`,
+          lockedBy: sql`${start} ->> 'w'`,
+          lockedUntil: sql`${this.now()} + make_interval(secs => (${start} ->> 'l')::double precision)`,
+          heartbeatAt: this.now(),
+          startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
+          dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, ${this.now()})`,
+        })
+        .where(
+          and(
+            inArray(
+              jobs.id,
+              batch.map((input) => input.id),
+            ),
+            inArray(jobs.status, ['queued', 'running']),
+            isNull(jobs.cancelRequestedAt),
+          ),
+        )
+        .returning();
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return batch.map((input) => byId.get(input.id));
+    });
   }
 
   /** Extends the leases of our running attempts; answers which ones are still ours and which must stop. */
@@ -262,7 +374,16 @@ export class JobStore {
    * Records the end of an attempt. False when the lease was lost and the write dropped. A final
    * outcome is written in one transaction with whatever `onFinished` records.
    */
-  async finish(id: string, leaseToken: string, record: AttemptRecord, onFinished?: OutcomeHook): Promise<boolean> {
+  async finish(
+    id: string,
+    leaseToken: string,
+    record: AttemptRecord,
+    onFinished?: OutcomeHook,
+    /** What the job was enqueued with, for the hook's `wants`: without it, a final outcome always tells the hook. */
+    job?: Pick<JobRow, 'queue' | 'type' | 'ownerId' | 'fileId'>,
+  ): Promise<boolean> {
+    if (onFinished && job && onFinished.listener.wants && !onFinished.listener.wants(job, record.status as JobStatus))
+      onFinished = undefined;
     const releaseLease = { leaseToken: null, lockedBy: null, lockedUntil: null };
     let values: Partial<Record<keyof JobRow, unknown>>;
     switch (record.status) {
@@ -292,7 +413,11 @@ export class JobStore {
         .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
         .returning();
     let rows: JobRow[];
-    if (!onFinished || !FINAL_STATUSES.includes(record.status as JobStatus)) {
+    if (record.status === 'succeeded' && !onFinished) {
+      // The common end needs no transaction: concurrent successes share one statement.
+      const row = await this.successes.submit({ id, leaseToken, result: record.result ?? null });
+      rows = row ? [row] : [];
+    } else if (!onFinished || !FINAL_STATUSES.includes(record.status as JobStatus)) {
       rows = await write(this.db);
     } else {
       rows = await this.db.transaction(async (tx) => {
@@ -304,6 +429,45 @@ export class JobStore {
     // Announced once committed: a listener never hears of a status that was rolled back.
     this.statusChanged(rows);
     return rows.length > 0;
+  }
+
+  /** `finish` of several successful attempts in one statement; each input gets its row, or undefined when its lease was lost. */
+  private async succeedBatch(inputs: SuccessInput[]): Promise<(JobRow | undefined)[]> {
+    return byDistinctIds(inputs, (batch) => this.succeedDistinct(batch));
+  }
+
+  private async succeedDistinct(inputs: SuccessInput[]): Promise<(JobRow | undefined)[]> {
+    // One JSON object keyed by job id carries each attempt's lease token and result.
+    const attempts = JSON.stringify(
+      Object.fromEntries(inputs.map((input) => [input.id, { t: input.leaseToken, r: input.result }])),
+    );
+    const attempt = sql`(${attempts}::jsonb -> ${jobs.id}::text)`;
+    const rows = await this.db
+      .update(jobs)
+      .set({
+        status: 'succeeded',
+        // A null result is stored as SQL NULL, as a single write stores it.
+        result: sql`nullif(${attempt} -> 'r', 'null'::jsonb)`,
+        error: null,
+        finishedAt: this.now(),
+        expiresAt: this.after(this.retentionMs),
+        leaseToken: null,
+        lockedBy: null,
+        lockedUntil: null,
+      })
+      .where(
+        and(
+          inArray(
+            jobs.id,
+            inputs.map((input) => input.id),
+          ),
+          eq(jobs.status, 'running'),
+          sql`${jobs.leaseToken} = (${attempt} ->> 't')::uuid`,
+        ),
+      )
+      .returning();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return inputs.map((input) => byId.get(input.id));
   }
 
   /**
@@ -433,6 +597,11 @@ export class JobStore {
   }
 
   async markDispatched(ids: readonly string[]): Promise<void> {
+    // Concurrent marks (one per enqueue) share one statement.
+    if (ids.length > 0) await this.dispatchMarks.submit(ids);
+  }
+
+  private async markDispatchedNow(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.db
       .update(jobs)

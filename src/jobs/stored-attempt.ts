@@ -53,7 +53,7 @@ export async function runStoredAttempt(
     attempts.remove(leaseToken);
   }
   if (control.reason === 'lost') return null;
-  const written = await store.finish(row.id, leaseToken, record, context.outcomeHook);
+  const written = await store.finish(row.id, leaseToken, record, context.outcomeHook, row);
   log.debug({ job_id: row.id, type: row.type, attempt: row.attempts, outcome: record.status, written }, 'job attempt ended');
   return record;
 }
