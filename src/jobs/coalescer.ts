@@ -1,3 +1,9 @@
+interface Call<Input, Output> {
+  input: Input;
+  resolve: (output: Output) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * Group commit for one kind of statement: a call made while the previous batch is in flight
  * waits for it and then goes out with every other call that arrived meanwhile, as one batch.
@@ -6,15 +12,15 @@
  * its own answer or error.
  */
 export class Coalescer<Input, Output> {
-  private pending: { input: Input; resolve: (output: Output) => void; reject: (error: unknown) => void }[] = [];
-  private inFlight = 0;
+  private pending: Call<Input, Output>[] = [];
+  /** One batch at a time: the next one gathers while this one runs. */
+  private running = false;
   private scheduled = false;
 
   constructor(
     /** Runs one batch; answers one output per input, in the same order. */
     private readonly runBatch: (inputs: Input[]) => Promise<Output[]>,
     private readonly maxBatch = 100,
-    private readonly maxInFlight = 1,
   ) {}
 
   submit(input: Input): Promise<Output> {
@@ -32,7 +38,7 @@ export class Coalescer<Input, Output> {
   }
 
   /** Runs one batch; settles its calls when it succeeds, and the lone call of a batch of one either way. */
-  private async settle(batch: { input: Input; resolve: (output: Output) => void; reject: (error: unknown) => void }[]) {
+  private async settle(batch: Call<Input, Output>[]) {
     let outputs: Output[];
     try {
       outputs = await this.runBatch(batch.map((entry) => entry.input));
@@ -44,20 +50,19 @@ export class Coalescer<Input, Output> {
   }
 
   private drain(): void {
-    while (this.inFlight < this.maxInFlight && this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.maxBatch);
-      this.inFlight += 1;
-      this.settle(batch)
-        .catch(async () => {
-          // One call's bad input (a payload the database cannot store) must not fail the others:
-          // a failed batch is run again one call at a time, each settling on its own.
-          if (batch.length === 1) return;
-          for (const entry of batch) await this.settle([entry]).catch(() => undefined);
-        })
-        .finally(() => {
-          this.inFlight -= 1;
-          this.drain();
-        });
-    }
+    if (this.running || this.pending.length === 0) return;
+    const batch = this.pending.splice(0, this.maxBatch);
+    this.running = true;
+    this.settle(batch)
+      .catch(async () => {
+        // One call's bad input (a payload the database cannot store) must not fail the others:
+        // a failed batch is run again one call at a time, each settling on its own.
+        if (batch.length === 1) return;
+        for (const entry of batch) await this.settle([entry]).catch(() => undefined);
+      })
+      .finally(() => {
+        this.running = false;
+        this.drain();
+      });
   }
 }

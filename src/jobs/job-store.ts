@@ -70,6 +70,12 @@ async function byDistinctIds<Input extends { id: string }, Output>(
   return outputs;
 }
 
+/** The returned row of each id, in the order of `ids` (undefined where the statement left it out). */
+function rowsInOrder(ids: readonly string[], rows: readonly JobRow[]): (JobRow | undefined)[] {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id));
+}
+
 /** How an attempt ended, as the row records it. */
 export type AttemptRecord =
   | { status: 'succeeded'; result: unknown }
@@ -116,11 +122,10 @@ export class JobStore {
   private readonly log: JobLogger;
   private readonly clock: (() => Date) | undefined;
   private readonly inserts = new Coalescer((inputs: InsertJobInput[]) => this.insertBatch(inputs));
-  private readonly successes = new Coalescer((inputs: SuccessInput[]) => this.succeedBatch(inputs));
-  private readonly starts = new Coalescer((inputs: StartInput[]) => this.startBatch(inputs));
-  private readonly dispatchMarks = new Coalescer((batches: (readonly string[])[]) =>
-    this.markDispatchedNow(batches.flat()).then(() => batches.map(() => undefined)),
+  private readonly successes = new Coalescer((inputs: SuccessInput[]) =>
+    byDistinctIds(inputs, (batch) => this.succeedDistinct(batch)),
   );
+  private readonly starts = new Coalescer((inputs: StartInput[]) => this.startBatch(inputs));
 
   constructor(
     readonly db: Db,
@@ -217,8 +222,7 @@ export class JobStore {
       .values(inputs.map((input, index) => this.rowOf(input, ids[index] ?? randomUUID())))
       .onConflictDoNothing()
       .returning();
-    const byId = new Map(inserted.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id));
+    return rowsInOrder(ids, inserted);
   }
 
   private rowOf(input: InsertJobInput, id: string): PgInsertValue<typeof jobs> {
@@ -337,8 +341,10 @@ export class JobStore {
           ),
         )
         .returning();
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      return batch.map((input) => byId.get(input.id));
+      return rowsInOrder(
+        batch.map((input) => input.id),
+        rows,
+      );
     });
   }
 
@@ -388,13 +394,7 @@ export class JobStore {
     let values: Partial<Record<keyof JobRow, unknown>>;
     switch (record.status) {
       case 'succeeded':
-        values = {
-          status: 'succeeded',
-          result: record.result ?? null,
-          error: null,
-          finishedAt: this.now(),
-          expiresAt: this.after(this.retentionMs),
-        };
+        values = this.succeededColumns(record.result ?? null);
         break;
       case 'retry':
         values = { status: 'queued', error: record.error, runAt: this.after(record.delayMs) };
@@ -431,11 +431,21 @@ export class JobStore {
     return rows.length > 0;
   }
 
-  /** `finish` of several successful attempts in one statement; each input gets its row, or undefined when its lease was lost. */
-  private async succeedBatch(inputs: SuccessInput[]): Promise<(JobRow | undefined)[]> {
-    return byDistinctIds(inputs, (batch) => this.succeedDistinct(batch));
+  /** What a successful attempt writes, its lease released: `finish` alone and in batches. */
+  private succeededColumns(result: unknown) {
+    return {
+      status: 'succeeded' as const,
+      result,
+      error: null,
+      finishedAt: this.now(),
+      expiresAt: this.after(this.retentionMs),
+      leaseToken: null,
+      lockedBy: null,
+      lockedUntil: null,
+    };
   }
 
+  /** `finish` of several successful attempts in one statement; each input gets its row, or undefined when its lease was lost. */
   private async succeedDistinct(inputs: SuccessInput[]): Promise<(JobRow | undefined)[]> {
     // One JSON object keyed by job id carries each attempt's lease token and result.
     const attempts = JSON.stringify(
@@ -444,17 +454,8 @@ export class JobStore {
     const attempt = sql`(${attempts}::jsonb -> ${jobs.id}::text)`;
     const rows = await this.db
       .update(jobs)
-      .set({
-        status: 'succeeded',
-        // A null result is stored as SQL NULL, as a single write stores it.
-        result: sql`nullif(${attempt} -> 'r', 'null'::jsonb)`,
-        error: null,
-        finishedAt: this.now(),
-        expiresAt: this.after(this.retentionMs),
-        leaseToken: null,
-        lockedBy: null,
-        lockedUntil: null,
-      })
+      // A null result is stored as SQL NULL, as a single write stores it.
+      .set(this.succeededColumns(sql`nullif(${attempt} -> 'r', 'null'::jsonb)`))
       .where(
         and(
           inArray(
@@ -466,8 +467,10 @@ export class JobStore {
         ),
       )
       .returning();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return inputs.map((input) => byId.get(input.id));
+    return rowsInOrder(
+      inputs.map((input) => input.id),
+      rows,
+    );
   }
 
   /**
@@ -596,12 +599,8 @@ export class JobStore {
       .limit(limit);
   }
 
+  /** Called once per batch handed to Redis (BullMQ's dispatcher batches concurrent enqueues). */
   async markDispatched(ids: readonly string[]): Promise<void> {
-    // Concurrent marks (one per enqueue) share one statement.
-    if (ids.length > 0) await this.dispatchMarks.submit(ids);
-  }
-
-  private async markDispatchedNow(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.db
       .update(jobs)
