@@ -1,20 +1,14 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { linkToken, startMailCatcher, type MailCatcher } from '../helpers/smtp.ts';
 import { eventually } from '../jobs/queue-harness.ts';
-import { hasChromium, CHROMIUM_PATH, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
+import { describeInChromium, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
 import { startConsoleServer, type ConsoleServer } from './console-server.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const NEW_PASSWORD = 'a brand new passphrase';
 
-const describeInBrowser = describe.skipIf(!hasChromium);
-const title = hasChromium
-  ? 'the console account screens in Chromium'
-  : `the console account screens in Chromium: SKIPPED, ${CHROMIUM_PATH} is missing (apt-get install chromium; CI installs it)`;
-if (!hasChromium) process.stderr.write(`\n${title}\n`);
-
-describeInBrowser(title, () => {
+describeInChromium('the console account screens in Chromium', () => {
   let smtp: MailCatcher;
   let server: ConsoleServer;
   let browser: BrowserSession;

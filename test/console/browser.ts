@@ -4,10 +4,21 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM_PATH);
+
+/**
+ * `describe` for a walk through the console in Chromium: where Chromium is missing it is skipped,
+ * and the skip says why on stderr, so that a green run without a browser is not mistaken for one.
+ */
+export function describeInChromium(what: string, suite: () => void): void {
+  const title = hasChromium ? what : `${what}: SKIPPED, ${CHROMIUM_PATH} is missing (apt-get install chromium; CI installs it)`;
+  if (!hasChromium) process.stderr.write(`\n${title}\n`);
+  describe.skipIf(!hasChromium)(title, suite);
+}
 
 /** Flags for Debian's Chromium in CI: no sandbox (root in a container), nothing that phones home. */
 const CHROMIUM_FLAGS = [

@@ -3,11 +3,10 @@ import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   captureWidths,
-  hasChromium,
-  CHROMIUM_PATH,
+  describeInChromium,
   openBrowser,
   seriousAxeViolations,
   type BrowserSession,
@@ -56,13 +55,7 @@ async function dropFile(page: Page, file: { name: string; type: string; content:
 
 const firstCells = (page: Page) => page.locator('table.records tbody tr td:first-of-type').allTextContents();
 
-const describeInBrowser = describe.skipIf(!hasChromium);
-const title = hasChromium
-  ? 'the console in Chromium'
-  : `the console in Chromium: SKIPPED, ${CHROMIUM_PATH} is missing (apt-get install chromium; CI installs it)`;
-if (!hasChromium) process.stderr.write(`\n${title}\n`);
-
-describeInBrowser(title, () => {
+describeInChromium('the console in Chromium', () => {
   let server: ConsoleServer;
   let alice: BrowserSession;
   let page: Page;

@@ -1,18 +1,12 @@
 import iconv from 'iconv-lite';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, CHROMIUM_PATH, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeInChromium, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
 import { startConsoleServer, type ConsoleServer } from './console-server.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
-const describeInBrowser = describe.skipIf(!hasChromium);
-const title = hasChromium
-  ? 'the console import screens in Chromium'
-  : `the console import screens in Chromium: SKIPPED, ${CHROMIUM_PATH} is missing (apt-get install chromium; CI installs it)`;
-if (!hasChromium) process.stderr.write(`\n${title}\n`);
-
-describeInBrowser(title, () => {
+describeInChromium('the console import screens in Chromium', () => {
   let server: ConsoleServer;
   let browser: BrowserSession;
   let page: Page;

@@ -1,17 +1,11 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.ts';
 import { startLoopbackIssuer, type LoopbackIssuer } from '../helpers/oidc-issuer.ts';
-import { hasChromium, CHROMIUM_PATH, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
+import { describeInChromium, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
 import { startConsoleServer, type ConsoleServer } from './console-server.ts';
 
-const describeInBrowser = describe.skipIf(!hasChromium);
-const title = hasChromium
-  ? 'signing in with an identity provider from the console in Chromium'
-  : `signing in with an identity provider from the console in Chromium: SKIPPED, ${CHROMIUM_PATH} is missing`;
-if (!hasChromium) process.stderr.write(`\n${title}\n`);
-
-describeInBrowser(title, () => {
+describeInChromium('signing in with an identity provider from the console in Chromium', () => {
   let issuer: LoopbackIssuer;
   let server: ConsoleServer;
   let browser: BrowserSession;

@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page, Route } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestUser } from '../helpers/app.ts';
-import { hasChromium, CHROMIUM_PATH, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
+import { describeInChromium, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
 import { startConsoleServer, type ConsoleServer } from './console-server.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -13,12 +13,6 @@ const MIB = 1024 * 1024;
 /** Over the console's tus threshold (8 MiB) and three of its 8 MiB chunks. */
 const FILE_BYTES = 20 * MIB;
 const TUS_ROUTE = '**/api/v1/uploads/tus/*';
-
-const describeInBrowser = describe.skipIf(!hasChromium);
-const title = hasChromium
-  ? 'resumable uploads from the console in Chromium'
-  : `resumable uploads from the console in Chromium: SKIPPED, ${CHROMIUM_PATH} is missing (apt-get install chromium; CI installs it)`;
-if (!hasChromium) process.stderr.write(`\n${title}\n`);
 
 /** A CSV of exactly `bytes` with kilobyte rows (few records to process), unique to `tag`. */
 function csvOf(bytes: number, tag: string): Buffer {
@@ -28,7 +22,7 @@ function csvOf(bytes: number, tag: string): Buffer {
   return Buffer.from(head + body.slice(0, bytes - head.length - 1) + '\n');
 }
 
-describeInBrowser(title, () => {
+describeInChromium('resumable uploads from the console in Chromium', () => {
   let server: ConsoleServer;
   let browser: BrowserSession;
   let page: Page;

@@ -1,19 +1,13 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { totpCode, totpStep } from '../../src/auth/totp.ts';
 import { linkToken, startMailCatcher, type MailCatcher } from '../helpers/smtp.ts';
 import { secretFromBase32 } from '../helpers/totp.ts';
 import { eventually } from '../jobs/queue-harness.ts';
-import { hasChromium, CHROMIUM_PATH, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
+import { describeInChromium, openBrowser, seriousAxeViolations, type BrowserSession } from './browser.ts';
 import { startConsoleServer, type ConsoleServer } from './console-server.ts';
 
 const PASSWORD = 'correct horse battery staple';
-
-const describeInBrowser = describe.skipIf(!hasChromium);
-const title = hasChromium
-  ? 'the console two-factor and verification screens in Chromium'
-  : `the console two-factor and verification screens in Chromium: SKIPPED, ${CHROMIUM_PATH} is missing (apt-get install chromium; CI installs it)`;
-if (!hasChromium) process.stderr.write(`\n${title}\n`);
 
 /**
  * The authenticator app of the test. The server accepts the step after the current one (clock
@@ -40,7 +34,7 @@ class Authenticator {
   }
 }
 
-describeInBrowser(title, () => {
+describeInChromium('the console two-factor and verification screens in Chromium', () => {
   let smtp: MailCatcher;
   let server: ConsoleServer;
   let browser: BrowserSession;
