@@ -60,7 +60,12 @@ export function Sessions() {
               <tr key={item.id}>
                 <td>
                   {item.device}
-                  {item.current ? <span class="badge"> (this session)</span> : null}
+                  {item.current ? (
+                    <>
+                      {' '}
+                      <span class="badge">(this session)</span>
+                    </>
+                  ) : null}
                 </td>
                 <td>{item.ip ?? '—'}</td>
                 <td>{formatDate(item.created_at)}</td>
