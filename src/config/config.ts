@@ -22,6 +22,8 @@ export interface Config {
     readonly url: string | undefined;
     readonly poolSize: number;
     readonly migrateOnBoot: boolean;
+    /** PGlite only: let V8 recompile hot WebAssembly functions with its optimising compiler. */
+    readonly pgliteWasmTierUp: boolean;
   };
   readonly log: {
     readonly level: LogLevel;
@@ -309,6 +311,7 @@ export function loadConfig(env: Env = process.env): Config {
       url: databaseUrl?.toString(),
       poolSize: read.integer('DATABASE_POOL_SIZE', 10, { min: 1, max: 1000 }),
       migrateOnBoot: read.boolean('MIGRATE_ON_BOOT', true),
+      pgliteWasmTierUp: read.boolean('PGLITE_WASM_TIER_UP', false),
     },
     redis: {
       url: redisUrl?.toString(),

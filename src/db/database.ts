@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
@@ -54,6 +55,8 @@ export interface DatabaseOptions {
   url: string | undefined;
   dataDir: string;
   poolSize: number;
+  /** PGlite only; see `useBaselineWasmCompiler`. Default false. */
+  pgliteWasmTierUp?: boolean;
 }
 
 /**
@@ -61,10 +64,25 @@ export interface DatabaseOptions {
  * not load PGlite's WebAssembly glue, an embedded one not node-postgres.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.url ? openPostgres(options.url, options.poolSize) : openPglite(options.dataDir);
+  return options.url ? openPostgres(options.url, options.poolSize) : openPglite(options.dataDir, options.pgliteWasmTierUp ?? false);
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+/**
+ * PGlite is PostgreSQL compiled to WebAssembly. V8 runs it with its baseline compiler (Liftoff)
+ * and, by default, recompiles every function that gets hot with its optimising one (TurboFan).
+ * At start-up that is most of PostgreSQL's boot and catalogue code, run a few times and never
+ * again: measured with bench/start.ts, the recompiling costs ~0.5 s of CPU before the first
+ * `/health` answer and leaves ~60 MiB of machine code resident, while bulk ingest gains ~10%.
+ * So the embedded database stays on the baseline compiler unless PGLITE_WASM_TIER_UP asks
+ * otherwise. The flag is read when a WebAssembly module is compiled, so it is set before PGlite
+ * compiles its own; it also applies to the few small modules Node itself compiles later (its HTTP
+ * parser for fetch), which run cold anyway.
+ */
+function useBaselineWasmCompiler(tierUp: boolean): void {
+  if (!tierUp) v8.setFlagsFromString('--liftoff-only');
+}
+
+async function openPglite(dataDir: string, tierUp: boolean): Promise<Database> {
   const directory = path.join(dataDir, 'pglite');
   fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
   // PGlite is single-process: a second process on the same directory would corrupt it.
@@ -79,6 +97,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   });
   try {
     if (!fs.existsSync(path.join(directory, 'PG_VERSION'))) await initdbInChild(directory);
+    useBaselineWasmCompiler(tierUp);
     client = await PGlite.create(directory, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
   } catch (error) {
     lock.release();
@@ -164,7 +183,8 @@ const { readFileSync } = await import('node:fs');
 const client = await PGlite.create(directory, template ? { loadDataDir: new Blob([readFileSync(template)]) } : {});
 await client.close();`;
   const template = fs.existsSync(PGLITE_TEMPLATE) ? PGLITE_TEMPLATE : '';
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, directory, pgliteModuleUrl(), template], {
+  // A one-shot process: optimised code would be thrown away with it.
+  const child = spawn(process.execPath, ['--liftoff-only', '--input-type=module', '-e', script, directory, pgliteModuleUrl(), template], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: process.env,
   });
