@@ -53,7 +53,7 @@ import { API_PREFIX, registerOpenApi } from './http/openapi.ts';
 import { problemRoutes } from './http/problem.routes.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
 import { browserOrigins, registerResponseHeaders, registerSecurity } from './http/security.ts';
-import { loggerOptions, requestChildLogger } from './logging/logger.ts';
+import { accessLogger, loggerOptions, requestChildLogger } from './logging/logger.ts';
 import { UserService } from './users/user.service.ts';
 import { QuotaService } from './quotas/quota.service.ts';
 import { toQuotaResponse } from './quotas/quota.contract.ts';
@@ -135,10 +135,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerResponseHeaders(app);
     // One line per request, written when the answer is complete; nothing is built for it when
     // the level is above info.
+    const accessLog = accessLogger(app.log);
     app.addHook('onResponse', (request, reply, done) => {
       if (isInfoEnabled(request.log)) {
-        request.log.info(
+        accessLog.info(
           {
+            request_id: request.id,
             method: request.method,
             route: request.routeOptions.url ?? null,
             status: reply.statusCode,

@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import pino, { type LoggerOptions } from 'pino';
 import { ShutdownSignals } from './composition/shutdown-signals.ts';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/config.ts';
 import { runOverDatabase } from './cli/command-outcome.ts';
@@ -10,7 +9,7 @@ import type { buildWorker } from './worker.ts';
 import type { startMetricsServer } from './metrics/metrics-server.ts';
 import type { openConfiguredDatabase } from './composition/infrastructure.ts';
 import type { App } from './http/app-types.ts';
-import { loggerOptions } from './logging/logger.ts';
+import { createLogger } from './logging/logger.ts';
 import { VERSION } from './version.ts';
 import { generateFleetKeys } from './config/fleet-keys.ts';
 import { assertFleetSharesState } from './config/fleet-sharing.ts';
@@ -130,7 +129,7 @@ async function serve(config: Config, workersFlag: string | undefined): Promise<n
   }
   // Loaded only here: every other command (and a single process) does without the cluster machinery.
   const { runServeCluster } = await import('./server-cluster.ts');
-  const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'cluster' });
+  const log = createLogger(config, 'cluster');
   return runServeCluster(config, {
     processes,
     log,
@@ -165,7 +164,7 @@ async function startServing(config: Config): Promise<RunningServer> {
  * the main thread). One set of metrics for both, served at /metrics.
  */
 async function serveWithWorkers(config: Config): Promise<RunningServer> {
-  const log = pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
+  const log = createLogger(config, 'worker');
   const [{ buildApp }, { buildInfrastructure }, { startServer }, { buildWorker }] = await Promise.all([
     import('./app.ts'),
     import('./composition/infrastructure.ts'),

@@ -1,4 +1,3 @@
-import pino, { type LoggerOptions } from 'pino';
 import { buildInfrastructure, type Infrastructure, type InfrastructureOverrides } from './composition/infrastructure.ts';
 import { createJobOutcomeNotifier } from './composition/job-outcomes.ts';
 import { createJobRegistry, jobSettingsFrom, threadRegistrySource } from './composition/job-types.ts';
@@ -7,7 +6,7 @@ import { inlineExecutor, type JobExecutor } from './jobs/job-executor.ts';
 import type { JobLogger, JobOutcomeListener, RunningWorkers } from './jobs/job-queue.ts';
 import type { JobRegistry } from './jobs/job-registry.ts';
 import { createThreadExecutor } from './jobs/thread-executor.ts';
-import { loggerOptions } from './logging/logger.ts';
+import { createLogger } from './logging/logger.ts';
 import { observedExecutor } from './telemetry/telemetry.ts';
 import type { IntakeMetrics } from './metrics/metrics.ts';
 import { announcePresence } from './jobs/worker-presence.ts';
@@ -48,7 +47,7 @@ export async function buildWorker(
   overrides: WorkerOverrides = {},
   options: WorkerRunOptions = {},
 ): Promise<WorkerRuntime> {
-  const log = overrides.log ?? pino({ ...(loggerOptions(config) as LoggerOptions), name: 'worker' });
+  const log = overrides.log ?? createLogger(config, 'worker');
   const infrastructure = overrides.infrastructure ?? (await buildInfrastructure(config, log, overrides));
   const closeInfrastructure = overrides.infrastructure ? async () => undefined : () => infrastructure.close();
   const limits = { maxJobs: config.jobs.workerMaxJobs, maxRssMb: config.jobs.workerMaxRssMb };
