@@ -1,5 +1,5 @@
 import { count, sql, type SQL } from 'drizzle-orm';
-import type { PgTable } from 'drizzle-orm/pg-core';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Db } from './database.ts';
 
 export interface PageRequest {
@@ -40,20 +40,23 @@ export type PageParameters = Record<string, unknown>;
  * built once (drizzle's query building was a tenth of the CPU of a page of files) and PostgreSQL
  * parses and plans it once per connection. `where` holds `sql.placeholder`s for its values; the
  * page's bounds are the placeholders `limit` and `offset`. `name` must be unique to the statement.
+ * `columns` are the ones the listing shows (`Item` is their row): every column read is decoded and
+ * mapped for every row of every page.
  */
-export function preparedPage<Table extends PgTable>(
+export function preparedPage<Item>(
   db: Db,
-  table: Table,
+  table: PgTable,
+  columns: Record<string, PgColumn>,
   where: SQL | undefined,
   orderBy: readonly SQL[],
   name: string,
-): (parameters: PageParameters, page: PageRequest) => Promise<Page<Table['$inferSelect']>> {
-  const { rows, total } = pageQueries(db, table, where, orderBy, sql.placeholder('limit'), sql.placeholder('offset'));
+): (parameters: PageParameters, page: PageRequest) => Promise<Page<Item>> {
+  const { rows, total } = pageQueries(db, table, where, orderBy, sql.placeholder('limit'), sql.placeholder('offset'), columns);
   const rowsStatement = rows.prepare(name);
   const totalStatement = total.prepare(`${name}_total`);
   return async (parameters, page) => {
     const found = await rowsStatement.execute({ ...parameters, limit: page.limit, offset: page.offset });
-    return pageOf<Table['$inferSelect']>(found, page, async () => (await totalStatement.execute(parameters))[0]?.total ?? 0);
+    return pageOf<Item>(found, page, async () => (await totalStatement.execute(parameters))[0]?.total ?? 0);
   };
 }
 
@@ -64,10 +67,11 @@ function pageQueries(
   orderBy: readonly SQL[],
   limit: number | ReturnType<typeof sql.placeholder>,
   offset: number | ReturnType<typeof sql.placeholder>,
+  columns: PgTable | Record<string, PgColumn> = table,
 ) {
   const total = db.select({ total: count() }).from(table).where(where);
   const rows = db
-    .select({ row: table, total: sql<number>`${total}`.mapWith(Number) })
+    .select({ row: columns, total: sql<number>`${total}`.mapWith(Number) })
     .from(table)
     .where(where)
     .orderBy(...orderBy)

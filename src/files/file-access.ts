@@ -4,7 +4,7 @@ import { preparedPage, type Page, type PageParameters, type PageRequest } from '
 import { isUuid } from '../db/uuid.ts';
 import { ERRORS } from '../errors/catalog.ts';
 import { supportedContentType } from '../processing/content-types.ts';
-import { files, type FileRow } from './file.schema.ts';
+import { FILE_LIST_COLUMNS, files, type FileListItem, type FileRow } from './file.schema.ts';
 import type { Caller, ListFilesQuery } from './file-ports.ts';
 
 /** Finding and listing the files a caller may see: their own, or anyone's for an admin. */
@@ -18,7 +18,7 @@ export class FileAccess {
     return row;
   }
 
-  async list(caller: Caller, query: ListFilesQuery): Promise<{ items: FileRow[]; total: number }> {
+  async list(caller: Caller, query: ListFilesQuery): Promise<{ items: FileListItem[]; total: number }> {
     const ownerId = caller.role === 'admin' && query.ownerId ? query.ownerId : caller.id;
     const contentType = query.contentType ? (supportedContentType(query.contentType)?.mime ?? query.contentType) : undefined;
     const filename = query.filename ? `%${escapeLike(query.filename)}%` : undefined;
@@ -33,7 +33,7 @@ export class FileAccess {
   }
 
   /** One prepared statement per combination of filters and order (at most 32), built when first asked for. */
-  private readonly listings = new Map<string, (parameters: PageParameters, page: PageRequest) => Promise<Page<FileRow>>>();
+  private readonly listings = new Map<string, (parameters: PageParameters, page: PageRequest) => Promise<Page<FileListItem>>>();
 
   private listing(shape: ListShape) {
     const key = `${shape.status ? 's' : ''}${shape.contentType ? 'c' : ''}${shape.filename ? 'f' : ''}_${shape.sort}_${shape.order}`;
@@ -45,7 +45,14 @@ export class FileAccess {
       if (shape.filename) conditions.push(ilike(files.filename, sql.placeholder('filename')));
       const column = shape.sort === 'filename' ? files.filename : files.createdAt;
       const direction = shape.order === 'asc' ? asc : desc;
-      listing = preparedPage(this.db, files, and(...conditions), [direction(column), direction(files.id)], `files_page_${key}`);
+      listing = preparedPage<FileListItem>(
+        this.db,
+        files,
+        FILE_LIST_COLUMNS,
+        and(...conditions),
+        [direction(column), direction(files.id)],
+        `files_page_${key}`,
+      );
       this.listings.set(key, listing);
     }
     return listing;

@@ -55,3 +55,18 @@ export interface FileImportOptions {
 }
 
 export type FileRow = typeof files.$inferSelect;
+
+/** The columns a listing of files shows (the file's public fields); the others stay in the table. */
+export const FILE_LIST_COLUMNS = {
+  id: files.id,
+  ownerId: files.ownerId,
+  filename: files.filename,
+  contentType: files.contentType,
+  sizeBytes: files.sizeBytes,
+  sha256: files.sha256,
+  status: files.status,
+  metadata: files.metadata,
+  createdAt: files.createdAt,
+  updatedAt: files.updatedAt,
+};
+export type FileListItem = Pick<FileRow, keyof typeof FILE_LIST_COLUMNS>;

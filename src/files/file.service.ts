@@ -23,7 +23,7 @@ import type {
 } from './file-ports.ts';
 import { NO_QUOTAS } from './file-ports.ts';
 import { deleteFileBlobs, FileSweeper } from './file-sweep.ts';
-import { files, type FileImportOptions, type FileRow } from './file.schema.ts';
+import { files, type FileImportOptions, type FileListItem, type FileRow } from './file.schema.ts';
 import { UploadReceiver } from './upload-receiver.ts';
 
 export type * from './file-ports.ts';
@@ -248,7 +248,7 @@ export class FileService {
     return this.access.get(caller, id);
   }
 
-  list(caller: Caller, query: ListFilesQuery): Promise<{ items: FileRow[]; total: number }> {
+  list(caller: Caller, query: ListFilesQuery): Promise<{ items: FileListItem[]; total: number }> {
     return this.access.list(caller, query);
   }
 

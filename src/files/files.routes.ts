@@ -6,7 +6,7 @@ import type { App } from '../http/app-types.ts';
 import { sendBlob } from '../storage/blob-reply.ts';
 import { parseRangeHeader } from '../storage/blob-store.ts';
 import { multipartFiles } from '../http/multipart-input.ts';
-import type { FileImportOptions, FileRow } from './file.schema.ts';
+import type { FileImportOptions, FileListItem } from './file.schema.ts';
 import type { Caller, FileService, IncomingFile, StoredFile } from './file.service.ts';
 import { API_PREFIX } from '../http/openapi.ts';
 import { attachmentDisposition } from './filename.ts';
@@ -135,7 +135,7 @@ const DirectUploadResponse = Type.Object({
   expires_at: Type.String({ format: 'date-time' }),
 });
 
-export function toFileResponse(row: FileRow): FileResponse {
+export function toFileResponse(row: FileListItem): FileResponse {
   return {
     id: row.id,
     owner_id: row.ownerId,
