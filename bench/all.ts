@@ -1,7 +1,8 @@
 /**
  * Every goal of the performance table, side by side in one run: each figure next to its
  * reference and their ratio. Starts its own servers on loopback (a bare `node:http` server,
- * `intake serve`, the FastAPI reference under bench/reference/) and runs the other benches as
+ * `intake serve`, the FastAPI reference and the Node floor of the files page under
+ * bench/reference/) and runs the other benches as
  * child processes, reading their figures from a JSON file (BENCH_RESULT_FILE).
  *
  *   npm run build && npm run bench                 # full sizes (1,000,000-row ingest, 10 s wrk runs)
@@ -380,6 +381,7 @@ async function filesRow(): Promise<void> {
       }),
     );
     let python: ChildProcess | undefined;
+    let floor: ChildProcess | undefined;
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitFor(`${base}/health`, intake);
@@ -445,6 +447,23 @@ async function filesRow(): Promise<void> {
       if (!missing) reference = wrk(`${refBase}${page}`, auth, python);
       const figure = wrk(`${base}${page}`, auth, intake);
       if (figure.errors > 0) throw new Error(`intake answered ${figure.errors} errors under load`);
+
+      const floorPort = await freePort();
+      floor = start(
+        process.execPath,
+        [path.join(ROOT, 'bench', 'reference', 'node_files.mjs')],
+        { PORT: String(floorPort), REFERENCE_DATABASE_URL: url, REFERENCE_JWKS: jwks },
+        'node floor',
+      );
+      const floorBase = `http://127.0.0.1:${floorPort}`;
+      await waitFor(`${floorBase}${page}`, floor, auth);
+      const floorFirst = (await (await fetch(`${floorBase}${page}`, { headers: auth })).json()) as {
+        items: unknown[];
+        total: number;
+      };
+      if (floorFirst.items.length !== 20 || floorFirst.total !== 45) throw new Error('the Node floor answered another page');
+      wrk(`${floorBase}${page}`, auth);
+      const floorFigure = wrk(`${floorBase}${page}`, auth, floor);
       add({
         work,
         figure: `${fmt(figure.rps)} req/s, p99 ${fmt(figure.p99, 1)} ms, ${fmt(figure.cpuPerRequestUs)} µs CPU/req`,
@@ -456,8 +475,18 @@ async function filesRow(): Promise<void> {
           : '–',
         goal,
       });
+      add({
+        work: "authenticated page of 20 files, PostgreSQL: the Node floor (one process of node:http + node-postgres running Intake's two statements, no framework)",
+        figure: `${fmt(floorFigure.rps)} req/s, p99 ${fmt(floorFigure.p99, 1)} ms, ${fmt(floorFigure.cpuPerRequestUs)} µs CPU/req`,
+        reference: reference
+          ? `FastAPI ${fmt(reference.rps)} req/s, ${fmt(reference.cpuPerRequestUs)} µs CPU/req`
+          : 'FastAPI not run',
+        ratio: `${reference ? `floor ${ratio(floorFigure.rps, reference.rps)} FastAPI req/s, ${ratio(reference.cpuPerRequestUs, floorFigure.cpuPerRequestUs)} by CPU; ` : ''}Intake ${ratio(figure.rps, floorFigure.rps)} of the floor's req/s`,
+        goal: 'reference only',
+      });
     } finally {
       if (python) await stop(python);
+      if (floor) await stop(floor);
       await stop(intake);
     }
   });
