@@ -10,6 +10,7 @@
  * Embedded (PGlite, in-process bus) by default; with REDIS_URL the bus is Redis pub/sub.
  *
  *   node --import tsx bench/ws.ts             # WS_MAX=5000 WS_STEP=500 WS_LATENCY_SOCKETS=1000 WS_EVENTS=100 WS_INTERVAL_MS=50
+ *   WS_SERVER_PROFILE_DIR=/tmp/prof node --import tsx bench/ws.ts   # also a CPU profile of the server process
  */
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -133,7 +134,12 @@ async function server(): Promise<void> {
 
 async function client(): Promise<void> {
   const child = fork(fileURLToPath(import.meta.url), ['server'], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--expose-gc',
+      ...(process.env.WS_SERVER_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.WS_SERVER_PROFILE_DIR}`] : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const replies: ((message: FromServer) => void)[] = [];
