@@ -435,13 +435,7 @@ async function filesRow(): Promise<void> {
           'uvicorn',
         );
         refBase = `http://127.0.0.1:${refPort}`;
-        await waitFor(`${refBase}${page}`, python, auth);
-        const refFirst = (await (await fetch(`${refBase}${page}`, { headers: auth })).json()) as {
-          items: unknown[];
-          total: number;
-        };
-        if (refFirst.items.length !== 20 || refFirst.total !== 45) throw new Error('the reference answered another page');
-        wrk(`${refBase}${page}`, auth);
+        await readyWithPage(`${refBase}${page}`, python, auth, 'the reference');
       }
       wrk(`${base}${page}`, auth);
       if (!missing) reference = wrk(`${refBase}${page}`, auth, python);
@@ -456,13 +450,7 @@ async function filesRow(): Promise<void> {
         'node floor',
       );
       const floorBase = `http://127.0.0.1:${floorPort}`;
-      await waitFor(`${floorBase}${page}`, floor, auth);
-      const floorFirst = (await (await fetch(`${floorBase}${page}`, { headers: auth })).json()) as {
-        items: unknown[];
-        total: number;
-      };
-      if (floorFirst.items.length !== 20 || floorFirst.total !== 45) throw new Error('the Node floor answered another page');
-      wrk(`${floorBase}${page}`, auth);
+      await readyWithPage(`${floorBase}${page}`, floor, auth, 'the Node floor');
       const floorFigure = wrk(`${floorBase}${page}`, auth, floor);
       add({
         work,
@@ -490,6 +478,15 @@ async function filesRow(): Promise<void> {
       await stop(intake);
     }
   });
+}
+
+/** Waits for a server of the files row, checks that it answers the seeded page, and warms it up. */
+async function readyWithPage(url: string, server: ChildProcess, auth: Record<string, string>, name: string): Promise<void> {
+  await waitFor(url, server, auth);
+  const first = (await (await fetch(url, { headers: auth })).json()) as { items?: unknown[]; total?: number };
+  if (first.items?.length !== 20 || first.total !== 45)
+    throw new Error(`${name} answered another page: ${JSON.stringify(first).slice(0, 200)}`);
+  wrk(url, auth);
 }
 
 async function post(url: string, type: string, body: string): Promise<unknown> {
