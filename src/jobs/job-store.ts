@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Db } from '../db/database.ts';
 import { jobs, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
@@ -7,6 +7,7 @@ import { payloadProblem, type HandlerEvent, type JobDefinition } from './job-def
 import { jobError, type JobError } from './job-error.ts';
 import type { Static, TSchema } from '../vendor/typebox.ts';
 import { Coalescer } from './coalescer.ts';
+import { JobStatements, succeededColumns, type InsertRow, type StatusRow } from './job-statements.ts';
 import type { EnqueueOptions, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
 const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
@@ -71,7 +72,7 @@ async function byDistinctIds<Input extends { id: string }, Output>(
 }
 
 /** The returned row of each id, in the order of `ids` (undefined where the statement left it out). */
-function rowsInOrder(ids: readonly string[], rows: readonly JobRow[]): (JobRow | undefined)[] {
+function rowsInOrder<Row extends { id: string }>(ids: readonly string[], rows: readonly Row[]): (Row | undefined)[] {
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.map((id) => byId.get(id));
 }
@@ -91,7 +92,6 @@ const SUBJECT_COLUMNS = {
   ownerId: jobs.ownerId,
   fileId: jobs.fileId,
 };
-type StatusRow = Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'ownerId' | 'fileId' | 'status' | 'error'>;
 
 function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'ownerId' | 'fileId'>): JobEventSubject {
   return { id: row.id, type: row.type, queue: row.queue, attempt: row.attempts, ownerId: row.ownerId, fileId: row.fileId };
@@ -126,6 +126,7 @@ export class JobStore {
     byDistinctIds(inputs, (batch) => this.succeedDistinct(batch)),
   );
   private readonly starts = new Coalescer((inputs: StartInput[]) => this.startBatch(inputs));
+  private readonly statements: JobStatements;
 
   constructor(
     readonly db: Db,
@@ -135,6 +136,7 @@ export class JobStore {
     this.onEvent = options.onEvent;
     this.log = options.log;
     this.clock = options.clock;
+    this.statements = new JobStatements(db, options.retentionMs, options.clock);
   }
 
   private now(): SQL {
@@ -216,13 +218,24 @@ export class JobStore {
   /** One multi-row INSERT; each input gets its new row, or undefined when its idempotency key was taken. */
   private async insertBatch(inputs: InsertJobInput[]): Promise<(JobRow | undefined)[]> {
     // Ids chosen here tell which inputs the statement inserted (a conflict returns no row).
-    const ids = inputs.map(() => randomUUID());
-    const inserted = await this.db
-      .insert(jobs)
-      .values(inputs.map((input, index) => this.rowOf(input, ids[index] ?? randomUUID())))
-      .onConflictDoNothing()
-      .returning();
-    return rowsInOrder(ids, inserted);
+    const rows: InsertRow[] = inputs.map((input) => ({
+      id: randomUUID(),
+      queue: input.definition.queue,
+      type: input.definition.name,
+      version: input.definition.version,
+      ownerId: input.ownerId,
+      fileId: input.fileId,
+      payload: input.payload,
+      maxAttempts: input.definition.retry.maxAttempts,
+      idempotencyKey: input.idempotencyKey,
+      delaySeconds: Math.max(0, input.delayMs) / 1000,
+      dispatched: input.dispatched,
+    }));
+    const inserted = await this.statements.insert(rows);
+    return rowsInOrder(
+      rows.map((row) => row.id),
+      inserted,
+    );
   }
 
   private rowOf(input: InsertJobInput, id: string): PgInsertValue<typeof jobs> {
@@ -265,36 +278,9 @@ export class JobStore {
   /** Embedded adapter: takes up to `limit` due jobs of the given types, skipping rows other workers hold. */
   async claim(queue: string, types: readonly string[], limit: number, workerId: string, leaseMs: number): Promise<JobRow[]> {
     if (limit <= 0 || types.length === 0) return [];
-    const due = this.db
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(and(eq(jobs.queue, queue), eq(jobs.status, 'queued'), lte(jobs.runAt, this.now()), inArray(jobs.type, [...types])))
-      .orderBy(jobs.runAt, jobs.createdAt)
-      .limit(limit)
-      .for('update', { skipLocked: true });
-    return (
-      this.db
-        .update(jobs)
-        .set({
-          status: 'running',
-          attempts: sql`${jobs.attempts} + 1`,
-          leaseToken: sql`gen_random_uuid()`,
-          lockedBy: workerId,
-          lockedUntil: this.after(leaseMs),
-          heartbeatAt: this.now(),
-          startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
-        })
-        // `= any(array(…))` runs the locking subquery once, as an init plan. Written `in (…)`, the
-        // planner may make it the inner side of a nested loop (PGlite never analyzes, so it always
-        // thinks the table tiny) and re-run it per row: quadratic in the backlog, and each re-run
-        // skips the rows already updated, so the claim could take more rows than `limit`.
-        .where(and(sql`${jobs.id} = any(array(${due}))`, eq(jobs.status, 'queued')))
-        .returning()
-        .then((rows) => {
-          this.statusChanged(rows);
-          return rows;
-        })
-    );
+    const rows = await this.statements.claim(queue, types, limit, workerId, leaseMs);
+    this.statusChanged(rows);
+    return rows;
   }
 
   /**
@@ -310,37 +296,7 @@ export class JobStore {
 
   private async startBatch(inputs: StartInput[]): Promise<(JobRow | undefined)[]> {
     return byDistinctIds(inputs, async (batch) => {
-      // One JSON object keyed by job id carries each attempt's number, lease, worker and lease length.
-      const starts = JSON.stringify(
-        Object.fromEntries(
-          batch.map((input) => [input.id, { n: input.attempt, t: input.leaseToken, w: input.workerId, l: input.leaseMs / 1000 }]),
-        ),
-      );
-      const start = sql`(${starts}::jsonb -> ${jobs.id}::text)`;
-      const rows = await this.db
-        .update(jobs)
-        .set({
-          status: 'running',
-          // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
-          attempts: sql`greatest(${jobs.attempts} + 1, (${start} ->> 'n')::int)`,
-          leaseToken: sql`(${start} ->> 't')::uuid`,
-          lockedBy: sql`${start} ->> 'w'`,
-          lockedUntil: sql`${this.now()} + make_interval(secs => (${start} ->> 'l')::double precision)`,
-          heartbeatAt: this.now(),
-          startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
-          dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, ${this.now()})`,
-        })
-        .where(
-          and(
-            inArray(
-              jobs.id,
-              batch.map((input) => input.id),
-            ),
-            inArray(jobs.status, ['queued', 'running']),
-            isNull(jobs.cancelRequestedAt),
-          ),
-        )
-        .returning();
+      const rows = await this.statements.start(new Map(batch.map((input) => [input.id, input])));
       return rowsInOrder(
         batch.map((input) => input.id),
         rows,
@@ -394,7 +350,7 @@ export class JobStore {
     let values: Partial<Record<keyof JobRow, unknown>>;
     switch (record.status) {
       case 'succeeded':
-        values = this.succeededColumns(record.result ?? null);
+        values = succeededColumns(record.result ?? null, this.now(), this.retentionMs);
         break;
       case 'retry':
         values = { status: 'queued', error: record.error, runAt: this.after(record.delayMs) };
@@ -412,7 +368,7 @@ export class JobStore {
         .set({ ...releaseLease, ...values } as Partial<typeof jobs.$inferInsert>)
         .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
         .returning();
-    let rows: JobRow[];
+    let rows: StatusRow[];
     if (record.status === 'succeeded' && !onFinished) {
       // The common end needs no transaction: concurrent successes share one statement.
       const row = await this.successes.submit({ id, leaseToken, result: record.result ?? null });
@@ -431,42 +387,9 @@ export class JobStore {
     return rows.length > 0;
   }
 
-  /** What a successful attempt writes, its lease released: `finish` alone and in batches. */
-  private succeededColumns(result: unknown) {
-    return {
-      status: 'succeeded' as const,
-      result,
-      error: null,
-      finishedAt: this.now(),
-      expiresAt: this.after(this.retentionMs),
-      leaseToken: null,
-      lockedBy: null,
-      lockedUntil: null,
-    };
-  }
-
   /** `finish` of several successful attempts in one statement; each input gets its row, or undefined when its lease was lost. */
-  private async succeedDistinct(inputs: SuccessInput[]): Promise<(JobRow | undefined)[]> {
-    // One JSON object keyed by job id carries each attempt's lease token and result.
-    const attempts = JSON.stringify(
-      Object.fromEntries(inputs.map((input) => [input.id, { t: input.leaseToken, r: input.result }])),
-    );
-    const attempt = sql`(${attempts}::jsonb -> ${jobs.id}::text)`;
-    const rows = await this.db
-      .update(jobs)
-      // A null result is stored as SQL NULL, as a single write stores it.
-      .set(this.succeededColumns(sql`nullif(${attempt} -> 'r', 'null'::jsonb)`))
-      .where(
-        and(
-          inArray(
-            jobs.id,
-            inputs.map((input) => input.id),
-          ),
-          eq(jobs.status, 'running'),
-          sql`${jobs.leaseToken} = (${attempt} ->> 't')::uuid`,
-        ),
-      )
-      .returning();
+  private async succeedDistinct(inputs: SuccessInput[]): Promise<(StatusRow | undefined)[]> {
+    const rows = await this.statements.succeed(new Map(inputs.map((input) => [input.id, input])));
     return rowsInOrder(
       inputs.map((input) => input.id),
       rows,
@@ -601,11 +524,7 @@ export class JobStore {
 
   /** Called once per batch handed to Redis (BullMQ's dispatcher batches concurrent enqueues). */
   async markDispatched(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.db
-      .update(jobs)
-      .set({ dispatchedAt: this.now() })
-      .where(and(inArray(jobs.id, [...ids]), isNull(jobs.dispatchedAt)));
+    if (ids.length > 0) await this.statements.markDispatched(ids);
   }
 
   async countByQueueAndStatus(): Promise<{ queue: string; status: JobStatus; count: number }[]> {
