@@ -7,7 +7,14 @@ import { payloadProblem, type HandlerEvent, type JobDefinition } from './job-def
 import { jobError, type JobError } from './job-error.ts';
 import type { Static, TSchema } from '../vendor/typebox.ts';
 import { Coalescer } from './coalescer.ts';
-import { JobStatements, succeededColumns, type InsertRow, type StatusRow } from './job-statements.ts';
+import {
+  JobStatements,
+  succeededColumns,
+  type ClaimedRow,
+  type EnqueuedRow,
+  type InsertRow,
+  type StatusRow,
+} from './job-statements.ts';
 import type { EnqueueOptions, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
 const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
@@ -182,7 +189,7 @@ export class JobStore {
     payload: Static<Payload>,
     options: EnqueueOptions,
     dispatched: boolean,
-  ): Promise<{ row: JobRow; created: boolean }> {
+  ): Promise<{ row: EnqueuedRow; created: boolean }> {
     return this.insert(
       {
         definition,
@@ -201,7 +208,7 @@ export class JobStore {
    * Inserts the job, or returns the existing one with the same idempotency key. Outside a
    * caller's transaction, concurrent inserts share one multi-row statement.
    */
-  async insert(input: InsertJobInput, tx?: Db): Promise<{ row: JobRow; created: boolean }> {
+  async insert(input: InsertJobInput, tx?: Db): Promise<{ row: EnqueuedRow; created: boolean }> {
     const problem = payloadProblem(input.definition, input.payload);
     // A caller's bug, not a user's: the payload is built by code from already-validated input.
     if (problem !== undefined) throw new TypeError(`invalid payload for job ${input.definition.name}: ${problem}`);
@@ -216,7 +223,7 @@ export class JobStore {
   }
 
   /** One multi-row INSERT; each input gets its new row, or undefined when its idempotency key was taken. */
-  private async insertBatch(inputs: InsertJobInput[]): Promise<(JobRow | undefined)[]> {
+  private async insertBatch(inputs: InsertJobInput[]): Promise<(EnqueuedRow | undefined)[]> {
     // Ids chosen here tell which inputs the statement inserted (a conflict returns no row).
     const rows: InsertRow[] = inputs.map((input) => ({
       id: randomUUID(),
@@ -276,7 +283,7 @@ export class JobStore {
   }
 
   /** Embedded adapter: takes up to `limit` due jobs of the given types, skipping rows other workers hold. */
-  async claim(queue: string, types: readonly string[], limit: number, workerId: string, leaseMs: number): Promise<JobRow[]> {
+  async claim(queue: string, types: readonly string[], limit: number, workerId: string, leaseMs: number): Promise<ClaimedRow[]> {
     if (limit <= 0 || types.length === 0) return [];
     const rows = await this.statements.claim(queue, types, limit, workerId, leaseMs);
     this.statusChanged(rows);
@@ -287,14 +294,14 @@ export class JobStore {
    * BullMQ adapter: Redis handed us the job; record the attempt. Nothing comes back when the
    * job was cancelled (or deleted) meanwhile, and the attempt must not run.
    */
-  async start(id: string, attempt: number, leaseToken: string, workerId: string, leaseMs: number): Promise<JobRow | undefined> {
+  async start(id: string, attempt: number, leaseToken: string, workerId: string, leaseMs: number): Promise<ClaimedRow | undefined> {
     // Concurrent starts (a worker's slots filling at once) share one statement.
     const row = await this.starts.submit({ id, attempt, leaseToken, workerId, leaseMs });
     if (row) this.statusChanged([row]);
     return row;
   }
 
-  private async startBatch(inputs: StartInput[]): Promise<(JobRow | undefined)[]> {
+  private async startBatch(inputs: StartInput[]): Promise<(ClaimedRow | undefined)[]> {
     return byDistinctIds(inputs, async (batch) => {
       const rows = await this.statements.start(new Map(batch.map((input) => [input.id, input])));
       return rowsInOrder(
