@@ -90,7 +90,7 @@ const INSERT_FIELDS = [
   'dispatched',
 ] as const satisfies readonly (keyof InsertRow)[];
 
-/** The placeholder names of the insert's row `index` (`id0`, `queue0`, …), made once: a batch fills ~1,000 per statement. */
+/** The placeholder names of the insert's row `index` (`id0`, `queue0`, …), made once rather than for every value of every batch. */
 const placeholderNamesByRow: string[][] = [];
 function placeholderNames(index: number): string[] {
   let names = placeholderNamesByRow[index];
