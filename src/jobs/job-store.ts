@@ -34,6 +34,7 @@ export interface InsertJobInput {
 
 /** A successful attempt's end, as `finish` batches it. */
 interface SuccessInput {
+  kind: 'succeed';
   id: string;
   leaseToken: string;
   result: unknown;
@@ -41,11 +42,17 @@ interface SuccessInput {
 
 /** A BullMQ attempt's start, as `start` batches it. */
 interface StartInput {
+  kind: 'start';
   id: string;
   attempt: number;
   leaseToken: string;
   workerId: string;
   leaseMs: number;
+}
+
+/** A start answers the row to run (ClaimedRow), a success the columns of its status event. */
+function isClaimed(row: ClaimedRow | StatusRow): row is ClaimedRow {
+  return 'payload' in row;
 }
 
 /**
@@ -129,10 +136,10 @@ export class JobStore {
   private readonly log: JobLogger;
   private readonly clock: (() => Date) | undefined;
   private readonly inserts = new Coalescer((inputs: InsertJobInput[]) => this.insertBatch(inputs));
-  private readonly successes = new Coalescer((inputs: SuccessInput[]) =>
-    byDistinctIds(inputs, (batch) => this.succeedDistinct(batch)),
+  // Starts and successful ends share one coalescer and, when both are waiting, one statement.
+  private readonly attemptWrites = new Coalescer((inputs: (StartInput | SuccessInput)[]) =>
+    byDistinctIds(inputs, (batch) => this.writeAttempts(batch)),
   );
-  private readonly starts = new Coalescer((inputs: StartInput[]) => this.startBatch(inputs));
   private readonly statements: JobStatements;
 
   constructor(
@@ -295,20 +302,32 @@ export class JobStore {
    * job was cancelled (or deleted) meanwhile, and the attempt must not run.
    */
   async start(id: string, attempt: number, leaseToken: string, workerId: string, leaseMs: number): Promise<ClaimedRow | undefined> {
-    // Concurrent starts (a worker's slots filling at once) share one statement.
-    const row = await this.starts.submit({ id, attempt, leaseToken, workerId, leaseMs });
-    if (row) this.statusChanged([row]);
+    // Concurrent starts (a worker's slots filling at once) and ends share one statement.
+    const row = await this.attemptWrites.submit({ kind: 'start', id, attempt, leaseToken, workerId, leaseMs });
+    if (!row) return undefined;
+    if (!isClaimed(row)) throw new Error(`the start of job ${id} was answered without the row to run`);
+    this.statusChanged([row]);
     return row;
   }
 
-  private async startBatch(inputs: StartInput[]): Promise<(ClaimedRow | undefined)[]> {
-    return byDistinctIds(inputs, async (batch) => {
-      const rows = await this.statements.start(new Map(batch.map((input) => [input.id, input])));
-      return rowsInOrder(
-        batch.map((input) => input.id),
-        rows,
-      );
-    });
+  /** Distinct ids: starts, successes, or both kinds in one statement; each input gets its row, or undefined when it was not written. */
+  private async writeAttempts(batch: (StartInput | SuccessInput)[]): Promise<(ClaimedRow | StatusRow | undefined)[]> {
+    const starts = new Map<string, StartInput>();
+    const successes = new Map<string, SuccessInput>();
+    for (const input of batch) {
+      if (input.kind === 'start') starts.set(input.id, input);
+      else successes.set(input.id, input);
+    }
+    const rows: readonly (ClaimedRow | StatusRow)[] =
+      starts.size === 0
+        ? await this.statements.succeed(successes)
+        : successes.size === 0
+          ? await this.statements.start(starts)
+          : await this.statements.startAndSucceed(starts, successes);
+    return rowsInOrder(
+      batch.map((input) => input.id),
+      rows,
+    );
   }
 
   /** Extends the leases of our running attempts; answers which ones are still ours and which must stop. */
@@ -378,7 +397,7 @@ export class JobStore {
     let rows: StatusRow[];
     if (record.status === 'succeeded' && !onFinished) {
       // The common end needs no transaction: concurrent successes share one statement.
-      const row = await this.successes.submit({ id, leaseToken, result: record.result ?? null });
+      const row = await this.attemptWrites.submit({ kind: 'succeed', id, leaseToken, result: record.result ?? null });
       rows = row ? [row] : [];
     } else if (!onFinished || !FINAL_STATUSES.includes(record.status as JobStatus)) {
       rows = await write(this.db);
@@ -392,15 +411,6 @@ export class JobStore {
     // Announced once committed: a listener never hears of a status that was rolled back.
     this.statusChanged(rows);
     return rows.length > 0;
-  }
-
-  /** `finish` of several successful attempts in one statement; each input gets its row, or undefined when its lease was lost. */
-  private async succeedDistinct(inputs: SuccessInput[]): Promise<(StatusRow | undefined)[]> {
-    const rows = await this.statements.succeed(new Map(inputs.map((input) => [input.id, input])));
-    return rowsInOrder(
-      inputs.map((input) => input.id),
-      rows,
-    );
   }
 
   /**
