@@ -22,6 +22,7 @@ import { StoredAttemptPool } from './stored-attempt.ts';
 import { JobStore } from './job-store.ts';
 import { Coalescer } from './coalescer.ts';
 import type { JobRow } from './jobs.schema.ts';
+import type { EnqueuedRow } from './job-statements.ts';
 import { cancelThroughStore } from './embedded-queue.ts';
 import { bullAttemptStillActive, removeFinishedBullJob } from './bullmq-failed-jobs.ts';
 import { deleteFailedJob, FAILED_STATUSES, requeueFailedJob } from './failed-jobs.ts';
@@ -82,9 +83,9 @@ export function createBullmqQueue(
     return queue;
   }
 
-  async function dispatch(rows: readonly JobRow[]): Promise<void> {
+  async function dispatch(rows: readonly Pick<JobRow, 'id' | 'queue' | 'type' | 'maxAttempts' | 'runAt'>[]): Promise<void> {
     const retentionSeconds = Math.ceil(settings.retentionMs / 1000);
-    const byQueue = new Map<string, JobRow[]>();
+    const byQueue = new Map<string, (typeof rows)[number][]>();
     for (const row of rows) byQueue.set(row.queue, [...(byQueue.get(row.queue) ?? []), row]);
     for (const [name, queued] of byQueue) {
       // The job id is the row id, so a second dispatch of the same row (relay and direct path
@@ -107,7 +108,7 @@ export function createBullmqQueue(
     await store.markDispatched(rows.map((row) => row.id));
   }
   // Concurrent enqueues hand their rows to Redis together (one addBulk, one UPDATE).
-  const dispatcher = new Coalescer((batches: JobRow[][]) => dispatch(batches.flat()).then(() => batches.map(() => undefined)));
+  const dispatcher = new Coalescer((batches: EnqueuedRow[][]) => dispatch(batches.flat()).then(() => batches.map(() => undefined)));
 
   let relaying = false;
   async function relay(): Promise<void> {

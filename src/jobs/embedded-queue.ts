@@ -16,6 +16,7 @@ import { StoredAttemptPool } from './stored-attempt.ts';
 import { JobStore } from './job-store.ts';
 import { deleteFailedJob, requeueFailedJob } from './failed-jobs.ts';
 import type { JobRow } from './jobs.schema.ts';
+import type { ClaimedRow } from './job-statements.ts';
 import { FINISHED_STATUSES } from './jobs.schema.ts';
 
 /**
@@ -184,7 +185,7 @@ class EmbeddedWorkerPool extends StoredAttemptPool implements RunningWorkers {
     while (!this.stopping) {
       const free = slots - (this.runningPerQueue.get(queue) ?? 0);
       if (free > 0) {
-        let claimed: JobRow[] = [];
+        let claimed: ClaimedRow[] = [];
         try {
           claimed = await this.store.claim(queue, types, free, this.workerId, this.settings.leaseMs);
         } catch (error) {
@@ -202,7 +203,7 @@ class EmbeddedWorkerPool extends StoredAttemptPool implements RunningWorkers {
     }
   }
 
-  private launch(queue: string, row: JobRow): void {
+  private launch(queue: string, row: ClaimedRow): void {
     const leaseToken = row.leaseToken;
     if (!leaseToken) return;
     this.runningPerQueue.set(queue, (this.runningPerQueue.get(queue) ?? 0) + 1);

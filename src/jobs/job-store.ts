@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Db } from '../db/database.ts';
 import { jobs, type JobProgress, type JobRow, type JobStatus } from './jobs.schema.ts';
@@ -7,6 +7,14 @@ import { payloadProblem, type HandlerEvent, type JobDefinition } from './job-def
 import { jobError, type JobError } from './job-error.ts';
 import type { Static, TSchema } from '../vendor/typebox.ts';
 import { Coalescer } from './coalescer.ts';
+import {
+  JobStatements,
+  succeededColumns,
+  type ClaimedRow,
+  type EnqueuedRow,
+  type InsertRow,
+  type StatusRow,
+} from './job-statements.ts';
 import type { EnqueueOptions, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
 const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
@@ -26,6 +34,7 @@ export interface InsertJobInput {
 
 /** A successful attempt's end, as `finish` batches it. */
 interface SuccessInput {
+  kind: 'succeed';
   id: string;
   leaseToken: string;
   result: unknown;
@@ -33,11 +42,17 @@ interface SuccessInput {
 
 /** A BullMQ attempt's start, as `start` batches it. */
 interface StartInput {
+  kind: 'start';
   id: string;
   attempt: number;
   leaseToken: string;
   workerId: string;
   leaseMs: number;
+}
+
+/** A start answers the row to run (ClaimedRow), a success the columns of its status event. */
+function isClaimed(row: ClaimedRow | StatusRow): row is ClaimedRow {
+  return 'payload' in row;
 }
 
 /**
@@ -71,7 +86,7 @@ async function byDistinctIds<Input extends { id: string }, Output>(
 }
 
 /** The returned row of each id, in the order of `ids` (undefined where the statement left it out). */
-function rowsInOrder(ids: readonly string[], rows: readonly JobRow[]): (JobRow | undefined)[] {
+function rowsInOrder<Row extends { id: string }>(ids: readonly string[], rows: readonly Row[]): (Row | undefined)[] {
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.map((id) => byId.get(id));
 }
@@ -91,7 +106,6 @@ const SUBJECT_COLUMNS = {
   ownerId: jobs.ownerId,
   fileId: jobs.fileId,
 };
-type StatusRow = Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'ownerId' | 'fileId' | 'status' | 'error'>;
 
 function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'ownerId' | 'fileId'>): JobEventSubject {
   return { id: row.id, type: row.type, queue: row.queue, attempt: row.attempts, ownerId: row.ownerId, fileId: row.fileId };
@@ -122,10 +136,11 @@ export class JobStore {
   private readonly log: JobLogger;
   private readonly clock: (() => Date) | undefined;
   private readonly inserts = new Coalescer((inputs: InsertJobInput[]) => this.insertBatch(inputs));
-  private readonly successes = new Coalescer((inputs: SuccessInput[]) =>
-    byDistinctIds(inputs, (batch) => this.succeedDistinct(batch)),
+  // Starts and successful ends share one coalescer and, when both are waiting, one statement.
+  private readonly attemptWrites = new Coalescer((inputs: (StartInput | SuccessInput)[]) =>
+    byDistinctIds(inputs, (batch) => this.writeAttempts(batch)),
   );
-  private readonly starts = new Coalescer((inputs: StartInput[]) => this.startBatch(inputs));
+  private readonly statements: JobStatements;
 
   constructor(
     readonly db: Db,
@@ -135,6 +150,7 @@ export class JobStore {
     this.onEvent = options.onEvent;
     this.log = options.log;
     this.clock = options.clock;
+    this.statements = new JobStatements(db, options.retentionMs, options.clock);
   }
 
   private now(): SQL {
@@ -180,7 +196,7 @@ export class JobStore {
     payload: Static<Payload>,
     options: EnqueueOptions,
     dispatched: boolean,
-  ): Promise<{ row: JobRow; created: boolean }> {
+  ): Promise<{ row: EnqueuedRow; created: boolean }> {
     return this.insert(
       {
         definition,
@@ -199,7 +215,7 @@ export class JobStore {
    * Inserts the job, or returns the existing one with the same idempotency key. Outside a
    * caller's transaction, concurrent inserts share one multi-row statement.
    */
-  async insert(input: InsertJobInput, tx?: Db): Promise<{ row: JobRow; created: boolean }> {
+  async insert(input: InsertJobInput, tx?: Db): Promise<{ row: EnqueuedRow; created: boolean }> {
     const problem = payloadProblem(input.definition, input.payload);
     // A caller's bug, not a user's: the payload is built by code from already-validated input.
     if (problem !== undefined) throw new TypeError(`invalid payload for job ${input.definition.name}: ${problem}`);
@@ -214,15 +230,26 @@ export class JobStore {
   }
 
   /** One multi-row INSERT; each input gets its new row, or undefined when its idempotency key was taken. */
-  private async insertBatch(inputs: InsertJobInput[]): Promise<(JobRow | undefined)[]> {
+  private async insertBatch(inputs: InsertJobInput[]): Promise<(EnqueuedRow | undefined)[]> {
     // Ids chosen here tell which inputs the statement inserted (a conflict returns no row).
-    const ids = inputs.map(() => randomUUID());
-    const inserted = await this.db
-      .insert(jobs)
-      .values(inputs.map((input, index) => this.rowOf(input, ids[index] ?? randomUUID())))
-      .onConflictDoNothing()
-      .returning();
-    return rowsInOrder(ids, inserted);
+    const rows: InsertRow[] = inputs.map((input) => ({
+      id: randomUUID(),
+      queue: input.definition.queue,
+      type: input.definition.name,
+      version: input.definition.version,
+      ownerId: input.ownerId,
+      fileId: input.fileId,
+      payload: input.payload,
+      maxAttempts: input.definition.retry.maxAttempts,
+      idempotencyKey: input.idempotencyKey,
+      delaySeconds: Math.max(0, input.delayMs) / 1000,
+      dispatched: input.dispatched,
+    }));
+    const inserted = await this.statements.insert(rows);
+    return rowsInOrder(
+      rows.map((row) => row.id),
+      inserted,
+    );
   }
 
   private rowOf(input: InsertJobInput, id: string): PgInsertValue<typeof jobs> {
@@ -263,89 +290,44 @@ export class JobStore {
   }
 
   /** Embedded adapter: takes up to `limit` due jobs of the given types, skipping rows other workers hold. */
-  async claim(queue: string, types: readonly string[], limit: number, workerId: string, leaseMs: number): Promise<JobRow[]> {
+  async claim(queue: string, types: readonly string[], limit: number, workerId: string, leaseMs: number): Promise<ClaimedRow[]> {
     if (limit <= 0 || types.length === 0) return [];
-    const due = this.db
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(and(eq(jobs.queue, queue), eq(jobs.status, 'queued'), lte(jobs.runAt, this.now()), inArray(jobs.type, [...types])))
-      .orderBy(jobs.runAt, jobs.createdAt)
-      .limit(limit)
-      .for('update', { skipLocked: true });
-    return (
-      this.db
-        .update(jobs)
-        .set({
-          status: 'running',
-          attempts: sql`${jobs.attempts} + 1`,
-          leaseToken: sql`gen_random_uuid()`,
-          lockedBy: workerId,
-          lockedUntil: this.after(leaseMs),
-          heartbeatAt: this.now(),
-          startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
-        })
-        // `= any(array(…))` runs the locking subquery once, as an init plan. Written `in (…)`, the
-        // planner may make it the inner side of a nested loop (PGlite never analyzes, so it always
-        // thinks the table tiny) and re-run it per row: quadratic in the backlog, and each re-run
-        // skips the rows already updated, so the claim could take more rows than `limit`.
-        .where(and(sql`${jobs.id} = any(array(${due}))`, eq(jobs.status, 'queued')))
-        .returning()
-        .then((rows) => {
-          this.statusChanged(rows);
-          return rows;
-        })
-    );
+    const rows = await this.statements.claim(queue, types, limit, workerId, leaseMs);
+    this.statusChanged(rows);
+    return rows;
   }
 
   /**
    * BullMQ adapter: Redis handed us the job; record the attempt. Nothing comes back when the
    * job was cancelled (or deleted) meanwhile, and the attempt must not run.
    */
-  async start(id: string, attempt: number, leaseToken: string, workerId: string, leaseMs: number): Promise<JobRow | undefined> {
-    // Concurrent starts (a worker's slots filling at once) share one statement.
-    const row = await this.starts.submit({ id, attempt, leaseToken, workerId, leaseMs });
-    if (row) this.statusChanged([row]);
+  async start(id: string, attempt: number, leaseToken: string, workerId: string, leaseMs: number): Promise<ClaimedRow | undefined> {
+    // Concurrent starts (a worker's slots filling at once) and ends share one statement.
+    const row = await this.attemptWrites.submit({ kind: 'start', id, attempt, leaseToken, workerId, leaseMs });
+    if (!row) return undefined;
+    if (!isClaimed(row)) throw new Error(`the start of job ${id} was answered without the row to run`);
+    this.statusChanged([row]);
     return row;
   }
 
-  private async startBatch(inputs: StartInput[]): Promise<(JobRow | undefined)[]> {
-    return byDistinctIds(inputs, async (batch) => {
-      // One JSON object keyed by job id carries each attempt's number, lease, worker and lease length.
-      const starts = JSON.stringify(
-        Object.fromEntries(
-          batch.map((input) => [input.id, { n: input.attempt, t: input.leaseToken, w: input.workerId, l: input.leaseMs / 1000 }]),
-        ),
-      );
-      const start = sql`(${starts}::jsonb -> ${jobs.id}::text)`;
-      const rows = await this.db
-        .update(jobs)
-        .set({
-          status: 'running',
-          // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
-          attempts: sql`greatest(${jobs.attempts} + 1, (${start} ->> 'n')::int)`,
-          leaseToken: sql`(${start} ->> 't')::uuid`,
-          lockedBy: sql`${start} ->> 'w'`,
-          lockedUntil: sql`${this.now()} + make_interval(secs => (${start} ->> 'l')::double precision)`,
-          heartbeatAt: this.now(),
-          startedAt: sql`coalesce(${jobs.startedAt}, ${this.now()})`,
-          dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, ${this.now()})`,
-        })
-        .where(
-          and(
-            inArray(
-              jobs.id,
-              batch.map((input) => input.id),
-            ),
-            inArray(jobs.status, ['queued', 'running']),
-            isNull(jobs.cancelRequestedAt),
-          ),
-        )
-        .returning();
-      return rowsInOrder(
-        batch.map((input) => input.id),
-        rows,
-      );
-    });
+  /** Distinct ids: starts, successes, or both kinds in one statement; each input gets its row, or undefined when it was not written. */
+  private async writeAttempts(batch: (StartInput | SuccessInput)[]): Promise<(ClaimedRow | StatusRow | undefined)[]> {
+    const starts = new Map<string, StartInput>();
+    const successes = new Map<string, SuccessInput>();
+    for (const input of batch) {
+      if (input.kind === 'start') starts.set(input.id, input);
+      else successes.set(input.id, input);
+    }
+    const rows: readonly (ClaimedRow | StatusRow)[] =
+      starts.size === 0
+        ? await this.statements.succeed(successes)
+        : successes.size === 0
+          ? await this.statements.start(starts)
+          : await this.statements.startAndSucceed(starts, successes);
+    return rowsInOrder(
+      batch.map((input) => input.id),
+      rows,
+    );
   }
 
   /** Extends the leases of our running attempts; answers which ones are still ours and which must stop. */
@@ -394,7 +376,7 @@ export class JobStore {
     let values: Partial<Record<keyof JobRow, unknown>>;
     switch (record.status) {
       case 'succeeded':
-        values = this.succeededColumns(record.result ?? null);
+        values = succeededColumns(record.result ?? null, this.now(), this.retentionMs);
         break;
       case 'retry':
         values = { status: 'queued', error: record.error, runAt: this.after(record.delayMs) };
@@ -412,10 +394,10 @@ export class JobStore {
         .set({ ...releaseLease, ...values } as Partial<typeof jobs.$inferInsert>)
         .where(and(eq(jobs.id, id), eq(jobs.leaseToken, leaseToken), eq(jobs.status, 'running')))
         .returning();
-    let rows: JobRow[];
+    let rows: StatusRow[];
     if (record.status === 'succeeded' && !onFinished) {
       // The common end needs no transaction: concurrent successes share one statement.
-      const row = await this.successes.submit({ id, leaseToken, result: record.result ?? null });
+      const row = await this.attemptWrites.submit({ kind: 'succeed', id, leaseToken, result: record.result ?? null });
       rows = row ? [row] : [];
     } else if (!onFinished || !FINAL_STATUSES.includes(record.status as JobStatus)) {
       rows = await write(this.db);
@@ -429,48 +411,6 @@ export class JobStore {
     // Announced once committed: a listener never hears of a status that was rolled back.
     this.statusChanged(rows);
     return rows.length > 0;
-  }
-
-  /** What a successful attempt writes, its lease released: `finish` alone and in batches. */
-  private succeededColumns(result: unknown) {
-    return {
-      status: 'succeeded' as const,
-      result,
-      error: null,
-      finishedAt: this.now(),
-      expiresAt: this.after(this.retentionMs),
-      leaseToken: null,
-      lockedBy: null,
-      lockedUntil: null,
-    };
-  }
-
-  /** `finish` of several successful attempts in one statement; each input gets its row, or undefined when its lease was lost. */
-  private async succeedDistinct(inputs: SuccessInput[]): Promise<(JobRow | undefined)[]> {
-    // One JSON object keyed by job id carries each attempt's lease token and result.
-    const attempts = JSON.stringify(
-      Object.fromEntries(inputs.map((input) => [input.id, { t: input.leaseToken, r: input.result }])),
-    );
-    const attempt = sql`(${attempts}::jsonb -> ${jobs.id}::text)`;
-    const rows = await this.db
-      .update(jobs)
-      // A null result is stored as SQL NULL, as a single write stores it.
-      .set(this.succeededColumns(sql`nullif(${attempt} -> 'r', 'null'::jsonb)`))
-      .where(
-        and(
-          inArray(
-            jobs.id,
-            inputs.map((input) => input.id),
-          ),
-          eq(jobs.status, 'running'),
-          sql`${jobs.leaseToken} = (${attempt} ->> 't')::uuid`,
-        ),
-      )
-      .returning();
-    return rowsInOrder(
-      inputs.map((input) => input.id),
-      rows,
-    );
   }
 
   /**
@@ -601,11 +541,7 @@ export class JobStore {
 
   /** Called once per batch handed to Redis (BullMQ's dispatcher batches concurrent enqueues). */
   async markDispatched(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.db
-      .update(jobs)
-      .set({ dispatchedAt: this.now() })
-      .where(and(inArray(jobs.id, [...ids]), isNull(jobs.dispatchedAt)));
+    if (ids.length > 0) await this.statements.markDispatched(ids);
   }
 
   async countByQueueAndStatus(): Promise<{ queue: string; status: JobStatus; count: number }[]> {

@@ -5,7 +5,7 @@ import type { JobLogger, QueueSettings, WorkerPoolOptions } from './job-queue.ts
 import type { JobRegistry } from './job-registry.ts';
 import { ActiveAttempts, runAttempt, type AttemptControl } from './job-runner.ts';
 import type { AttemptRecord, JobStore, OutcomeHook } from './job-store.ts';
-import type { JobRow } from './jobs.schema.ts';
+import type { ClaimedRow } from './job-statements.ts';
 
 /** What a worker pool holds for running the rows it claimed, whichever queue handed them out. */
 export interface AttemptContext {
@@ -24,7 +24,7 @@ export interface AttemptContext {
  */
 export async function runStoredAttempt(
   context: AttemptContext,
-  row: JobRow,
+  row: ClaimedRow,
   leaseToken: string,
   control: AttemptControl,
 ): Promise<AttemptRecord | null> {
@@ -98,7 +98,7 @@ export abstract class StoredAttemptPool {
     this.attempts.abortJob(jobId, 'cancel');
   }
 
-  protected runAttempt(row: JobRow, leaseToken: string, control: AttemptControl): Promise<AttemptRecord | null> {
+  protected runAttempt(row: ClaimedRow, leaseToken: string, control: AttemptControl): Promise<AttemptRecord | null> {
     return runStoredAttempt(this.attemptContext, row, leaseToken, control);
   }
 }
