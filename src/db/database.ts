@@ -64,7 +64,9 @@ export interface DatabaseOptions {
  * not load PGlite's WebAssembly glue, an embedded one not node-postgres.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.url ? openPostgres(options.url, options.poolSize) : openPglite(options.dataDir, options.pgliteWasmTierUp ?? false);
+  return options.url
+    ? openPostgres(options.url, options.poolSize)
+    : openPglite(options.dataDir, options.pgliteWasmTierUp ?? false);
 }
 
 /**
@@ -184,10 +186,14 @@ const client = await PGlite.create(directory, template ? { loadDataDir: new Blob
 await client.close();`;
   const template = fs.existsSync(PGLITE_TEMPLATE) ? PGLITE_TEMPLATE : '';
   // A one-shot process: optimised code would be thrown away with it.
-  const child = spawn(process.execPath, ['--liftoff-only', '--input-type=module', '-e', script, directory, pgliteModuleUrl(), template], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: process.env,
-  });
+  const child = spawn(
+    process.execPath,
+    ['--liftoff-only', '--input-type=module', '-e', script, directory, pgliteModuleUrl(), template],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: process.env,
+    },
+  );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4_000)));
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];

@@ -108,7 +108,9 @@ export function createBullmqQueue(
     await store.markDispatched(rows.map((row) => row.id));
   }
   // Concurrent enqueues hand their rows to Redis together (one addBulk, one UPDATE).
-  const dispatcher = new Coalescer((batches: EnqueuedRow[][]) => dispatch(batches.flat()).then(() => batches.map(() => undefined)));
+  const dispatcher = new Coalescer((batches: EnqueuedRow[][]) =>
+    dispatch(batches.flat()).then(() => batches.map(() => undefined)),
+  );
 
   let relaying = false;
   async function relay(): Promise<void> {

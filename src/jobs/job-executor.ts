@@ -9,6 +9,12 @@ export interface JobExecutor {
    * limits never count a thread's start-up (loading the parsers takes seconds on a busy machine).
    */
   ready?(): Promise<void>;
+  /**
+   * Starts what handlers run on, if that waits for the first job (`startOnFirstJob`), and
+   * resolves once they can run. An attempt awaits it before its time limits start, for the
+   * same reason as `ready`: the first job must not be charged the threads' start-up.
+   */
+  start?(): Promise<void>;
   close(): Promise<void>;
 }
 

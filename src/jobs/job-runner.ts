@@ -83,6 +83,15 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRecord> {
     emit: (event) => input.emit(event),
   };
 
+  // The time limits count the job's own run, not the start of the threads its handler runs on.
+  // A start that fails is left for `execute` to report as the attempt's failure.
+  if (input.executor.start) {
+    const started = input.executor.start().then(
+      () => 'started' as const,
+      () => 'started' as const,
+    );
+    if ((await Promise.race([started, control.abandoned])) === 'abandoned') return { status: 'released' };
+  }
   const softTimer = setTimeout(() => control.abort('soft_timeout'), definition.softTimeLimitMs);
   let hardTimer: NodeJS.Timeout | undefined;
   const hardLimit = new Promise<'hard_limit'>((resolve) => {

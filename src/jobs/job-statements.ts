@@ -209,10 +209,15 @@ export class JobStatements {
   }
 
   /** BullMQ adapter: the attempts Redis handed out, by job id (distinct); rows cancelled meanwhile are left out. */
-  start(attempts: Map<string, { attempt: number; leaseToken: string; workerId: string; leaseMs: number }>): Promise<ClaimedRow[]> {
+  start(
+    attempts: Map<string, { attempt: number; leaseToken: string; workerId: string; leaseMs: number }>,
+  ): Promise<ClaimedRow[]> {
     const starts = JSON.stringify(
       Object.fromEntries(
-        [...attempts].map(([id, input]) => [id, { n: input.attempt, t: input.leaseToken, w: input.workerId, l: input.leaseMs / 1000 }]),
+        [...attempts].map(([id, input]) => [
+          id,
+          { n: input.attempt, t: input.leaseToken, w: input.workerId, l: input.leaseMs / 1000 },
+        ]),
       ),
     );
     return this.startStatement.execute({ now: this.now(), ids: [...attempts.keys()].join(','), starts });
@@ -318,7 +323,10 @@ export class JobStatements {
   }
 
   private buildDispatched() {
-    const query = this.db.update(jobs).set({ dispatchedAt: NOW }).where(and(IDS, isNull(jobs.dispatchedAt)));
+    const query = this.db
+      .update(jobs)
+      .set({ dispatchedAt: NOW })
+      .where(and(IDS, isNull(jobs.dispatchedAt)));
     return query.prepare(nameOf(query));
   }
 }

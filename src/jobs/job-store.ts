@@ -301,7 +301,13 @@ export class JobStore {
    * BullMQ adapter: Redis handed us the job; record the attempt. Nothing comes back when the
    * job was cancelled (or deleted) meanwhile, and the attempt must not run.
    */
-  async start(id: string, attempt: number, leaseToken: string, workerId: string, leaseMs: number): Promise<ClaimedRow | undefined> {
+  async start(
+    id: string,
+    attempt: number,
+    leaseToken: string,
+    workerId: string,
+    leaseMs: number,
+  ): Promise<ClaimedRow | undefined> {
     // Concurrent starts (a worker's slots filling at once) and ends share one statement.
     const row = await this.attemptWrites.submit({ kind: 'start', id, attempt, leaseToken, workerId, leaseMs });
     if (!row) return undefined;

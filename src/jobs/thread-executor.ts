@@ -139,16 +139,23 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
   };
   let spawned = !options.startOnFirstJob;
   if (spawned) spawnAll();
+  const spawnOnce = () => {
+    if (spawned || closed) return;
+    spawned = true;
+    spawnAll();
+  };
+  const allReady = async () => {
+    await Promise.all(threads.map((thread) => thread.ready));
+  };
 
   return {
-    async ready(): Promise<void> {
-      await Promise.all(threads.map((thread) => thread.ready));
+    ready: allReady,
+    async start(): Promise<void> {
+      spawnOnce();
+      await allReady();
     },
     async execute(job: RegisteredJob, payload: unknown, context: JobContext): Promise<unknown> {
-      if (!spawned && !closed) {
-        spawned = true;
-        spawnAll();
-      }
+      spawnOnce();
       // The least busy thread: jobs are async, so a thread interleaves several while they wait on I/O.
       if (threads.length === 0) throw new Error('no job worker thread is running');
       const thread = threads.reduce((best, candidate) => (candidate.calls.size < best.calls.size ? candidate : best));

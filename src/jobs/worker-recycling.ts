@@ -38,6 +38,7 @@ export function recyclingExecutor(
   };
   return {
     ...(executor.ready ? { ready: () => executor.ready?.() ?? Promise.resolve() } : {}),
+    ...(executor.start ? { start: () => executor.start?.() ?? Promise.resolve() } : {}),
     async execute(job, payload, context) {
       started();
       try {
