@@ -161,20 +161,21 @@ export class RecordWriter {
     await this.db.delete(records).where(and(eq(records.fileId, target.fileId), eq(records.run, target.run)));
   }
 
-  /** The file is checked once, in a CTE PostgreSQL runs once, before any row is stored. */
+  /**
+   * The file is checked once, in a CTE PostgreSQL runs once, before any row is stored. The rows'
+   * data travel as one JSON array and their numbers as an integer array, zipped by ROWS FROM:
+   * PostgreSQL's JSON parsing is about half of what an embedded insert costs per row, and an
+   * object around each row only to carry its number was a fifth more of it to parse.
+   */
   private async insert(target: RecordRun, statement: Statement, skipStored: boolean): Promise<void> {
     const { rows, encoded } = statement;
     if (rows.length === 0) return;
-    let items = '';
-    for (let index = 0; index < rows.length; index += 1) {
-      items += `${index === 0 ? '' : ','}{"row":${rows[index]},"data":${encoded[index]}}`;
-    }
     const column = (name: string) => sql.identifier(name);
     await this.db.execute(sql`
       with file as materialized (select intake_records_file(${target.fileId}::uuid) as id)
       insert into ${records} (${column(records.fileId.name)}, ${column(records.run.name)}, ${column(records.row.name)}, ${column(records.data.name)})
       select file.id, ${target.run}::uuid, input."row", input.data
-      from file, jsonb_to_recordset(${`[${items}]`}::jsonb) as input("row" integer, data jsonb)
+      from file, rows from (jsonb_array_elements(${`[${encoded.join(',')}]`}::jsonb), unnest(${`{${rows.join(',')}}`}::integer[])) as input(data, "row")
       ${skipStored ? sql`on conflict do nothing` : sql.empty()}`);
   }
 
