@@ -15,6 +15,8 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node --import tsx bench/ingest.ts
  *
  * PROCESSING_BATCH_SIZE and other Intake variables set in the environment are passed on.
+ * BENCH_PROFILE_DIR=dir: every `intake serve` and `intake worker` this script starts writes a V8
+ * CPU profile of each of its threads there.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -40,6 +42,9 @@ interface IngestResult {
   totalSeconds: number;
   healthSamples: number[];
   peakRssMiB: number;
+  /** CPU of the Intake processes from upload end to job done, per row: all threads, and main threads only. */
+  cpuMicrosPerRow: number;
+  mainThreadCpuMicrosPerRow: number;
 }
 
 interface LimitResult {
@@ -79,8 +84,28 @@ function rssMiB(pid: number | undefined): number {
   }
 }
 
+const PROFILE_ARGS = process.env.BENCH_PROFILE_DIR
+  ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`]
+  : [];
+
+const TICK_MICROS = 1e6 / 100; // USER_HZ
+
+/** CPU ticks (user + system) of a process: all its threads, and its main thread alone. */
+function cpuTicks(pid: number | undefined): { all: number; main: number } {
+  if (pid === undefined) return { all: 0, main: 0 };
+  const ticks = (file: string) => {
+    try {
+      const fields = fs.readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
+  return { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
+}
+
 function startIntake(command: 'serve' | 'worker', env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/intake.js'), command], {
+  const child = spawn(process.execPath, [...PROFILE_ARGS, path.join(ROOT, 'bin/intake.js'), command], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', LOG_LEVEL: 'warn', LOG_PRETTY: 'false', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -233,12 +258,18 @@ async function ingest(mode: string, file: string, env: Record<string, string>, w
     const started = Date.now();
     const uploaded = await upload(base, token, file);
     const uploadEnd = Date.now();
+    const cpuAt = () => {
+      const [a, b] = [cpuTicks(serve.pid), cpuTicks(worker?.pid)];
+      return { all: a.all + b.all, main: a.main + b.main };
+    };
+    const cpuBefore = cpuAt();
     let job: { status: string; finished_at: string | null; result: { rows?: number } | null; error: unknown };
     for (;;) {
       job = await json(`${base}/api/v1/jobs/${uploaded.job_id}`, { headers: { authorization: `Bearer ${token}` } });
       if (!['queued', 'running'].includes(job.status)) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    const cpuAfter = cpuAt();
     const healthSamples = await health.stop();
     clearInterval(rss);
     if (job.status !== 'succeeded') throw new Error(`${mode}: job ${job.status}: ${JSON.stringify(job.error)}`);
@@ -251,6 +282,8 @@ async function ingest(mode: string, file: string, env: Record<string, string>, w
       totalSeconds: (finished - started) / 1000,
       healthSamples,
       peakRssMiB: peak,
+      cpuMicrosPerRow: ((cpuAfter.all - cpuBefore.all) * TICK_MICROS) / Math.max(1, job.result?.rows ?? 0),
+      mainThreadCpuMicrosPerRow: ((cpuAfter.main - cpuBefore.main) * TICK_MICROS) / Math.max(1, job.result?.rows ?? 0),
     };
   } finally {
     if (worker) await stop(worker);
@@ -341,20 +374,20 @@ try {
 
   console.log('');
   console.log(
-    '| run | rows | upload s | upload end → job done: s, rows/s | total: s, rows/s | /health p50 / p99 / max ms (samples) | peak RSS MiB |',
+    '| run | rows | upload s | upload end → job done: s, rows/s | total: s, rows/s | /health p50 / p99 / max ms (samples) | peak RSS MiB | CPU µs/row (main threads) |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const sorted = [...r.healthSamples].sort((a, b) => a - b);
     console.log(
       `| ${r.mode} | ${r.rows} | ${r.uploadSeconds.toFixed(1)} | ${r.processSeconds.toFixed(1)} s, ${Math.round(r.rows / r.processSeconds).toLocaleString('en')} | ` +
         `${r.totalSeconds.toFixed(1)} s, ${Math.round(r.rows / r.totalSeconds).toLocaleString('en')} | ` +
-        `${percentile(sorted, 50).toFixed(1)} / ${percentile(sorted, 99).toFixed(1)} / ${(sorted.at(-1) ?? NaN).toFixed(1)} (${sorted.length}) | ${r.peakRssMiB.toFixed(0)} |`,
+        `${percentile(sorted, 50).toFixed(1)} / ${percentile(sorted, 99).toFixed(1)} / ${(sorted.at(-1) ?? NaN).toFixed(1)} (${sorted.length}) | ${r.peakRssMiB.toFixed(0)} | ${r.cpuMicrosPerRow.toFixed(1)} (${r.mainThreadCpuMicrosPerRow.toFixed(1)}) |`,
     );
   }
   for (const limit of limitResults) {
     console.log(
-      `| limit: ${limit.name} | ${ROWS} | | ${limit.seconds.toFixed(1)} s, ${Math.round(ROWS / limit.seconds).toLocaleString('en')} | | | |`,
+      `| limit: ${limit.name} | ${ROWS} | | ${limit.seconds.toFixed(1)} s, ${Math.round(ROWS / limit.seconds).toLocaleString('en')} | | | | |`,
     );
   }
   writeBenchResult({

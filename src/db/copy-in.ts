@@ -7,8 +7,11 @@ import type pg from 'pg';
  * and never holding the process open.
  */
 export interface CopyIn {
-  /** Runs `statement` (a constant `COPY … FROM STDIN`) with `text` as its input; one transaction. */
-  copy(statement: string, text: string): Promise<void>;
+  /**
+   * Runs `statement` (a constant `COPY … FROM STDIN`) with `text` as its input; one transaction,
+   * which runs `first` before the COPY when given.
+   */
+  copy(statement: string, text: string, first?: { text: string; values: unknown[] }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,22 +38,28 @@ export function openCopyIn(url: string, connections: number): CopyIn {
     return { pool, copyFrom };
   };
   return {
-    async copy(statement, text) {
+    async copy(statement, text, first) {
       const { pool: opened, copyFrom } = await open();
       const client = await opened.connect();
       let failure: Error | undefined;
       try {
+        if (first) {
+          await client.query('begin');
+          await client.query(first.text, first.values);
+        }
         const stream = client.query(copyFrom(statement));
         await new Promise<void>((resolve, reject) => {
           stream.once('error', reject);
           stream.once('finish', resolve);
           stream.end(text);
         });
+        if (first) await client.query('commit');
       } catch (error) {
         failure = error instanceof Error ? error : new Error(String(error));
         throw error;
       } finally {
-        // A connection whose COPY failed is not trusted with the next one.
+        // A connection whose COPY failed is not trusted with the next one (nor is its transaction
+        // left open: the connection is closed, which rolls it back).
         client.release(failure);
       }
     },
@@ -68,9 +77,4 @@ export function openCopyIn(url: string, connections: number): CopyIn {
  */
 export function copyTextField(text: string): string {
   return text.includes('\\') ? text.replaceAll('\\', '\\\\') : text;
-}
-
-/** PostgreSQL's unique_violation: a COPY that met rows already stored. */
-export function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }

@@ -90,9 +90,15 @@ export function createThreadExecutor(options: ThreadExecutorOptions): JobExecuto
           calls.delete(message.callId);
           break;
         case 'query':
-          options.database.query(message.text, message.params, message.rowMode).then(
-            ({ rows }) => post({ kind: 'reply', requestId: message.requestId, rows }),
-            (error: unknown) => post({ kind: 'reply', requestId: message.requestId, error: serializeError(error) }),
+          // Started from the check phase, after the event loop has polled for I/O: a port's
+          // messages are all handled in one go, so a thread that keeps statements queued (the
+          // record writer pipelines them) would otherwise run one after another on an embedded
+          // database, which executes on this thread, and hold every request until they stop.
+          setImmediate(() =>
+            options.database.query(message.text, message.params, message.rowMode).then(
+              ({ rows }) => post({ kind: 'reply', requestId: message.requestId, rows }),
+              (error: unknown) => post({ kind: 'reply', requestId: message.requestId, error: serializeError(error) }),
+            ),
           );
           break;
         case 'progress': {

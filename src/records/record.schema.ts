@@ -1,5 +1,4 @@
 import { integer, jsonb, pgTable, primaryKey, uuid } from 'drizzle-orm/pg-core';
-import { files } from '../files/file.schema.ts';
 
 /**
  * One parsed row of a tabular file, from one processing run. The key (file, run, row) makes a
@@ -9,9 +8,12 @@ import { files } from '../files/file.schema.ts';
 export const records = pgTable(
   'records',
   {
-    fileId: uuid('file_id')
-      .notNull()
-      .references(() => files.id, { onDelete: 'cascade' }),
+    /**
+     * The file's id. Not a foreign key: the record writer checks and locks the file once per
+     * statement (intake_records_file), and deleting a file removes its records by trigger
+     * (drizzle/0017_records_file_check.sql says why).
+     */
+    fileId: uuid('file_id').notNull(),
     /** The processing run (its job id) that wrote the row; readers see only the file's `records_run`. */
     run: uuid('run').notNull(),
     row: integer('row').notNull(),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCopyIn, type CopyIn } from '../../src/db/copy-in.ts';
+import { hasPgCode, PG_FOREIGN_KEY_VIOLATION } from '../../src/db/pg-errors.ts';
 import { insertPlan, RecordWriter, type InsertPlan, type RecordRun } from '../../src/records/record-writer.ts';
 import { createTestDatabase, databaseKind, type TestDatabase } from '../helpers/database.ts';
 
@@ -95,6 +96,21 @@ describe('RecordWriter', () => {
     expect(written.stored).toBe(209);
     expect(written.refused).toEqual([{ row: 151, message: expect.stringContaining('NUL') }]);
     expect(await stored(target)).toHaveLength(209);
+  });
+
+  it('refuses rows for a file that no longer exists, as the former foreign key did', async () => {
+    const target = await newRun();
+    await subject.database.query(`delete from files where id = $1`, [target.fileId], 'object');
+    const writing = new RecordWriter(subject.database.db, plan).write(target, inBatches(rows(1, 30)));
+    await expect(writing).rejects.toSatisfy((error: unknown) => hasPgCode(error, PG_FOREIGN_KEY_VIOLATION));
+    expect(await stored(target)).toEqual([]);
+  });
+
+  it("removes a file's records with the file", async () => {
+    const target = await newRun();
+    await new RecordWriter(subject.database.db, plan).write(target, inBatches(rows(1, 120)));
+    await subject.database.query(`delete from files where id = $1`, [target.fileId], 'object');
+    expect(await stored(target)).toEqual([]);
   });
 
   it('discards a run', async () => {
