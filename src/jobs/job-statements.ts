@@ -25,14 +25,20 @@ function nowPlus(seconds: SQL): SQL {
   return sql`${NOW} + make_interval(secs => ${seconds})`;
 }
 
-/** The columns a status event needs (see `StatusRow`), instead of the whole row with its payload. */
-export const STATUS_COLUMNS = {
+/** The columns that name a job in its events (see `JobEventSubject`). */
+export const SUBJECT_COLUMNS = {
   id: jobs.id,
   type: jobs.type,
   queue: jobs.queue,
   attempts: jobs.attempts,
   ownerId: jobs.ownerId,
   fileId: jobs.fileId,
+};
+export type SubjectRow = Pick<JobRow, keyof typeof SUBJECT_COLUMNS>;
+
+/** The columns a status event needs (see `StatusRow`), instead of the whole row with its payload. */
+export const STATUS_COLUMNS = {
+  ...SUBJECT_COLUMNS,
   status: jobs.status,
   error: jobs.error,
 };

@@ -14,6 +14,8 @@ import {
   type EnqueuedRow,
   type InsertRow,
   type StatusRow,
+  SUBJECT_COLUMNS,
+  type SubjectRow,
 } from './job-statements.ts';
 import type { EnqueueOptions, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
@@ -98,16 +100,22 @@ export type AttemptRecord =
   | { status: 'retry'; error: JobError; delayMs: number }
   | { status: 'released' };
 
-const SUBJECT_COLUMNS = {
-  id: jobs.id,
-  type: jobs.type,
-  queue: jobs.queue,
-  attempts: jobs.attempts,
-  ownerId: jobs.ownerId,
-  fileId: jobs.fileId,
-};
+/** The columns an enqueue writes as given, for the batched statement and the single insert alike. */
+function insertedFields(input: InsertJobInput, id: string): Omit<InsertRow, 'delaySeconds' | 'dispatched'> {
+  return {
+    id,
+    queue: input.definition.queue,
+    type: input.definition.name,
+    version: input.definition.version,
+    ownerId: input.ownerId,
+    fileId: input.fileId,
+    payload: input.payload,
+    maxAttempts: input.definition.retry.maxAttempts,
+    idempotencyKey: input.idempotencyKey,
+  };
+}
 
-function subjectOf(row: Pick<JobRow, 'id' | 'type' | 'queue' | 'attempts' | 'ownerId' | 'fileId'>): JobEventSubject {
+function subjectOf(row: SubjectRow): JobEventSubject {
   return { id: row.id, type: row.type, queue: row.queue, attempt: row.attempts, ownerId: row.ownerId, fileId: row.fileId };
 }
 
@@ -233,15 +241,7 @@ export class JobStore {
   private async insertBatch(inputs: InsertJobInput[]): Promise<(EnqueuedRow | undefined)[]> {
     // Ids chosen here tell which inputs the statement inserted (a conflict returns no row).
     const rows: InsertRow[] = inputs.map((input) => ({
-      id: randomUUID(),
-      queue: input.definition.queue,
-      type: input.definition.name,
-      version: input.definition.version,
-      ownerId: input.ownerId,
-      fileId: input.fileId,
-      payload: input.payload,
-      maxAttempts: input.definition.retry.maxAttempts,
-      idempotencyKey: input.idempotencyKey,
+      ...insertedFields(input, randomUUID()),
       delaySeconds: Math.max(0, input.delayMs) / 1000,
       dispatched: input.dispatched,
     }));
@@ -254,15 +254,7 @@ export class JobStore {
 
   private rowOf(input: InsertJobInput, id: string): PgInsertValue<typeof jobs> {
     return {
-      id,
-      queue: input.definition.queue,
-      type: input.definition.name,
-      version: input.definition.version,
-      ownerId: input.ownerId,
-      fileId: input.fileId,
-      payload: input.payload,
-      maxAttempts: input.definition.retry.maxAttempts,
-      idempotencyKey: input.idempotencyKey,
+      ...insertedFields(input, id),
       runAt: input.delayMs > 0 ? this.after(input.delayMs) : this.now(),
       dispatchedAt: input.dispatched ? this.now() : null,
     };
