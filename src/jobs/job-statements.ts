@@ -107,6 +107,53 @@ function placeholderNames(index: number): string[] {
   return names;
 }
 
+/** One BullMQ attempt's start, as the start statements write it. */
+export interface StartWrite {
+  attempt: number;
+  leaseToken: string;
+  workerId: string;
+  leaseMs: number;
+}
+
+/** One successful attempt's end, fenced by its lease token. */
+export interface SuccessWrite {
+  leaseToken: string;
+  result: unknown;
+}
+
+/** A start's entry in a statement's JSON parameter, read back by `startedColumns`. */
+function startEntry(input: StartWrite) {
+  return { n: input.attempt, t: input.leaseToken, w: input.workerId, l: input.leaseMs / 1000 };
+}
+
+/** A success's entry in a statement's JSON parameter (`r`: the result, `t`: the lease it holds). */
+function successEntry(input: SuccessWrite) {
+  return { t: input.leaseToken, r: input.result };
+}
+
+/** What a start writes, from the row's entry `write` (see `startEntry`): the start alone and beside successes. */
+function startedColumns(write: SQL) {
+  return {
+    status: 'running' as const,
+    // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
+    attempts: sql`greatest(${jobs.attempts} + 1, (${write} ->> 'n')::int)`,
+    leaseToken: sql`(${write} ->> 't')::uuid`,
+    lockedBy: sql`${write} ->> 'w'`,
+    lockedUntil: nowPlus(sql`(${write} ->> 'l')::double precision`),
+    heartbeatAt: NOW,
+    startedAt: sql`coalesce(${jobs.startedAt}, ${NOW})`,
+    dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, ${NOW})`,
+  };
+}
+
+/** A start is refused by a row that was cancelled (or has ended) meanwhile. */
+const START_FENCE = and(inArray(jobs.status, ['queued', 'running']), isNull(jobs.cancelRequestedAt));
+
+/** An end is refused by a row whose lease went to another attempt. */
+function successFence(write: SQL): SQL | undefined {
+  return and(eq(jobs.status, 'running'), sql`${jobs.leaseToken} = (${write} ->> 't')::uuid`);
+}
+
 export class JobStatements {
   private readonly inserts = new Map<number, ReturnType<JobStatements['buildInsert']>>();
   private readonly claims = new Map<string, ReturnType<JobStatements['buildClaim']>>();
@@ -215,45 +262,20 @@ export class JobStatements {
   }
 
   /** BullMQ adapter: the attempts Redis handed out, by job id (distinct); rows cancelled meanwhile are left out. */
-  start(
-    attempts: Map<string, { attempt: number; leaseToken: string; workerId: string; leaseMs: number }>,
-  ): Promise<ClaimedRow[]> {
-    const starts = JSON.stringify(
-      Object.fromEntries(
-        [...attempts].map(([id, input]) => [
-          id,
-          { n: input.attempt, t: input.leaseToken, w: input.workerId, l: input.leaseMs / 1000 },
-        ]),
-      ),
-    );
+  start(attempts: Map<string, StartWrite>): Promise<ClaimedRow[]> {
+    const starts = JSON.stringify(Object.fromEntries([...attempts].map(([id, input]) => [id, startEntry(input)])));
     return this.startStatement.execute({ now: this.now(), ids: [...attempts.keys()].join(','), starts });
   }
 
   private buildStart() {
     const start = sql`(${sql.placeholder('starts')}::jsonb -> ${jobs.id}::text)`;
-    const query = this.db
-      .update(jobs)
-      .set({
-        status: 'running',
-        // BullMQ does not count a stalled attempt (a dead worker); the row does, as the embedded queue does.
-        attempts: sql`greatest(${jobs.attempts} + 1, (${start} ->> 'n')::int)`,
-        leaseToken: sql`(${start} ->> 't')::uuid`,
-        lockedBy: sql`${start} ->> 'w'`,
-        lockedUntil: nowPlus(sql`(${start} ->> 'l')::double precision`),
-        heartbeatAt: NOW,
-        startedAt: sql`coalesce(${jobs.startedAt}, ${NOW})`,
-        dispatchedAt: sql`coalesce(${jobs.dispatchedAt}, ${NOW})`,
-      })
-      .where(and(IDS, inArray(jobs.status, ['queued', 'running']), isNull(jobs.cancelRequestedAt)))
-      .returning(CLAIMED_COLUMNS);
+    const query = this.db.update(jobs).set(startedColumns(start)).where(and(IDS, START_FENCE)).returning(CLAIMED_COLUMNS);
     return query.prepare(nameOf(query));
   }
 
   /** Successful attempts by job id (distinct), each fenced by its lease token; rows whose lease was lost are left out. */
-  succeed(attempts: Map<string, { leaseToken: string; result: unknown }>): Promise<StatusRow[]> {
-    const results = JSON.stringify(
-      Object.fromEntries([...attempts].map(([id, input]) => [id, { t: input.leaseToken, r: input.result }])),
-    );
+  succeed(attempts: Map<string, SuccessWrite>): Promise<StatusRow[]> {
+    const results = JSON.stringify(Object.fromEntries([...attempts].map(([id, input]) => [id, successEntry(input)])));
     return this.succeedStatement.execute({ now: this.now(), ids: [...attempts.keys()].join(','), results });
   }
 
@@ -263,7 +285,7 @@ export class JobStatements {
       .update(jobs)
       // A null result is stored as SQL NULL, as a single write stores it.
       .set(succeededColumns(sql`nullif(${attempt} -> 'r', 'null'::jsonb)`, NOW, this.retentionMs))
-      .where(and(IDS, eq(jobs.status, 'running'), sql`${jobs.leaseToken} = (${attempt} ->> 't')::uuid`))
+      .where(and(IDS, successFence(attempt)))
       .returning(STATUS_COLUMNS);
     return query.prepare(nameOf(query));
   }
@@ -274,14 +296,10 @@ export class JobStatements {
    * apart, each made a statement (and a commit) per ~3 jobs. Each row's entry says which it is;
    * a start is left out when the row was cancelled meanwhile, an end when its lease was lost.
    */
-  startAndSucceed(
-    starts: Map<string, { attempt: number; leaseToken: string; workerId: string; leaseMs: number }>,
-    successes: Map<string, { leaseToken: string; result: unknown }>,
-  ): Promise<ClaimedRow[]> {
+  startAndSucceed(starts: Map<string, StartWrite>, successes: Map<string, SuccessWrite>): Promise<ClaimedRow[]> {
     const writes: Record<string, unknown> = {};
-    for (const [id, input] of starts)
-      writes[id] = { s: true, n: input.attempt, t: input.leaseToken, w: input.workerId, l: input.leaseMs / 1000 };
-    for (const [id, input] of successes) writes[id] = { s: false, t: input.leaseToken, r: input.result };
+    for (const [id, input] of starts) writes[id] = { s: true, ...startEntry(input) };
+    for (const [id, input] of successes) writes[id] = { s: false, ...successEntry(input) };
     return this.startAndSucceedStatement.execute({
       now: this.now(),
       ids: [...starts.keys(), ...successes.keys()].join(','),
@@ -294,31 +312,25 @@ export class JobStatements {
     const isStart = sql`(${write} ->> 's')::boolean`;
     // Each column takes the start's value or the success's; where one of them leaves a column alone, it keeps its own.
     const either = (start: SQL, success: SQL) => sql`case when ${isStart} then ${start} else ${success} end`;
+    const started = startedColumns(write);
     const succeeded = succeededColumns(sql`nullif(${write} -> 'r', 'null'::jsonb)`, NOW, this.retentionMs);
     const query = this.db
       .update(jobs)
       .set({
         status: sql`case when ${isStart} then 'running' else 'succeeded' end`,
-        attempts: either(sql`greatest(${jobs.attempts} + 1, (${write} ->> 'n')::int)`, sql`${jobs.attempts}`),
-        leaseToken: either(sql`(${write} ->> 't')::uuid`, sql`null`),
-        lockedBy: either(sql`${write} ->> 'w'`, sql`null`),
-        lockedUntil: either(nowPlus(sql`(${write} ->> 'l')::double precision`), sql`null`),
-        heartbeatAt: either(NOW, sql`${jobs.heartbeatAt}`),
-        startedAt: either(sql`coalesce(${jobs.startedAt}, ${NOW})`, sql`${jobs.startedAt}`),
-        dispatchedAt: either(sql`coalesce(${jobs.dispatchedAt}, ${NOW})`, sql`${jobs.dispatchedAt}`),
+        attempts: either(started.attempts, sql`${jobs.attempts}`),
+        leaseToken: either(started.leaseToken, sql`null`),
+        lockedBy: either(started.lockedBy, sql`null`),
+        lockedUntil: either(started.lockedUntil, sql`null`),
+        heartbeatAt: either(started.heartbeatAt, sql`${jobs.heartbeatAt}`),
+        startedAt: either(started.startedAt, sql`${jobs.startedAt}`),
+        dispatchedAt: either(started.dispatchedAt, sql`${jobs.dispatchedAt}`),
         result: either(sql`${jobs.result}`, succeeded.result),
         error: either(sql`${jobs.error}`, sql`null`),
         finishedAt: either(sql`${jobs.finishedAt}`, succeeded.finishedAt),
         expiresAt: either(sql`${jobs.expiresAt}`, succeeded.expiresAt),
       })
-      .where(
-        and(
-          IDS,
-          sql`case when ${isStart}
-                then ${jobs.status} in ('queued', 'running') and ${jobs.cancelRequestedAt} is null
-                else ${jobs.status} = 'running' and ${jobs.leaseToken} = (${write} ->> 't')::uuid end`,
-        ),
-      )
+      .where(and(IDS, sql`case when ${isStart} then ${START_FENCE} else ${successFence(write)} end`))
       .returning(CLAIMED_COLUMNS);
     return query.prepare(nameOf(query));
   }

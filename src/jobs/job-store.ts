@@ -13,9 +13,11 @@ import {
   type ClaimedRow,
   type EnqueuedRow,
   type InsertRow,
+  type StartWrite,
   type StatusRow,
   SUBJECT_COLUMNS,
   type SubjectRow,
+  type SuccessWrite,
 } from './job-statements.ts';
 import type { EnqueueOptions, JobEventSink, JobEventSubject, JobLogger, JobOutcomeListener } from './job-queue.ts';
 
@@ -35,21 +37,15 @@ export interface InsertJobInput {
 }
 
 /** A successful attempt's end, as `finish` batches it. */
-interface SuccessInput {
+interface SuccessInput extends SuccessWrite {
   kind: 'succeed';
   id: string;
-  leaseToken: string;
-  result: unknown;
 }
 
 /** A BullMQ attempt's start, as `start` batches it. */
-interface StartInput {
+interface StartInput extends StartWrite {
   kind: 'start';
   id: string;
-  attempt: number;
-  leaseToken: string;
-  workerId: string;
-  leaseMs: number;
 }
 
 /** A start answers the row to run (ClaimedRow), a success the columns of its status event. */
