@@ -6,6 +6,7 @@ import { defineJob } from '../../src/jobs/job-definition.ts';
 import { JobStore } from '../../src/jobs/job-store.ts';
 import { jobs } from '../../src/jobs/jobs.schema.ts';
 import { createHarness, silentLog, type QueueHarness } from './queue-harness.ts';
+import { databaseKind } from '../helpers/database.ts';
 
 const batchJob = defineJob({
   name: 'test.store-batches',
@@ -13,8 +14,6 @@ const batchJob = defineJob({
   payload: Type.Object({ n: Type.Number() }),
   retry: { maxAttempts: 3 },
 });
-
-const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';
 
 /**
  * BullMQ's workers start and finish attempts through one coalescer: calls made in the same tick
@@ -24,7 +23,7 @@ describe('job store: starts and successes written together', () => {
   let harness: QueueHarness;
   let store: JobStore;
   beforeAll(async () => {
-    harness = await createHarness(backend, 'embedded');
+    harness = await createHarness(databaseKind, 'embedded');
     store = new JobStore(harness.database().db, { retentionMs: 60_000, log: silentLog });
   }, 120_000);
   afterAll(async () => harness?.close());

@@ -4,6 +4,7 @@ import { JobStore } from '../../src/jobs/job-store.ts';
 import { Type } from 'typebox';
 import { defineJob } from '../../src/jobs/job-definition.ts';
 import { createHarness, silentLog, type QueueHarness } from './queue-harness.ts';
+import { databaseKind } from '../helpers/database.ts';
 
 const stallJob = defineJob({
   name: 'test.stall-bound',
@@ -11,8 +12,6 @@ const stallJob = defineJob({
   payload: Type.Object({ phase: Type.Number() }),
   retry: { maxAttempts: 3 },
 });
-
-const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';
 
 /**
  * The documented bound: a job whose worker dies is taken over within JOBS_LEASE_MS +
@@ -24,7 +23,7 @@ const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';
 describe('stalled job take-over bound', () => {
   let harness: QueueHarness;
   beforeAll(async () => {
-    harness = await createHarness(backend, 'embedded');
+    harness = await createHarness(databaseKind, 'embedded');
   }, 120_000);
   afterAll(async () => harness?.close());
 

@@ -10,8 +10,8 @@ import { recyclingExecutor } from '../../src/jobs/worker-recycling.ts';
 import { inlineExecutor } from '../../src/jobs/job-executor.ts';
 import { buildWorker } from '../../src/worker.ts';
 import { createHarness, eventually, type QueueHarness } from './queue-harness.ts';
+import { databaseKind } from '../helpers/database.ts';
 
-const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';
 const brokers = process.env.REDIS_URL && process.env.DATABASE_URL ? (['embedded', 'bullmq'] as const) : (['embedded'] as const);
 
 /** A pino logger whose lines land in an array, so a test reads what the worker said. */
@@ -24,7 +24,7 @@ function capturedLog() {
 describe.each(brokers)('worker recycling (%s queue)', (broker) => {
   let harness: QueueHarness;
   beforeAll(async () => {
-    harness = await createHarness(backend, broker);
+    harness = await createHarness(databaseKind, broker);
   }, 60_000);
   afterAll(async () => harness?.close());
 
