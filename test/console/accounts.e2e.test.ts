@@ -90,6 +90,12 @@ describeInChromium('the console account screens in Chromium', () => {
     await page.getByRole('link', { name: 'Audit' }).click();
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
     await page.getByLabel('Action').selectOption('sign_in.failed');
+    // The admin's cells are on the unfiltered page too (its successful sign-in): wait for the
+    // filtered page itself, whose every row is the failed sign-in's action.
+    await page.waitForFunction(() => {
+      const actions = [...document.querySelectorAll('table.audit tbody td:nth-child(2)')].map((cell) => cell.textContent);
+      return actions.length > 0 && actions.every((action) => action === 'sign_in.failed');
+    });
     await page.getByRole('cell', { name: admin.id }).first().waitFor();
     expect(await page.locator('table.audit tbody td:nth-child(2)').allTextContents()).toEqual(
       expect.arrayContaining(['sign_in.failed']),
